@@ -1,0 +1,6 @@
+/** Every CLI command group; each registers itself on the program. */
+import type { Command } from 'commander';
+import { registerMainCommand } from './main.ts';
+import { registerProfileCommands } from './profile.ts';
+
+export const registrations: ReadonlyArray<(program: Command) => void> = [registerMainCommand, registerProfileCommands];

@@ -1,0 +1,352 @@
+/**
+ * Values derived from a profile, computed in one place so every target agrees,
+ * and the invariants they must satisfy.
+ */
+import type { Profile } from './schema.ts';
+
+/** Usage figures the cost depends on, used when a profile does not give them. */
+export const USAGE_DEFAULTS = Object.freeze({
+  /** About 100 requests per second on average. */
+  requestsPerMonth: 260_000_000,
+  /** About 2 KB per response on average at 260M requests, plus some headroom. */
+  dataTransferOutGBPerMonth: 500,
+  /** JSON access and app logs, sampled at info level. */
+  logIngestGBPerMonth: 50,
+  /** ~3,000 active series scraped every 15 s: 3000 × 4 × 60 × 730. */
+  metricSamplesPerMonth: 525_600_000,
+  /** Image pulls, package updates and AWS API calls from private subnets. */
+  natProcessedGBPerMonth: 100,
+});
+
+export type UsageField = keyof typeof USAGE_DEFAULTS;
+
+/**
+ * Memory of RDS instance classes in GiB, from the instance class specifications:
+ * https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Concepts.DBInstanceClass.Summary.html
+ */
+export const RDS_INSTANCE_MEMORY_GIB: Readonly<Record<string, number>> = Object.freeze({
+  'db.t3.micro': 1,
+  'db.t3.small': 2,
+  'db.t3.medium': 4,
+  'db.t3.large': 8,
+  'db.t4g.micro': 1,
+  'db.t4g.small': 2,
+  'db.t4g.medium': 4,
+  'db.t4g.large': 8,
+  'db.t4g.xlarge': 16,
+  'db.m6g.large': 8,
+  'db.m6g.xlarge': 16,
+  'db.m6i.large': 8,
+  'db.m6i.xlarge': 16,
+  'db.m7g.large': 8,
+  'db.m7g.xlarge': 16,
+  'db.m7g.2xlarge': 32,
+  'db.r6g.large': 16,
+  'db.r6g.xlarge': 32,
+  'db.r7g.large': 16,
+  'db.r7g.xlarge': 32,
+  'db.r7g.2xlarge': 64,
+});
+
+const BYTES_PER_GIB = 1024 ** 3;
+const BYTES_PER_MIB = 1024 ** 2;
+
+/**
+ * RDS for PostgreSQL's default max_connections: LEAST({DBInstanceClassMemory/9531392}, 5000).
+ * https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Limits.html#RDS_Limits.MaxConnections
+ */
+export function postgresMaxConnectionsForMemoryBytes(memoryBytes: number): number {
+  return Math.min(Math.floor(memoryBytes / 9531392), 5000);
+}
+
+/** The ALB idle timeout default; the app's keep-alive must outlive it. */
+export const ALB_IDLE_TIMEOUT_SECONDS = 60;
+/** ECS caps a container's stopTimeout at 120 s on Fargate. */
+export const ECS_MAX_STOP_TIMEOUT_SECONDS = 120;
+
+export interface ConnectionBudget {
+  /** Connections one API replica may open: workers × pool per worker. */
+  readonly perReplica: number;
+  /** All API replicas at their maximum: replicasMax × workers × pool. */
+  readonly apiAtMaxReplicas: number;
+  readonly reserved: number;
+  /** apiAtMaxReplicas + reserved. */
+  readonly required: number;
+  readonly maxConnections: number;
+  /** maxConnections − required; negative means the budget is broken. */
+  readonly headroom: number;
+}
+
+export interface Derived {
+  readonly api: {
+    readonly workersPerReplica: number;
+    /** All workers at maximum replicas. */
+    readonly workersAtMaxReplicas: number;
+    /** Node's headersTimeout; above keep-alive so a slow request line never races the idle close. */
+    readonly headersTimeoutSeconds: number;
+    readonly containerStopTimeoutSeconds: number;
+    readonly terminationGracePeriodSeconds: number;
+    readonly memoryMiBPerWorker: number;
+  };
+  readonly postgres: {
+    readonly instanceMemoryGiB: number;
+    /** max_connections on RDS for the profile's instance class. */
+    readonly maxConnectionsAws: number;
+    /** max_connections set on the Kubernetes StatefulSet, from its memory limit. */
+    readonly maxConnectionsKubernetes: number;
+    readonly budgetAws: ConnectionBudget;
+    readonly budgetKubernetes: ConnectionBudget;
+  };
+  readonly redis: {
+    readonly maxmemoryMiB: number;
+  };
+  readonly nginx: {
+    /** One worker process per requested core, at least one (`auto` would count the host's cores). */
+    readonly workerProcesses: number;
+    /** Connections one nginx replica may hold to one API replica: its share of the replica's workers × in-flight. */
+    readonly maxConnsPerUpstreamServer: number;
+    /** Idle keepalive connections each nginx worker process keeps to the upstream group. */
+    readonly upstreamKeepaliveConnections: number;
+    readonly upstreamKeepaliveTimeoutSeconds: number;
+    readonly hpa: boolean;
+  };
+  readonly autoscaling: {
+    readonly minReplicas: number;
+    readonly maxReplicas: number;
+  };
+  /** Usage with defaults filled in. */
+  readonly usage: Readonly<Record<UsageField, number>>;
+  /** Usage fields taken from USAGE_DEFAULTS rather than the profile: costs built on them are assumptions. */
+  readonly usageAssumed: readonly UsageField[];
+}
+
+function budget(p: Profile, workersPerReplica: number, maxConnections: number): ConnectionBudget {
+  const perReplica = workersPerReplica * p.api.dbPoolSizePerWorker;
+  const apiAtMaxReplicas = p.api.replicasMax * perReplica;
+  const required = apiAtMaxReplicas + p.postgres.reservedConnections;
+  return { perReplica, apiAtMaxReplicas, reserved: p.postgres.reservedConnections, required, maxConnections, headroom: maxConnections - required };
+}
+
+/** Derive values; assumes the profile already passed the schema. Unknown instance classes give NaN memory and are reported by checkInvariants. */
+export function derive(p: Profile): Derived {
+  const workersPerReplica = p.api.workersPerReplica ?? Math.max(1, Math.floor(p.api.vcpuPerReplica));
+  const containerStopTimeoutSeconds = p.api.containerStopTimeoutSeconds ?? p.api.preStopDelaySeconds + p.api.gracefulTimeoutSeconds + 5;
+  const terminationGracePeriodSeconds = p.api.terminationGracePeriodSeconds ?? containerStopTimeoutSeconds + 5;
+  const instanceMemoryGiB = RDS_INSTANCE_MEMORY_GIB[p.postgres.instanceClass] ?? Number.NaN;
+  const maxConnectionsAws = postgresMaxConnectionsForMemoryBytes(instanceMemoryGiB * BYTES_PER_GIB);
+  const maxConnectionsKubernetes = postgresMaxConnectionsForMemoryBytes(p.postgres.k8sMemoryLimitMiB * BYTES_PER_MIB);
+
+  const workerProcesses = Math.max(1, Math.ceil(p.nginx.cpuMillicores / 1000));
+  const maxConnsPerUpstreamServer = Math.max(1, Math.ceil((workersPerReplica * p.api.maxInFlightPerWorker) / p.nginx.replicasMin));
+  // Enough idle connections to cover every API worker a few times over, so bursts reuse
+  // connections, but never more than a quarter of worker_connections per nginx worker.
+  const upstreamKeepaliveConnections = Math.max(
+    8,
+    Math.min(Math.ceil((p.api.replicasMax * workersPerReplica * 4) / workerProcesses), Math.floor(p.nginx.workerConnections / 4)),
+  );
+
+  const usageAssumed: UsageField[] = [];
+  const usage = {} as Record<UsageField, number>;
+  for (const field of Object.keys(USAGE_DEFAULTS) as UsageField[]) {
+    const given = p.usage[field];
+    if (given === undefined) usageAssumed.push(field);
+    usage[field] = given ?? USAGE_DEFAULTS[field];
+  }
+
+  return {
+    api: {
+      workersPerReplica,
+      workersAtMaxReplicas: workersPerReplica * p.api.replicasMax,
+      headersTimeoutSeconds: p.api.keepAliveTimeoutSeconds + 5,
+      containerStopTimeoutSeconds,
+      terminationGracePeriodSeconds,
+      memoryMiBPerWorker: Math.floor(p.api.memoryMiBPerReplica / workersPerReplica),
+    },
+    postgres: {
+      instanceMemoryGiB,
+      maxConnectionsAws,
+      maxConnectionsKubernetes,
+      budgetAws: budget(p, workersPerReplica, maxConnectionsAws),
+      budgetKubernetes: budget(p, workersPerReplica, maxConnectionsKubernetes),
+    },
+    redis: { maxmemoryMiB: Math.floor((p.redis.k8sMemoryLimitMiB * p.redis.maxmemoryPercent) / 100) },
+    nginx: {
+      workerProcesses,
+      maxConnsPerUpstreamServer,
+      upstreamKeepaliveConnections,
+      upstreamKeepaliveTimeoutSeconds: p.nginx.upstreamKeepaliveTimeoutSeconds ?? Math.max(1, p.api.keepAliveTimeoutSeconds - 5),
+      hpa: p.nginx.replicasMax > p.nginx.replicasMin,
+    },
+    autoscaling: { minReplicas: p.api.replicasMin, maxReplicas: p.api.replicasMax },
+    usage,
+    usageAssumed,
+  };
+}
+
+/** Fargate's valid memory (MiB) for a vCPU size. https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size */
+export function fargateMemoryRangeMiB(vcpu: number): { min: number; max: number; stepMiB: number; fixed?: number[] } | undefined {
+  switch (vcpu) {
+    case 0.25:
+      return { min: 512, max: 2048, stepMiB: 512, fixed: [512, 1024, 2048] };
+    case 0.5:
+      return { min: 1024, max: 4096, stepMiB: 1024 };
+    case 1:
+      return { min: 2048, max: 8192, stepMiB: 1024 };
+    case 2:
+      return { min: 4096, max: 16384, stepMiB: 1024 };
+    case 4:
+      return { min: 8192, max: 30720, stepMiB: 1024 };
+    case 8:
+      return { min: 16384, max: 61440, stepMiB: 4096 };
+    case 16:
+      return { min: 32768, max: 122880, stepMiB: 8192 };
+    default:
+      return undefined;
+  }
+}
+
+/** One broken invariant: the field to change, what is wrong, and how to fix it. */
+export interface InvariantProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+export function checkInvariants(p: Profile, d: Derived): InvariantProblem[] {
+  const problems: InvariantProblem[] = [];
+  const add = (path: string, message: string) => problems.push({ path, message });
+  const { api, postgres, nginx } = p;
+
+  if (api.replicasMin > api.replicasMax) {
+    add('api.replicasMin', `'api.replicasMin' (${api.replicasMin}) must be <= 'api.replicasMax' (${api.replicasMax})`);
+  }
+  if (api.replicasExpected !== undefined && (api.replicasExpected < api.replicasMin || api.replicasExpected > api.replicasMax)) {
+    add('api.replicasExpected', `'api.replicasExpected' (${api.replicasExpected}) must be between replicasMin (${api.replicasMin}) and replicasMax (${api.replicasMax})`);
+  }
+  if (nginx.replicasMin > nginx.replicasMax) {
+    add('nginx.replicasMin', `'nginx.replicasMin' (${nginx.replicasMin}) must be <= 'nginx.replicasMax' (${nginx.replicasMax})`);
+  }
+
+  const fargate = fargateMemoryRangeMiB(api.vcpuPerReplica);
+  if (!fargate) {
+    add('api.vcpuPerReplica', `${api.vcpuPerReplica} is not a Fargate task size; use one of 0.25, 0.5, 1, 2, 4, 8, 16`);
+  } else {
+    const m = api.memoryMiBPerReplica;
+    const ok = fargate.fixed ? fargate.fixed.includes(m) : m >= fargate.min && m <= fargate.max && m % fargate.stepMiB === 0;
+    if (!ok) {
+      const allowed = fargate.fixed ? fargate.fixed.join(', ') : `${fargate.min} to ${fargate.max} in steps of ${fargate.stepMiB}`;
+      add('api.memoryMiBPerReplica', `${m} MiB is not valid with ${api.vcpuPerReplica} vCPU on Fargate; allowed: ${allowed} MiB`);
+    }
+  }
+  if (d.api.workersPerReplica > Math.max(1, Math.ceil(api.vcpuPerReplica * 2))) {
+    add(
+      'api.workersPerReplica',
+      `${d.api.workersPerReplica} workers on ${api.vcpuPerReplica} vCPU oversubscribes the CPU; use at most ${Math.max(1, Math.ceil(api.vcpuPerReplica * 2))} (one or two per vCPU)`,
+    );
+  }
+
+  if (!Number.isFinite(d.postgres.instanceMemoryGiB)) {
+    add(
+      'postgres.instanceClass',
+      `unknown RDS instance class "${postgres.instanceClass}"; known classes: ${Object.keys(RDS_INSTANCE_MEMORY_GIB).join(', ')}`,
+    );
+  } else {
+    const b = d.postgres.budgetAws;
+    if (b.headroom < 0) add('api.dbPoolSizePerWorker', budgetMessage('RDS', `${postgres.instanceClass} (${d.postgres.instanceMemoryGiB} GiB)`, p, d, b));
+  }
+  const bk = d.postgres.budgetKubernetes;
+  if (bk.headroom < 0) add('api.dbPoolSizePerWorker', budgetMessage('Kubernetes', `k8sMemoryLimitMiB ${postgres.k8sMemoryLimitMiB}`, p, d, bk));
+
+  if (postgres.k8sCpuRequestMillicores > postgres.k8sCpuLimitMillicores) {
+    add('postgres.k8sCpuRequestMillicores', `request (${postgres.k8sCpuRequestMillicores}m) must be <= 'postgres.k8sCpuLimitMillicores' (${postgres.k8sCpuLimitMillicores}m)`);
+  }
+  if (postgres.k8sMemoryRequestMiB > postgres.k8sMemoryLimitMiB) {
+    add('postgres.k8sMemoryRequestMiB', `request (${postgres.k8sMemoryRequestMiB} MiB) must be <= 'postgres.k8sMemoryLimitMiB' (${postgres.k8sMemoryLimitMiB} MiB)`);
+  }
+  if (p.redis.k8sMemoryRequestMiB > p.redis.k8sMemoryLimitMiB) {
+    add('redis.k8sMemoryRequestMiB', `request (${p.redis.k8sMemoryRequestMiB} MiB) must be <= 'redis.k8sMemoryLimitMiB' (${p.redis.k8sMemoryLimitMiB} MiB)`);
+  }
+  if (p.redis.multiAz && p.redis.replicas < 1) {
+    add('redis.replicas', `Multi-AZ ElastiCache needs at least 1 replica (got ${p.redis.replicas}); set redis.replicas to 1 or redis.multiAz to false`);
+  }
+
+  // Timeout chain: nginx upstream keepalive_timeout < app keep-alive < app headers timeout.
+  if (api.keepAliveTimeoutSeconds <= ALB_IDLE_TIMEOUT_SECONDS) {
+    add(
+      'api.keepAliveTimeoutSeconds',
+      `${api.keepAliveTimeoutSeconds} s must be above the ALB idle timeout (${ALB_IDLE_TIMEOUT_SECONDS} s), or the app may close a connection the proxy is reusing; use ${ALB_IDLE_TIMEOUT_SECONDS + 5}`,
+    );
+  }
+  if (d.nginx.upstreamKeepaliveTimeoutSeconds >= api.keepAliveTimeoutSeconds) {
+    add(
+      'nginx.upstreamKeepaliveTimeoutSeconds',
+      `nginx upstream keepalive_timeout (${d.nginx.upstreamKeepaliveTimeoutSeconds} s) must be below the app's keep-alive timeout (api.keepAliveTimeoutSeconds = ${api.keepAliveTimeoutSeconds} s); use ${api.keepAliveTimeoutSeconds - 5} or less`,
+    );
+  }
+  // Shutdown chain: graceful timeout < container stop timeout < termination grace period.
+  const minStop = api.preStopDelaySeconds + api.gracefulTimeoutSeconds;
+  if (d.api.containerStopTimeoutSeconds <= minStop) {
+    add(
+      'api.containerStopTimeoutSeconds',
+      `${d.api.containerStopTimeoutSeconds} s must exceed preStopDelaySeconds + gracefulTimeoutSeconds (${api.preStopDelaySeconds} + ${api.gracefulTimeoutSeconds} = ${minStop} s), or in-flight requests are killed; use ${minStop + 5}`,
+    );
+  }
+  if (d.api.containerStopTimeoutSeconds > ECS_MAX_STOP_TIMEOUT_SECONDS) {
+    add(
+      'api.containerStopTimeoutSeconds',
+      `${d.api.containerStopTimeoutSeconds} s exceeds the Fargate maximum stopTimeout (${ECS_MAX_STOP_TIMEOUT_SECONDS} s); lower api.gracefulTimeoutSeconds or api.preStopDelaySeconds`,
+    );
+  }
+  if (d.api.terminationGracePeriodSeconds <= d.api.containerStopTimeoutSeconds) {
+    add(
+      'api.terminationGracePeriodSeconds',
+      `${d.api.terminationGracePeriodSeconds} s must exceed the container stop timeout (${d.api.containerStopTimeoutSeconds} s); use ${d.api.containerStopTimeoutSeconds + 5}`,
+    );
+  }
+
+  if (nginx.proxyConnectTimeoutSeconds * nginx.proxyNextUpstreamTries > nginx.proxyNextUpstreamTimeoutSeconds + nginx.proxyConnectTimeoutSeconds) {
+    add(
+      'nginx.proxyNextUpstreamTimeoutSeconds',
+      `${nginx.proxyNextUpstreamTimeoutSeconds} s cannot cover ${nginx.proxyNextUpstreamTries} tries of ${nginx.proxyConnectTimeoutSeconds} s connect timeout; raise it to ${nginx.proxyConnectTimeoutSeconds * (nginx.proxyNextUpstreamTries - 1)} or lower the tries`,
+    );
+  }
+  if (d.nginx.maxConnsPerUpstreamServer > nginx.workerConnections / 2) {
+    add(
+      'nginx.workerConnections',
+      `${nginx.workerConnections} worker connections cannot hold max_conns ${d.nginx.maxConnsPerUpstreamServer} upstream plus as many client connections; use at least ${d.nginx.maxConnsPerUpstreamServer * 2}`,
+    );
+  }
+
+  const { purchase } = p;
+  if (purchase.option === 'on-demand') {
+    if (purchase.termYears !== undefined || purchase.payment !== undefined) {
+      add('purchase.option', `on-demand takes no termYears or payment; remove them or choose "savings-plan" or "reserved"`);
+    }
+  } else {
+    if (purchase.termYears === undefined) add('purchase.termYears', `${purchase.option} needs a term: 1 or 3`);
+    if (purchase.payment === undefined) add('purchase.payment', `${purchase.option} needs a payment: no-upfront, partial-upfront or all-upfront`);
+  }
+
+  if (p.network.natGateways > p.network.availabilityZones) {
+    add('network.natGateways', `${p.network.natGateways} NAT gateways for ${p.network.availabilityZones} availability zones; use at most one per AZ`);
+  }
+  if (p.monitoring.slo.latencyThresholdSeconds >= nginx.proxyReadTimeoutSeconds) {
+    add('monitoring.slo.latencyThresholdSeconds', `${p.monitoring.slo.latencyThresholdSeconds} s is not below nginx.proxyReadTimeoutSeconds (${nginx.proxyReadTimeoutSeconds} s)`);
+  }
+  return problems;
+}
+
+function budgetMessage(where: string, capacity: string, p: Profile, d: Derived, b: ConnectionBudget): string {
+  const w = d.api.workersPerReplica;
+  const maxPool = Math.floor((b.maxConnections - b.reserved) / (p.api.replicasMax * w));
+  const maxReplicas = Math.floor((b.maxConnections - b.reserved) / (w * p.api.dbPoolSizePerWorker));
+  const fixes = [
+    maxPool >= 1 ? `set api.dbPoolSizePerWorker to ${maxPool} or less` : undefined,
+    maxReplicas >= 1 ? `set api.replicasMax to ${maxReplicas} or less` : undefined,
+    where === 'RDS' ? 'choose a larger postgres.instanceClass' : 'raise postgres.k8sMemoryLimitMiB',
+    'or put a pooler (RDS Proxy, PgBouncer) in front of Postgres',
+  ].filter(Boolean);
+  return (
+    `connection budget exceeded on ${where}: replicasMax ${p.api.replicasMax} × workers ${w} × pool ${p.api.dbPoolSizePerWorker}` +
+    ` + reserved ${b.reserved} = ${b.required} > max_connections ${b.maxConnections} for ${capacity}; ${fixes.join(', ')}`
+  );
+}

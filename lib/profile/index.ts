@@ -1,0 +1,5 @@
+export * from './schema.ts';
+export * from './builtins.ts';
+export * from './derive.ts';
+export * from './errors.ts';
+export * from './load.ts';

@@ -1,0 +1,193 @@
+/**
+ * Resolving a profile: a built-in name or a JSON/YAML file, `extends` chains merged,
+ * validated once (every problem in one error), derived values computed, then frozen.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { extname, resolve as resolvePath } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { BUILTIN_PROFILES, builtinProfileNames, type ProfileLayer } from './builtins.ts';
+import { checkInvariants, derive, type Derived } from './derive.ts';
+import { ProfileError, suggest } from './errors.ts';
+import { profileSchema, type Profile } from './schema.ts';
+
+export type DeepReadonly<T> = T extends (infer U)[] ? readonly DeepReadonly<U>[] : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
+
+/** A validated, frozen profile with its derived values. */
+export type ResolvedProfile = DeepReadonly<Profile> & {
+  readonly derived: Derived;
+  /** Where it came from: "builtin:optimized" or a file path, then what it extends. */
+  readonly source: readonly string[];
+};
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep merge: objects merge key by key, anything else replaces; `null` removes the key (back to its default). */
+export function mergeLayers(base: Record<string, unknown>, override: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(override)) {
+    if (value === null) delete out[key];
+    else if (isPlainObject(value) && isPlainObject(out[key])) out[key] = mergeLayers(out[key] as Record<string, unknown>, value);
+    else out[key] = value;
+  }
+  return out;
+}
+
+function looksLikeFile(ref: string): boolean {
+  return /[\\/]/.test(ref) || /\.(ya?ml|json)$/i.test(ref);
+}
+
+/** Read a JSON or YAML profile file into a layer, with parse errors that point at the line. */
+export function readProfileFile(path: string): ProfileLayer {
+  const abs = resolvePath(path);
+  if (!existsSync(abs)) throw new ProfileError(`profile file not found: ${path}`);
+  const text = readFileSync(abs, 'utf8');
+  let data: unknown;
+  const ext = extname(abs).toLowerCase();
+  try {
+    if (ext === '.json') data = JSON.parse(text);
+    else if (ext === '.yaml' || ext === '.yml') data = parseYaml(text, { prettyErrors: true });
+    else throw new ProfileError(`profile file ${path} must end in .json, .yaml or .yml`);
+  } catch (e) {
+    if (e instanceof ProfileError) throw e;
+    throw new ProfileError(`${path} is not valid ${ext === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (!isPlainObject(data)) throw new ProfileError(`${path}: a profile must be an object (a mapping of fields), got ${Array.isArray(data) ? 'a list' : typeof data}`);
+  if (data.extends !== undefined && typeof data.extends !== 'string') {
+    throw new ProfileError(`${path}: 'extends' must be the name of a built-in profile or a path to a profile file, got ${JSON.stringify(data.extends)}`);
+  }
+  return data as ProfileLayer;
+}
+
+function unknownProfile(ref: string): ProfileError {
+  const hint = suggest(ref, builtinProfileNames());
+  return new ProfileError(
+    `unknown profile "${ref}"${hint ? ` (did you mean "${hint}"?)` : ''}; built-in profiles are ${builtinProfileNames().join(', ')}, or pass a path to a .json/.yaml file`,
+  );
+}
+
+/** Flatten the extends chain of `ref` into one plain object, base first. */
+function flatten(ref: string, relativeTo: string, seen: string[]): { data: Record<string, unknown>; source: string[] } {
+  let layer: ProfileLayer;
+  let key: string;
+  let nextBase = relativeTo;
+  if (!looksLikeFile(ref) && Object.hasOwn(BUILTIN_PROFILES, ref)) {
+    layer = BUILTIN_PROFILES[ref]!;
+    key = `builtin:${ref}`;
+  } else if (looksLikeFile(ref)) {
+    const abs = resolvePath(relativeTo, ref);
+    layer = readProfileFile(abs);
+    key = abs;
+    nextBase = resolvePath(abs, '..');
+  } else {
+    throw unknownProfile(ref);
+  }
+  if (seen.includes(key)) throw new ProfileError(`profile 'extends' chain loops: ${[...seen, key].join(' -> ')}`);
+  const { extends: parent, ...own } = layer;
+  if (parent === undefined) return { data: structuredClone(own) as Record<string, unknown>, source: [key] };
+  const base = flatten(parent, nextBase, [...seen, key]);
+  return { data: mergeLayers(base.data, own as Record<string, unknown>), source: [key, ...base.source] };
+}
+
+function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
+  let cur = data;
+  for (const k of path) {
+    if (!isPlainObject(cur)) return undefined;
+    cur = cur[k as string];
+  }
+  return cur;
+}
+
+function shapeKeysAt(path: readonly PropertyKey[]): string[] {
+  let schema: z.ZodType = profileSchema;
+  for (const k of path) {
+    const shape = (schema as unknown as { shape?: Record<string, z.ZodType> }).shape;
+    if (!shape || !shape[k as string]) return [];
+    schema = shape[k as string]!;
+    // Unwrap optional wrappers to reach a nested object's shape.
+    while ((schema as unknown as { unwrap?: () => z.ZodType }).unwrap && !(schema as unknown as { shape?: unknown }).shape) {
+      schema = (schema as unknown as { unwrap: () => z.ZodType }).unwrap();
+    }
+  }
+  return Object.keys((schema as unknown as { shape?: Record<string, unknown> }).shape ?? {});
+}
+
+function show(value: unknown): string {
+  if (value === undefined) return 'missing';
+  const s = JSON.stringify(value);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/** Turn schema issues into "path: value — what is allowed" lines. */
+export function describeIssues(issues: readonly z.core.$ZodIssue[], data: unknown): string[] {
+  const lines: string[] = [];
+  for (const issue of issues) {
+    const path = issue.path.join('.') || '(top level)';
+    if (issue.code === 'unrecognized_keys') {
+      const known = shapeKeysAt(issue.path);
+      for (const key of issue.keys) {
+        const hint = suggest(key, known);
+        const full = [...issue.path, key].join('.');
+        lines.push(`${full}: unknown field; ${hint ? `did you mean "${[...issue.path, hint].join('.')}"?` : `allowed here: ${known.join(', ')}`}`);
+      }
+      continue;
+    }
+    const value = valueAt(data, issue.path);
+    let allowed = issue.message;
+    if (issue.code === 'invalid_value') allowed = `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    else if (issue.code === 'invalid_type') allowed = value === undefined ? `required (${issue.expected})` : `must be ${issue.expected === 'int' ? 'an integer' : `a ${issue.expected}`}`;
+    else if (issue.code === 'too_small') allowed = `must be ${issue.inclusive ? '>=' : '>'} ${String(issue.minimum)}`;
+    else if (issue.code === 'too_big') allowed = `must be ${issue.inclusive ? '<=' : '<'} ${String(issue.maximum)}`;
+    if (issue.code === 'too_small' || issue.code === 'too_big' || issue.code === 'custom' || issue.code === 'invalid_format') {
+      if (issue.message && !issue.message.startsWith('Too') && !issue.message.startsWith('Invalid')) allowed = issue.message;
+    }
+    lines.push(`${path}: ${show(value)} — ${allowed}`);
+  }
+  return lines;
+}
+
+function deepFreeze<T>(obj: T): T {
+  if (typeof obj === 'object' && obj !== null && !Object.isFrozen(obj)) {
+    Object.freeze(obj);
+    for (const v of Object.values(obj)) deepFreeze(v);
+  }
+  return obj;
+}
+
+/** Validate merged profile data; every problem is collected into one ProfileError. */
+export function resolveProfileData(data: Record<string, unknown>, source: string[], label: string): ResolvedProfile {
+  const parsed = profileSchema.safeParse(data);
+  if (!parsed.success) {
+    const problems = describeIssues(parsed.error.issues, data);
+    throw new ProfileError(`profile ${label} is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}`, problems);
+  }
+  const profile = parsed.data;
+  const derived = derive(profile);
+  const broken = checkInvariants(profile, derived).map((p) => `${p.path}: ${p.message}`);
+  if (broken.length > 0) {
+    throw new ProfileError(`profile ${label} is invalid (${broken.length} problem${broken.length === 1 ? '' : 's'}):\n${broken.map((p) => `  - ${p}`).join('\n')}`, broken);
+  }
+  return deepFreeze({ ...profile, derived, source }) as ResolvedProfile;
+}
+
+/**
+ * Load a profile by built-in name or file path (JSON/YAML), following `extends`.
+ * @param ref e.g. "optimized" or "./profiles/mine.yaml"
+ */
+export function loadProfile(ref: string, cwd: string = process.cwd()): ResolvedProfile {
+  const { data, source } = flatten(ref, cwd, []);
+  return resolveProfileData(data, source, looksLikeFile(ref) ? ref : `"${ref}"`);
+}
+
+/** Resolve an in-memory layer (tests, programmatic use). */
+export function resolveProfileLayer(layer: ProfileLayer, cwd: string = process.cwd()): ResolvedProfile {
+  const { extends: parent, ...own } = layer;
+  const base = parent === undefined ? { data: {}, source: [] as string[] } : flatten(parent, cwd, []);
+  return resolveProfileData(mergeLayers(base.data, own as Record<string, unknown>), ['inline', ...base.source], String(own.name ?? 'inline'));
+}
+
+export type { Json };

@@ -1,0 +1,226 @@
+/**
+ * The profile schema: every sizing choice apistack deploys, prices and load-tests.
+ *
+ * Units are in every name (MiB, GiB, Seconds, Millicores, PerMonth). Objects are strict:
+ * an unknown key is an error (with a "did you mean" hint), never silently ignored.
+ */
+import { z } from 'zod';
+
+const positiveInt = z.number().int().positive();
+const nonNegativeInt = z.number().int().nonnegative();
+const percent = z.number().gt(0).lte(100);
+
+/** Fargate accepts these vCPU sizes; see https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size */
+export const FARGATE_VCPU = [0.25, 0.5, 1, 2, 4, 8, 16] as const;
+
+export const apiSchema = z.strictObject({
+  /** Container image repository for the API. */
+  imageRepository: z.string().min(1),
+  /** Image tag; `latest` is refused so deploys are reproducible. */
+  imageTag: z.string().min(1).refine((tag) => tag !== 'latest', { message: 'must be a pinned tag, not "latest"' }),
+  replicasMin: positiveInt,
+  replicasMax: positiveInt,
+  /** Expected average replicas for pricing; omitted means only min and max are priced. */
+  replicasExpected: positiveInt.optional(),
+  /** Node worker processes per replica (like gunicorn -w). @default floor(vcpuPerReplica), at least 1 */
+  workersPerReplica: positiveInt.optional(),
+  vcpuPerReplica: z.number().positive(),
+  memoryMiBPerReplica: positiveInt,
+  cpuArchitecture: z.enum(['x86_64', 'arm64']),
+  /** Postgres connections each worker may hold. */
+  dbPoolSizePerWorker: positiveInt,
+  /** Recycle a worker after this many requests (0 disables), like gunicorn max_requests. */
+  maxRequestsPerWorker: nonNegativeInt,
+  maxRequestsJitter: nonNegativeInt,
+  /** Must stay above every proxy's idle timeout in front of the app (ALB: 60 s). */
+  keepAliveTimeoutSeconds: positiveInt,
+  /** Time in-flight requests get to finish on SIGTERM. */
+  gracefulTimeoutSeconds: positiveInt,
+  /** Delay before SIGTERM so load balancers stop routing first. */
+  preStopDelaySeconds: nonNegativeInt,
+  /** ECS stopTimeout; @default preStopDelaySeconds + gracefulTimeoutSeconds + 5 */
+  containerStopTimeoutSeconds: positiveInt.optional(),
+  /** Kubernetes terminationGracePeriodSeconds; @default containerStopTimeoutSeconds + 5 */
+  terminationGracePeriodSeconds: positiveInt.optional(),
+  autoscalingCpuTargetPercent: percent,
+  autoscalingMemoryTargetPercent: percent,
+  scaleUpStabilizationSeconds: nonNegativeInt,
+  scaleDownStabilizationSeconds: nonNegativeInt,
+  cacheTtlSeconds: positiveInt,
+  authCacheTtlSeconds: positiveInt,
+  /** Requests per minute per API key on the events API. */
+  rateLimitPerMinute: positiveInt,
+  /** Requests one worker serves concurrently before queueing; sizes nginx max_conns. */
+  maxInFlightPerWorker: positiveInt,
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']),
+});
+
+export const postgresSchema = z.strictObject({
+  /** PostgreSQL major version for RDS and the container image. */
+  engineVersion: z.string().regex(/^\d+(\.\d+)?$/, { message: 'must look like "16" or "16.4"' }),
+  /** RDS instance class, e.g. db.t4g.medium. */
+  instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, { message: 'must look like "db.t4g.medium"' }),
+  k8sCpuRequestMillicores: positiveInt,
+  k8sCpuLimitMillicores: positiveInt,
+  k8sMemoryRequestMiB: positiveInt,
+  k8sMemoryLimitMiB: positiveInt,
+  storageGiB: z.number().int().min(20, { message: 'RDS needs at least 20 GiB of gp2/gp3 storage' }).max(65536),
+  storageType: z.enum(['gp2', 'gp3', 'io1', 'io2']),
+  multiAz: z.boolean(),
+  backupRetentionDays: z.number().int().min(0).max(35),
+  /** Connections kept free for superusers, migrations, exporters and humans. */
+  reservedConnections: nonNegativeInt,
+});
+
+export const redisSchema = z.strictObject({
+  engine: z.enum(['redis', 'valkey']),
+  engineVersion: z.string().regex(/^\d+(\.\d+)?$/, { message: 'must look like "7.1"' }),
+  /** ElastiCache node type, e.g. cache.t4g.small. */
+  nodeType: z.string().regex(/^cache\.[a-z0-9]+\.[a-z0-9]+$/, { message: 'must look like "cache.t4g.small"' }),
+  /** Read replicas besides the primary. */
+  replicas: z.number().int().min(0).max(5),
+  multiAz: z.boolean(),
+  k8sCpuRequestMillicores: positiveInt,
+  k8sMemoryRequestMiB: positiveInt,
+  k8sMemoryLimitMiB: positiveInt,
+  /** Percent of the memory limit given to Redis maxmemory; the rest is fork/COW headroom. */
+  maxmemoryPercent: z.number().int().min(10).max(95),
+  maxmemoryPolicy: z.enum([
+    'noeviction',
+    'allkeys-lru',
+    'allkeys-lfu',
+    'allkeys-random',
+    'volatile-lru',
+    'volatile-lfu',
+    'volatile-random',
+    'volatile-ttl',
+  ]),
+  /** Kubernetes: StatefulSet with a PVC when true, Deployment when false. */
+  persistence: z.boolean(),
+  storageGiB: positiveInt,
+});
+
+export const nginxSchema = z.strictObject({
+  imageTag: z.string().regex(/^\d+\.\d+\.\d+(-[a-z0-9.-]+)?$/, { message: 'must be a pinned nginx version such as "1.27.3-alpine"' }),
+  replicasMin: positiveInt,
+  /** An HPA is created when replicasMax > replicasMin. */
+  replicasMax: positiveInt,
+  cpuMillicores: positiveInt,
+  memoryMiB: positiveInt,
+  workerConnections: z.number().int().min(64).max(65535),
+  /** Sustained requests per second per client IP (limit_req). */
+  rateLimitPerClientPerSecond: positiveInt,
+  rateLimitBurst: nonNegativeInt,
+  /** Concurrent connections per client IP (limit_conn). */
+  connLimitPerClient: positiveInt,
+  maxFails: nonNegativeInt,
+  failTimeoutSeconds: positiveInt,
+  /** nginx's upstream keepalive_timeout; @default apiKeepAlive - 5 */
+  upstreamKeepaliveTimeoutSeconds: positiveInt.optional(),
+  proxyConnectTimeoutSeconds: positiveInt,
+  proxyReadTimeoutSeconds: positiveInt,
+  proxySendTimeoutSeconds: positiveInt,
+  proxyNextUpstreamTries: z.number().int().min(1).max(10),
+  proxyNextUpstreamTimeoutSeconds: positiveInt,
+  clientMaxBodySizeMiB: positiveInt,
+  gzipMinLengthBytes: positiveInt,
+  accessLog: z.boolean(),
+});
+
+export const sloSchema = z.strictObject({
+  /** Availability objective, e.g. 99.9. */
+  availabilityPercent: z.number().gt(0).lt(100),
+  /** Share of requests that must be faster than latencyThresholdSeconds, e.g. 99. */
+  latencyPercent: z.number().gt(0).lt(100),
+  latencyThresholdSeconds: z.number().positive(),
+});
+
+export const alertsSchema = z.strictObject({
+  p95LatencySeconds: z.number().positive(),
+  errorRatePercent: percent,
+  cacheHitRatioPercent: percent,
+  workerMemoryMiB: positiveInt,
+  cpuPercent: percent,
+  dbConnectionsPercent: percent,
+  /** Worker restarts (crashes + recycles) in 15 minutes per replica that count as a storm. */
+  workerRestartsPer15m: positiveInt,
+});
+
+export const monitoringSchema = z.strictObject({
+  /** self-hosted: Prometheus + Grafana run beside the stack; managed: Amazon Managed Prometheus/Grafana. */
+  mode: z.enum(['self-hosted', 'managed']),
+  /** Kubernetes: the cluster already runs the Prometheus Operator, emit ServiceMonitor/PrometheusRule. */
+  prometheusOperator: z.boolean(),
+  scrapeIntervalSeconds: positiveInt,
+  retentionDays: positiveInt,
+  storageGiB: positiveInt,
+  prometheusCpuMillicores: positiveInt,
+  prometheusMemoryMiB: positiveInt,
+  grafanaCpuMillicores: positiveInt,
+  grafanaMemoryMiB: positiveInt,
+  grafanaEditors: nonNegativeInt,
+  grafanaViewers: nonNegativeInt,
+  slo: sloSchema,
+  alerts: alertsSchema,
+});
+
+export const kubernetesSchema = z.strictObject({
+  namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: 'must be a DNS-1123 label such as "apistack"' }),
+  clusterDomain: z.string().min(1),
+  /** EC2 instance type of the worker nodes, e.g. m7g.large. */
+  nodeInstanceType: z.string().regex(/^[a-z0-9]+\.[a-z0-9]+$/, { message: 'must look like "m7g.large"' }),
+  /** Extra nodes kept beyond what the pods need, so a node can drain or fail. */
+  spareNodes: z.number().int().min(0).max(10),
+  storageClassName: z.string().min(1),
+  /** Annotate the nginx LoadBalancer Service for an AWS NLB. */
+  awsNlbAnnotations: z.boolean(),
+});
+
+export const networkSchema = z.strictObject({
+  availabilityZones: z.number().int().min(1).max(6),
+  /** NAT gateways: 1 is cheap, one per AZ survives an AZ outage. */
+  natGateways: z.number().int().min(0).max(6),
+  /** AWS: nlb in front of nginx, or alb (least outstanding requests) instead of nginx. */
+  loadBalancer: z.enum(['nlb', 'alb']),
+});
+
+export const purchaseSchema = z.strictObject({
+  option: z.enum(['on-demand', 'savings-plan', 'reserved']),
+  termYears: z.union([z.literal(1), z.literal(3)]).optional(),
+  payment: z.enum(['no-upfront', 'partial-upfront', 'all-upfront']).optional(),
+});
+
+export const usageSchema = z.strictObject({
+  requestsPerMonth: z.number().nonnegative().optional(),
+  dataTransferOutGBPerMonth: z.number().nonnegative().optional(),
+  logIngestGBPerMonth: z.number().nonnegative().optional(),
+  metricSamplesPerMonth: z.number().nonnegative().optional(),
+  natProcessedGBPerMonth: z.number().nonnegative().optional(),
+});
+
+export const profileSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, { message: 'must be lowercase letters, digits and dashes' }),
+  description: z.string(),
+  /** AWS region, e.g. us-east-1. */
+  region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, { message: 'must be an AWS region such as "us-east-1"' }),
+  api: apiSchema,
+  postgres: postgresSchema,
+  redis: redisSchema,
+  nginx: nginxSchema,
+  monitoring: monitoringSchema,
+  kubernetes: kubernetesSchema,
+  network: networkSchema,
+  purchase: purchaseSchema,
+  usage: usageSchema,
+});
+
+export type ProfileInput = z.input<typeof profileSchema>;
+export type Profile = z.output<typeof profileSchema>;
+export type ApiProfile = Profile['api'];
+export type PostgresProfile = Profile['postgres'];
+export type RedisProfile = Profile['redis'];
+export type NginxProfile = Profile['nginx'];
+export type MonitoringProfile = Profile['monitoring'];
+export type KubernetesProfile = Profile['kubernetes'];
+export type PurchaseProfile = Profile['purchase'];
+export type UsageProfile = Profile['usage'];
