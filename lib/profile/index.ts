@@ -3,3 +3,4 @@ export * from './builtins.ts';
 export * from './derive.ts';
 export * from './errors.ts';
 export * from './load.ts';
+export * from './workloads.ts';

@@ -1,0 +1,146 @@
+/**
+ * What runs on Kubernetes for a profile, with the exact requests and limits the charts set.
+ * The charts and the cost model both read this, so what is priced is what is deployed.
+ */
+import type { ResolvedProfile } from './load.ts';
+
+/** Ports every target agrees on. */
+export const PORTS = Object.freeze({
+  api: 8000,
+  apiMetrics: 9464,
+  /** Unprivileged, so nginx runs as non-root. */
+  nginx: 8080,
+  /** stub_status, internal only, for the exporter. */
+  nginxStatus: 8081,
+  nginxExporter: 9113,
+  postgres: 5432,
+  postgresExporter: 9187,
+  redis: 6379,
+  redisExporter: 9121,
+  prometheus: 9090,
+  grafana: 3000,
+});
+
+/** Exporter sidecars: small, fixed sizes (their load does not grow with traffic). */
+export const EXPORTER_RESOURCES = Object.freeze({
+  nginxExporter: { cpuRequestMillicores: 20, memoryRequestMiB: 32, cpuLimitMillicores: 100, memoryLimitMiB: 64 },
+  postgresExporter: { cpuRequestMillicores: 50, memoryRequestMiB: 64, cpuLimitMillicores: 200, memoryLimitMiB: 128 },
+  redisExporter: { cpuRequestMillicores: 25, memoryRequestMiB: 32, cpuLimitMillicores: 100, memoryLimitMiB: 64 },
+});
+
+export interface ContainerResources {
+  readonly name: string;
+  readonly cpuRequestMillicores: number;
+  readonly memoryRequestMiB: number;
+  readonly cpuLimitMillicores: number;
+  readonly memoryLimitMiB: number;
+}
+
+/** Cost groups a workload belongs to (the rows users read in a savings table). */
+export type WorkloadGroup = 'Application Servers' | 'Load Balancer' | 'Database' | 'Cache' | 'Monitoring';
+
+export interface Workload {
+  readonly name: string;
+  readonly group: WorkloadGroup;
+  readonly kind: 'Deployment' | 'StatefulSet';
+  readonly replicasMin: number;
+  readonly replicasMax: number;
+  readonly containers: readonly ContainerResources[];
+  /** Persistent volume per replica, if any. */
+  readonly volumeGiB?: number;
+}
+
+export function podRequests(w: Workload): { cpuMillicores: number; memoryMiB: number } {
+  return {
+    cpuMillicores: w.containers.reduce((s, c) => s + c.cpuRequestMillicores, 0),
+    memoryMiB: w.containers.reduce((s, c) => s + c.memoryRequestMiB, 0),
+  };
+}
+
+/** Every long-running workload of the Kubernetes target, sized from the profile. */
+export function kubernetesWorkloads(p: ResolvedProfile): Workload[] {
+  const apiMillicores = Math.round(p.api.vcpuPerReplica * 1000);
+  const workloads: Workload[] = [
+    {
+      name: 'api',
+      group: 'Application Servers',
+      kind: 'Deployment',
+      replicasMin: p.api.replicasMin,
+      replicasMax: p.api.replicasMax,
+      // Guaranteed QoS: requests equal limits, so the HPA's utilization math and the bill agree.
+      containers: [{ name: 'api', cpuRequestMillicores: apiMillicores, memoryRequestMiB: p.api.memoryMiBPerReplica, cpuLimitMillicores: apiMillicores, memoryLimitMiB: p.api.memoryMiBPerReplica }],
+    },
+    {
+      name: 'nginx',
+      group: 'Load Balancer',
+      kind: 'Deployment',
+      replicasMin: p.nginx.replicasMin,
+      replicasMax: p.nginx.replicasMax,
+      containers: [
+        { name: 'nginx', cpuRequestMillicores: p.nginx.cpuMillicores, memoryRequestMiB: p.nginx.memoryMiB, cpuLimitMillicores: p.nginx.cpuMillicores, memoryLimitMiB: p.nginx.memoryMiB },
+        { name: 'nginx-exporter', ...EXPORTER_RESOURCES.nginxExporter },
+      ],
+    },
+    {
+      name: 'postgres',
+      group: 'Database',
+      kind: 'StatefulSet',
+      replicasMin: 1,
+      replicasMax: 1,
+      containers: [
+        {
+          name: 'postgres',
+          cpuRequestMillicores: p.postgres.k8sCpuRequestMillicores,
+          memoryRequestMiB: p.postgres.k8sMemoryRequestMiB,
+          cpuLimitMillicores: p.postgres.k8sCpuLimitMillicores,
+          memoryLimitMiB: p.postgres.k8sMemoryLimitMiB,
+        },
+        { name: 'postgres-exporter', ...EXPORTER_RESOURCES.postgresExporter },
+      ],
+      volumeGiB: p.postgres.storageGiB,
+    },
+    {
+      name: 'redis',
+      group: 'Cache',
+      kind: p.redis.persistence ? 'StatefulSet' : 'Deployment',
+      replicasMin: 1,
+      replicasMax: 1,
+      containers: [
+        {
+          name: 'redis',
+          cpuRequestMillicores: p.redis.k8sCpuRequestMillicores,
+          memoryRequestMiB: p.redis.k8sMemoryRequestMiB,
+          // Redis is single-threaded for commands; a limit above one core buys nothing.
+          cpuLimitMillicores: Math.max(p.redis.k8sCpuRequestMillicores, 1000),
+          memoryLimitMiB: p.redis.k8sMemoryLimitMiB,
+        },
+        { name: 'redis-exporter', ...EXPORTER_RESOURCES.redisExporter },
+      ],
+      ...(p.redis.persistence ? { volumeGiB: p.redis.storageGiB } : {}),
+    },
+  ];
+  // With the Prometheus Operator the cluster's own Prometheus scrapes us; we run none.
+  if (!p.monitoring.prometheusOperator) {
+    const m = p.monitoring;
+    workloads.push(
+      {
+        name: 'prometheus',
+        group: 'Monitoring',
+        kind: 'StatefulSet',
+        replicasMin: 1,
+        replicasMax: 1,
+        containers: [{ name: 'prometheus', cpuRequestMillicores: m.prometheusCpuMillicores, memoryRequestMiB: m.prometheusMemoryMiB, cpuLimitMillicores: m.prometheusCpuMillicores * 2, memoryLimitMiB: m.prometheusMemoryMiB }],
+        volumeGiB: m.storageGiB,
+      },
+      {
+        name: 'grafana',
+        group: 'Monitoring',
+        kind: 'Deployment',
+        replicasMin: 1,
+        replicasMax: 1,
+        containers: [{ name: 'grafana', cpuRequestMillicores: m.grafanaCpuMillicores, memoryRequestMiB: m.grafanaMemoryMiB, cpuLimitMillicores: m.grafanaCpuMillicores * 2, memoryLimitMiB: m.grafanaMemoryMiB }],
+      },
+    );
+  }
+  return workloads;
+}
