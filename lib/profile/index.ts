@@ -4,3 +4,4 @@ export * from './derive.ts';
 export * from './errors.ts';
 export * from './load.ts';
 export * from './workloads.ts';
+export * from './app-env.ts';

@@ -1,0 +1,28 @@
+/**
+ * The API's environment for a profile: every target (Kubernetes ConfigMap, ECS task, local
+ * processes) sets exactly these, so the app behaves the same everywhere.
+ */
+import type { ResolvedProfile } from './load.ts';
+import { PORTS } from './workloads.ts';
+
+/** Settings that are not secrets; connection strings and tokens are added by each target from its own secret store. */
+export function appEnvironment(p: ResolvedProfile, overrides: { host?: string; port?: number; metricsPort?: number } = {}): Record<string, string> {
+  return {
+    HOST: overrides.host ?? '0.0.0.0',
+    PORT: String(overrides.port ?? PORTS.api),
+    METRICS_PORT: String(overrides.metricsPort ?? PORTS.apiMetrics),
+    WEB_CONCURRENCY: String(p.derived.api.workersPerReplica),
+    MAX_REQUESTS: String(p.api.maxRequestsPerWorker),
+    MAX_REQUESTS_JITTER: String(p.api.maxRequestsJitter),
+    GRACEFUL_TIMEOUT: String(p.api.gracefulTimeoutSeconds),
+    KEEPALIVE_TIMEOUT: String(p.api.keepAliveTimeoutSeconds),
+    DATABASE_POOL_SIZE: String(p.api.dbPoolSizePerWorker),
+    CACHE_TTL_SECONDS: String(p.api.cacheTtlSeconds),
+    AUTH_CACHE_TTL_SECONDS: String(p.api.authCacheTtlSeconds),
+    RATE_LIMIT_PER_MINUTE: String(p.api.rateLimitPerMinute),
+    LOG_LEVEL: p.api.logLevel,
+  };
+}
+
+/** Secret settings each target supplies: Kubernetes from Secrets, AWS from Secrets Manager, local from its state directory. */
+export const APP_SECRET_ENV = ['DATABASE_URL', 'REDIS_URL', 'ADMIN_TOKEN'] as const;
