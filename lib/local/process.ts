@@ -43,10 +43,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function waitFor(
   what: string,
   check: () => boolean | Promise<boolean>,
-  opts: { timeoutMs?: number; intervalMs?: number; logFile?: string; alive?: () => boolean } = {},
+  opts: { timeoutMs?: number; intervalMs?: number; logFile?: string; alive?: () => boolean; signal?: AbortSignal } = {},
 ): Promise<void> {
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
   while (Date.now() < deadline) {
+    if (opts.signal?.aborted) throw new Error(`interrupted while waiting for ${what}`);
     if (await check()) return;
     if (opts.alive && !opts.alive()) throw new Error(`${what}: process exited early${logTail(opts.logFile)}`);
     await sleep(opts.intervalMs ?? 50);

@@ -73,7 +73,13 @@ export async function startPostgres(opts: PostgresOptions): Promise<PostgresHand
   const identity = postgresIdentity();
   mkdirSync(opts.dir, { recursive: true });
   // The postgres user must be able to reach its data directory through ours.
-  if (identity) chmodSync(opts.dir, 0o755);
+  if (identity) {
+    chmodSync(opts.dir, 0o755);
+    const reachable = spawnSync('test', ['-x', opts.dir], { ...identity }).status === 0;
+    if (!reachable) {
+      throw new Error(`Postgres runs as the postgres user, which cannot reach ${opts.dir}; use a state directory whose parent directories are world-searchable (chmod o+x), e.g. under the project or /tmp`);
+    }
+  }
 
   if (!existsSync(join(dataDir, 'PG_VERSION'))) {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
