@@ -1,6 +1,7 @@
 /** Every CLI command group; each registers itself on the program. */
 import type { Command } from 'commander';
+import { registerCostCommands } from './cost.ts';
 import { registerMainCommand } from './main.ts';
 import { registerProfileCommands } from './profile.ts';
 
-export const registrations: ReadonlyArray<(program: Command) => void> = [registerMainCommand, registerProfileCommands];
+export const registrations: ReadonlyArray<(program: Command) => void> = [registerMainCommand, registerProfileCommands, registerCostCommands];

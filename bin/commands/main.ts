@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { DEFAULT_PROFILE, loadProfile } from '../../lib/profile/index.ts';
+import { costReport } from './cost.ts';
 import { profileSummary } from './profile.ts';
 
 /**
- * The main job (`npm start`): synthesize every target that exists for the default profile,
- * then print what it costs. Each step is a function so later targets add a line here.
+ * The main job (`npm start`): synthesize every target that exists for the profile, then print
+ * the savings table baseline vs optimized on each target.
  */
 export function registerMainCommand(program: Command): void {
   program
@@ -15,6 +16,10 @@ export function registerMainCommand(program: Command): void {
     .action(async (opts: { profile: string; out: string }) => {
       const profile = loadProfile(opts.profile);
       console.log(`profile ${profileSummary(profile)}`);
-      console.log(JSON.stringify(profile, null, 2));
+      // Deploy targets are not synthesized yet: the Kubernetes and AWS targets are still to come.
+      for (const target of ['aws', 'k8s']) {
+        console.log('');
+        console.log(costReport({ current: 'baseline', optimized: opts.profile, target, format: 'table', prices: [], hoursPerMonth: '730' }));
+      }
     });
 }

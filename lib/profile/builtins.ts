@@ -51,9 +51,10 @@ const baseline: ProfileInput = {
     engineVersion: '16',
     // Sized for peak without a cache in front; mostly idle CPU.
     instanceClass: 'db.m7g.large',
-    k8sCpuRequestMillicores: 2000,
+    // On Kubernetes the same oversizing, within what one m6i.large node offers to pods.
+    k8sCpuRequestMillicores: 1500,
     k8sCpuLimitMillicores: 2000,
-    k8sMemoryRequestMiB: 8192,
+    k8sMemoryRequestMiB: 6144,
     k8sMemoryLimitMiB: 8192,
     storageGiB: 200,
     // gp2: the old console default; IOPS tied to size.
@@ -70,8 +71,8 @@ const baseline: ProfileInput = {
     replicas: 1,
     multiAz: true,
     k8sCpuRequestMillicores: 1000,
-    k8sMemoryRequestMiB: 8192,
-    k8sMemoryLimitMiB: 8192,
+    k8sMemoryRequestMiB: 6144,
+    k8sMemoryLimitMiB: 6144,
     maxmemoryPercent: 75,
     maxmemoryPolicy: 'allkeys-lru',
     persistence: true,
@@ -199,7 +200,8 @@ const optimized: ProfileLayer = {
     grafanaEditors: 0,
     grafanaViewers: 0,
   },
-  kubernetes: { nodeInstanceType: 'm7g.large' },
+  // Graviton nodes: one 2-vCPU API pod each, with the small pods filling the rest.
+  kubernetes: { nodeInstanceType: 'm7g.xlarge' },
   network: { natGateways: 1 },
   // A one-year compute savings plan with no upfront payment: no cash outlay, steady discount.
   purchase: { option: 'savings-plan', termYears: 1, payment: 'no-upfront' },

@@ -96,8 +96,9 @@ function flatten(ref: string, relativeTo: string, seen: string[]): { data: Recor
 function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
   let cur = data;
   for (const k of path) {
-    if (!isPlainObject(cur)) return undefined;
-    cur = cur[k as string];
+    if (Array.isArray(cur)) cur = cur[k as number];
+    else if (isPlainObject(cur)) cur = cur[k as string];
+    else return undefined;
   }
   return cur;
 }

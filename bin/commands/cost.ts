@@ -1,0 +1,73 @@
+import type { Command } from 'commander';
+import { autoscalingTotals, Catalog, compare, parseFormat, priceProfile, renderBreakdown, renderComparison, type ReplicaPoint, type Target } from '../../lib/cost/index.ts';
+import { loadProfile, UserError } from '../../lib/profile/index.ts';
+
+interface CostOptions {
+  profile?: string;
+  current?: string;
+  optimized?: string;
+  target: string;
+  format: string;
+  prices: string[];
+  hoursPerMonth: string;
+  implementationCost?: string;
+  replicas?: string;
+}
+
+function parseTarget(value: string): Target {
+  if (value === 'aws' || value === 'k8s') return value;
+  throw new UserError(`unknown target "${value}"; use aws or k8s`);
+}
+
+function parsePositive(flag: string, value: string, allowZero = false): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) throw new UserError(`${flag} must be a ${allowZero ? 'non-negative' : 'positive'} number, got "${value}"`);
+  return n;
+}
+
+function parseReplicas(value: string | undefined): ReplicaPoint | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'min' || value === 'max' || value === 'expected') return value;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`--replicas must be min, max, expected or a whole number, got "${value}"`);
+  return n;
+}
+
+/** Everything `apistack cost` prints, as text; also used by `npm start`. */
+export function costReport(opts: CostOptions): string {
+  const target = parseTarget(opts.target);
+  const format = parseFormat(opts.format);
+  const hoursPerMonth = parsePositive('--hours-per-month', opts.hoursPerMonth);
+  const implementationCost = opts.implementationCost === undefined ? undefined : parsePositive('--implementation-cost', opts.implementationCost, true);
+  const replicas = parseReplicas(opts.replicas);
+  const catalog = Catalog.load(opts.prices);
+  const price = (ref: string) => priceProfile(loadProfile(ref), target, catalog, { hoursPerMonth, ...(replicas !== undefined ? { replicas } : {}) });
+
+  if (opts.current || opts.optimized) {
+    if (opts.profile) throw new UserError('use either --profile P, or --current A --optimized B, not both');
+    if (!opts.current || !opts.optimized) throw new UserError('a savings table needs both --current and --optimized');
+    return renderComparison(compare(price(opts.current), price(opts.optimized), implementationCost), format);
+  }
+  if (implementationCost !== undefined) throw new UserError('--implementation-cost needs --current and --optimized');
+  const ref = opts.profile ?? 'optimized';
+  const profile = loadProfile(ref);
+  return renderBreakdown(price(ref), format, autoscalingTotals(profile, target, catalog, hoursPerMonth));
+}
+
+export function registerCostCommands(program: Command): void {
+  program
+    .command('cost')
+    .description('monthly cost of a profile, or the savings table between two')
+    .option('-p, --profile <profile>', 'price one profile (built-in name or file)')
+    .option('--current <profile>', 'the profile running today')
+    .option('--optimized <profile>', 'the profile to compare it with')
+    .option('-t, --target <target>', 'aws or k8s', 'aws')
+    .option('-f, --format <format>', 'table, md, csv, json or html', 'table')
+    .option('--prices <file>', 'price file overriding or extending the catalog (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--hours-per-month <hours>', 'hours in a billing month', '730')
+    .option('--implementation-cost <usd>', 'one-off cost of the optimization: adds annual savings, ROI and payback')
+    .option('--replicas <point>', 'API replicas to price: min, max, expected or a number (default: expected, else max)')
+    .action((opts: CostOptions) => {
+      console.log(costReport(opts));
+    });
+}

@@ -1,0 +1,30 @@
+/** The cost model: profile (or plain resource inputs) in, priced breakdowns and savings out. */
+import type { ResolvedProfile } from '../profile/load.ts';
+import { Catalog } from './catalog.ts';
+import type { Breakdown } from './model.ts';
+import type { ReplicaPoint } from './readers/common.ts';
+import { priceAwsProfile } from './readers/profile-aws.ts';
+import { priceKubernetesProfile } from './readers/kubernetes.ts';
+import type { AutoscalingTotals } from './render.ts';
+
+export * from './catalog.ts';
+export * from './model.ts';
+export * from './savings.ts';
+export * from './render.ts';
+export { priceAwsProfile } from './readers/profile-aws.ts';
+export { binPack, kubernetesInputsFromProfile, nodeShape, priceKubernetes, priceKubernetesProfile, type KubernetesCostInputs } from './readers/kubernetes.ts';
+export type { ReplicaPoint } from './readers/common.ts';
+
+export type Target = 'aws' | 'k8s';
+export const DEFAULT_HOURS_PER_MONTH = 730;
+
+export function priceProfile(p: ResolvedProfile, target: Target, catalog: Catalog, opts: { hoursPerMonth?: number; replicas?: ReplicaPoint } = {}): Breakdown {
+  const o = { hoursPerMonth: opts.hoursPerMonth ?? DEFAULT_HOURS_PER_MONTH, ...(opts.replicas !== undefined ? { replicas: opts.replicas } : {}) };
+  return target === 'aws' ? priceAwsProfile(p, catalog, o) : priceKubernetesProfile(p, catalog, o);
+}
+
+/** Totals at the ends of the autoscaling range, and at the expected average when the profile gives one. */
+export function autoscalingTotals(p: ResolvedProfile, target: Target, catalog: Catalog, hoursPerMonth?: number): AutoscalingTotals {
+  const at = (replicas: ReplicaPoint) => priceProfile(p, target, catalog, { ...(hoursPerMonth ? { hoursPerMonth } : {}), replicas }).total;
+  return { min: at('min'), max: at('max'), ...(p.api.replicasExpected !== undefined ? { expected: at('expected') } : {}) };
+}

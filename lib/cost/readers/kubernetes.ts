@@ -1,0 +1,180 @@
+/**
+ * The Kubernetes target priced: pods bin-packed onto nodes (first-fit decreasing), node cost
+ * allocated to workloads by their requests with OpenCost's CPU/memory split, an explicit idle
+ * row, the control plane, PVCs and the LoadBalancer Service.
+ */
+import { UserError } from '../../profile/errors.ts';
+import type { ResolvedProfile } from '../../profile/load.ts';
+import { kubernetesWorkloads, podRequests, type WorkloadGroup } from '../../profile/workloads.ts';
+import type { Catalog, PriceEntry } from '../catalog.ts';
+import { commitmentFor } from '../commitment.ts';
+import { BreakdownBuilder, round6, type Breakdown } from '../model.ts';
+import { addNetworkAndLogs, apiReplicasAt, assumptionFor, opt, type ReplicaPoint } from './common.ts';
+
+/** OpenCost's default on-demand rates, used only for the CPU/memory split of a node's price. */
+export const OPENCOST_CPU_HOURLY_PER_VCPU = 0.031611;
+export const OPENCOST_RAM_HOURLY_PER_GIB = 0.004237;
+
+export interface PodInput {
+  readonly workload: string;
+  readonly group: WorkloadGroup;
+  readonly cpuMillicores: number;
+  readonly memoryMiB: number;
+}
+
+export interface VolumeInput {
+  readonly name: string;
+  readonly sizeGiB: number;
+  readonly storageClassName: string;
+}
+
+/** What runs on the cluster, as plain data: from a profile, or read from synthesized manifests. */
+export interface KubernetesCostInputs {
+  readonly profile: string;
+  readonly region: string;
+  readonly nodeInstanceType: string;
+  readonly spareNodes: number;
+  readonly pods: readonly PodInput[];
+  readonly volumes: readonly VolumeInput[];
+  readonly loadBalancerServices: number;
+  readonly apiReplicas: number;
+}
+
+export interface NodeShape {
+  readonly vcpu: number;
+  readonly memoryGiB: number;
+  readonly allocatableMillicores: number;
+  readonly allocatableMiB: number;
+}
+
+/**
+ * What the kubelet leaves for pods, as EKS reserves it: CPU 6% of the first core, 1% of the
+ * second, 0.5% of cores 3-4, 0.25% beyond; memory 255 MiB + 11 MiB per pod, plus the 100 MiB
+ * eviction threshold. https://github.com/awslabs/amazon-eks-ami (bootstrap kube-reserved)
+ */
+export function nodeShape(entry: PriceEntry): NodeShape {
+  if (entry.vcpu === undefined || entry.memoryGiB === undefined) {
+    throw new UserError(`price entry "${entry.item}" has no vcpu/memoryGiB: a node type needs both to bin-pack pods; add them to the entry`);
+  }
+  const cores = entry.vcpu;
+  let reserved = 60;
+  if (cores > 1) reserved += 10;
+  if (cores > 2) reserved += 5 * (Math.min(cores, 4) - 2);
+  if (cores > 4) reserved += 2.5 * (cores - 4);
+  const maxPods = entry.maxPods ?? 29;
+  return {
+    vcpu: entry.vcpu,
+    memoryGiB: entry.memoryGiB,
+    allocatableMillicores: Math.floor(cores * 1000 - reserved),
+    allocatableMiB: entry.memoryGiB * 1024 - (255 + 11 * maxPods + 100),
+  };
+}
+
+/** First-fit decreasing: returns each node's pods. A pod larger than an empty node is an error. */
+export function binPack(pods: readonly PodInput[], shape: NodeShape, nodeType: string): PodInput[][] {
+  const sorted = [...pods].sort((a, b) => b.cpuMillicores - a.cpuMillicores || b.memoryMiB - a.memoryMiB);
+  const nodes: { pods: PodInput[]; cpu: number; mem: number }[] = [];
+  for (const pod of sorted) {
+    if (pod.cpuMillicores > shape.allocatableMillicores || pod.memoryMiB > shape.allocatableMiB) {
+      throw new UserError(
+        `a ${pod.workload} pod requests ${pod.cpuMillicores}m CPU and ${pod.memoryMiB} MiB, more than one ${nodeType} node offers to pods ` +
+          `(${shape.allocatableMillicores}m, ${shape.allocatableMiB} MiB allocatable); choose a larger kubernetes.nodeInstanceType or smaller requests`,
+      );
+    }
+    const node = nodes.find((n) => n.cpu + pod.cpuMillicores <= shape.allocatableMillicores && n.mem + pod.memoryMiB <= shape.allocatableMiB);
+    if (node) {
+      node.pods.push(pod);
+      node.cpu += pod.cpuMillicores;
+      node.mem += pod.memoryMiB;
+    } else {
+      nodes.push({ pods: [pod], cpu: pod.cpuMillicores, mem: pod.memoryMiB });
+    }
+  }
+  return nodes.map((n) => n.pods);
+}
+
+export function kubernetesInputsFromProfile(p: ResolvedProfile, replicas?: ReplicaPoint): KubernetesCostInputs {
+  const apiReplicas = apiReplicasAt(p, replicas);
+  const pods: PodInput[] = [];
+  const volumes: VolumeInput[] = [];
+  for (const w of kubernetesWorkloads(p)) {
+    const count = w.name === 'api' ? apiReplicas : w.replicasMin;
+    const req = podRequests(w);
+    for (let i = 0; i < count; i++) {
+      pods.push({ workload: w.name, group: w.group, cpuMillicores: req.cpuMillicores, memoryMiB: req.memoryMiB });
+      if (w.volumeGiB !== undefined) volumes.push({ name: `${w.name}-${i}`, sizeGiB: w.volumeGiB, storageClassName: p.kubernetes.storageClassName });
+    }
+  }
+  return {
+    profile: p.name,
+    region: p.region,
+    nodeInstanceType: p.kubernetes.nodeInstanceType,
+    spareNodes: p.kubernetes.spareNodes,
+    pods,
+    volumes,
+    loadBalancerServices: 1,
+    apiReplicas,
+  };
+}
+
+function volumePriceItem(storageClassName: string): string {
+  if (/gp3/.test(storageClassName)) return 'ebs.gp3';
+  if (/gp2/.test(storageClassName)) return 'ebs.gp2';
+  throw new UserError(`storage class "${storageClassName}" has no price: name it gp3 or gp2 (EBS), or add an ebs.<class> price with --prices`);
+}
+
+export function priceKubernetes(inputs: KubernetesCostInputs, p: ResolvedProfile, catalog: Catalog, opts: { hoursPerMonth: number }): Breakdown {
+  const b = new BreakdownBuilder(catalog, inputs.region, opts.hoursPerMonth);
+  const nodeEntry = b.price(`ec2.${inputs.nodeInstanceType}`);
+  const shape = nodeShape(nodeEntry);
+  const packed = binPack(inputs.pods, shape, inputs.nodeInstanceType);
+  const nodeCount = packed.length + inputs.spareNodes;
+  const commitment = commitmentFor(p, b, 'ec2');
+  const nodeHourly = nodeEntry.usd * (1 - (commitment?.discount ?? 0));
+  const label = commitment ? `, ${commitment.label}${commitment.upfrontShare > 0 ? ', upfront amortized' : ''}` : '';
+
+  // OpenCost split: the node price divided into a CPU part and a memory part by default rates.
+  const cpuWeight = (shape.vcpu * OPENCOST_CPU_HOURLY_PER_VCPU) / (shape.vcpu * OPENCOST_CPU_HOURLY_PER_VCPU + shape.memoryGiB * OPENCOST_RAM_HOURLY_PER_GIB);
+  const cpuRatePerMillicore = (nodeHourly * cpuWeight) / (shape.vcpu * 1000);
+  const memRatePerMiB = (nodeHourly * (1 - cpuWeight)) / (shape.memoryGiB * 1024);
+
+  let allocated = 0;
+  const byWorkload = new Map<string, PodInput[]>();
+  for (const pod of inputs.pods) byWorkload.set(pod.workload, [...(byWorkload.get(pod.workload) ?? []), pod]);
+  for (const [workload, pods] of byWorkload) {
+    const pod = pods[0]!;
+    const podHourly = round6(pod.cpuMillicores * cpuRatePerMillicore + pod.memoryMiB * memRatePerMiB);
+    b.add(pod.group, {
+      name: `${workload} pods (${pods.length} × ${pod.cpuMillicores}m CPU, ${pod.memoryMiB} MiB requested on ${inputs.nodeInstanceType}${label})`,
+      quantity: pods.length * opts.hoursPerMonth,
+      unit: 'pod-hour',
+      unitPrice: podHourly,
+      period: 'hourly',
+      priceItem: nodeEntry.item,
+    });
+    allocated += pods.length * opts.hoursPerMonth * podHourly;
+  }
+  const nodesMonthly = nodeCount * opts.hoursPerMonth * nodeHourly;
+  // Idle: the node-hours no request accounts for (reserved capacity, fragmentation, spare nodes).
+  const idleNodeHours = (nodesMonthly - allocated) / nodeHourly;
+  b.add('Idle Capacity', {
+    name: `unrequested capacity of ${nodeCount} ${inputs.nodeInstanceType} nodes (${inputs.spareNodes} spare${label})`,
+    quantity: Math.round(idleNodeHours * 100) / 100,
+    unit: 'node-hour',
+    unitPrice: round6(nodeHourly),
+    period: 'hourly',
+    priceItem: nodeEntry.item,
+  });
+  b.hourly('Control Plane', 'EKS control plane', 'eks.cluster', 1);
+  for (const v of inputs.volumes) b.usage('Storage', `PVC ${v.name} (${v.storageClassName})`, volumePriceItem(v.storageClassName), v.sizeGiB);
+  if (inputs.loadBalancerServices > 0) {
+    b.hourly('Load Balancer', `Network Load Balancer (${inputs.loadBalancerServices} LoadBalancer Service)`, 'nlb.hour', inputs.loadBalancerServices);
+    b.usage('Load Balancer', 'NLB capacity units (1 NLCU-hour per GB processed)', 'nlb.nlcu', p.derived.usage.dataTransferOutGBPerMonth, opt(assumptionFor(p, 'dataTransferOutGBPerMonth')));
+  }
+  addNetworkAndLogs(p, b, 'Monitoring');
+  return b.build({ profile: inputs.profile, target: 'k8s', apiReplicas: inputs.apiReplicas });
+}
+
+export function priceKubernetesProfile(p: ResolvedProfile, catalog: Catalog, opts: { hoursPerMonth: number; replicas?: ReplicaPoint }): Breakdown {
+  return priceKubernetes(kubernetesInputsFromProfile(p, opts.replicas), p, catalog, opts);
+}

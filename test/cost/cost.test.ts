@@ -1,0 +1,291 @@
+/**
+ * Golden breakdowns: every expected line is written out by hand as quantity × unit price
+ * (× 730 hours), from the catalog prices, not computed by the code under test.
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { binPack, Catalog, compare, nodeShape, priceProfile, renderComparison, type Breakdown } from '../../lib/cost/index.ts';
+import { loadProfile, ProfileError, resolveProfileLayer, UserError } from '../../lib/profile/index.ts';
+import { tempDir } from '../helpers/servers.ts';
+
+const catalog = Catalog.load();
+const repoRoot = join(import.meta.dirname, '..', '..');
+const teamFile = join(import.meta.dirname, 'fixtures', 'team.yaml');
+const cents = (n: number) => Math.round(n * 100) / 100;
+const H = 730;
+
+type Expected = [component: string, name: string, quantity: number, monthly: number, assumption?: boolean];
+
+function expectLines(b: Breakdown, expected: Expected[]): void {
+  const actual = b.components.flatMap((c) => c.lines.map((l) => [c.name, l.name, l.quantity, l.monthly, Boolean(l.assumption)]));
+  expect(actual).toEqual(expected.map(([c, n, q, m, a]) => [c, n, q, cents(m), a ?? false]));
+  // Components and the total add up their lines.
+  for (const c of b.components) expect(c.monthly).toBeCloseTo(c.lines.reduce((s, l) => s + l.monthly, 0), 2);
+  expect(b.total).toBeCloseTo(b.components.reduce((s, c) => s + c.monthly, 0), 2);
+}
+
+describe('AWS golden breakdowns', () => {
+  it('optimized: arm64 Fargate with a 1-year no-upfront savings plan (-20%), default usage marked', () => {
+    const b = priceProfile(loadProfile('optimized'), 'aws', catalog);
+    const sp = 'Compute Savings Plan 1y no-upfront, -20%';
+    expect(b.apiReplicas).toBe(3);
+    expectLines(b, [
+      ['Application Servers', `API tasks vCPU (3 × 2 vCPU, arm64) (${sp})`, 3 * 2 * H, 3 * 2 * H * 0.03238 * 0.8],
+      ['Application Servers', `API tasks memory (3 × 4 GB) (${sp})`, 3 * 4 * H, 3 * 4 * H * 0.00356 * 0.8],
+      ['Load Balancer', `nginx tasks vCPU (2 × 0.25 vCPU, arm64) (${sp})`, 2 * 0.25 * H, 2 * 0.25 * H * 0.03238 * 0.8],
+      ['Load Balancer', `nginx tasks memory (2 × 0.5 GB) (${sp})`, 2 * 0.5 * H, 2 * 0.5 * H * 0.00356 * 0.8],
+      ['Load Balancer', 'Network Load Balancer', H, H * 0.0225],
+      ['Load Balancer', 'NLB capacity units (1 NLCU-hour per GB processed)', 500, 500 * 0.006, true],
+      // Savings plans do not cover RDS or ElastiCache: on-demand.
+      ['Database', 'RDS PostgreSQL db.t4g.medium', H, H * 0.065],
+      ['Cache', 'ElastiCache valkey cache.t4g.medium (1 node)', H, H * 0.065 * 0.8],
+      ['Storage', 'RDS gp3 storage', 50, 50 * 0.115],
+      ['Storage', 'RDS backups beyond the free allowance (7 days)', 50 * 0.05 * 7, 50 * 0.05 * 7 * 0.095, true],
+      ['Storage', 'Prometheus EBS gp3 volume', 20, 20 * 0.08],
+      ['Monitoring', `Prometheus + Grafana task vCPU (0.5 vCPU) (${sp})`, 0.5 * H, 0.5 * H * 0.03238 * 0.8],
+      ['Monitoring', `Prometheus + Grafana task memory (2 GB) (${sp})`, 2 * H, 2 * H * 0.00356 * 0.8],
+      ['Monitoring', 'CloudWatch Logs ingestion', 50, 50 * 0.5, true],
+      ['Monitoring', 'CloudWatch Logs storage (one month kept)', 50, 50 * 0.03, true],
+      ['Network', 'NAT gateways (1)', H, H * 0.045],
+      ['Network', 'NAT data processed', 100, 100 * 0.045, true],
+      ['Network', 'Data transfer out to the internet', 500, 500 * 0.09, true],
+    ]);
+  });
+
+  it('baseline: x86 Fargate, Multi-AZ RDS and ElastiCache, managed monitoring, on-demand', () => {
+    const b = priceProfile(loadProfile('baseline'), 'aws', catalog);
+    expectLines(b, [
+      ['Application Servers', 'API tasks vCPU (10 × 1 vCPU, x86_64)', 10 * H, 10 * H * 0.04048],
+      ['Application Servers', 'API tasks memory (10 × 2 GB)', 20 * H, 20 * H * 0.004445],
+      ['Load Balancer', 'nginx tasks vCPU (2 × 0.5 vCPU, x86_64)', 1 * H, 1 * H * 0.04048],
+      ['Load Balancer', 'nginx tasks memory (2 × 1 GB)', 2 * H, 2 * H * 0.004445],
+      ['Load Balancer', 'Network Load Balancer', H, H * 0.0225],
+      ['Load Balancer', 'NLB capacity units (1 NLCU-hour per GB processed)', 500, 500 * 0.006, true],
+      ['Database', 'RDS PostgreSQL db.m7g.large Multi-AZ', 2 * H, 2 * H * 0.168],
+      ['Cache', 'ElastiCache redis cache.r7g.large (2 nodes)', 2 * H, 2 * H * 0.219],
+      ['Storage', 'RDS gp2 storage (Multi-AZ, billed twice)', 400, 400 * 0.115],
+      ['Storage', 'RDS backups beyond the free allowance (7 days)', 200 * 0.05 * 7, 200 * 0.05 * 7 * 0.095, true],
+      ['Monitoring', 'Amazon Managed Prometheus samples ingested', 52.56, 52.56 * 0.9, true],
+      ['Monitoring', 'Amazon Managed Prometheus query samples', 0.5256, 0.5256 * 0.1, true],
+      ['Monitoring', 'Amazon Managed Grafana editors (2)', 2, 2 * 9],
+      ['Monitoring', 'Amazon Managed Grafana viewers (10)', 10, 10 * 5],
+      ['Monitoring', 'CloudWatch Logs ingestion', 50, 50 * 0.5, true],
+      ['Monitoring', 'CloudWatch Logs storage (one month kept)', 50, 50 * 0.03, true],
+      ['Network', 'NAT gateways (2)', 2 * H, 2 * H * 0.045],
+      ['Network', 'NAT data processed', 100, 100 * 0.045, true],
+      ['Network', 'Data transfer out to the internet', 500, 500 * 0.09, true],
+    ]);
+  });
+
+  it('a user profile file: ALB, reserved all-upfront amortized (never $0), usage given so nothing is assumed', () => {
+    const b = priceProfile(loadProfile(teamFile), 'aws', catalog);
+    const ri = 'reserved 1y all-upfront, -35%: upfront amortized over 12 months';
+    expectLines(b, [
+      // Reserved instances do not exist for Fargate: on-demand x86.
+      ['Application Servers', 'API tasks vCPU (3 × 1 vCPU, x86_64)', 3 * H, 3 * H * 0.04048],
+      ['Application Servers', 'API tasks memory (3 × 2 GB)', 6 * H, 6 * H * 0.004445],
+      ['Load Balancer', 'Application Load Balancer', H, H * 0.0225],
+      // 200 GB/month processed outweighs 100M requests / 3600 / 1000 = 27.8 rule-LCU-hours.
+      ['Load Balancer', 'ALB capacity units', 200, 200 * 0.008],
+      ['Database', `RDS PostgreSQL db.t4g.small (${ri})`, H, H * 0.032 * 0.65],
+      ['Cache', `ElastiCache valkey cache.t4g.micro (1 node) (${ri})`, H, H * 0.016 * 0.8 * 0.65],
+      ['Storage', 'RDS gp3 storage', 20, 20 * 0.115],
+      ['Storage', 'RDS backups beyond the free allowance (1 days)', 20 * 0.05 * 1, 20 * 0.05 * 0.095, true],
+      ['Monitoring', 'Amazon Managed Prometheus samples ingested', 30, 30 * 0.9],
+      ['Monitoring', 'Amazon Managed Prometheus query samples', 0.3, 0.3 * 0.1, true],
+      ['Monitoring', 'Amazon Managed Grafana editors (1)', 1, 9],
+      ['Monitoring', 'Amazon Managed Grafana viewers (2)', 2, 10],
+      ['Monitoring', 'CloudWatch Logs ingestion', 20, 20 * 0.5],
+      ['Monitoring', 'CloudWatch Logs storage (one month kept)', 20, 20 * 0.03],
+      ['Network', 'NAT gateways (2)', 2 * H, 2 * H * 0.045],
+      ['Network', 'NAT data processed', 40, 40 * 0.045],
+      ['Network', 'Data transfer out to the internet', 200, 200 * 0.09],
+    ]);
+  });
+
+  it('prices the autoscaling range at min and max replicas', () => {
+    const p = loadProfile('optimized');
+    const at = (replicas: 'min' | 'max') => priceProfile(p, 'aws', catalog, { replicas }).components.find((c) => c.name === 'Application Servers')!.monthly;
+    expect(at('min')).toBe(cents(2 * 2 * H * 0.03238 * 0.8) + cents(2 * 4 * H * 0.00356 * 0.8));
+    expect(at('max')).toBe(cents(6 * 2 * H * 0.03238 * 0.8) + cents(6 * 4 * H * 0.00356 * 0.8));
+  });
+
+  it('honours --hours-per-month', () => {
+    const b = priceProfile(loadProfile('optimized'), 'aws', catalog, { hoursPerMonth: 720 });
+    expect(b.components.find((c) => c.name === 'Database')!.lines[0]!.monthly).toBe(cents(720 * 0.065));
+  });
+});
+
+describe('Kubernetes golden breakdowns', () => {
+  it('the user profile on t4g.medium nodes: bin-packed, allocated OpenCost-style, idle row explicit', () => {
+    const b = priceProfile(loadProfile(teamFile), 'k8s', catalog);
+    // t4g.medium: 2 vCPU, 4 GiB, $0.0336/h, reserved 1y all-upfront -35% (EC2 RIs apply).
+    const node = 0.0336 * 0.65;
+    const w = (2 * 0.031611) / (2 * 0.031611 + 4 * 0.004237);
+    const cpuRate = (node * w) / 2000; // per millicore-hour
+    const memRate = (node * (1 - w)) / 4096; // per MiB-hour
+    const pod = (m: number, mib: number) => Math.round((m * cpuRate + mib * memRate) * 1e6) / 1e6;
+    const label = 'on t4g.medium, reserved 1y all-upfront, -35%, upfront amortized';
+    // Allocatable per node: 2000 - 70 = 1930m; 4096 - (255 + 11×17 + 100) = 3554 MiB.
+    // Pods (m, MiB): api 3 × (1000, 2048); postgres (300, 1088); nginx (270, 160); redis (125, 288); prometheus (250, 1024); grafana (100, 256).
+    // First-fit decreasing by CPU: node1 api; node2 api; node3 api; postgres → node1 (1300m, 3136); nginx → node1 (1570m, 3296);
+    // prometheus → node2 (1250m, 3072); redis → node1 (1695m, 3584 > 3554: no) → node2 (1375m, 3360); grafana → node1 (1670m, 3552).
+    // Three nodes, no spare (loadtest): 3 × 730 node-hours.
+    const allocated =
+      3 * H * pod(1000, 2048) + H * pod(300, 1088) + H * pod(270, 160) + H * pod(125, 288) + H * pod(250, 1024) + H * pod(100, 256);
+    expectLines(b, [
+      ['Application Servers', `api pods (3 × 1000m CPU, 2048 MiB requested ${label})`, 3 * H, 3 * H * pod(1000, 2048)],
+      ['Load Balancer', `nginx pods (1 × 270m CPU, 160 MiB requested ${label})`, H, H * pod(270, 160)],
+      ['Load Balancer', 'Network Load Balancer (1 LoadBalancer Service)', H, H * 0.0225],
+      ['Load Balancer', 'NLB capacity units (1 NLCU-hour per GB processed)', 200, 200 * 0.006],
+      ['Database', `postgres pods (1 × 300m CPU, 1088 MiB requested ${label})`, H, H * pod(300, 1088)],
+      ['Cache', `redis pods (1 × 125m CPU, 288 MiB requested ${label})`, H, H * pod(125, 288)],
+      ['Storage', 'PVC postgres-0 (gp3)', 20, 20 * 0.08],
+      ['Storage', 'PVC prometheus-0 (gp3)', 10, 10 * 0.08],
+      ['Monitoring', `prometheus pods (1 × 250m CPU, 1024 MiB requested ${label})`, H, H * pod(250, 1024)],
+      ['Monitoring', `grafana pods (1 × 100m CPU, 256 MiB requested ${label})`, H, H * pod(100, 256)],
+      ['Monitoring', 'CloudWatch Logs ingestion', 20, 20 * 0.5],
+      ['Monitoring', 'CloudWatch Logs storage (one month kept)', 20, 20 * 0.03],
+      ['Network', 'NAT gateways (2)', 2 * H, 2 * H * 0.045],
+      ['Network', 'NAT data processed', 40, 40 * 0.045],
+      ['Network', 'Data transfer out to the internet', 200, 200 * 0.09],
+      ['Control Plane', 'EKS control plane', H, H * 0.1],
+      ['Idle Capacity', 'unrequested capacity of 3 t4g.medium nodes (0 spare, reserved 1y all-upfront, -35%, upfront amortized)', cents((3 * H * node - allocated) / node), cents((3 * H * node - allocated) / node) * node],
+    ]);
+  });
+
+  it('optimized and baseline: node counts follow the profiles, spare nodes included', () => {
+    const idle = (name: string) => priceProfile(loadProfile(name), 'k8s', catalog).components.find((c) => c.name === 'Idle Capacity')!.lines[0]!.name;
+    // optimized: 3 API pods of 2 vCPU each need 3 m7g.xlarge (3920m allocatable), plus 1 spare.
+    expect(idle('optimized')).toMatch(/^unrequested capacity of 4 m7g\.xlarge nodes \(1 spare/);
+    // baseline: 10 API pods of 1 vCPU on m6i.large (1930m): one each, postgres and redis need their own, plus 1 spare.
+    expect(idle('baseline')).toMatch(/^unrequested capacity of 13 m6i\.large nodes \(1 spare\)/);
+  });
+
+  it('node cost is fully accounted for: allocated + idle = nodes × price', () => {
+    const b = priceProfile(loadProfile('optimized'), 'k8s', catalog);
+    const nodeLines = b.components.flatMap((c) => c.lines).filter((l) => l.priceItem === 'ec2.m7g.xlarge');
+    expect(nodeLines.reduce((s, l) => s + l.monthly, 0)).toBeCloseTo(4 * H * 0.1632 * 0.8, 1);
+  });
+});
+
+describe('bin-packing (first-fit decreasing)', () => {
+  const shape = nodeShape(catalog.get('us-east-1', 'ec2.t4g.medium'));
+  const pod = (cpu: number, mem: number) => ({ workload: 'x', group: 'Application Servers' as const, cpuMillicores: cpu, memoryMiB: mem });
+
+  it('knows a t4g.medium leaves 1930m and 3554 MiB to pods', () => {
+    expect(shape).toMatchObject({ allocatableMillicores: 1930, allocatableMiB: 3554 });
+  });
+
+  it('puts pods that just fit on one node', () => {
+    expect(binPack([pod(965, 1777), pod(965, 1777)], shape, 't4g.medium')).toHaveLength(1);
+  });
+
+  it('opens a second node when one millicore or one MiB does not fit', () => {
+    expect(binPack([pod(965, 1777), pod(966, 1777)], shape, 't4g.medium')).toHaveLength(2);
+    expect(binPack([pod(965, 1777), pod(965, 1778)], shape, 't4g.medium')).toHaveLength(2);
+  });
+
+  it('places big pods first so small ones fill the gaps', () => {
+    const nodes = binPack([pod(100, 100), pod(1800, 100), pod(1800, 100), pod(130, 100)], shape, 't4g.medium');
+    expect(nodes.map((n) => n.map((p) => p.cpuMillicores))).toEqual([[1800, 130], [1800, 100]]);
+  });
+
+  it('rejects a pod bigger than any node with a clear error', () => {
+    expect(() => binPack([pod(2000, 100)], shape, 't4g.medium')).toThrow(
+      'a x pod requests 2000m CPU and 100 MiB, more than one t4g.medium node offers to pods (1930m, 3554 MiB allocatable); choose a larger kubernetes.nodeInstanceType or smaller requests',
+    );
+  });
+});
+
+describe('savings and ROI', () => {
+  it('computes rows, totals and ROI from the two breakdowns', () => {
+    const c = compare(priceProfile(loadProfile('baseline'), 'aws', catalog), priceProfile(loadProfile('optimized'), 'aws', catalog), 20000);
+    for (const r of c.rows) {
+      expect(r.savings).toBeCloseTo(r.current - r.optimized, 2);
+      expect(r.savingsPct).toBe(Math.round(((r.current - r.optimized) / r.current) * 1000) / 10);
+    }
+    expect(c.total.current).toBe(c.current.total);
+    expect(c.roi!.annualSavings).toBeCloseTo(c.total.savings * 12, 2);
+    expect(c.roi!.paybackMonths).toBe(Math.round((20000 / c.total.savings) * 10) / 10);
+    expect(c.roi!.roiPct).toBe(Math.round(((c.roi!.annualSavings - 20000) / 20000) * 1000) / 10);
+  });
+
+  it('renders the JSON contract', () => {
+    const c = compare(priceProfile(loadProfile('baseline'), 'k8s', catalog), priceProfile(loadProfile('optimized'), 'k8s', catalog), 5000);
+    const j = JSON.parse(renderComparison(c, 'json'));
+    expect(Object.keys(j)).toEqual(['currency', 'region', 'hoursPerMonth', 'pricesAsOf', 'target', 'current', 'optimized', 'rows', 'total', 'roi']);
+    expect(j).toMatchObject({ currency: 'USD', region: 'us-east-1', hoursPerMonth: 730, pricesAsOf: '2025-06-01', target: 'k8s' });
+    expect(j.current.profile).toBe('baseline');
+    expect(j.current.components[0]).toMatchObject({ name: 'Application Servers', monthly: expect.any(Number), lines: expect.any(Array) });
+    expect(Object.keys(j.current.components[0].lines[0])).toEqual(expect.arrayContaining(['name', 'quantity', 'unit', 'unitPrice', 'monthly']));
+    expect(Object.keys(j.rows[0])).toEqual(['component', 'current', 'optimized', 'savings', 'savingsPct']);
+    expect(Object.keys(j.roi)).toEqual(['implementationCost', 'annualSavings', 'roiPct', 'paybackMonths']);
+  });
+
+  it('renders the markdown savings table row by row', () => {
+    const c = compare(priceProfile(loadProfile('baseline'), 'aws', catalog), priceProfile(loadProfile('optimized'), 'aws', catalog));
+    const md = renderComparison(c, 'md');
+    const db = c.rows.find((r) => r.component === 'Database')!;
+    const fmt = (n: number) => `$${n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}/month`;
+    expect(md).toContain(`| Database | ${fmt(db.current)} | ${fmt(db.optimized)} | ${fmt(db.savings)} | ${db.savingsPct}% |`);
+    expect(md).toContain('| Component | Current | Optimized | Savings | Savings % |');
+  });
+});
+
+describe('bad input', () => {
+  const cli = (...args: string[]) => spawnSync(process.execPath, [join(repoRoot, 'bin', 'apistack.mjs'), 'cost', ...args], { encoding: 'utf8', cwd: repoRoot });
+  const noStack = (s: string) => expect(s).not.toMatch(/\n\s+at /);
+
+  it('unknown profile', () => {
+    const r = cli('--profile', 'optimised');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('unknown profile "optimised" (did you mean "optimized"?)');
+    noStack(r.stderr);
+  });
+
+  it('malformed price file', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'bad.json'), '{"prices": [{"item": "ec2.m7g.large", "usd": -1, "region": "us-east-1"}]}');
+    const r = cli('--profile', 'optimized', '--prices', join(dir, 'bad.json'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('prices.0.usd: -1 — must be >= 0');
+    expect(r.stderr).toContain('prices.0.source: missing — required');
+    noStack(r.stderr);
+  });
+
+  it('a price missing for an item the profile uses names the item and how to add it', () => {
+    const p = resolveProfileLayer({ extends: 'optimized', postgres: { instanceClass: 'db.r7g.large' } });
+    expect(() => priceProfile(p, 'aws', catalog)).toThrow(UserError);
+    expect(() => priceProfile(p, 'aws', catalog)).toThrow(/no price for "rds\.postgres\.db\.r7g\.large" in us-east-1: .*--prices FILE/);
+  });
+
+  it('a price file adds the missing item', () => {
+    const dir = tempDir();
+    const file = join(dir, 'extra.json');
+    writeFileSync(file, JSON.stringify({ prices: [{ item: 'rds.postgres.db.r7g.large', unit: 'hour', usd: 0.239, region: 'us-east-1', source: 'https://aws.amazon.com/rds/postgresql/pricing/', asOf: '2025-06-01' }] }));
+    const p = resolveProfileLayer({ extends: 'optimized', postgres: { instanceClass: 'db.r7g.large' } });
+    const b = priceProfile(p, 'aws', Catalog.load([file]));
+    expect(b.components.find((c) => c.name === 'Database')!.monthly).toBe(cents(H * 0.239));
+  });
+
+  it('unknown format', () => {
+    const r = cli('--profile', 'optimized', '--format', 'xml');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('unknown format "xml"; use one of table, md, csv, json, html');
+  });
+
+  it('negative usage', () => {
+    expect(() => resolveProfileLayer({ extends: 'optimized', usage: { dataTransferOutGBPerMonth: -5 } })).toThrow(ProfileError);
+    expect(() => resolveProfileLayer({ extends: 'optimized', usage: { dataTransferOutGBPerMonth: -5 } })).toThrow('usage.dataTransferOutGBPerMonth: -5 — must be >= 0');
+  });
+
+  it('prints a savings table from the CLI', () => {
+    const r = cli('--current', 'baseline', '--optimized', 'optimized', '--implementation-cost', '15000');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^Total\s+\$[\d,]+\.\d\d\/month/m);
+    expect(r.stdout).toMatch(/ROI -?[\d.]+%; payback [\d.]+ months/);
+  });
+});
