@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { registerCostCommands } from './cost.ts';
 import { registerMainCommand } from './main.ts';
+import { registerPricesCommands } from './prices.ts';
 import { registerProfileCommands } from './profile.ts';
 
-export const registrations: ReadonlyArray<(program: Command) => void> = [registerMainCommand, registerProfileCommands, registerCostCommands];
+export const registrations: ReadonlyArray<(program: Command) => void> = [registerMainCommand, registerProfileCommands, registerCostCommands, registerPricesCommands];

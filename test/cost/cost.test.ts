@@ -289,3 +289,38 @@ describe('bad input', () => {
     expect(r.stdout).toMatch(/ROI -?[\d.]+%; payback [\d.]+ months/);
   });
 });
+
+describe('apistack prices import', () => {
+  const fixtures = join(import.meta.dirname, 'fixtures');
+  const run = (...args: string[]) => spawnSync(process.execPath, [join(repoRoot, 'bin', 'apistack.mjs'), 'prices', 'import', ...args], { encoding: 'utf8', cwd: repoRoot });
+
+  it('reads a bulk offer file: Linux shared on-demand only, with the instance shape', () => {
+    const r = run(join(fixtures, 'ec2-offer.json'), '--region', 'us-east-1');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout).prices).toEqual([
+      { item: 'ec2.m7g.large', unit: 'hour', usd: 0.0816, region: 'us-east-1', source: 'AWS Price List AmazonEC2, SKU SKUM7GL', asOf: '2025-06-01', vcpu: 2, memoryGiB: 8 },
+    ]);
+  });
+
+  it('reads GetProducts output with PriceList entries as strings or objects', () => {
+    const dir = tempDir();
+    const out = join(dir, 'prices.json');
+    const r = run(join(fixtures, 'get-products.json'), '--out', out);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain('wrote 2 prices');
+    const file = Catalog.load([out]);
+    expect(file.get('us-east-1', 'rds.postgres.db.t4g.medium')).toMatchObject({ usd: 0.065, unit: 'hour', asOf: '2025-05-20', source: 'AWS Price List AmazonRDS, SKU SKURDSMED' });
+    expect(file.get('us-east-1', 'fargate.arm64.vcpu')).toMatchObject({ usd: 0.03238, unit: 'hour' });
+    // The imported file is a valid --prices file for the cost command.
+    const cost = spawnSync(process.execPath, [join(repoRoot, 'bin', 'apistack.mjs'), 'cost', '--profile', 'optimized', '--prices', out, '--format', 'json'], { encoding: 'utf8', cwd: repoRoot });
+    expect(cost.status).toBe(0);
+  });
+
+  it('rejects a file that is not a price list', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'x.json'), '{"hello": 1}');
+    const r = run(join(dir, 'x.json'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('is not an AWS Price List document: expected "products" and "terms" (bulk offer file) or "PriceList" (GetProducts output)');
+  });
+});
