@@ -28,13 +28,14 @@ export function isPortOpen(port: number, host = '127.0.0.1', timeoutMs = 500): P
   });
 }
 
+/** Whether the process runs; an exited child not yet reaped (a zombie) counts as gone. */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
+  return !isZombie(pid);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -104,7 +105,7 @@ export async function stopPid(pid: number, opts: { signal?: NodeJS.Signals; time
   }
   const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
   while (Date.now() < deadline) {
-    if (!isAlive(pid) || isZombie(pid)) return 'graceful';
+    if (!isAlive(pid)) return 'graceful';
     await sleep(25);
   }
   try {
@@ -112,7 +113,7 @@ export async function stopPid(pid: number, opts: { signal?: NodeJS.Signals; time
   } catch {
     // already gone
   }
-  while (isAlive(pid) && !isZombie(pid)) await sleep(25);
+  while (isAlive(pid)) await sleep(25);
   return 'killed';
 }
 
