@@ -1,0 +1,3 @@
+export * from './types.ts';
+export * from './render.ts';
+export * from './versions.ts';

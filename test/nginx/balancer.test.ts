@@ -1,0 +1,197 @@
+/**
+ * The rendered local config in a real nginx, in front of real HTTP backends on loopback.
+ */
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { renderNginxConfig } from '../../nginx/index.ts';
+import { resolveProfileLayer, type ProfileLayer } from '../../lib/profile/index.ts';
+import { waitFor } from '../../lib/local/process.ts';
+import { freePort, startTestNginx } from '../helpers/servers.ts';
+
+interface Backend {
+  readonly name: string;
+  readonly port: number;
+  readonly requests: string[];
+  connections: number;
+  active: number;
+  close(): Promise<void>;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, backend: Backend) => void;
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+async function backend(name: string, handler: Handler = (_req, res) => res.end(name)): Promise<Backend> {
+  const port = await freePort();
+  const sockets = new Set<Socket>();
+  const b: Backend = {
+    name,
+    port,
+    requests: [],
+    connections: 0,
+    active: 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+  const server: Server = createServer((req, res) => {
+    b.requests.push(`${req.method} ${req.url}`);
+    b.active++;
+    res.on('close', () => b.active--);
+    req.resume();
+    req.on('end', () => handler(req, res, b));
+  });
+  server.on('connection', (s: Socket) => {
+    b.connections++;
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  cleanups.push(() => b.close().catch(() => {}));
+  return b;
+}
+
+async function balancer(backends: Backend[], layer: ProfileLayer = {}) {
+  const profile = resolveProfileLayer({ extends: 'loadtest', ...layer });
+  const statusPort = await freePort();
+  const nginx = await startTestNginx(
+    (port, dir) => renderNginxConfig(profile, { kind: 'local', listenPort: port, statusPort, upstreamPorts: backends.map((b) => b.port), prefixDir: dir }),
+    { waitPorts: [] },
+  );
+  cleanups.push(() => nginx.cleanup());
+  await waitFor('nginx listening', async () => (await fetch(`${nginx.url}/nginx-health`).catch(() => undefined))?.ok === true, { timeoutMs: 10_000 });
+  return { ...nginx, statusPort };
+}
+
+function send(url: string, init: { method?: string; body?: string | Buffer; headers?: Record<string, string> } = {}): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: init.method ?? 'GET', headers: init.headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
+describe('nginx least_conn balancer (local rendering, real nginx)', () => {
+  it('sends new requests to the backend with fewer active connections', async () => {
+    const held: ServerResponse[] = [];
+    // The slow backend holds every request until the test releases it.
+    const slow = await backend('slow', (_req, res) => held.push(res));
+    const fast = await backend('fast');
+    const nginx = await balancer([slow, fast]);
+    const pending: Promise<unknown>[] = [];
+    const fastAnswers: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const r = send(`${nginx.url}/work/${i}`);
+      pending.push(r);
+      // Wait until this request has reached a backend before sending the next.
+      await waitFor(`request ${i} at a backend`, () => slow.requests.length + fast.requests.length === i + 1, { timeoutMs: 5000 });
+      if (fast.requests.length > fastAnswers.length) fastAnswers.push(((await r) as { body: string }).body);
+    }
+    // Round-robin would give the slow backend 10 of 20; least_conn gives it one, then avoids it.
+    expect(slow.requests.length).toBeLessThanOrEqual(1);
+    expect(fast.requests.length).toBeGreaterThanOrEqual(19);
+    for (const res of held) res.end('slow');
+    await Promise.all(pending);
+  });
+
+  it('takes a killed backend out and keeps answering', async () => {
+    const a = await backend('a');
+    const b = await backend('b');
+    const nginx = await balancer([a, b]);
+    expect((await send(`${nginx.url}/x`)).status).toBe(200);
+    await a.close();
+    const statuses: number[] = [];
+    const bodies = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const r = await send(`${nginx.url}/after-kill/${i}`);
+      statuses.push(r.status);
+      bodies.add(r.body);
+    }
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    expect([...bodies]).toEqual(['b']);
+  });
+
+  it('never replays a POST that reached a backend, but retries an idempotent GET', async () => {
+    // Both backends drop the connection without answering, after reading the request.
+    const drop: Handler = (req, res) => req.socket.destroy();
+    const a = await backend('a', drop);
+    const b = await backend('b', drop);
+    const nginx = await balancer([a, b]);
+    const post = await send(`${nginx.url}/api/events`, { method: 'POST', body: '{"type":"x"}', headers: { 'content-type': 'application/json' } });
+    expect(post.status).toBe(502);
+    const posts = [...a.requests, ...b.requests].filter((r) => r.startsWith('POST'));
+    expect(posts).toEqual(['POST /api/events']);
+    const get = await send(`${nginx.url}/api/status`);
+    expect(get.status).toBe(502);
+    // proxy_next_upstream_tries 2: the GET was tried on both.
+    expect([...a.requests, ...b.requests].filter((r) => r.startsWith('GET'))).toHaveLength(2);
+  });
+
+  it('answers 429 past the per-client rate limit', async () => {
+    const a = await backend('a');
+    const nginx = await balancer([a], { nginx: { rateLimitPerClientPerSecond: 1, rateLimitBurst: 2 } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) statuses.push((await send(`${nginx.url}/limited`)).status);
+    // One at the rate plus a burst of two pass at once; the rest are refused.
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(3);
+    expect(statuses.filter((s) => s === 200).length).toBeLessThanOrEqual(4);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(6);
+    expect(a.requests.length).toBe(statuses.filter((s) => s === 200).length);
+  });
+
+  it('answers 413 past the body limit without bothering the backend', async () => {
+    const a = await backend('a');
+    const nginx = await balancer([a], { nginx: { clientMaxBodySizeMiB: 1 } });
+    const big = await send(`${nginx.url}/api/users/bulk`, { method: 'POST', body: Buffer.alloc(2 * 1024 * 1024, 97) });
+    expect(big.status).toBe(413);
+    expect(a.requests).toEqual([]);
+    const small = await send(`${nginx.url}/api/users/bulk`, { method: 'POST', body: Buffer.alloc(512 * 1024, 97) });
+    expect(small.status).toBe(200);
+  });
+
+  it('reuses upstream connections (keepalive)', async () => {
+    const a = await backend('a');
+    const nginx = await balancer([a]);
+    // Each client request uses a fresh client connection (agent: false); upstream ones are pooled.
+    for (let i = 0; i < 50; i++) expect((await send(`${nginx.url}/k/${i}`)).status).toBe(200);
+    expect(a.requests).toHaveLength(50);
+    expect(a.connections).toBeLessThanOrEqual(2);
+  });
+
+  it('passes X-Request-ID and X-Forwarded-For to the app and echoes the id', async () => {
+    let seen: IncomingMessage | undefined;
+    const a = await backend('a', (req, res) => {
+      seen = req;
+      res.end('ok');
+    });
+    const nginx = await balancer([a]);
+    const r = await send(`${nginx.url}/h`, { headers: { 'x-request-id': 'abc-123' } });
+    expect(r.headers['x-request-id']).toBe('abc-123');
+    expect(seen!.headers['x-request-id']).toBe('abc-123');
+    expect(seen!.headers['x-forwarded-for']).toBe('127.0.0.1');
+    expect(seen!.headers['x-forwarded-proto']).toBe('http');
+    const generated = await send(`${nginx.url}/h`);
+    expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f]{32}$/);
+    expect(r.headers.server).toBe('nginx');
+  });
+
+  it('serves stub_status on the internal port only', async () => {
+    const a = await backend('a');
+    const nginx = await balancer([a]);
+    const status = await send(`http://127.0.0.1:${nginx.statusPort}/stub_status`);
+    expect(status.status).toBe(200);
+    expect(status.body).toMatch(/^Active connections: \d+/);
+    expect((await send(`${nginx.url}/stub_status`)).body).toBe('a');
+  });
+});
