@@ -1,0 +1,90 @@
+/** Environment configuration: validated once at start, every problem listed, then frozen. */
+import { availableParallelism } from 'node:os';
+
+export interface AppConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly webConcurrency: number;
+  readonly maxRequests: number;
+  readonly maxRequestsJitter: number;
+  readonly gracefulTimeoutSeconds: number;
+  readonly keepAliveTimeoutSeconds: number;
+  readonly headersTimeoutSeconds: number;
+  readonly databaseUrl: string;
+  readonly databasePoolSize: number;
+  /** How long a request waits for a pool connection before 503. */
+  readonly databaseAcquireTimeoutMs: number;
+  readonly statementTimeoutMs: number;
+  readonly redisUrl: string;
+  readonly cacheTtlSeconds: number;
+  readonly authCacheTtlSeconds: number;
+  readonly rateLimitPerMinute: number;
+  readonly adminToken: string;
+  readonly logLevel: string;
+  readonly metricsPort: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function loadConfig(env: NodeJS.ProcessEnv, opts: { requireServing?: boolean } = {}): AppConfig {
+  const problems: string[] = [];
+  const int = (name: string, fallback: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') {
+      if (fallback === undefined) problems.push(`${name} is required (a whole number from ${min} to ${max})`);
+      return fallback ?? min;
+    }
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${name}=${JSON.stringify(raw)} must be a whole number from ${min} to ${max}`);
+      return fallback ?? min;
+    }
+    return n;
+  };
+  const url = (name: string, protocols: string[]): string => {
+    const raw = env[name];
+    if (!raw) {
+      problems.push(`${name} is required (${protocols.map((p) => `${p}//...`).join(' or ')})`);
+      return '';
+    }
+    try {
+      const u = new URL(raw);
+      if (!protocols.includes(u.protocol)) problems.push(`${name} must start with ${protocols.join(' or ')}, got ${u.protocol}`);
+    } catch {
+      problems.push(`${name} is not a URL`);
+    }
+    return raw;
+  };
+  const keepAlive = int('KEEPALIVE_TIMEOUT', 65, 1, 3600);
+  const config: AppConfig = {
+    port: int('PORT', 8000, 0, 65535),
+    host: env.HOST || '0.0.0.0',
+    webConcurrency: int('WEB_CONCURRENCY', Math.max(1, availableParallelism()), 1, 256),
+    maxRequests: int('MAX_REQUESTS', 0, 0),
+    maxRequestsJitter: int('MAX_REQUESTS_JITTER', 0, 0),
+    gracefulTimeoutSeconds: int('GRACEFUL_TIMEOUT', 30, 1, 3600),
+    keepAliveTimeoutSeconds: keepAlive,
+    headersTimeoutSeconds: keepAlive + 5,
+    databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
+    databasePoolSize: int('DATABASE_POOL_SIZE', 5, 1, 1000),
+    databaseAcquireTimeoutMs: int('DATABASE_ACQUIRE_TIMEOUT_MS', 2000, 1, 600_000),
+    statementTimeoutMs: int('STATEMENT_TIMEOUT_MS', 5000, 1, 600_000),
+    redisUrl: opts.requireServing === false ? env.REDIS_URL ?? '' : url('REDIS_URL', ['redis:', 'rediss:']),
+    cacheTtlSeconds: int('CACHE_TTL_SECONDS', 60, 1),
+    authCacheTtlSeconds: int('AUTH_CACHE_TTL_SECONDS', 300, 1),
+    rateLimitPerMinute: int('RATE_LIMIT_PER_MINUTE', 6000, 1),
+    adminToken: env.ADMIN_TOKEN ?? '',
+    logLevel: env.LOG_LEVEL || 'info',
+    metricsPort: int('METRICS_PORT', 9464, 0, 65535),
+  };
+  if (opts.requireServing !== false && config.adminToken.length < 16) problems.push('ADMIN_TOKEN is required: at least 16 characters');
+  if (!LOG_LEVELS.includes(config.logLevel)) problems.push(`LOG_LEVEL=${JSON.stringify(config.logLevel)} must be one of ${LOG_LEVELS.join(', ')}`);
+  if (problems.length) throw new ConfigError(problems);
+  return Object.freeze(config);
+}

@@ -1,0 +1,100 @@
+/** Postgres: the pool, bounded waits, and migrations safe to run from many replicas at once. */
+import postgres from 'postgres';
+import { errors } from './errors.ts';
+
+export type Sql = postgres.Sql<Record<string, never>>;
+
+export function connect(url: string, opts: { max: number; statementTimeoutMs: number }): Sql {
+  return postgres(url, {
+    max: opts.max,
+    connect_timeout: 2,
+    idle_timeout: 60,
+    // Every statement is bounded, so a stuck query cannot hold a pool connection forever.
+    connection: { statement_timeout: opts.statementTimeoutMs, application_name: 'apistack-api' },
+    onnotice: () => {},
+  }) as Sql;
+}
+
+const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'EPIPE', 'ETIMEDOUT', '57P01', '57P03']);
+
+export function isConnectionError(e: unknown): boolean {
+  const code = (e as { code?: string }).code;
+  return code !== undefined && CONNECTION_ERRORS.has(code);
+}
+
+/** A query that waits at most `ms` (for a pool connection and the answer), then 503. */
+export async function bounded<T>(ms: number, work: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(errors.unavailable('the database is busy or unreachable; retry shortly')), ms);
+  });
+  try {
+    return await Promise.race([work(), timeout]);
+  } catch (e) {
+    if (isConnectionError(e)) throw errors.unavailable('the database is unreachable; retry shortly');
+    if ((e as { code?: string }).code === '57014') throw errors.unavailable('the query took too long (statement_timeout)');
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export const MIGRATIONS: readonly { id: number; name: string; sql: string }[] = [
+  {
+    id: 1,
+    name: 'users, posts, api keys, events',
+    sql: `
+      CREATE TABLE users (
+        id bigserial PRIMARY KEY,
+        name text NOT NULL,
+        email text NOT NULL UNIQUE,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE posts (
+        id bigserial PRIMARY KEY,
+        user_id bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        title text NOT NULL,
+        body text NOT NULL DEFAULT '',
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      -- Behind GET /api/users/:id/posts (filter user_id, order id) and the post-count JOIN.
+      CREATE INDEX posts_user_id_id ON posts (user_id, id);
+      CREATE TABLE api_keys (
+        id bigserial PRIMARY KEY,
+        key_hash text NOT NULL UNIQUE,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        revoked_at timestamptz
+      );
+      CREATE TABLE events (
+        id bigserial PRIMARY KEY,
+        api_key_id bigint NOT NULL REFERENCES api_keys(id),
+        idempotency_key text,
+        request_hash text NOT NULL,
+        type text NOT NULL,
+        payload jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        -- The final guard against duplicates, whatever Redis says.
+        UNIQUE (api_key_id, idempotency_key)
+      );
+    `,
+  },
+];
+
+/** Apply pending migrations under an advisory lock; returns the ids applied. */
+export async function migrate(sql: Sql): Promise<number[]> {
+  const applied: number[] = [];
+  await sql.begin(async (tx) => {
+    // Transaction-scoped lock: concurrent `migrate` runs wait here, then see the work done.
+    await tx`SELECT pg_advisory_xact_lock(726354)`;
+    await tx`CREATE TABLE IF NOT EXISTS schema_migrations (id int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`;
+    const done = new Set((await tx<{ id: number }[]>`SELECT id FROM schema_migrations`).map((r) => r.id));
+    for (const m of MIGRATIONS) {
+      if (done.has(m.id)) continue;
+      await tx.unsafe(m.sql);
+      await tx`INSERT INTO schema_migrations (id, name) VALUES (${m.id}, ${m.name})`;
+      applied.push(m.id);
+    }
+  });
+  return applied;
+}

@@ -1,0 +1,123 @@
+/**
+ * The primary: forks WEB_CONCURRENCY workers on one port (like gunicorn -w N), replaces
+ * crashed ones with backoff, recycles them one at a time after MAX_REQUESTS, aggregates their
+ * metrics, and shuts down gracefully on SIGTERM/SIGINT.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { createServer } from 'node:http';
+import pino from 'pino';
+import { AggregatorRegistry } from 'prom-client';
+import type { AppConfig } from './config.ts';
+import { primaryMetrics } from './metrics.ts';
+import type { PrimaryMessage, WorkerMessage } from './worker.ts';
+
+/** Crashes within this window count towards a crash loop. */
+const CRASH_WINDOW_MS = 10_000;
+
+export function crashBackoffMs(recentCrashes: number): number {
+  // The first crashes are replaced at once; a crash loop backs off exponentially up to 30 s.
+  return recentCrashes < 3 ? 0 : Math.min(30_000, 250 * 2 ** (recentCrashes - 3));
+}
+
+export function runPrimary(config: AppConfig): void {
+  const log = pino({ level: config.logLevel, base: { role: 'primary', pid: process.pid } });
+  const metrics = primaryMetrics();
+  const aggregator = new AggregatorRegistry();
+  const retiring = new Set<number>();
+  const recycleQueue: Worker[] = [];
+  const crashes: number[] = [];
+  let recycling = false;
+  let shuttingDown = false;
+
+  const alive = () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
+  const fork = (): Worker => {
+    const w = cluster.fork();
+    w.on('message', (msg: WorkerMessage) => {
+      if (msg?.type === 'recycle-me' && !shuttingDown) {
+        recycleQueue.push(w);
+        void recycleNext();
+      }
+    });
+    return w;
+  };
+
+  async function recycleNext(): Promise<void> {
+    if (recycling || shuttingDown) return;
+    const old = recycleQueue.shift();
+    if (!old) return;
+    if (old.isDead()) return recycleNext();
+    recycling = true;
+    // The replacement listens before the old worker stops accepting, so capacity never dips.
+    const replacement = fork();
+    await new Promise<void>((resolve) => replacement.once('listening', () => resolve()));
+    retiring.add(old.id);
+    metrics.restarts.inc({ reason: 'recycle' });
+    log.info({ worker: old.process.pid, replacement: replacement.process.pid }, 'recycling worker');
+    const exited = new Promise<void>((resolve) => old.once('exit', () => resolve()));
+    old.send({ type: 'drain' } satisfies PrimaryMessage);
+    const timer = setTimeout(() => old.process.kill('SIGKILL'), config.gracefulTimeoutSeconds * 1000);
+    await exited;
+    clearTimeout(timer);
+    recycling = false;
+    void recycleNext();
+  }
+
+  cluster.on('exit', (worker, code, signal) => {
+    metrics.alive.set(alive().length);
+    if (shuttingDown) return;
+    if (retiring.delete(worker.id)) return;
+    const now = Date.now();
+    crashes.push(now);
+    while (crashes.length && crashes[0]! < now - CRASH_WINDOW_MS) crashes.shift();
+    metrics.restarts.inc({ reason: 'crash' });
+    const delay = crashBackoffMs(crashes.length);
+    log.error({ worker: worker.process.pid, code, signal, restartInMs: delay }, 'worker crashed; replacing it');
+    setTimeout(() => {
+      if (!shuttingDown) fork();
+    }, delay);
+  });
+  cluster.on('listening', () => metrics.alive.set(alive().length));
+
+  const metricsServer = createServer(async (req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    try {
+      const body = `${await aggregator.clusterMetrics()}\n${await metrics.registry.metrics()}`;
+      res.writeHead(200, { 'content-type': aggregator.contentType }).end(body);
+    } catch (e) {
+      res.writeHead(500).end(String(e));
+    }
+  });
+  metricsServer.listen(config.metricsPort, config.host);
+
+  const shutdown = (signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    const workers = alive();
+    log.info({ signal, workers: workers.length }, 'shutting down gracefully');
+    for (const w of workers) w.send({ type: 'drain' } satisfies PrimaryMessage);
+    const deadline = setTimeout(() => {
+      const left = alive();
+      log.error({ killed: left.length }, `graceful timeout (${config.gracefulTimeoutSeconds} s) passed: killing workers`);
+      for (const w of left) w.process.kill('SIGKILL');
+      metricsServer.close();
+      process.exitCode = 1;
+      setTimeout(() => process.exit(1), 100);
+    }, config.gracefulTimeoutSeconds * 1000);
+    const check = () => {
+      if (alive().length > 0) return;
+      clearTimeout(deadline);
+      metricsServer.close(() => process.exit(0));
+      setTimeout(() => process.exit(0), 1000).unref();
+    };
+    cluster.on('exit', check);
+    check();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+
+  for (let i = 0; i < config.webConcurrency; i++) fork();
+  log.info({ workers: config.webConcurrency, port: config.port, metricsPort: config.metricsPort }, 'started');
+}

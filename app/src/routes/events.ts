@@ -1,0 +1,109 @@
+/** API keys (admin) and idempotent event ingestion for webhook and trigger consumers. */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppContext } from '../app.ts';
+import { bounded } from '../db.ts';
+import { errors } from '../errors.ts';
+import { ID_PARAM, LIMIT } from './pagination.ts';
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+function requireAdmin(ctx: AppContext, req: FastifyRequest): void {
+  const header = req.headers.authorization ?? '';
+  const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
+  const expected = Buffer.from(ctx.config.adminToken);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw errors.unauthorized('Authorization: Bearer <ADMIN_TOKEN> required');
+}
+
+/** The key's id, from L1, then Redis, then Postgres; revoked or unknown keys are never cached. */
+async function authenticate(ctx: AppContext, req: FastifyRequest): Promise<string> {
+  const key = req.headers['x-api-key'];
+  if (typeof key !== 'string' || key.length < 10 || key.length > 200) throw errors.unauthorized('X-API-Key header required');
+  const hash = sha256(key);
+  const cached = await ctx.authCache.get(`auth:${hash}`);
+  if (cached !== undefined) return cached;
+  const [row] = await bounded(ctx.config.databaseAcquireTimeoutMs, () => ctx.sql<{ id: string }[]>`SELECT id FROM api_keys WHERE key_hash = ${hash} AND revoked_at IS NULL`);
+  if (!row) throw errors.unauthorized('unknown or revoked API key');
+  await ctx.authCache.set(`auth:${hash}`, row.id, [`auth:${hash}`]);
+  return row.id;
+}
+
+async function rateLimit(ctx: AppContext, keyId: string, reply: FastifyReply): Promise<void> {
+  const d = await ctx.limiter.check(keyId);
+  reply.header('ratelimit-limit', String(d.limit)).header('ratelimit-remaining', String(d.remaining)).header('ratelimit-reset', String(d.resetSeconds));
+  if (!d.allowed) {
+    ctx.metrics.rateLimited.inc({ mode: d.mode });
+    throw errors.rateLimited(d.resetSeconds);
+  }
+}
+
+export function registerEventRoutes(app: FastifyInstance, ctx: AppContext): void {
+  const { sql, config } = ctx;
+
+  app.post('/api/keys', async (req, reply) => {
+    requireAdmin(ctx, req);
+    const key = `ak_${randomBytes(24).toString('base64url')}`;
+    const [row] = await bounded(config.databaseAcquireTimeoutMs, () => sql<{ id: string; created_at: Date }[]>`INSERT INTO api_keys (key_hash) VALUES (${sha256(key)}) RETURNING id, created_at`);
+    // The key itself is shown once; only its hash is stored.
+    return reply.code(201).send({ id: row!.id, key, createdAt: row!.created_at.toISOString() });
+  });
+
+  app.delete('/api/keys/:id', { schema: { params: ID_PARAM } }, async (req: FastifyRequest<{ Params: { id: string } }>, reply) => {
+    requireAdmin(ctx, req);
+    const rows = await bounded(config.databaseAcquireTimeoutMs, () => sql<{ key_hash: string }[]>`UPDATE api_keys SET revoked_at = now() WHERE id = ${req.params.id} AND revoked_at IS NULL RETURNING key_hash`);
+    if (rows.length === 0) throw errors.notFound(`active API key ${req.params.id}`);
+    // Drops the key from Redis and, through pub/sub, from every worker's L1 at once.
+    await ctx.authCache.invalidate(`auth:${rows[0]!.key_hash}`);
+    return reply.code(204).send();
+  });
+
+  app.post('/api/events', {
+    schema: {
+      headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 255 } } },
+      body: { type: 'object', required: ['type', 'payload'], additionalProperties: false, properties: { type: { type: 'string', minLength: 1, maxLength: 200 }, payload: { type: 'object' } } },
+    },
+    handler: async (req: FastifyRequest<{ Body: { type: string; payload: Record<string, unknown> } }>, reply) => {
+      const keyId = await authenticate(ctx, req);
+      await rateLimit(ctx, keyId, reply);
+      const idempotencyKey = (req.headers['idempotency-key'] as string | undefined) ?? null;
+      const requestHash = sha256(JSON.stringify([req.body.type, req.body.payload]));
+      // The unique (api_key_id, idempotency_key) constraint decides: a concurrent duplicate waits
+      // for the first insert to commit, then inserts nothing and replays the stored answer.
+      const inserted = await bounded(config.databaseAcquireTimeoutMs, () => sql<{ id: string }[]>`
+        INSERT INTO events (api_key_id, idempotency_key, request_hash, type, payload)
+        VALUES (${keyId}, ${idempotencyKey}, ${requestHash}, ${req.body.type}, ${sql.json(req.body.payload as never)})
+        ON CONFLICT (api_key_id, idempotency_key) DO NOTHING
+        RETURNING id`);
+      if (inserted.length === 1) {
+        ctx.metrics.eventsAccepted.inc();
+        // Sent only now: the row is committed.
+        return reply.code(202).send({ id: inserted[0]!.id, status: 'accepted' });
+      }
+      const [original] = await bounded(config.databaseAcquireTimeoutMs, () => sql<{ id: string; request_hash: string }[]>`
+        SELECT id, request_hash FROM events WHERE api_key_id = ${keyId} AND idempotency_key = ${idempotencyKey}`);
+      if (!original) throw errors.conflict('a request with this Idempotency-Key is still in progress; retry');
+      if (original.request_hash !== requestHash) throw errors.idempotencyMismatch();
+      ctx.metrics.idempotentReplays.inc();
+      return reply.code(202).header('idempotent-replayed', 'true').send({ id: original.id, status: 'accepted' });
+    },
+  });
+
+  app.get('/api/events', {
+    schema: {
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { after: { type: 'string', pattern: '^(0|[1-9][0-9]{0,18})$' }, limit: LIMIT },
+      },
+    },
+    handler: async (req: FastifyRequest<{ Querystring: { after?: string; limit: string } }>) => {
+      const keyId = await authenticate(ctx, req);
+      const rows = await bounded(config.databaseAcquireTimeoutMs, () => sql<{ id: string; type: string; payload: unknown; created_at: Date }[]>`
+        SELECT id, type, payload, created_at FROM events WHERE api_key_id = ${keyId} AND id > ${req.query.after ?? '0'} ORDER BY id LIMIT ${Number(req.query.limit)}`);
+      return {
+        items: rows.map((r) => ({ id: r.id, type: r.type, payload: r.payload, createdAt: r.created_at.toISOString() })),
+        next: rows.length === Number(req.query.limit) ? rows.at(-1)!.id : null,
+      };
+    },
+  });
+}

@@ -1,0 +1,174 @@
+/** Users and posts: CRUD, keyset pagination, one-query post counts, bulk insert, cached reads. */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppContext } from '../app.ts';
+import { bounded } from '../db.ts';
+import { errors } from '../errors.ts';
+import { decodeCursor, encodeCursor, ID_PARAM, PAGE_QUERY } from './pagination.ts';
+
+interface UserRow {
+  id: string;
+  name: string;
+  email: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const toUser = (r: UserRow) => ({ id: r.id, name: r.name, email: r.email, createdAt: r.created_at.toISOString(), updatedAt: r.updated_at.toISOString() });
+const NAME = { type: 'string', minLength: 1, maxLength: 200 } as const;
+const EMAIL = { type: 'string', minLength: 3, maxLength: 320, pattern: '^[^@\\s]+@[^@\\s]+$' } as const;
+export const MAX_BULK_USERS = 10_000;
+
+function uniqueViolation(e: unknown): boolean {
+  return (e as { code?: string }).code === '23505';
+}
+
+export function registerUserRoutes(app: FastifyInstance, ctx: AppContext): void {
+  const { sql, config } = ctx;
+  const q = <T>(work: () => Promise<T>) => {
+    ctx.pool.active++;
+    ctx.metrics.poolInUse.set(Math.min(ctx.pool.active, config.databasePoolSize));
+    ctx.metrics.poolWaiting.set(Math.max(0, ctx.pool.active - config.databasePoolSize));
+    return bounded(config.databaseAcquireTimeoutMs, work).finally(() => {
+      ctx.pool.active--;
+      ctx.metrics.poolInUse.set(Math.min(ctx.pool.active, config.databasePoolSize));
+      ctx.metrics.poolWaiting.set(Math.max(0, ctx.pool.active - config.databasePoolSize));
+    });
+  };
+
+  app.post('/api/users', {
+    schema: { body: { type: 'object', required: ['name', 'email'], additionalProperties: false, properties: { name: NAME, email: EMAIL } } },
+    handler: async (req: FastifyRequest<{ Body: { name: string; email: string } }>, reply) => {
+      try {
+        const [row] = await q(() => sql<UserRow[]>`INSERT INTO users (name, email) VALUES (${req.body.name}, ${req.body.email}) RETURNING *`);
+        return reply.code(201).send(toUser(row!));
+      } catch (e) {
+        if (uniqueViolation(e)) throw errors.conflict(`a user with email ${req.body.email} already exists`);
+        throw e;
+      }
+    },
+  });
+
+  app.post('/api/users/bulk', {
+    bodyLimit: 16 * 1024 * 1024,
+    schema: {
+      body: {
+        type: 'object',
+        required: ['users'],
+        additionalProperties: false,
+        properties: { users: { type: 'array', minItems: 1, maxItems: MAX_BULK_USERS, items: { type: 'object', required: ['name', 'email'], additionalProperties: false, properties: { name: NAME, email: EMAIL } } } },
+      },
+    },
+    handler: async (req: FastifyRequest<{ Body: { users: { name: string; email: string }[] } }>, reply) => {
+      try {
+        // One multi-row statement: all rows or none.
+        const rows = await q(() => sql<{ id: string }[]>`INSERT INTO users ${sql(req.body.users, 'name', 'email')} RETURNING id`);
+        return reply.code(201).send({ inserted: rows.length, firstId: rows[0]!.id, lastId: rows.at(-1)!.id });
+      } catch (e) {
+        if (uniqueViolation(e)) throw errors.conflict(`an email in the batch already exists or repeats (${(e as { detail?: string }).detail ?? ''}); nothing was inserted`);
+        throw e;
+      }
+    },
+  });
+
+  app.get('/api/users', {
+    schema: { querystring: PAGE_QUERY },
+    handler: async (req: FastifyRequest<{ Querystring: { limit: string; cursor?: string } }>) => {
+      const after = decodeCursor('u', req.query.cursor);
+      const rows = await q(() => sql<UserRow[]>`SELECT * FROM users WHERE id > ${after} ORDER BY id LIMIT ${Number(req.query.limit)}`);
+      return { items: rows.map(toUser), next: rows.length === Number(req.query.limit) ? encodeCursor('u', rows.at(-1)!.id) : null };
+    },
+  });
+
+  app.get('/api/users/with-post-counts', {
+    schema: { querystring: PAGE_QUERY },
+    handler: async (req: FastifyRequest<{ Querystring: { limit: string; cursor?: string } }>) => {
+      const after = decodeCursor('c', req.query.cursor);
+      // One query: JOIN + GROUP BY over the posts (user_id, id) index, never one query per user.
+      const rows = await q(
+        () => sql<(UserRow & { post_count: string })[]>`
+          SELECT u.*, count(p.id) AS post_count
+          FROM (SELECT * FROM users WHERE id > ${after} ORDER BY id LIMIT ${Number(req.query.limit)}) u
+          LEFT JOIN posts p ON p.user_id = u.id
+          GROUP BY u.id, u.name, u.email, u.created_at, u.updated_at
+          ORDER BY u.id`,
+      );
+      return { items: rows.map((r) => ({ ...toUser(r), postCount: Number(r.post_count) })), next: rows.length === Number(req.query.limit) ? encodeCursor('c', rows.at(-1)!.id) : null };
+    },
+  });
+
+  app.get('/api/users/:id', {
+    schema: { params: ID_PARAM },
+    handler: async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
+      const key = `user:${req.params.id}`;
+      let json = await ctx.userCache.get(key);
+      if (json === undefined) {
+        const [row] = await q(() => sql<UserRow[]>`SELECT * FROM users WHERE id = ${req.params.id}`);
+        if (!row) throw errors.notFound(`user ${req.params.id}`);
+        json = JSON.stringify(toUser(row));
+        await ctx.userCache.set(key, json, [key]);
+      }
+      const user = JSON.parse(json) as { updatedAt: string };
+      const etag = `W/"u${req.params.id}-${Date.parse(user.updatedAt)}"`;
+      reply.header('etag', etag).header('cache-control', 'private, no-cache');
+      if (req.headers['if-none-match'] === etag) return reply.code(304).send();
+      return reply.type('application/json').send(json);
+    },
+  });
+
+  app.patch('/api/users/:id', {
+    schema: { params: ID_PARAM, body: { type: 'object', minProperties: 1, additionalProperties: false, properties: { name: NAME, email: EMAIL } } },
+    handler: async (req: FastifyRequest<{ Params: { id: string }; Body: { name?: string; email?: string } }>) => {
+      try {
+        const [row] = await q(
+          () => sql<UserRow[]>`UPDATE users SET name = coalesce(${req.body.name ?? null}, name), email = coalesce(${req.body.email ?? null}, email),
+            updated_at = greatest(now(), updated_at + interval '1 millisecond') WHERE id = ${req.params.id} RETURNING *`,
+        );
+        if (!row) throw errors.notFound(`user ${req.params.id}`);
+        await ctx.userCache.invalidate(`user:${req.params.id}`);
+        return toUser(row);
+      } catch (e) {
+        if (uniqueViolation(e)) throw errors.conflict(`a user with email ${req.body.email} already exists`);
+        throw e;
+      }
+    },
+  });
+
+  app.delete('/api/users/:id', {
+    schema: { params: ID_PARAM },
+    handler: async (req: FastifyRequest<{ Params: { id: string } }>, reply) => {
+      const rows = await q(() => sql`DELETE FROM users WHERE id = ${req.params.id} RETURNING id`);
+      if (rows.length === 0) throw errors.notFound(`user ${req.params.id}`);
+      await ctx.userCache.invalidate(`user:${req.params.id}`);
+      return reply.code(204).send();
+    },
+  });
+
+  app.get('/api/users/:id/posts', {
+    schema: { params: ID_PARAM, querystring: PAGE_QUERY },
+    handler: async (req: FastifyRequest<{ Params: { id: string }; Querystring: { limit: string; cursor?: string } }>) => {
+      const after = decodeCursor('p', req.query.cursor);
+      const rows = await q(() => sql<{ id: string; user_id: string; title: string; body: string; created_at: Date }[]>`
+        SELECT * FROM posts WHERE user_id = ${req.params.id} AND id > ${after} ORDER BY id LIMIT ${Number(req.query.limit)}`);
+      return {
+        items: rows.map((r) => ({ id: r.id, userId: r.user_id, title: r.title, body: r.body, createdAt: r.created_at.toISOString() })),
+        next: rows.length === Number(req.query.limit) ? encodeCursor('p', rows.at(-1)!.id) : null,
+      };
+    },
+  });
+
+  app.post('/api/posts', {
+    schema: {
+      body: { type: 'object', required: ['userId', 'title'], additionalProperties: false, properties: { userId: { type: 'string', pattern: '^[1-9][0-9]{0,17}$' }, title: { type: 'string', minLength: 1, maxLength: 300 }, body: { type: 'string', maxLength: 100_000 } } },
+    },
+    handler: async (req: FastifyRequest<{ Body: { userId: string; title: string; body?: string } }>, reply) => {
+      try {
+        const [r] = await q(() => sql<{ id: string; user_id: string; title: string; body: string; created_at: Date }[]>`
+          INSERT INTO posts (user_id, title, body) VALUES (${req.body.userId}, ${req.body.title}, ${req.body.body ?? ''}) RETURNING *`);
+        return reply.code(201).send({ id: r!.id, userId: r!.user_id, title: r!.title, body: r!.body, createdAt: r!.created_at.toISOString() });
+      } catch (e) {
+        if ((e as { code?: string }).code === '23503') throw errors.notFound(`user ${req.body.userId}`);
+        throw e;
+      }
+    },
+  });
+}

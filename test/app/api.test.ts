@@ -1,0 +1,300 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig, ConfigError } from '../../app/src/config.ts';
+import { crashBackoffMs } from '../../app/src/primary.ts';
+import { LruTtl } from '../../app/src/cache.ts';
+import { startTestPostgres, startTestRedis } from '../helpers/servers.ts';
+import { ADMIN_TOKEN, buildApp, migrated } from './harness.ts';
+
+type Built = Awaited<ReturnType<typeof buildApp>>;
+
+describe('configuration', () => {
+  it('lists every problem at once', () => {
+    let error: ConfigError | undefined;
+    try {
+      loadConfig({ PORT: 'x', WEB_CONCURRENCY: '0', DATABASE_URL: 'mysql://x', LOG_LEVEL: 'loud' });
+    } catch (e) {
+      error = e as ConfigError;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error!.problems).toEqual([
+      'PORT="x" must be a whole number from 0 to 65535',
+      'WEB_CONCURRENCY="0" must be a whole number from 1 to 256',
+      'DATABASE_URL must start with postgres: or postgresql:, got mysql:',
+      'REDIS_URL is required (redis://... or rediss://...)',
+      'ADMIN_TOKEN is required: at least 16 characters',
+      'LOG_LEVEL="loud" must be one of fatal, error, warn, info, debug, trace, silent',
+    ]);
+  });
+
+  it('defaults keep-alive and headers timeouts above the ALB idle timeout (60 s)', () => {
+    const c = loadConfig({ DATABASE_URL: 'postgres://x/y', REDIS_URL: 'redis://x', ADMIN_TOKEN });
+    expect(c).toMatchObject({ port: 8000, host: '0.0.0.0', metricsPort: 9464, keepAliveTimeoutSeconds: 65, headersTimeoutSeconds: 70, gracefulTimeoutSeconds: 30, authCacheTtlSeconds: 300 });
+  });
+
+  it('backs off a crash loop exponentially, capped', () => {
+    expect([1, 2, 3, 4, 5, 20].map(crashBackoffMs)).toEqual([0, 0, 250, 500, 1000, 30000]);
+  });
+
+  it('L1 evicts the least recently used entry and expires by TTL', () => {
+    const l1 = new LruTtl<string>(2, 60_000);
+    l1.set('a', '1', ['t:a']);
+    l1.set('b', '2', ['t:b']);
+    l1.get('a');
+    l1.set('c', '3', ['t:c']);
+    expect([l1.get('a'), l1.get('b'), l1.get('c')]).toEqual(['1', undefined, '3']);
+    l1.invalidateTag('t:a');
+    expect(l1.get('a')).toBeUndefined();
+  });
+});
+
+describe('API routes against real Postgres and Redis', () => {
+  let pg: Awaited<ReturnType<typeof startTestPostgres>>;
+  let redis: Awaited<ReturnType<typeof startTestRedis>>;
+  let a: Built;
+  let b: Built;
+
+  beforeAll(async () => {
+    [pg, redis] = await Promise.all([startTestPostgres(), startTestRedis()]);
+    await migrated(pg.url);
+    a = await buildApp(pg.url, redis.url, { RATE_LIMIT_PER_MINUTE: '5' });
+    b = await buildApp(pg.url, redis.url, { RATE_LIMIT_PER_MINUTE: '5' });
+  });
+  afterAll(async () => {
+    await Promise.allSettled([a?.close(), b?.close()]);
+    await Promise.allSettled([pg?.cleanup(), redis?.cleanup()]);
+  });
+
+  const json = (body: unknown) => ({ payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  async function newKey(): Promise<{ id: string; key: string }> {
+    const r = await a.app.inject({ method: 'POST', url: '/api/keys', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(r.statusCode).toBe(201);
+    return r.json();
+  }
+
+  it('GET /api/status answers the small status document', async () => {
+    const r = await a.app.inject('/api/status');
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toMatchObject({ status: 'ok', version: '0.1.0', uptimeSeconds: expect.any(Number) });
+    expect(r.headers['x-worker-id']).toBe(String(process.pid));
+  });
+
+  it('/healthz is live, /readyz reports Postgres and Redis, and turns 503 when draining', async () => {
+    expect((await a.app.inject('/healthz')).statusCode).toBe(200);
+    const ready = await a.app.inject('/readyz');
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json()).toEqual({ status: 'ready', postgres: 'ok', redis: 'ok', draining: false });
+    a.state.draining = true;
+    const draining = await a.app.inject('/readyz');
+    a.state.draining = false;
+    expect(draining.statusCode).toBe(503);
+    expect(draining.headers.connection).toBe('close');
+  });
+
+  it('creates, reads, updates and deletes a user; email is unique', async () => {
+    const created = await a.app.inject({ method: 'POST', url: '/api/users', ...json({ name: 'Ada', email: 'ada@example.com' }) });
+    expect(created.statusCode).toBe(201);
+    const user = created.json();
+    expect(user).toMatchObject({ id: expect.stringMatching(/^\d+$/), name: 'Ada', email: 'ada@example.com', createdAt: expect.any(String), updatedAt: expect.any(String) });
+    expect((await a.app.inject({ method: 'POST', url: '/api/users', ...json({ name: 'Other', email: 'ada@example.com' }) })).statusCode).toBe(409);
+    expect((await a.app.inject(`/api/users/${user.id}`)).json()).toEqual(user);
+    const patched = await a.app.inject({ method: 'PATCH', url: `/api/users/${user.id}`, ...json({ name: 'Ada L.' }) });
+    expect(patched.json()).toMatchObject({ name: 'Ada L.', email: 'ada@example.com' });
+    expect((await a.app.inject({ method: 'DELETE', url: `/api/users/${user.id}` })).statusCode).toBe(204);
+    const gone = await a.app.inject(`/api/users/${user.id}`);
+    expect(gone.statusCode).toBe(404);
+    expect(gone.json()).toEqual({ error: { code: 'NOT_FOUND', message: `user ${user.id} not found` } });
+  });
+
+  it('caches reads in both layers and invalidates across workers: a read after a write is never stale', async () => {
+    const { id } = (await a.app.inject({ method: 'POST', url: '/api/users', ...json({ name: 'Cached', email: 'cached@example.com' }) })).json();
+    // Worker a fills L1(a) and L2; worker b then hits L2 and fills L1(b).
+    await a.app.inject(`/api/users/${id}`);
+    await b.app.inject(`/api/users/${id}`);
+    expect(b.app.ctx.userCache.l1.get(`user:${id}`)).toBeDefined();
+    const l2Hits = async () => (await b.registry.getSingleMetric('apistack_cache_requests_total')!.get()).values.find((v) => v.labels.layer === 'l2' && v.labels.result === 'hit')?.value ?? 0;
+    expect(await l2Hits()).toBeGreaterThanOrEqual(1);
+    // A write through worker a must be seen by worker b.
+    await a.app.inject({ method: 'PATCH', url: `/api/users/${id}`, ...json({ name: 'Cached v2' }) });
+    const deadline = Date.now() + 1000;
+    let seen = '';
+    while (Date.now() < deadline) {
+      seen = (await b.app.inject(`/api/users/${id}`)).json().name;
+      if (seen === 'Cached v2') break;
+    }
+    expect(seen).toBe('Cached v2');
+  });
+
+  it('answers ETag and 304 on If-None-Match', async () => {
+    const { id } = (await a.app.inject({ method: 'POST', url: '/api/users', ...json({ name: 'E', email: 'etag@example.com' }) })).json();
+    const first = await a.app.inject(`/api/users/${id}`);
+    const etag = first.headers.etag as string;
+    expect(etag).toMatch(/^W\//);
+    expect(first.headers['cache-control']).toBe('private, no-cache');
+    expect((await a.app.inject({ url: `/api/users/${id}`, headers: { 'if-none-match': etag } })).statusCode).toBe(304);
+    await a.app.inject({ method: 'PATCH', url: `/api/users/${id}`, ...json({ name: 'E2' }) });
+    expect((await a.app.inject({ url: `/api/users/${id}`, headers: { 'if-none-match': etag } })).statusCode).toBe(200);
+  });
+
+  it('pages users with an opaque keyset cursor and rejects a forged one', async () => {
+    const users = Array.from({ length: 25 }, (_, i) => ({ name: `P${i}`, email: `page${i}@example.com` }));
+    const bulk = await a.app.inject({ method: 'POST', url: '/api/users/bulk', ...json({ users }) });
+    expect(bulk.statusCode).toBe(201);
+    expect(bulk.json().inserted).toBe(25);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const r = await a.app.inject(`/api/users?limit=10${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(r.statusCode).toBe(200);
+      const page = r.json() as { items: { id: string }[]; next: string | null };
+      seen.push(...page.items.map((u) => u.id));
+      cursor = page.next;
+    } while (cursor);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen.map(Number)).toEqual([...seen.map(Number)].sort((x, y) => x - y));
+    const forged = await a.app.inject('/api/users?cursor=bm90LWEtY3Vyc29y');
+    expect(forged.statusCode).toBe(400);
+    expect(forged.json().error.code).toBe('INVALID_CURSOR');
+    expect((await a.app.inject('/api/users?limit=1001')).statusCode).toBe(400);
+  });
+
+  it('bulk insert is all or nothing', async () => {
+    const before = Number((await a.sql`SELECT count(*) FROM users`)[0]!.count);
+    const r = await a.app.inject({ method: 'POST', url: '/api/users/bulk', ...json({ users: [{ name: 'x', email: 'dup@example.com' }, { name: 'y', email: 'dup@example.com' }] }) });
+    expect(r.statusCode).toBe(409);
+    expect(Number((await a.sql`SELECT count(*) FROM users`)[0]!.count)).toBe(before);
+  });
+
+  it('posts per user, and post counts in one query', async () => {
+    const { id } = (await a.app.inject({ method: 'POST', url: '/api/users', ...json({ name: 'Writer', email: 'writer@example.com' }) })).json();
+    for (let i = 0; i < 3; i++) expect((await a.app.inject({ method: 'POST', url: '/api/posts', ...json({ userId: id, title: `t${i}` }) })).statusCode).toBe(201);
+    expect((await a.app.inject({ method: 'POST', url: '/api/posts', ...json({ userId: '999999', title: 't' }) })).statusCode).toBe(404);
+    expect((await a.app.inject(`/api/users/${id}/posts`)).json().items).toHaveLength(3);
+    const counts = (await a.app.inject('/api/users/with-post-counts?limit=1000')).json().items as { id: string; postCount: number }[];
+    expect(counts.find((u) => u.id === id)!.postCount).toBe(3);
+  });
+
+  it('rejects bad input with a 4xx JSON error naming the problem, never a 500', async () => {
+    const cases = [
+      await a.app.inject({ method: 'POST', url: '/api/users', payload: '{"name": ', headers: { 'content-type': 'application/json' } }),
+      await a.app.inject({ method: 'POST', url: '/api/users', ...json({ name: 5, email: 'a@b' }) }),
+      await a.app.inject({ method: 'POST', url: '/api/users', ...json({ name: 'n', email: 'a@b', admin: true }) }),
+      await a.app.inject('/api/users/abc'),
+      await a.app.inject({ method: 'POST', url: '/api/users', payload: JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024), email: 'a@b' }), headers: { 'content-type': 'application/json' } }),
+    ];
+    expect(cases.map((r) => r.statusCode)).toEqual([400, 400, 400, 400, 413]);
+    for (const r of cases) expect(r.json().error).toMatchObject({ code: expect.any(String), message: expect.any(String) });
+    expect(cases[2]!.json().error.message).toMatch(/additional properties/);
+  });
+
+  it('creates API keys only for the admin, and stores only a hash', async () => {
+    expect((await a.app.inject({ method: 'POST', url: '/api/keys' })).statusCode).toBe(401);
+    expect((await a.app.inject({ method: 'POST', url: '/api/keys', headers: { authorization: 'Bearer wrong-token-0123456789ab' } })).statusCode).toBe(401);
+    const { id, key } = await newKey();
+    const [row] = await a.sql`SELECT key_hash FROM api_keys WHERE id = ${id}`;
+    expect(row!.key_hash).not.toContain(key);
+    expect(row!.key_hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('accepts events with 202 only once committed, replays by Idempotency-Key, 422 on a different body', async () => {
+    const { key } = await newKey();
+    const headers = { 'content-type': 'application/json', 'x-api-key': key, 'idempotency-key': 'evt-1' };
+    const first = await a.app.inject({ method: 'POST', url: '/api/events', headers, payload: JSON.stringify({ type: 'order.created', payload: { n: 1 } }) });
+    expect(first.statusCode).toBe(202);
+    expect(first.json()).toEqual({ id: expect.any(String), status: 'accepted' });
+    const [row] = await a.sql`SELECT type FROM events WHERE id = ${first.json().id}`;
+    expect(row!.type).toBe('order.created');
+    const replay = await b.app.inject({ method: 'POST', url: '/api/events', headers, payload: JSON.stringify({ type: 'order.created', payload: { n: 1 } }) });
+    expect(replay.statusCode).toBe(202);
+    expect(replay.json()).toEqual(first.json());
+    const different = await a.app.inject({ method: 'POST', url: '/api/events', headers, payload: JSON.stringify({ type: 'order.created', payload: { n: 2 } }) });
+    expect(different.statusCode).toBe(422);
+  });
+
+  it('stores one row for concurrent duplicate posts', async () => {
+    const { key } = await newKey();
+    const headers = { 'content-type': 'application/json', 'x-api-key': key, 'idempotency-key': 'same' };
+    const payload = JSON.stringify({ type: 'dup', payload: {} });
+    const answers = await Promise.all(Array.from({ length: 5 }, (_, i) => (i % 2 ? a : b).app.inject({ method: 'POST', url: '/api/events', headers, payload })));
+    expect(answers.map((r) => r.statusCode).every((s) => s === 202 || s === 409)).toBe(true);
+    const ids = new Set(answers.filter((r) => r.statusCode === 202).map((r) => r.json().id));
+    expect(ids.size).toBe(1);
+    expect(Number((await a.sql`SELECT count(*) FROM events WHERE idempotency_key = 'same'`)[0]!.count)).toBe(1);
+  });
+
+  it('rate-limits per key with 429, Retry-After and RateLimit headers, shared across workers', async () => {
+    const { key } = await newKey();
+    const statuses: number[] = [];
+    let last;
+    for (let i = 0; i < 7; i++) {
+      last = await (i % 2 ? a : b).app.inject({ method: 'POST', url: '/api/events', headers: { 'content-type': 'application/json', 'x-api-key': key }, payload: JSON.stringify({ type: 'rl', payload: { i } }) });
+      statuses.push(last.statusCode);
+    }
+    // RATE_LIMIT_PER_MINUTE=5, unless the minute rolled over mid-test.
+    expect(statuses.filter((s) => s === 202).length).toBeGreaterThanOrEqual(5);
+    expect(statuses.at(-1)).toBe(429);
+    expect(Number(last!.headers['retry-after'])).toBeGreaterThan(0);
+    expect(last!.headers['ratelimit-limit']).toBe('5');
+    expect(last!.headers['ratelimit-remaining']).toBe('0');
+  });
+
+  it('a revoked key stops working on every worker within a second', async () => {
+    const { id, key } = await newKey();
+    const post = (w: Built) => w.app.inject({ method: 'POST', url: '/api/events', headers: { 'content-type': 'application/json', 'x-api-key': key }, payload: JSON.stringify({ type: 'rv', payload: {} }) });
+    expect((await post(a)).statusCode).toBe(202);
+    expect((await post(b)).statusCode).toBe(202); // now cached in b's L1
+    expect((await a.app.inject({ method: 'DELETE', url: `/api/keys/${id}`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).statusCode).toBe(204);
+    const deadline = Date.now() + 1000;
+    let status = 0;
+    while (Date.now() < deadline) {
+      status = (await post(b)).statusCode;
+      if (status === 401) break;
+    }
+    expect(status).toBe(401);
+  });
+
+  it('lists events in insertion order for consumers polling with after=', async () => {
+    const { key } = await newKey();
+    const headers = { 'content-type': 'application/json', 'x-api-key': key };
+    for (let i = 0; i < 5; i++) await a.app.inject({ method: 'POST', url: '/api/events', headers, payload: JSON.stringify({ type: 'poll', payload: { i } }) });
+    const page1 = (await a.app.inject({ url: '/api/events?limit=3', headers })).json();
+    const page2 = (await a.app.inject({ url: `/api/events?limit=3&after=${page1.next}`, headers })).json();
+    expect([...page1.items, ...page2.items].map((e: { payload: { i: number } }) => e.payload.i)).toEqual([0, 1, 2, 3, 4]);
+    expect(page2.next).toBeNull();
+  });
+
+  it('falls back to Postgres within a bounded time when Redis hangs, and recovers', async () => {
+    const { id } = (await a.app.inject({ method: 'POST', url: '/api/users', ...json({ name: 'R', email: 'redis-hang@example.com' }) })).json();
+    process.kill(redis.pid, 'SIGSTOP');
+    try {
+      a.app.ctx.userCache.l1.delete(`user:${id}`);
+      const started = Date.now();
+      const r = await a.app.inject(`/api/users/${id}`);
+      expect(r.statusCode).toBe(200);
+      expect(Date.now() - started).toBeLessThan(3000);
+      const { key } = await newKey();
+      // Rate limiter fails open to its local window.
+      const ev = await a.app.inject({ method: 'POST', url: '/api/events', headers: { 'content-type': 'application/json', 'x-api-key': key }, payload: JSON.stringify({ type: 'x', payload: {} }) });
+      expect(ev.statusCode).toBe(202);
+    } finally {
+      process.kill(redis.pid, 'SIGCONT');
+    }
+  });
+
+  it('answers 503 with Retry-After when Postgres is down, and recovers', async () => {
+    await pg.stop();
+    try {
+      const started = Date.now();
+      const r = await a.app.inject('/api/users?limit=1');
+      expect(r.statusCode).toBe(503);
+      expect(r.headers['retry-after']).toBe('5');
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect((await a.app.inject('/readyz')).statusCode).toBe(503);
+    } finally {
+      await pg.start();
+    }
+    let ok = 0;
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && ok !== 200) ok = (await a.app.inject('/api/users?limit=1')).statusCode;
+    expect(ok).toBe(200);
+  });
+});
