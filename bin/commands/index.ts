@@ -1,8 +1,9 @@
 /** Every CLI command group; each registers itself on the program. */
 import type { Command } from 'commander';
 import { registerCostCommands } from './cost.ts';
+import { registerLocalCommands } from './local.ts';
 import { registerMainCommand } from './main.ts';
 import { registerPricesCommands } from './prices.ts';
 import { registerProfileCommands } from './profile.ts';
 
-export const registrations: ReadonlyArray<(program: Command) => void> = [registerMainCommand, registerProfileCommands, registerCostCommands, registerPricesCommands];
+export const registrations: ReadonlyArray<(program: Command) => void> = [registerMainCommand, registerProfileCommands, registerCostCommands, registerPricesCommands, registerLocalCommands];

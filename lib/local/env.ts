@@ -1,0 +1,291 @@
+/**
+ * The local environment: the same API bundle, nginx rendering and real Postgres, Redis, nginx
+ * (and Prometheus when installed) as processes on loopback, started and stopped by
+ * `apistack local up|status|down`. Everything it starts is recorded in the state directory,
+ * so `down` (or a cleanup after a failed or interrupted `up`) stops exactly that.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { appEnvironment } from '../profile/app-env.ts';
+import { UserError } from '../profile/errors.ts';
+import type { ResolvedProfile } from '../profile/load.ts';
+import { renderNginxConfig } from '../../nginx/index.ts';
+import { locateBinary, requireBinary } from './binaries.ts';
+import { freePort, isAlive, isPortOpen, spawnServer, stopPid, waitFor, logTail } from './process.ts';
+import { startNginx, startPostgres, startRedis } from './services.ts';
+import { renderLocalPrometheusConfig } from './prometheus.ts';
+
+export const DEFAULT_STATE_DIR = '.apistack/local';
+const STATE_FILE = 'state.json';
+
+export interface LocalService {
+  readonly name: string;
+  readonly pid: number;
+  readonly port: number;
+  /** Extra port (API metrics, nginx stub_status). */
+  readonly adminPort?: number;
+  /** How `down` asks it to stop gracefully. */
+  readonly stopSignal: NodeJS.Signals;
+  /** URL that answers 200 when the service is ready, if it speaks HTTP. */
+  readonly readyUrl?: string;
+  readonly logFile: string;
+}
+
+export interface LocalState {
+  readonly profile: string;
+  readonly startedAt: string;
+  readonly url: string;
+  readonly adminToken: string;
+  readonly databaseUrl: string;
+  readonly redisUrl: string;
+  readonly prometheusUrl?: string;
+  readonly services: LocalService[];
+}
+
+export interface LocalStatus {
+  readonly running: boolean;
+  readonly url?: string;
+  readonly prometheusUrl?: string;
+  readonly profile?: string;
+  readonly services: { name: string; pid: number; port: number; ready: boolean }[];
+}
+
+export interface UpOptions {
+  readonly profile: ResolvedProfile;
+  readonly stateDir: string;
+  /** The esbuild bundle of the API (dist/app/main.js). */
+  readonly appBundle: string;
+  /** nginx's public port; free one when omitted. */
+  readonly port?: number;
+  /** Start Prometheus when the binary is installed. @default true */
+  readonly prometheus?: boolean;
+  readonly log?: (line: string) => void;
+  /** Aborted (Ctrl-C) during `up`: what started is stopped again. */
+  readonly signal?: AbortSignal;
+}
+
+function statePath(stateDir: string): string {
+  return join(stateDir, STATE_FILE);
+}
+
+export function readState(stateDir: string): LocalState | undefined {
+  const file = statePath(stateDir);
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as LocalState;
+  } catch {
+    throw new UserError(`${file} is not valid JSON; stop any apistack processes by hand and delete ${stateDir}`);
+  }
+}
+
+function writeState(stateDir: string, state: LocalState): void {
+  // Write-then-rename so a crash never leaves a half-written state file.
+  const tmp = `${statePath(stateDir)}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`);
+  renameSync(tmp, statePath(stateDir));
+}
+
+async function httpReady(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+    await res.arrayBuffer();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new UserError('interrupted: stopped everything that `local up` had started');
+}
+
+/** Start the whole stack; returns once every service is ready. */
+export async function localUp(opts: UpOptions): Promise<LocalState> {
+  const log = opts.log ?? (() => {});
+  const stateDir = resolve(opts.stateDir);
+  const existing = readState(stateDir);
+  if (existing) {
+    const alive = existing.services.filter((s) => isAlive(s.pid));
+    if (alive.length > 0) {
+      throw new UserError(
+        `the local environment in ${stateDir} is already running (${alive.map((s) => `${s.name} pid ${s.pid}`).join(', ')}) at ${existing.url}; ` +
+          `run \`apistack local down --state-dir ${opts.stateDir}\` first, or use another --state-dir`,
+      );
+    }
+    // A stale state file from a crashed run: nothing of it lives on.
+    rmSync(statePath(stateDir), { force: true });
+  }
+  // Every binary before anything starts, so a missing one leaves nothing behind.
+  for (const bin of ['postgres', 'initdb', 'pg_isready', 'psql', 'redis-server', 'nginx'] as const) requireBinary(bin);
+  if (!existsSync(opts.appBundle)) {
+    throw new UserError(`the API bundle ${opts.appBundle} does not exist; build it with \`npm run build:app\``);
+  }
+  mkdirSync(stateDir, { recursive: true });
+
+  const p = opts.profile;
+  const services: LocalService[] = [];
+  const adminToken = randomBytes(24).toString('hex');
+  let state: LocalState = {
+    profile: p.name,
+    startedAt: new Date().toISOString(),
+    url: '',
+    adminToken,
+    databaseUrl: '',
+    redisUrl: '',
+    services,
+  };
+  const record = (s: LocalService) => {
+    services.push(s);
+    writeState(stateDir, state);
+  };
+
+  try {
+    const pgPort = await freePort();
+    log(`starting Postgres on 127.0.0.1:${pgPort}`);
+    const pg = await startPostgres({ dir: join(stateDir, 'postgres'), port: pgPort, detached: true, settings: { max_connections: p.derived.postgres.maxConnectionsKubernetes } });
+    state = { ...state, databaseUrl: pg.url };
+    record({ name: 'postgres', pid: pg.pid, port: pg.port, stopSignal: 'SIGINT', logFile: pg.logFile });
+    checkAborted(opts.signal);
+
+    const redisPort = await freePort();
+    log(`starting Redis on 127.0.0.1:${redisPort}`);
+    const redis = await startRedis({
+      dir: join(stateDir, 'redis'),
+      port: redisPort,
+      detached: true,
+      maxmemoryMiB: p.derived.redis.maxmemoryMiB,
+      maxmemoryPolicy: p.redis.maxmemoryPolicy,
+    });
+    state = { ...state, redisUrl: redis.url };
+    record({ name: 'redis', pid: redis.pid, port: redis.port, stopSignal: 'SIGTERM', logFile: redis.logFile });
+    checkAborted(opts.signal);
+
+    const secrets = { DATABASE_URL: pg.url, REDIS_URL: redis.url, ADMIN_TOKEN: adminToken };
+    mkdirSync(join(stateDir, 'logs'), { recursive: true });
+    log('applying database migrations');
+    const migrate = spawnSync(process.execPath, [opts.appBundle, 'migrate'], {
+      env: { ...process.env, ...appEnvironment(p, { host: '127.0.0.1' }), ...secrets },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    if (migrate.status !== 0) throw new Error(`migrations failed (exit ${migrate.status}):\n${migrate.stderr || migrate.stdout}`);
+
+    const replicas = p.api.replicasMin;
+    const apiPorts: number[] = [];
+    const starting: Promise<void>[] = [];
+    for (let i = 0; i < replicas; i++) {
+      const port = await freePort();
+      const metricsPort = await freePort();
+      const logFile = join(stateDir, 'logs', `api-${i}.log`);
+      const proc = spawnServer(process.execPath, ['--enable-source-maps', opts.appBundle], {
+        logFile,
+        detached: true,
+        env: { ...process.env, ...appEnvironment(p, { host: '127.0.0.1', port, metricsPort }), ...secrets },
+      });
+      apiPorts.push(port);
+      const readyUrl = `http://127.0.0.1:${port}/readyz`;
+      record({ name: `api-${i}`, pid: proc.pid, port, adminPort: metricsPort, stopSignal: 'SIGTERM', readyUrl, logFile });
+      log(`starting API replica ${i} (${p.derived.api.workersPerReplica} workers) on 127.0.0.1:${port}, metrics on ${metricsPort}`);
+      starting.push(waitFor(`API replica ${i} at ${readyUrl}`, () => httpReady(readyUrl), { timeoutMs: 60_000, logFile, alive: () => isAlive(proc.pid), signal: opts.signal }));
+    }
+    await Promise.all(starting);
+    checkAborted(opts.signal);
+
+    const nginxDir = join(stateDir, 'nginx');
+    const listenPort = opts.port ?? (await freePort());
+    const statusPort = await freePort();
+    log(`starting nginx (least_conn over ${apiPorts.length} replicas) on 127.0.0.1:${listenPort}`);
+    const configText = renderNginxConfig(p, { kind: 'local', listenPort, statusPort, upstreamPorts: apiPorts, prefixDir: nginxDir });
+    const nginx = await startNginx({ dir: nginxDir, port: listenPort, configText, waitPorts: [listenPort, statusPort], detached: true });
+    state = { ...state, url: `http://127.0.0.1:${listenPort}` };
+    record({ name: 'nginx', pid: nginx.pid, port: listenPort, adminPort: statusPort, stopSignal: 'SIGQUIT', readyUrl: `http://127.0.0.1:${listenPort}/readyz`, logFile: nginx.logFile });
+    checkAborted(opts.signal);
+
+    const prometheusBin = opts.prometheus === false ? undefined : locateBinary('prometheus');
+    if (prometheusBin) {
+      const promPort = await freePort();
+      const promDir = join(stateDir, 'prometheus');
+      mkdirSync(join(promDir, 'data'), { recursive: true });
+      const metricsTargets = services.filter((s) => s.name.startsWith('api-')).map((s) => `127.0.0.1:${s.adminPort}`);
+      writeFileSync(join(promDir, 'prometheus.yml'), renderLocalPrometheusConfig(p, { apiMetricsTargets: metricsTargets }));
+      const logFile = join(promDir, 'prometheus.log');
+      const proc = spawnServer(
+        prometheusBin,
+        [`--config.file=${join(promDir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(promDir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--storage.tsdb.retention.time=1d'],
+        { logFile, detached: true },
+      );
+      const readyUrl = `http://127.0.0.1:${promPort}/-/ready`;
+      record({ name: 'prometheus', pid: proc.pid, port: promPort, stopSignal: 'SIGTERM', readyUrl, logFile });
+      await waitFor(`Prometheus at ${readyUrl}`, () => httpReady(readyUrl), { timeoutMs: 60_000, logFile, alive: () => isAlive(proc.pid), signal: opts.signal });
+      state = { ...state, prometheusUrl: `http://127.0.0.1:${promPort}` };
+    } else if (opts.prometheus !== false) {
+      log('prometheus not installed: skipping it (install the Debian package prometheus to get local metrics)');
+    }
+    writeState(stateDir, state);
+    return state;
+  } catch (e) {
+    log('start failed: stopping what was started');
+    await stopServices(services);
+    rmSync(statePath(stateDir), { force: true });
+    if (opts.signal?.aborted) throw new UserError('interrupted: stopped everything that `local up` had started');
+    throw e;
+  }
+}
+
+/** Stop in reverse start order: gracefully by pid, then the whole process group forcefully. */
+async function stopServices(services: readonly LocalService[], timeoutMs = 20_000): Promise<void> {
+  for (const s of [...services].reverse()) {
+    const how = await stopPid(s.pid, { signal: s.stopSignal, timeoutMs });
+    // Detached servers lead their own process group: make sure no child (API workers, nginx workers) outlives them.
+    try {
+      process.kill(-s.pid, 'SIGKILL');
+    } catch {
+      // group already gone
+    }
+    void how;
+  }
+}
+
+export async function localStatus(stateDir: string): Promise<LocalStatus> {
+  const state = readState(resolve(stateDir));
+  if (!state) return { running: false, services: [] };
+  const services = await Promise.all(
+    state.services.map(async (s) => {
+      const alive = isAlive(s.pid);
+      const ready = alive && (s.readyUrl ? await httpReady(s.readyUrl) : await isPortOpen(s.port));
+      return { name: s.name, pid: s.pid, port: s.port, ready };
+    }),
+  );
+  return {
+    running: services.some((s) => isAlive(s.pid)),
+    url: state.url,
+    profile: state.profile,
+    ...(state.prometheusUrl ? { prometheusUrl: state.prometheusUrl } : {}),
+    services,
+  };
+}
+
+export interface DownResult {
+  readonly stopped: string[];
+  readonly leftPorts: number[];
+}
+
+/** Stop everything `up` started; remove data unless keepData. */
+export async function localDown(stateDir: string, opts: { keepData?: boolean; timeoutMs?: number } = {}): Promise<DownResult> {
+  const dir = resolve(stateDir);
+  const state = readState(dir);
+  if (!state) return { stopped: [], leftPorts: [] };
+  await stopServices(state.services, opts.timeoutMs);
+  const ports = state.services.flatMap((s) => [s.port, ...(s.adminPort ? [s.adminPort] : [])]);
+  const leftPorts: number[] = [];
+  for (const port of ports) if (await isPortOpen(port)) leftPorts.push(port);
+  rmSync(statePath(dir), { force: true });
+  if (!opts.keepData) {
+    for (const sub of ['postgres', 'redis', 'prometheus', 'nginx', 'logs']) rmSync(join(dir, sub), { recursive: true, force: true });
+  }
+  return { stopped: state.services.map((s) => s.name), leftPorts };
+}
+
+export { logTail };
