@@ -1,5 +1,5 @@
 /** The HTTP API as a `build(deps)` factory: routes, validation, errors, metrics hooks. */
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { TwoLayerCache } from './cache.ts';
 import type { AppConfig } from './config.ts';
@@ -40,6 +40,8 @@ export interface AppContext extends AppDeps {
 export function build(deps: AppDeps): FastifyInstance & { ctx: AppContext } {
   const app = Fastify({
     logger: deps.logger ?? false,
+    // One log line per request costs more than the request itself on the hot path; nginx logs requests.
+    logController: new LogController({ disableRequestLogging: true }),
     // Forwarded headers are trusted only from a proxy on loopback or a private network.
     trustProxy: 'loopback, linklocal, uniquelocal',
     keepAliveTimeout: deps.config.keepAliveTimeoutSeconds * 1000,

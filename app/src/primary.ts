@@ -98,19 +98,20 @@ export function runPrimary(config: AppConfig): void {
     const workers = alive();
     log.info({ signal, workers: workers.length }, 'shutting down gracefully');
     for (const w of workers) w.send({ type: 'drain' } satisfies PrimaryMessage);
+    let timedOut = false;
     const deadline = setTimeout(() => {
+      timedOut = true;
       const left = alive();
       log.error({ killed: left.length }, `graceful timeout (${config.gracefulTimeoutSeconds} s) passed: killing workers`);
       for (const w of left) w.process.kill('SIGKILL');
-      metricsServer.close();
-      process.exitCode = 1;
-      setTimeout(() => process.exit(1), 100);
     }, config.gracefulTimeoutSeconds * 1000);
     const check = () => {
       if (alive().length > 0) return;
       clearTimeout(deadline);
-      metricsServer.close(() => process.exit(0));
-      setTimeout(() => process.exit(0), 1000).unref();
+      // Exit 1 when requests were cut off by the timeout, 0 when everything finished.
+      const code = timedOut ? 1 : 0;
+      metricsServer.close(() => process.exit(code));
+      setTimeout(() => process.exit(code), 1000).unref();
     };
     cluster.on('exit', check);
     check();

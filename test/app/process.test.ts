@@ -1,0 +1,189 @@
+/**
+ * The bundle as a real process tree: graceful shutdown, recycling under load through nginx,
+ * and a worker killed with SIGKILL under load.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+// @ts-expect-error autocannon ships no types
+import autocannon from 'autocannon';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderNginxConfig } from '../../nginx/index.ts';
+import { resolveProfileLayer } from '../../lib/profile/index.ts';
+import { waitFor } from '../../lib/local/process.ts';
+import { freePort, startTestNginx, startTestPostgres, startTestRedis } from '../helpers/servers.ts';
+import { ADMIN_TOKEN, migrated, testEnv } from './harness.ts';
+
+const repoRoot = join(import.meta.dirname, '..', '..');
+const bundle = join(repoRoot, 'dist', 'app', 'main.js');
+
+let pg: Awaited<ReturnType<typeof startTestPostgres>>;
+let redis: Awaited<ReturnType<typeof startTestRedis>>;
+
+beforeAll(async () => {
+  const built = spawnSync(process.execPath, [join(repoRoot, 'app', 'build.mjs')], { encoding: 'utf8' });
+  expect(built.status, built.stderr).toBe(0);
+  [pg, redis] = await Promise.all([startTestPostgres(), startTestRedis()]);
+  await migrated(pg.url);
+}, 120_000);
+afterAll(async () => {
+  await Promise.allSettled([pg?.cleanup(), redis?.cleanup()]);
+});
+
+interface Running {
+  child: ChildProcess;
+  port: number;
+  metricsPort: number;
+  url: string;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+async function startApi(extra: Record<string, string> = {}): Promise<Running> {
+  const port = await freePort();
+  const metricsPort = await freePort();
+  const child = spawn(process.execPath, [bundle], {
+    env: { ...process.env, ...testEnv(pg.url, redis.url, { HOST: '127.0.0.1', PORT: String(port), METRICS_PORT: String(metricsPort), LOG_LEVEL: 'info', ...extra }) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor('API ready', async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200, { timeoutMs: 30_000, alive: () => child.exitCode === null });
+  return { child, port, metricsPort, url, output: () => output, exited };
+}
+
+async function metric(r: Running, name: string, labels = ''): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${r.metricsPort}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels}`));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
+/** A request whose body is half sent: in flight until `finish` is called. */
+function halfSentRequest(port: number): Promise<{ finish: () => void; response: Promise<string> }> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      const body = JSON.stringify({ name: 'Inflight', email: `inflight-${Date.now()}@example.com` });
+      socket.write(`POST /api/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
+      let data = '';
+      socket.on('data', (d) => (data += d));
+      const response = new Promise<string>((res) => socket.on('close', () => res(data)));
+      resolve({ finish: () => socket.write(body.slice(10)), response });
+    });
+  });
+}
+
+describe('process model', () => {
+  it('serves on one port with WEB_CONCURRENCY workers and aggregates their metrics', async () => {
+    const api = await startApi({ WEB_CONCURRENCY: '2' });
+    try {
+      const workers = new Set<string>();
+      for (let i = 0; i < 40 && workers.size < 2; i++) {
+        const res = await fetch(`${api.url}/api/status`, { headers: { connection: 'close' } });
+        workers.add(res.headers.get('x-worker-id')!);
+      }
+      expect(workers.size).toBe(2);
+      expect(await metric(api, 'apistack_workers_alive')).toBe(2);
+      expect(await metric(api, 'apistack_http_request_duration_seconds_count', '{method="GET",route="/api/status",status_code="200"}')).toBeGreaterThanOrEqual(2);
+      // Not on the public port.
+      expect((await fetch(`${api.url}/metrics`)).status).toBe(404);
+    } finally {
+      api.child.kill('SIGTERM');
+      await api.exited;
+    }
+  });
+
+  it('finishes in-flight requests on SIGTERM, then exits 0', async () => {
+    const api = await startApi({ WEB_CONCURRENCY: '1' });
+    const inflight = await halfSentRequest(api.port);
+    await waitFor('request in flight', async () => (await metric(api, 'apistack_http_requests_in_flight')) >= 1, { timeoutMs: 5000 });
+    api.child.kill('SIGTERM');
+    await waitFor('readiness off', async () => (await fetch(`${api.url}/readyz`).catch(() => undefined)) === undefined, { timeoutMs: 5000 });
+    inflight.finish();
+    const raw = await inflight.response;
+    expect(raw).toMatch(/^HTTP\/1\.1 201/);
+    expect(raw.toLowerCase()).toContain('connection: close');
+    expect(await api.exited).toBe(0);
+  });
+
+  it('kills workers past GRACEFUL_TIMEOUT and says so in the exit code', async () => {
+    const api = await startApi({ WEB_CONCURRENCY: '1', GRACEFUL_TIMEOUT: '1' });
+    await halfSentRequest(api.port); // never finished
+    api.child.kill('SIGTERM');
+    expect(await api.exited).toBe(1);
+    expect(api.output()).toContain('graceful timeout (1 s) passed: killing workers');
+  });
+
+  it('recycles workers under load through nginx with zero failed requests', async () => {
+    const api = await startApi({ WEB_CONCURRENCY: '2', MAX_REQUESTS: '300', MAX_REQUESTS_JITTER: '50' });
+    // Rate limits out of the way: this measures recycling, not limit_req.
+    const profile = resolveProfileLayer({ extends: 'loadtest', nginx: { rateLimitPerClientPerSecond: 100000, rateLimitBurst: 100000, connLimitPerClient: 1000 } });
+    const statusPort = await freePort();
+    const nginx = await startTestNginx((port, dir) => renderNginxConfig(profile, { kind: 'local', listenPort: port, statusPort, upstreamPorts: [api.port], prefixDir: dir }));
+    try {
+      const result = await autocannon({ url: `${nginx.url}/api/status`, connections: 10, amount: 3000, timeout: 10 });
+      expect(result.errors).toBe(0);
+      expect(result.timeouts).toBe(0);
+      expect(result.non2xx).toBe(0);
+      expect(result['2xx']).toBe(3000);
+      expect(await metric(api, 'apistack_worker_restarts_total', '{reason="recycle"}')).toBeGreaterThanOrEqual(2);
+      expect(await metric(api, 'apistack_worker_restarts_total', '{reason="crash"}')).toBe(0);
+    } finally {
+      await nginx.cleanup();
+      api.child.kill('SIGTERM');
+      await api.exited;
+    }
+  });
+
+  it('after a worker is SIGKILLed under load, every acknowledged event is stored exactly once', async () => {
+    const api = await startApi({ WEB_CONCURRENCY: '2', RATE_LIMIT_PER_MINUTE: '1000000' });
+    try {
+      const keyRes = await fetch(`${api.url}/api/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      const { key } = (await keyRes.json()) as { key: string };
+      const acked = new Map<string, string>();
+      let killed = false;
+      const send = async (n: number) => {
+        const idem = `kill-test-${n}`;
+        // A client retries with the same Idempotency-Key until it gets an answer.
+        for (let attempt = 0; attempt < 50; attempt++) {
+          try {
+            const res = await fetch(`${api.url}/api/events`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', 'x-api-key': key, 'idempotency-key': idem },
+              body: JSON.stringify({ type: 'kill-test', payload: { n } }),
+            });
+            if (res.status === 202) {
+              acked.set(idem, ((await res.json()) as { id: string }).id);
+              if (!killed && n === 100) {
+                killed = true;
+                process.kill(Number(res.headers.get('x-worker-id')), 'SIGKILL');
+              }
+              return;
+            }
+            await res.arrayBuffer();
+          } catch {
+            // connection reset by the killed worker: retry
+          }
+        }
+        throw new Error(`event ${n} never acknowledged`);
+      };
+      for (let batch = 0; batch < 30; batch++) await Promise.all(Array.from({ length: 10 }, (_, i) => send(batch * 10 + i)));
+      expect(killed).toBe(true);
+      expect(acked.size).toBe(300);
+      const psql = spawnSync('psql', [pg.url, '-tAc', "SELECT count(*), count(DISTINCT idempotency_key) FROM events WHERE type = 'kill-test'"], { encoding: 'utf8' });
+      expect(psql.stdout.trim()).toBe('300|300');
+      const ids = spawnSync('psql', [pg.url, '-tAc', "SELECT string_agg(idempotency_key || '=' || id, ',') FROM events WHERE type = 'kill-test'"], { encoding: 'utf8' }).stdout.trim().split(',');
+      for (const pair of ids) {
+        const [idem, id] = pair.split('=');
+        expect(acked.get(idem!)).toBe(id);
+      }
+      await waitFor('crashed worker replaced', async () => (await metric(api, 'apistack_workers_alive')) === 2, { timeoutMs: 10_000 });
+      expect(await metric(api, 'apistack_worker_restarts_total', '{reason="crash"}')).toBe(1);
+    } finally {
+      api.child.kill('SIGTERM');
+      await api.exited;
+    }
+  });
+});
