@@ -1,5 +1,8 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
-import { DEFAULT_PROFILE, loadProfile } from '../../lib/profile/index.ts';
+import { CONTAINER_PORTS, renderNginxConfig } from '../../nginx/index.ts';
+import { DEFAULT_PROFILE, loadProfile, type ResolvedProfile } from '../../lib/profile/index.ts';
 import { costReport } from './cost.ts';
 import { profileSummary } from './profile.ts';
 
@@ -16,10 +19,31 @@ export function registerMainCommand(program: Command): void {
     .action(async (opts: { profile: string; out: string }) => {
       const profile = loadProfile(opts.profile);
       console.log(`profile ${profileSummary(profile)}`);
-      // Deploy targets are not synthesized yet: the Kubernetes and AWS targets are still to come.
+      for (const file of synthesizeNginx(profile, opts.out)) console.log(`wrote ${file}`);
+      // The Kubernetes charts and AWS stacks are still to come; their costs are priced from the profile.
       for (const target of ['aws', 'k8s']) {
         console.log('');
         console.log(costReport({ current: 'baseline', optimized: opts.profile, target, format: 'table', prices: [], hoursPerMonth: '730' }));
       }
     });
+}
+
+/** The balancer config for the Kubernetes target: what the nginx image and ConfigMap carry. */
+export function synthesizeNginx(profile: ResolvedProfile, outDir: string): string[] {
+  const dir = join(outDir, 'nginx');
+  mkdirSync(dir, { recursive: true });
+  const domain = profile.kubernetes.clusterDomain;
+  const file = join(dir, 'kubernetes.conf');
+  writeFileSync(
+    file,
+    renderNginxConfig(profile, {
+      kind: 'kubernetes',
+      upstreamHost: `api-headless.${profile.kubernetes.namespace}.svc.${domain}`,
+      upstreamPort: CONTAINER_PORTS.upstreamPort,
+      resolver: `kube-dns.kube-system.svc.${domain}`,
+      listenPort: CONTAINER_PORTS.listenPort,
+      statusPort: CONTAINER_PORTS.statusPort,
+    }),
+  );
+  return [file];
 }
