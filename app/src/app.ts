@@ -7,6 +7,8 @@ import { isConnectionError, type Sql } from './db.ts';
 import { ApiError } from './errors.ts';
 import type { Metrics } from './metrics.ts';
 import { RateLimiter } from './ratelimit.ts';
+import { registerCompression } from './compression.ts';
+import { collectRoutes, openApiDocument } from './openapi.ts';
 import { registerEventRoutes } from './routes/events.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerUserRoutes } from './routes/users.ts';
@@ -89,8 +91,12 @@ export function build(deps: AppDeps): FastifyInstance & { ctx: AppContext } {
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } }));
 
+  registerCompression(app);
+  const routes = collectRoutes(app);
   registerHealthRoutes(app, ctx);
   registerUserRoutes(app, ctx);
   registerEventRoutes(app, ctx);
+  let openapi: Record<string, unknown> | undefined;
+  app.get('/api/openapi.json', async () => (openapi ??= openApiDocument(routes, VERSION)));
   return Object.assign(app, { ctx });
 }

@@ -95,10 +95,10 @@ export class TwoLayerCache {
     this.l1.invalidateTag(tag);
     if (!this.redis) return;
     try {
-      const keys = await this.redis.smembers(`tag:${tag}`);
-      const multi = this.redis.multi().del(`tag:${tag}`);
-      if (keys.length) multi.del(...keys);
-      await multi.publish(INVALIDATION_CHANNEL, tag).exec();
+      // One round trip: drop the entry whose key is the tag itself, take the tag's other members,
+      // and tell every worker, so a slow Redis cannot leave the publish undone.
+      const [[, members]] = (await this.redis.multi().smembers(`tag:${tag}`).del(`cache:${tag}`, `tag:${tag}`).publish(INVALIDATION_CHANNEL, tag).exec()) as [[Error | null, string[]], ...unknown[]];
+      if (members.length) await this.redis.del(...members);
     } catch {
       // Other workers' L1 entries expire by TTL when Redis cannot carry the message.
     }

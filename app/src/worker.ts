@@ -13,7 +13,7 @@ export type WorkerMessage = { type: 'recycle-me' };
 /** Redis clients that fail fast: a down or hung Redis costs a bounded wait, never a hang. */
 export function redisClient(url: string): Redis {
   const redis = new Redis(url, {
-    commandTimeout: 250,
+    commandTimeout: 500,
     connectTimeout: 1000,
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,

@@ -298,3 +298,49 @@ describe('API routes against real Postgres and Redis', () => {
     expect(ok).toBe(200);
   });
 });
+
+describe('documents, compression and pool limits', () => {
+  let pg: Awaited<ReturnType<typeof startTestPostgres>>;
+  let redis: Awaited<ReturnType<typeof startTestRedis>>;
+  let a: Built;
+
+  beforeAll(async () => {
+    [pg, redis] = await Promise.all([startTestPostgres(), startTestRedis()]);
+    await migrated(pg.url);
+    a = await buildApp(pg.url, redis.url, { DATABASE_POOL_SIZE: '1', DATABASE_ACQUIRE_TIMEOUT_MS: '300' });
+  });
+  afterAll(async () => {
+    await a?.close();
+    await Promise.allSettled([pg?.cleanup(), redis?.cleanup()]);
+  });
+
+  it('serves an OpenAPI document built from the route schemas', async () => {
+    const doc = (await a.app.inject('/api/openapi.json')).json();
+    expect(doc.openapi).toBe('3.0.3');
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/users', '/api/users/{id}', '/api/events', '/api/users/bulk']));
+    expect(doc.paths['/api/users'].post.requestBody.content['application/json'].schema.required).toEqual(['name', 'email']);
+    expect(doc.paths['/api/users/{id}'].get.parameters[0]).toMatchObject({ name: 'id', in: 'path', required: true });
+  });
+
+  it('compresses large JSON (br preferred, then gzip) and leaves tiny JSON alone', async () => {
+    const big = await a.app.inject({ url: '/api/openapi.json', headers: { 'accept-encoding': 'gzip, br' } });
+    expect(big.headers['content-encoding']).toBe('br');
+    const gz = await a.app.inject({ url: '/api/openapi.json', headers: { 'accept-encoding': 'gzip' } });
+    expect(gz.headers['content-encoding']).toBe('gzip');
+    const tiny = await a.app.inject({ url: '/api/status', headers: { 'accept-encoding': 'gzip, br' } });
+    expect(tiny.headers['content-encoding']).toBeUndefined();
+  });
+
+  it('answers 503 after the configured wait when the pool is exhausted', async () => {
+    // Hold the only pool connection for a second.
+    const holding = a.sql`SELECT pg_sleep(1)`.execute();
+    const started = Date.now();
+    const r = await a.app.inject('/api/users?limit=1');
+    const waited = Date.now() - started;
+    await holding;
+    expect(r.statusCode).toBe(503);
+    expect(r.headers['retry-after']).toBe('5');
+    expect(waited).toBeGreaterThanOrEqual(250);
+    expect(waited).toBeLessThan(900);
+  });
+});

@@ -117,7 +117,7 @@ describe('process model', () => {
   });
 
   it('recycles workers under load through nginx with zero failed requests', async () => {
-    const api = await startApi({ WEB_CONCURRENCY: '2', MAX_REQUESTS: '300', MAX_REQUESTS_JITTER: '50' });
+    const api = await startApi({ WEB_CONCURRENCY: '2', MAX_REQUESTS: '100', MAX_REQUESTS_JITTER: '20' });
     // Rate limits out of the way: this measures recycling, not limit_req.
     const profile = resolveProfileLayer({ extends: 'loadtest', nginx: { rateLimitPerClientPerSecond: 100000, rateLimitBurst: 100000, connLimitPerClient: 1000 } });
     const statusPort = await freePort();
