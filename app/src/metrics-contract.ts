@@ -38,6 +38,8 @@ export const METRICS = {
   residentMemoryBytes: 'apistack_resident_memory_bytes',
   /** Gauge; 1 when the worker is ready (Postgres reachable, not draining). */
   ready: 'apistack_ready',
+  /** Counter, seconds; CPU time of the worker processes (prom-client default metric, summed over workers). */
+  processCpuSeconds: 'process_cpu_seconds_total',
 } as const;
 
 export const LABELS = {

@@ -1,6 +1,6 @@
 /** One worker process: the Fastify app on the shared port, draining on request. */
 import { Redis } from 'ioredis';
-import { AggregatorRegistry } from 'prom-client';
+import client, { AggregatorRegistry } from 'prom-client';
 import { build, type WorkerState } from './app.ts';
 import { INVALIDATION_CHANNEL } from './cache.ts';
 import type { AppConfig } from './config.ts';
@@ -29,6 +29,8 @@ export async function runWorker(config: AppConfig): Promise<void> {
   // Constructing it in a worker installs the IPC listener that answers the primary's metric requests.
   new AggregatorRegistry();
   const metrics = workerMetrics();
+  // CPU seconds and Node runtime metrics; summed over workers by the primary.
+  client.collectDefaultMetrics();
   const sql = connect(config.databaseUrl, { max: config.databasePoolSize, statementTimeoutMs: config.statementTimeoutMs });
   const redis = redisClient(config.redisUrl);
   const subscriber = redisClient(config.redisUrl);

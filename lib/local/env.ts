@@ -15,7 +15,7 @@ import { renderNginxConfig } from '../../nginx/index.ts';
 import { locateBinary, requireBinary } from './binaries.ts';
 import { freePort, isAlive, isPortOpen, spawnServer, stopPid, waitFor, logTail } from './process.ts';
 import { startNginx, startPostgres, startRedis } from './services.ts';
-import { renderLocalPrometheusConfig } from './prometheus.ts';
+import { prometheusConfig, renderRulesYaml, renderYaml } from '../monitoring/index.ts';
 
 export const DEFAULT_STATE_DIR = '.apistack/local';
 const STATE_FILE = 'state.json';
@@ -209,7 +209,12 @@ export async function localUp(opts: UpOptions): Promise<LocalState> {
       const promDir = join(stateDir, 'prometheus');
       mkdirSync(join(promDir, 'data'), { recursive: true });
       const metricsTargets = services.filter((s) => s.name.startsWith('api-')).map((s) => `127.0.0.1:${s.adminPort}`);
-      writeFileSync(join(promDir, 'prometheus.yml'), renderLocalPrometheusConfig(p, { apiMetricsTargets: metricsTargets }));
+      // The same rules every target loads; Prometheus refuses to start if they are invalid.
+      writeFileSync(join(promDir, 'rules.yml'), renderRulesYaml(p));
+      writeFileSync(
+        join(promDir, 'prometheus.yml'),
+        renderYaml(prometheusConfig(p, { kind: 'local', apiMetricsTargets: metricsTargets, prometheusTarget: `127.0.0.1:${promPort}` }, { ruleFiles: [join(promDir, 'rules.yml')] })),
+      );
       const logFile = join(promDir, 'prometheus.log');
       const proc = spawnServer(
         prometheusBin,

@@ -1,0 +1,52 @@
+/** Prometheus scrape configuration per target. */
+import type { ResolvedProfile } from '../profile/load.ts';
+import { PORTS } from '../profile/workloads.ts';
+
+export type ScrapeTarget =
+  | { readonly kind: 'local'; readonly apiMetricsTargets: readonly string[]; readonly prometheusTarget?: string }
+  | { readonly kind: 'kubernetes'; readonly namespace: string }
+  | { readonly kind: 'aws'; readonly apiMetricsDnsName: string; readonly exporterTargets: readonly string[] };
+
+export const RULE_FILES = ['/etc/prometheus/rules/*.yml'];
+
+export function prometheusConfig(p: ResolvedProfile, target: ScrapeTarget, opts: { ruleFiles?: readonly string[] } = {}): Record<string, unknown> {
+  const interval = `${p.monitoring.scrapeIntervalSeconds}s`;
+  const global = { scrape_interval: interval, evaluation_interval: interval, external_labels: { profile: p.name, target: target.kind } };
+  const rule_files = [...(opts.ruleFiles ?? RULE_FILES)];
+  if (target.kind === 'local') {
+    return {
+      global,
+      rule_files,
+      scrape_configs: [
+        { job_name: 'api', metrics_path: '/metrics', static_configs: [{ targets: [...target.apiMetricsTargets] }] },
+        ...(target.prometheusTarget ? [{ job_name: 'prometheus', static_configs: [{ targets: [target.prometheusTarget] }] }] : []),
+      ],
+    };
+  }
+  if (target.kind === 'kubernetes') {
+    // Pods say what to scrape through their container ports' names: `metrics` (API) and `*-exporter`.
+    const podJob = (job: string, portName: string) => ({
+      job_name: job,
+      kubernetes_sd_configs: [{ role: 'pod', namespaces: { names: [target.namespace] } }],
+      relabel_configs: [
+        { source_labels: ['__meta_kubernetes_pod_container_port_name'], regex: portName, action: 'keep' },
+        { source_labels: ['__meta_kubernetes_pod_name'], target_label: 'pod' },
+        { source_labels: ['__meta_kubernetes_pod_label_app_kubernetes_io_name'], target_label: 'app' },
+      ],
+    });
+    return {
+      global,
+      rule_files,
+      scrape_configs: [podJob('api', 'metrics'), podJob('nginx', 'nginx-exporter'), podJob('postgres', 'pg-exporter'), podJob('redis', 'redis-exporter'), { job_name: 'prometheus', static_configs: [{ targets: [`localhost:${PORTS.prometheus}`] }] }],
+    };
+  }
+  return {
+    global,
+    rule_files,
+    scrape_configs: [
+      // ECS tasks registered in Cloud Map: one A record per task.
+      { job_name: 'api', dns_sd_configs: [{ names: [target.apiMetricsDnsName], type: 'A', port: PORTS.apiMetrics }] },
+      { job_name: 'exporters', static_configs: [{ targets: [...target.exporterTargets] }] },
+    ],
+  };
+}

@@ -1,0 +1,197 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  alertRules,
+  allRuleGroups,
+  dashboardSpecs,
+  grafanaDashboard,
+  KNOWN_METRICS,
+  latencyBucket,
+  metricNamesIn,
+  prometheusConfig,
+  recordingRules,
+  renderRulesYaml,
+  renderYaml,
+} from '../../lib/monitoring/index.ts';
+import { builtinProfileNames, loadProfile, resolveProfileLayer } from '../../lib/profile/index.ts';
+import { promtool, tempDir } from '../helpers/servers.ts';
+
+const profile = loadProfile('optimized');
+const H = 'apistack_http_request_duration_seconds';
+
+/**
+ * Debian builds Prometheus without Kubernetes service discovery, so its promtool rejects
+ * `kubernetes_sd_configs`; swap those blocks for static targets and check everything else.
+ */
+function withoutKubernetesSd(config: Record<string, unknown>): Record<string, unknown> {
+  const jobs = (config.scrape_configs as Record<string, unknown>[]).map((job) => {
+    if (!job.kubernetes_sd_configs) return job;
+    const { kubernetes_sd_configs: sd, ...rest } = job;
+    expect(sd).toEqual([{ role: 'pod', namespaces: { names: ['apistack'] } }]);
+    return { ...rest, static_configs: [{ targets: ['127.0.0.1:9464'] }] };
+  });
+  return { ...config, scrape_configs: jobs };
+}
+
+function annotationsOf(alert: string): Record<string, string> {
+  const rule = alertRules(profile).flatMap((g) => g.rules).find((r) => r.alert === alert);
+  if (!rule) throw new Error(`no alert ${alert}`);
+  return rule.annotations ?? {};
+}
+
+describe('Prometheus configuration and rules (checked by the real promtool)', () => {
+  it.each(builtinProfileNames())('rules for %s pass promtool check rules', (name) => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'rules.yml'), renderRulesYaml(loadProfile(name)));
+    const r = promtool(['check', 'rules', 'rules.yml'], dir);
+    expect(r.output).toContain('SUCCESS');
+    expect(r.code).toBe(0);
+  });
+
+  it.each([
+    ['local', { kind: 'local', apiMetricsTargets: ['127.0.0.1:9464', '127.0.0.1:9465'], prometheusTarget: '127.0.0.1:9090' }],
+    ['kubernetes', { kind: 'kubernetes', namespace: 'apistack' }],
+    ['aws', { kind: 'aws', apiMetricsDnsName: 'api.apistack.local', exporterTargets: ['monitoring.apistack.local:9121'] }],
+  ] as const)('the %s scrape configuration passes promtool check config', (_name, target) => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'rules.yml'), renderRulesYaml(profile));
+    const config = prometheusConfig(profile, target, { ruleFiles: [join(dir, 'rules.yml')] });
+    writeFileSync(join(dir, 'prometheus.yml'), renderYaml(withoutKubernetesSd(config)));
+    const r = promtool(['check', 'config', 'prometheus.yml'], dir);
+    expect(r.output).toContain('SUCCESS');
+    expect(r.code).toBe(0);
+  });
+
+  it('derives SLO thresholds from the profile', () => {
+    const p = resolveProfileLayer({ extends: 'optimized', monitoring: { slo: { availabilityPercent: 99.5, latencyPercent: 95, latencyThresholdSeconds: 0.25 } } });
+    const slo = alertRules(p)[0]!.rules;
+    expect(slo[0]!.expr).toBe('(apistack:slo_errors:ratio_rate1h > 14.4 * 0.005 and apistack:slo_errors:ratio_rate5m > 14.4 * 0.005) or (apistack:slo_errors:ratio_rate6h > 6 * 0.005 and apistack:slo_errors:ratio_rate30m > 6 * 0.005)');
+    expect(slo[1]!.expr).toBe('(apistack:slo_errors:ratio_rate3d > 1 * 0.005 and apistack:slo_errors:ratio_rate6h > 1 * 0.005)');
+    expect(recordingRules(p)[1]!.rules.find((r) => r.record === 'apistack:slo_slow:ratio_rate1h')!.expr).toContain('le="0.25"');
+  });
+
+  it('rejects a latency objective that is not a histogram bucket', () => {
+    expect(() => latencyBucket(0.3)).toThrow('monitoring.slo.latencyThresholdSeconds 0.3 is not a histogram bucket boundary; use one of 0.005, 0.01');
+  });
+
+  it('every rule expression uses only metrics that really exist', () => {
+    const recorded = new Set(allRuleGroups(profile).flatMap((g) => g.rules.map((r) => r.record).filter((r): r is string => Boolean(r))));
+    for (const rule of allRuleGroups(profile).flatMap((g) => g.rules)) {
+      for (const name of metricNamesIn(rule.expr)) expect(KNOWN_METRICS.has(name) || recorded.has(name), `${rule.record ?? rule.alert}: ${name}`).toBe(true);
+    }
+  });
+
+  it('the metric-name check catches a metric nobody exports', () => {
+    expect(metricNamesIn('sum(rate(apistack_made_up_total[5m])) / sum(up{job="x"})')).toEqual(['apistack_made_up_total', 'up']);
+    expect(KNOWN_METRICS.has('apistack_made_up_total')).toBe(false);
+  });
+
+  it('alert rules fire, stay quiet, and stay quiet with no traffic (promtool test rules)', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'rules.yml'), renderRulesYaml(profile));
+    const ok = (route: string, perMin: number, mins: number) => ({ series: `${H}_count{route="${route}",status_code="200",method="GET",job="api",instance="a"}`, values: `0+${perMin}x${mins}` });
+    const bad = (route: string, perMin: number, mins: number) => ({ series: `${H}_count{route="${route}",status_code="500",method="GET",job="api",instance="a"}`, values: `0+${perMin}x${mins}` });
+    const tests = {
+      rule_files: ['rules.yml'],
+      evaluation_interval: '1m',
+      tests: [
+        {
+          name: '10% errors for 70 minutes burns the budget fast: page',
+          interval: '1m',
+          input_series: [ok('/api/events', 900, 80), bad('/api/events', 100, 80)],
+          alert_rule_test: [
+            { eval_time: '65m', alertname: 'ApistackAvailabilityBudgetBurnFast', exp_alerts: [{ exp_labels: { severity: 'page' }, exp_annotations: annotationsOf('ApistackAvailabilityBudgetBurnFast') }] },
+            {
+              eval_time: '65m',
+              alertname: 'ApistackHighErrorRate',
+              exp_alerts: [{ exp_labels: { severity: 'warning' }, exp_annotations: annotationsOf('ApistackHighErrorRate') }],
+            },
+          ],
+        },
+        {
+          name: '0.05% errors is within a 99.9% objective: quiet',
+          interval: '1m',
+          input_series: [ok('/api/events', 10000, 80), bad('/api/events', 5, 80)],
+          alert_rule_test: [
+            { eval_time: '65m', alertname: 'ApistackAvailabilityBudgetBurnFast', exp_alerts: [] },
+            { eval_time: '65m', alertname: 'ApistackHighErrorRate', exp_alerts: [] },
+          ],
+        },
+        {
+          name: 'no traffic at all: quiet',
+          interval: '1m',
+          input_series: [{ series: 'up{job="api",instance="a"}', values: '1x80' }],
+          alert_rule_test: ['ApistackAvailabilityBudgetBurnFast', 'ApistackAvailabilityBudgetBurnSlow', 'ApistackLatencyBudgetBurnFast', 'ApistackHighErrorRate', 'ApistackHighLatencyP95', 'ApistackLowCacheHitRatio', 'ApistackWorkerRestartStorm'].map((alertname) => ({ eval_time: '70m', alertname, exp_alerts: [] })),
+        },
+        {
+          name: 'Redis down for 5 minutes pages; up stays quiet',
+          interval: '1m',
+          input_series: [
+            { series: 'redis_up{instance="r1"}', values: '0x10' },
+            { series: 'redis_up{instance="r2"}', values: '1x10' },
+          ],
+          alert_rule_test: [{ eval_time: '5m', alertname: 'ApistackRedisDown', exp_alerts: [{ exp_labels: { severity: 'page', instance: 'r1' }, exp_annotations: annotationsOf('ApistackRedisDown') }] }],
+        },
+        {
+          name: 'a crash every minute is a restart storm; recycles are not',
+          interval: '1m',
+          input_series: [
+            { series: 'apistack_worker_restarts_total{reason="crash",instance="a"}', values: '0+1x30' },
+            { series: 'apistack_worker_restarts_total{reason="recycle",instance="b"}', values: '0+3x30' },
+          ],
+          alert_rule_test: [{ eval_time: '20m', alertname: 'ApistackWorkerRestartStorm', exp_alerts: [{ exp_labels: { severity: 'page', instance: 'a' }, exp_annotations: annotationsOf('ApistackWorkerRestartStorm') }] }],
+        },
+        {
+          name: 'cache hit ratio of 50% warns after 30 minutes; 90% does not',
+          interval: '1m',
+          input_series: [
+            { series: 'apistack_cache_requests_total{layer="l1",result="hit"}', values: '0+50x60' },
+            { series: 'apistack_cache_requests_total{layer="l1",result="miss"}', values: '0+50x60' },
+          ],
+          alert_rule_test: [
+            { eval_time: '20m', alertname: 'ApistackLowCacheHitRatio', exp_alerts: [] },
+            { eval_time: '55m', alertname: 'ApistackLowCacheHitRatio', exp_alerts: [{ exp_labels: { severity: 'warning' }, exp_annotations: annotationsOf('ApistackLowCacheHitRatio') }] },
+          ],
+        },
+      ],
+    };
+    writeFileSync(join(dir, 'tests.yml'), renderYaml(tests));
+    const r = promtool(['test', 'rules', 'tests.yml'], dir);
+    expect(r.output).toContain('SUCCESS');
+    expect(r.code).toBe(0);
+  });
+
+  it('a broken rule is caught by promtool (the check can fail)', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'rules.yml'), renderRulesYaml(profile).replace('sum by (route) (rate(', 'sum by (route) (rate(('));
+    expect(promtool(['check', 'rules', 'rules.yml'], dir).code).not.toBe(0);
+  });
+});
+
+describe('Grafana dashboards', () => {
+  const specs = dashboardSpecs(profile);
+
+  it('has the overview, workers, data and nginx dashboards', () => {
+    expect(specs.map((s) => s.uid)).toEqual(['apistack-overview', 'apistack-workers', 'apistack-data', 'apistack-nginx']);
+    const titles = specs.flatMap((s) => s.panels.map((p) => p.title));
+    expect(titles).toEqual(expect.arrayContaining(['Requests per second by route', 'Error ratio by route', 'Latency p50 / p95 / p99', 'In-flight requests', 'Worker restarts by reason', 'Event-loop lag p99', 'Heap used', 'Cache hit ratio by layer', 'Active connections']));
+  });
+
+  it('every panel query passes promtool and uses only metrics that exist', () => {
+    const recorded = new Set(recordingRules(profile).flatMap((g) => g.rules.map((r) => r.record!)));
+    const exprs = specs.flatMap((s) => s.panels.flatMap((p) => p.exprs.map((e) => e.expr)));
+    const dir = tempDir();
+    writeFileSync(join(dir, 'panels.yml'), renderYaml({ groups: [{ name: 'panels', rules: exprs.map((expr, i) => ({ record: `panel:check:${i}`, expr })) }] }));
+    const r = promtool(['check', 'rules', 'panels.yml'], dir);
+    expect(r.output).toContain('SUCCESS');
+    for (const expr of exprs) for (const name of metricNamesIn(expr)) expect(KNOWN_METRICS.has(name) || recorded.has(name), `${expr}: ${name}`).toBe(true);
+  });
+
+  it('renders Grafana JSON with one target per query', () => {
+    const d = grafanaDashboard(specs[0]!);
+    expect(d).toMatchObject({ uid: 'apistack-overview', schemaVersion: 39 });
+    const panels = d.panels as { targets: { expr: string; refId: string }[] }[];
+    expect(panels[2]!.targets.map((t) => t.refId)).toEqual(['A', 'B', 'C']);
+  });
+});
