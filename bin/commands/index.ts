@@ -4,6 +4,7 @@ import { registerCostCommands } from './cost.ts';
 import { registerLocalCommands } from './local.ts';
 import { registerMainCommand } from './main.ts';
 import { registerPricesCommands } from './prices.ts';
+import { registerSynthCommands } from './synth.ts';
 import { registerProfileCommands } from './profile.ts';
 
-export const registrations: ReadonlyArray<(program: Command) => void> = [registerMainCommand, registerProfileCommands, registerCostCommands, registerPricesCommands, registerLocalCommands];
+export const registrations: ReadonlyArray<(program: Command) => void> = [registerMainCommand, registerProfileCommands, registerCostCommands, registerPricesCommands, registerLocalCommands, registerSynthCommands];

@@ -1,8 +1,9 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { CONTAINER_PORTS, renderNginxConfig } from '../../nginx/index.ts';
 import { DEFAULT_PROFILE, loadProfile, type ResolvedProfile } from '../../lib/profile/index.ts';
+import { synthKubernetes } from '../k8s.ts';
 import { costReport } from './cost.ts';
 import { profileSummary } from './profile.ts';
 
@@ -20,7 +21,9 @@ export function registerMainCommand(program: Command): void {
       const profile = loadProfile(opts.profile);
       console.log(`profile ${profileSummary(profile)}`);
       for (const file of synthesizeNginx(profile, opts.out)) console.log(`wrote ${file}`);
-      // The Kubernetes charts and AWS stacks are still to come; their costs are priced from the profile.
+      const k8sDir = synthKubernetes(opts.profile, opts.out);
+      for (const f of readdirSync(k8sDir).sort()) console.log(`wrote ${join(k8sDir, f)}`);
+      // The AWS stacks are still to come; the AWS column is priced from the profile.
       for (const target of ['aws', 'k8s']) {
         console.log('');
         console.log(costReport({ current: 'baseline', optimized: opts.profile, target, format: 'table', prices: [], hoursPerMonth: '730' }));
