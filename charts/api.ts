@@ -1,10 +1,10 @@
 /** The API: Deployment (replicas owned by the HPA), HPA, PDB, ClusterIP and headless Services, config. */
-import { ApiObject, Chart } from 'cdk8s';
+import { Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
 import { appEnvironment } from '../lib/profile/app-env.ts';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
 import { kubernetesWorkloads, PORTS } from '../lib/profile/workloads.ts';
-import { containerSecurityContext, labels, podSecurityContext, resources, secretRef, selector, type SecretValues } from './common.ts';
+import { containerSecurityContext, labels, podSecurityContext, resources, secretRef, selector, type SecretValues, manifest } from './common.ts';
 
 export const API_HEADLESS_SERVICE = 'api-headless';
 
@@ -24,8 +24,8 @@ export class ApiChart extends Chart {
     const image = props.image ?? `${p.api.imageRepository}:${p.api.imageTag}`;
     const api = kubernetesWorkloads(p).find((w) => w.name === 'api')!;
 
-    new ApiObject(this, 'config', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'api-config', labels: labels('api') }, data: appEnvironment(p) });
-    new ApiObject(this, 'secrets', {
+    manifest(this, 'config', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'api-config', labels: labels('api') }, data: appEnvironment(p) });
+    manifest(this, 'secrets', {
       apiVersion: 'v1',
       kind: 'Secret',
       metadata: { name: 'api-secrets', labels: labels('api') },
@@ -38,7 +38,7 @@ export class ApiChart extends Chart {
     });
 
     const probe = (path: string, extra: Record<string, number>) => ({ httpGet: { path, port: 'http' }, timeoutSeconds: 2, ...extra });
-    new ApiObject(this, 'deployment', {
+    manifest(this, 'deployment', {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
       metadata: { name: 'api', labels: labels('api') },
@@ -89,7 +89,7 @@ export class ApiChart extends Chart {
       },
     });
 
-    new ApiObject(this, 'hpa', {
+    manifest(this, 'hpa', {
       apiVersion: 'autoscaling/v2',
       kind: 'HorizontalPodAutoscaler',
       metadata: { name: 'api', labels: labels('api') },
@@ -107,15 +107,15 @@ export class ApiChart extends Chart {
         },
       },
     });
-    new ApiObject(this, 'pdb', { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'api', labels: labels('api') }, spec: { maxUnavailable: 1, selector: { matchLabels: selector('api') } } });
-    new ApiObject(this, 'service', {
+    manifest(this, 'pdb', { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'api', labels: labels('api') }, spec: { maxUnavailable: 1, selector: { matchLabels: selector('api') } } });
+    manifest(this, 'service', {
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name: 'api', labels: labels('api') },
       spec: { type: 'ClusterIP', selector: selector('api'), ports: [{ name: 'http', port: PORTS.api, targetPort: 'http' }] },
     });
     // nginx resolves this name and balances least_conn over the pod IPs it returns.
-    new ApiObject(this, 'headless', {
+    manifest(this, 'headless', {
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name: API_HEADLESS_SERVICE, labels: labels('api') },

@@ -1,9 +1,9 @@
 /** Postgres (StatefulSet, PVC, credentials, migrations Job) and Redis/Valkey, each with its exporter sidecar. */
-import { ApiObject, Chart } from 'cdk8s';
+import { Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
 import { kubernetesWorkloads, PORTS } from '../lib/profile/workloads.ts';
-import { containerSecurityContext, IMAGES, labels, podSecurityContext, resources, secretRef, selector, type SecretValues } from './common.ts';
+import { containerSecurityContext, IMAGES, labels, podSecurityContext, resources, secretRef, selector, type SecretValues, manifest } from './common.ts';
 
 export interface DataChartProps {
   readonly profile: ResolvedProfile;
@@ -20,7 +20,7 @@ export class DataChart extends Chart {
     const redisW = workloads.find((w) => w.name === 'redis')!;
     const pick = (w: typeof pgW, name: string) => w.containers.find((c) => c.name === name)!;
 
-    new ApiObject(this, 'pg-secret', {
+    manifest(this, 'pg-secret', {
       apiVersion: 'v1',
       kind: 'Secret',
       metadata: { name: 'postgres-credentials', labels: labels('postgres') },
@@ -32,7 +32,7 @@ export class DataChart extends Chart {
       },
     });
     const pgProbe = { exec: { command: ['pg_isready', '-U', 'apistack', '-d', 'apistack', '-h', '127.0.0.1'] }, timeoutSeconds: 3 };
-    new ApiObject(this, 'postgres', {
+    manifest(this, 'postgres', {
       apiVersion: 'apps/v1',
       kind: 'StatefulSet',
       metadata: { name: 'postgres', labels: labels('postgres') },
@@ -95,13 +95,13 @@ export class DataChart extends Chart {
         ],
       },
     });
-    new ApiObject(this, 'pg-service', {
+    manifest(this, 'pg-service', {
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name: 'postgres', labels: labels('postgres') },
       spec: { clusterIP: 'None', selector: selector('postgres'), ports: [{ name: 'postgres', port: PORTS.postgres, targetPort: 'postgres' }] },
     });
-    new ApiObject(this, 'migrations', {
+    manifest(this, 'migrations', {
       apiVersion: 'batch/v1',
       kind: 'Job',
       metadata: { name: 'migrations', labels: labels('migrations') },
@@ -130,7 +130,7 @@ export class DataChart extends Chart {
     });
 
     // Redis or Valkey: StatefulSet with a PVC when persistent, else a Deployment.
-    new ApiObject(this, 'redis-secret', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'redis-credentials', labels: labels('redis') }, type: 'Opaque', stringData: { password: props.secrets.redisPassword } });
+    manifest(this, 'redis-secret', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'redis-credentials', labels: labels('redis') }, type: 'Opaque', stringData: { password: props.secrets.redisPassword } });
     const persistent = p.redis.persistence;
     const image = p.redis.engine === 'valkey' ? `valkey/valkey:${p.redis.engineVersion}-alpine` : `redis:${p.redis.engineVersion}-alpine`;
     const server = p.redis.engine === 'valkey' ? 'valkey-server' : 'redis-server';
@@ -175,7 +175,7 @@ export class DataChart extends Chart {
       ],
       volumes: persistent ? [] : [{ name: 'data', emptyDir: {} }],
     };
-    new ApiObject(this, 'redis', {
+    manifest(this, 'redis', {
       apiVersion: 'apps/v1',
       kind: persistent ? 'StatefulSet' : 'Deployment',
       metadata: { name: 'redis', labels: labels('redis') },
@@ -193,7 +193,7 @@ export class DataChart extends Chart {
           : {}),
       },
     });
-    new ApiObject(this, 'redis-service', {
+    manifest(this, 'redis-service', {
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name: 'redis', labels: labels('redis') },

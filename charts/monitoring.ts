@@ -4,7 +4,7 @@ import type { Construct } from 'constructs';
 import { allRuleGroups, dashboardSpecs, grafanaDashboard, prometheusConfig, renderRulesYaml, renderYaml } from '../lib/monitoring/index.ts';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
 import { kubernetesWorkloads, PORTS } from '../lib/profile/workloads.ts';
-import { containerSecurityContext, IMAGES, labels, podSecurityContext, resources, secretRef, selector, type SecretValues } from './common.ts';
+import { containerSecurityContext, IMAGES, labels, podSecurityContext, resources, secretRef, selector, type SecretValues, manifest } from './common.ts';
 
 export class MonitoringChart extends Chart {
   constructor(scope: Construct, id: string, props: { profile: ResolvedProfile; secrets: SecretValues }) {
@@ -18,21 +18,21 @@ export class MonitoringChart extends Chart {
     const prom = workloads.find((w) => w.name === 'prometheus')!;
     const grafana = workloads.find((w) => w.name === 'grafana')!;
 
-    new ApiObject(this, 'sa', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'prometheus', labels: labels('prometheus') }, automountServiceAccountToken: false });
-    new ApiObject(this, 'role', {
+    manifest(this, 'sa', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'prometheus', labels: labels('prometheus') }, automountServiceAccountToken: false });
+    manifest(this, 'role', {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'Role',
       metadata: { name: 'prometheus', labels: labels('prometheus') },
       rules: [{ apiGroups: [''], resources: ['pods', 'services', 'endpoints'], verbs: ['get', 'list', 'watch'] }],
     });
-    new ApiObject(this, 'binding', {
+    manifest(this, 'binding', {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'RoleBinding',
       metadata: { name: 'prometheus', labels: labels('prometheus') },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'prometheus' },
       subjects: [{ kind: 'ServiceAccount', name: 'prometheus', namespace: p.kubernetes.namespace }],
     });
-    new ApiObject(this, 'prom-config', {
+    manifest(this, 'prom-config', {
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: { name: 'prometheus-config', labels: labels('prometheus') },
@@ -40,8 +40,8 @@ export class MonitoringChart extends Chart {
         'prometheus.yml': renderYaml(prometheusConfig(p, { kind: 'kubernetes', namespace: p.kubernetes.namespace }, { ruleFiles: ['/etc/prometheus/rules/*.yml'] })),
       },
     });
-    new ApiObject(this, 'prom-rules', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'prometheus-rules', labels: labels('prometheus') }, data: { 'apistack.yml': renderRulesYaml(p) } });
-    new ApiObject(this, 'prometheus', {
+    manifest(this, 'prom-rules', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'prometheus-rules', labels: labels('prometheus') }, data: { 'apistack.yml': renderRulesYaml(p) } });
+    manifest(this, 'prometheus', {
       apiVersion: 'apps/v1',
       kind: 'StatefulSet',
       metadata: { name: 'prometheus', labels: labels('prometheus') },
@@ -84,24 +84,24 @@ export class MonitoringChart extends Chart {
         ],
       },
     });
-    new ApiObject(this, 'prom-service', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'prometheus', labels: labels('prometheus') }, spec: { selector: selector('prometheus'), ports: [{ name: 'web', port: PORTS.prometheus, targetPort: 'web' }] } });
+    manifest(this, 'prom-service', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'prometheus', labels: labels('prometheus') }, spec: { selector: selector('prometheus'), ports: [{ name: 'web', port: PORTS.prometheus, targetPort: 'web' }] } });
 
-    new ApiObject(this, 'grafana-secret', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'grafana-admin', labels: labels('grafana') }, type: 'Opaque', stringData: { password: props.secrets.grafanaAdminPassword } });
-    new ApiObject(this, 'grafana-datasource', {
+    manifest(this, 'grafana-secret', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'grafana-admin', labels: labels('grafana') }, type: 'Opaque', stringData: { password: props.secrets.grafanaAdminPassword } });
+    manifest(this, 'grafana-datasource', {
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: { name: 'grafana-datasources', labels: labels('grafana') },
       data: { 'prometheus.yml': renderYaml({ apiVersion: 1, datasources: [{ name: 'Prometheus', type: 'prometheus', uid: 'prometheus', access: 'proxy', url: `http://prometheus:${PORTS.prometheus}`, isDefault: true }] }) },
     });
-    new ApiObject(this, 'grafana-providers', {
+    manifest(this, 'grafana-providers', {
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: { name: 'grafana-dashboard-providers', labels: labels('grafana') },
       data: { 'apistack.yml': renderYaml({ apiVersion: 1, providers: [{ name: 'apistack', folder: 'apistack', type: 'file', options: { path: '/var/lib/grafana/dashboards' } }] }) },
     });
     const dashboards = Object.fromEntries(dashboardSpecs(p).map((d) => [`${d.uid}.json`, JSON.stringify(grafanaDashboard(d))]));
-    new ApiObject(this, 'grafana-dashboards', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'grafana-dashboards', labels: labels('grafana') }, data: dashboards });
-    new ApiObject(this, 'grafana', {
+    manifest(this, 'grafana-dashboards', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'grafana-dashboards', labels: labels('grafana') }, data: dashboards });
+    manifest(this, 'grafana', {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
       metadata: { name: 'grafana', labels: labels('grafana') },
@@ -147,7 +147,7 @@ export class MonitoringChart extends Chart {
         },
       },
     });
-    new ApiObject(this, 'grafana-service', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'grafana', labels: labels('grafana') }, spec: { selector: selector('grafana'), ports: [{ name: 'web', port: PORTS.grafana, targetPort: 'web' }] } });
+    manifest(this, 'grafana-service', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'grafana', labels: labels('grafana') }, spec: { selector: selector('grafana'), ports: [{ name: 'web', port: PORTS.grafana, targetPort: 'web' }] } });
   }
 
   /** The cluster's Prometheus Operator scrapes and evaluates: emit what it reads. */

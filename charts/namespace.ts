@@ -1,12 +1,13 @@
-import { ApiObject, Chart } from 'cdk8s';
+import { Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
+import { manifest } from './common.ts';
 
 /** The namespace, enforcing the Pod Security Standards "restricted" profile. */
 export class NamespaceChart extends Chart {
   constructor(scope: Construct, id: string, props: { profile: ResolvedProfile }) {
     super(scope, id);
-    new ApiObject(this, 'namespace', {
+    manifest(this, 'namespace', {
       apiVersion: 'v1',
       kind: 'Namespace',
       metadata: {

@@ -3,32 +3,35 @@
  * nginx → API, API → Postgres and Redis, Prometheus → metrics ports, migrations → Postgres,
  * Grafana → Prometheus, and every pod → DNS.
  */
-import { ApiObject, Chart } from 'cdk8s';
+import { Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
 import { PORTS } from '../lib/profile/workloads.ts';
-import { labels, selector } from './common.ts';
+import { labels, selector, manifest } from './common.ts';
 
-type Peer = Record<string, unknown>;
+type PolicySpec = NonNullable<INetworkPolicy['spec']>;
+type Rules = Pick<PolicySpec, 'ingress' | 'egress'>;
+type Peer = NonNullable<NonNullable<PolicySpec['ingress']>[number]['from']>[number];
 const pods = (name: string): Peer => ({ podSelector: { matchLabels: selector(name) } });
-const tcp = (...ports: number[]) => ports.map((port) => ({ protocol: 'TCP', port }));
+const tcp = (...ports: number[]) => ports.map((port) => ({ protocol: 'TCP' as const, port }));
 
 export class NetworkChart extends Chart {
   constructor(scope: Construct, id: string, props: { profile: ResolvedProfile }) {
     const p = props.profile;
     super(scope, id, { namespace: p.kubernetes.namespace });
-    const policy = (name: string, podSelector: Record<string, unknown>, spec: { ingress?: unknown[]; egress?: unknown[] }) =>
-      new ApiObject(this, name, {
+    const policy = (name: string, podSelector: PolicySpec['podSelector'], spec: Rules) =>
+      manifest(this, name, {
         apiVersion: 'networking.k8s.io/v1',
         kind: 'NetworkPolicy',
         metadata: { name, labels: labels('apistack') },
-        spec: { podSelector, policyTypes: [...(spec.ingress ? ['Ingress'] : []), ...(spec.egress ? ['Egress'] : [])], ...spec },
+        spec: { podSelector, policyTypes: [...(spec.ingress ? (['Ingress'] as const) : []), ...(spec.egress ? (['Egress'] as const) : [])], ...spec },
       });
     const match = (name: string) => ({ matchLabels: selector(name) });
 
     policy('default-deny', {}, { ingress: [], egress: [] });
     policy('allow-dns', {}, {
-      egress: [{ to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] }],
+      egress: [{ to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: [{ protocol: 'UDP' as const, port: 53 }, ...tcp(53)] }],
     });
     policy('nginx', match('nginx'), {
       ingress: [{ ports: tcp(PORTS.nginx) }],

@@ -1,12 +1,12 @@
 /** The nginx least_conn balancer: config from the shared renderer, Deployment, LoadBalancer Service, PDB, HPA. */
 import { createHash } from 'node:crypto';
-import { ApiObject, Chart } from 'cdk8s';
+import { Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
 import { CONTAINER_PORTS, renderNginxConfig, STUB_STATUS_PATH, NGINX_HEALTH_PATH } from '../nginx/index.ts';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
 import { kubernetesWorkloads, PORTS } from '../lib/profile/workloads.ts';
 import { API_HEADLESS_SERVICE } from './api.ts';
-import { containerSecurityContext, IMAGES, labels, podSecurityContext, resources, selector } from './common.ts';
+import { containerSecurityContext, IMAGES, labels, podSecurityContext, resources, selector, manifest } from './common.ts';
 
 export function kubernetesNginxConfig(p: ResolvedProfile): string {
   const domain = p.kubernetes.clusterDomain;
@@ -26,9 +26,9 @@ export class NginxChart extends Chart {
     super(scope, id, { namespace: p.kubernetes.namespace });
     const w = kubernetesWorkloads(p).find((x) => x.name === 'nginx')!;
     const config = kubernetesNginxConfig(p);
-    new ApiObject(this, 'config', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'nginx-config', labels: labels('nginx') }, data: { 'nginx.conf': config } });
+    manifest(this, 'config', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'nginx-config', labels: labels('nginx') }, data: { 'nginx.conf': config } });
     const hpa = p.derived.nginx.hpa;
-    new ApiObject(this, 'deployment', {
+    manifest(this, 'deployment', {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
       metadata: { name: 'nginx', labels: labels('nginx') },
@@ -82,7 +82,7 @@ export class NginxChart extends Chart {
         },
       },
     });
-    new ApiObject(this, 'service', {
+    manifest(this, 'service', {
       apiVersion: 'v1',
       kind: 'Service',
       metadata: {
@@ -101,10 +101,10 @@ export class NginxChart extends Chart {
       spec: { type: 'LoadBalancer', selector: selector('nginx'), ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
     });
     if (p.nginx.replicasMin > 1) {
-      new ApiObject(this, 'pdb', { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'nginx', labels: labels('nginx') }, spec: { maxUnavailable: 1, selector: { matchLabels: selector('nginx') } } });
+      manifest(this, 'pdb', { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'nginx', labels: labels('nginx') }, spec: { maxUnavailable: 1, selector: { matchLabels: selector('nginx') } } });
     }
     if (hpa) {
-      new ApiObject(this, 'hpa', {
+      manifest(this, 'hpa', {
         apiVersion: 'autoscaling/v2',
         kind: 'HorizontalPodAutoscaler',
         metadata: { name: 'nginx', labels: labels('nginx') },
