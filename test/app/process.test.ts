@@ -111,6 +111,7 @@ describe('process model', () => {
   it('kills workers past GRACEFUL_TIMEOUT and says so in the exit code', async () => {
     const api = await startApi({ WEB_CONCURRENCY: '1', GRACEFUL_TIMEOUT: '1' });
     await halfSentRequest(api.port); // never finished
+    await waitFor('request in flight', async () => (await metric(api, 'apistack_http_requests_in_flight')) >= 1, { timeoutMs: 5000 });
     api.child.kill('SIGTERM');
     expect(await api.exited).toBe(1);
     expect(api.output()).toContain('graceful timeout (1 s) passed: killing workers');

@@ -156,6 +156,75 @@ describe('Kubernetes golden breakdowns', () => {
     ]);
   });
 
+  it('optimized on m7g.xlarge nodes with a savings plan: every line', () => {
+    const b = priceProfile(loadProfile('optimized'), 'k8s', catalog);
+    // m7g.xlarge: 4 vCPU, 16 GiB, $0.1632/h, Compute Savings Plan 1y no-upfront -20%.
+    const node = 0.1632 * 0.8;
+    const w = (4 * 0.031611) / (4 * 0.031611 + 16 * 0.004237);
+    const cpuRate = (node * w) / 4000;
+    const memRate = (node * (1 - w)) / (16 * 1024);
+    const pod = (m: number, mib: number) => Math.round((m * cpuRate + mib * memRate) * 1e6) / 1e6;
+    const label = 'on m7g.xlarge, Compute Savings Plan 1y no-upfront, -20%';
+    // Allocatable: 4000 - (60 + 10 + 5 + 5) = 3920m. FFD: one 2000m API pod per node (3 nodes);
+    // postgres 1050, nginx 270 + 270, redis 275 join node 1 (3865m); prometheus and grafana go to node 2.
+    // 3 nodes + 1 spare.
+    const allocated = 3 * H * pod(2000, 4096) + 2 * H * pod(270, 160) + H * pod(1050, 4160) + H * pod(275, 1056) + H * pod(250, 1024) + H * pod(100, 256);
+    const idle = cents((4 * H * node - allocated) / node);
+    expectLines(b, [
+      ['Application Servers', `api pods (3 × 2000m CPU, 4096 MiB requested ${label})`, 3 * H, 3 * H * pod(2000, 4096)],
+      ['Load Balancer', `nginx pods (2 × 270m CPU, 160 MiB requested ${label})`, 2 * H, 2 * H * pod(270, 160)],
+      ['Load Balancer', 'Network Load Balancer (1 LoadBalancer Service)', H, H * 0.0225],
+      ['Load Balancer', 'NLB capacity units (1 NLCU-hour per GB processed)', 500, 500 * 0.006, true],
+      ['Database', `postgres pods (1 × 1050m CPU, 4160 MiB requested ${label})`, H, H * pod(1050, 4160)],
+      ['Cache', `redis pods (1 × 275m CPU, 1056 MiB requested ${label})`, H, H * pod(275, 1056)],
+      ['Storage', 'PVC postgres-0 (gp3)', 50, 50 * 0.08],
+      ['Storage', 'PVC prometheus-0 (gp3)', 20, 20 * 0.08],
+      ['Monitoring', `prometheus pods (1 × 250m CPU, 1024 MiB requested ${label})`, H, H * pod(250, 1024)],
+      ['Monitoring', `grafana pods (1 × 100m CPU, 256 MiB requested ${label})`, H, H * pod(100, 256)],
+      ['Monitoring', 'CloudWatch Logs ingestion', 50, 50 * 0.5, true],
+      ['Monitoring', 'CloudWatch Logs storage (one month kept)', 50, 50 * 0.03, true],
+      ['Network', 'NAT gateways (1)', H, H * 0.045],
+      ['Network', 'NAT data processed', 100, 100 * 0.045, true],
+      ['Network', 'Data transfer out to the internet', 500, 500 * 0.09, true],
+      ['Control Plane', 'EKS control plane', H, H * 0.1],
+      ['Idle Capacity', `unrequested capacity of 4 m7g.xlarge nodes (1 spare, Compute Savings Plan 1y no-upfront, -20%)`, idle, idle * node],
+    ]);
+  });
+
+  it('baseline on m6i.large nodes, on-demand: every line', () => {
+    const b = priceProfile(loadProfile('baseline'), 'k8s', catalog);
+    const node = 0.096;
+    const w = (2 * 0.031611) / (2 * 0.031611 + 8 * 0.004237);
+    const cpuRate = (node * w) / 2000;
+    const memRate = (node * (1 - w)) / (8 * 1024);
+    const pod = (m: number, mib: number) => Math.round((m * cpuRate + mib * memRate) * 1e6) / 1e6;
+    const label = 'on m6i.large';
+    // Allocatable 1930m / 7518 MiB. FFD: postgres (1550m) n1, redis (1025m) n2, ten API pods (1000m) one node each (n3-n12),
+    // nginx (520m) n2 and n3, prometheus (500m) n4, grafana (250m) n1: 12 nodes + 1 spare.
+    const allocated = 10 * H * pod(1000, 2048) + 2 * H * pod(520, 288) + H * pod(1550, 6208) + H * pod(1025, 6176) + H * pod(500, 2048) + H * pod(250, 512);
+    const idle = cents((13 * H * node - allocated) / node);
+    expectLines(b, [
+      ['Application Servers', `api pods (10 × 1000m CPU, 2048 MiB requested ${label})`, 10 * H, 10 * H * pod(1000, 2048)],
+      ['Load Balancer', `nginx pods (2 × 520m CPU, 288 MiB requested ${label})`, 2 * H, 2 * H * pod(520, 288)],
+      ['Load Balancer', 'Network Load Balancer (1 LoadBalancer Service)', H, H * 0.0225],
+      ['Load Balancer', 'NLB capacity units (1 NLCU-hour per GB processed)', 500, 500 * 0.006, true],
+      ['Database', `postgres pods (1 × 1550m CPU, 6208 MiB requested ${label})`, H, H * pod(1550, 6208)],
+      ['Cache', `redis pods (1 × 1025m CPU, 6176 MiB requested ${label})`, H, H * pod(1025, 6176)],
+      ['Storage', 'PVC postgres-0 (gp3)', 200, 200 * 0.08],
+      ['Storage', 'PVC redis-0 (gp3)', 20, 20 * 0.08],
+      ['Storage', 'PVC prometheus-0 (gp3)', 50, 50 * 0.08],
+      ['Monitoring', `prometheus pods (1 × 500m CPU, 2048 MiB requested ${label})`, H, H * pod(500, 2048)],
+      ['Monitoring', `grafana pods (1 × 250m CPU, 512 MiB requested ${label})`, H, H * pod(250, 512)],
+      ['Monitoring', 'CloudWatch Logs ingestion', 50, 50 * 0.5, true],
+      ['Monitoring', 'CloudWatch Logs storage (one month kept)', 50, 50 * 0.03, true],
+      ['Network', 'NAT gateways (2)', 2 * H, 2 * H * 0.045],
+      ['Network', 'NAT data processed', 100, 100 * 0.045, true],
+      ['Network', 'Data transfer out to the internet', 500, 500 * 0.09, true],
+      ['Control Plane', 'EKS control plane', H, H * 0.1],
+      ['Idle Capacity', 'unrequested capacity of 13 m6i.large nodes (1 spare)', idle, idle * node],
+    ]);
+  });
+
   it('optimized and baseline: node counts follow the profiles, spare nodes included', () => {
     const idle = (name: string) => priceProfile(loadProfile(name), 'k8s', catalog).components.find((c) => c.name === 'Idle Capacity')!.lines[0]!.name;
     // optimized: 3 API pods of 2 vCPU each need 3 m7g.xlarge (3920m allocatable), plus 1 spare.
