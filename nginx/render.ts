@@ -2,6 +2,7 @@
  * nginx.conf for the least_conn balancer in front of the API: a pure function of the profile
  * and where it runs. Every number comes from the profile or its derived values.
  */
+import { UserError } from '../lib/profile/errors.ts';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
 import { PORTS } from '../lib/profile/workloads.ts';
 import type { NginxTarget } from './types.ts';
@@ -19,12 +20,39 @@ function paths(target: NginxTarget) {
   return { pid: '/tmp/nginx.pid', temp: '/tmp', errorLog: '/dev/stderr', accessLog: '/dev/stdout' };
 }
 
+const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i;
+
+function checkPort(field: string, port: number, problems: string[]): void {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) problems.push(`'${field}' (${port}) must be a TCP port, an integer from 1 to 65535`);
+}
+
+/** Reject a target nginx would refuse (or start with and then fail on) with every problem named. */
+function checkTarget(target: NginxTarget): void {
+  const problems: string[] = [];
+  checkPort('listenPort', target.listenPort, problems);
+  checkPort('statusPort', target.statusPort, problems);
+  if (target.listenPort === target.statusPort) problems.push(`'listenPort' and 'statusPort' are both ${target.listenPort}: stub_status needs a port of its own`);
+  if (target.kind === 'local') {
+    if (target.upstreamPorts.length === 0) problems.push("'upstreamPorts' is empty: give the loopback port of at least one API process");
+    target.upstreamPorts.forEach((port, i) => checkPort(`upstreamPorts[${i}]`, port, problems));
+    if (!target.prefixDir.startsWith('/')) problems.push(`'prefixDir' ("${target.prefixDir}") must be an absolute path`);
+    if (/[\s;{}'"]/.test(target.prefixDir)) problems.push(`'prefixDir' ("${target.prefixDir}") must not contain spaces, quotes, ';', '{' or '}'`);
+  } else {
+    checkPort('upstreamPort', target.upstreamPort, problems);
+    if (!DNS_NAME.test(target.upstreamHost)) problems.push(`'upstreamHost' ("${target.upstreamHost}") must be a DNS name, e.g. api-headless.apistack.svc.cluster.local`);
+    if (!DNS_NAME.test(target.resolver)) problems.push(`'resolver' ("${target.resolver}") must be an IPv4 address or a DNS name, e.g. 169.254.169.253`);
+  }
+  if (problems.length > 0) throw new UserError(`invalid nginx ${target.kind} target:\n  - ${problems.join('\n  - ')}`, problems);
+}
+
 function upstreamServers(p: ResolvedProfile, target: NginxTarget): string[] {
   const params = `max_fails=${p.nginx.maxFails} fail_timeout=${p.nginx.failTimeoutSeconds}s max_conns=${p.derived.nginx.maxConnsPerUpstreamServer}`;
   if (target.kind === 'local') return target.upstreamPorts.map((port) => `server 127.0.0.1:${port} ${params};`);
   return [
-    // Re-resolved while running, so least_conn spreads over the pods/tasks that exist now
-    // (upstream `resolver` and the `resolve` parameter are in open-source nginx since 1.27.3).
+    // Re-resolved while running, so least_conn spreads over the pods/tasks that exist now.
+    // `resolver`/`resolver_timeout` inside `upstream` and the `resolve` server parameter are in
+    // open-source nginx since 1.27.3 (CHANGES 1.27.3; nginx.org/en/docs/http/ngx_http_upstream_module.html#resolver).
+    // ipv6=off: the Service and Cloud Map names carry A records only.
     `resolver ${target.resolver} valid=5s ipv6=off;`,
     'resolver_timeout 2s;',
     `server ${target.upstreamHost}:${target.upstreamPort} resolve ${params};`,
@@ -52,7 +80,13 @@ function indent(lines: readonly string[], depth: number): string[] {
   return lines.map((l) => (l === '' ? '' : `${'    '.repeat(depth)}${l}`));
 }
 
+/**
+ * The whole nginx.conf for one target. Pure: no files, no environment.
+ * Locally nginx runs with `-p <prefixDir>/ -g 'daemon off;'`, so the text has no `daemon` or `user`.
+ * @throws UserError when the target has an impossible port, an empty upstream or a malformed name.
+ */
 export function renderNginxConfig(p: ResolvedProfile, target: NginxTarget): string {
+  checkTarget(target);
   const n = p.nginx;
   const d = p.derived.nginx;
   const f = paths(target);

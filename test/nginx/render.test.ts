@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DIRECTIVE_SINCE, MIN_NGINX_FOR_RESOLVE, PARAMETER_SINCE, renderNginxConfig, UPSTREAM_SERVER_PARAMETER_SINCE, versionAtLeast, type NginxTarget } from '../../nginx/index.ts';
 import { builtinProfileNames, loadProfile, resolveProfileLayer } from '../../lib/profile/index.ts';
+import { UserError } from '../../lib/profile/errors.ts';
 import { nginxConfigTest, tempDir } from '../helpers/servers.ts';
 
 const goldenDir = join(import.meta.dirname, 'golden');
@@ -25,29 +26,62 @@ const awsTarget: NginxTarget = {
   statusPort: 8081,
 };
 
-/** Golden text: compared exactly; UPDATE_GOLDEN=1 rewrites it deliberately. */
+/** Golden text: compared exactly; UPDATE_GOLDEN=1 writes it deliberately (a missing file fails). */
 function golden(name: string, text: string): void {
   const file = join(goldenDir, name);
-  if (process.env.UPDATE_GOLDEN === '1' || !existsSync(file)) writeFileSync(file, text);
+  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(file, text);
+  expect(existsSync(file), `${file} is missing: run with UPDATE_GOLDEN=1 to write it`).toBe(true);
   expect(text).toBe(readFileSync(file, 'utf8'));
 }
 
-/** Directives as [name, ...args], from nginx.conf text (enough for what the renderer emits). */
-function directives(conf: string): string[][] {
-  const out: string[][] = [];
-  for (const raw of conf.split('\n')) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#') || line === '}') continue;
-    if (line.startsWith("log_format")) {
-      out.push(['log_format', 'apistack_json', 'escape=json']);
-      continue;
-    }
-    const words = line.replace(/[;{]$/, '').trim().split(/\s+/);
-    // Entries of a `map` block are values, not directives.
-    if (words[0]!.startsWith('"') || words[0] === 'default') continue;
-    out.push(words);
+interface Directive {
+  readonly name: string;
+  readonly args: readonly string[];
+  /** Names of the enclosing blocks, outermost first, e.g. ['http', 'upstream']. */
+  readonly blocks: readonly string[];
+}
+
+/** nginx.conf text → every directive with its arguments and enclosing blocks (quotes and comments honoured). */
+function directives(conf: string): Directive[] {
+  const tokens = conf.match(/#[^\n]*|"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|[;{}]|[^\s;{}"'#]+/g) ?? [];
+  const out: Directive[] = [];
+  const blocks: string[] = [];
+  let words: string[] = [];
+  for (const token of tokens) {
+    if (token.startsWith('#')) continue;
+    if (token === ';' || token === '{') {
+      const [name, ...args] = words;
+      if (name === undefined) throw new Error(`empty directive before "${token}" in:\n${conf}`);
+      // Entries of a `map` block are source → value pairs, not directives.
+      if (blocks.at(-1) !== 'map') out.push({ name, args, blocks: [...blocks] });
+      if (token === '{') blocks.push(name);
+      words = [];
+    } else if (token === '}') {
+      if (words.length > 0 || blocks.pop() === undefined) throw new Error(`unbalanced "}" in:\n${conf}`);
+    } else words.push(token);
   }
+  if (words.length > 0 || blocks.length > 0) throw new Error(`unterminated directive or block in:\n${conf}`);
   return out;
+}
+
+/** Every directive and parameter the pinned nginx would not know, as readable problems. */
+function unsupported(conf: string, pinned: string): string[] {
+  const problems: string[] = [];
+  const need = (what: string, since: string | undefined) => {
+    if (since === undefined) problems.push(`unknown ${what}`);
+    else if (!versionAtLeast(pinned, since)) problems.push(`${what} needs nginx ${since}, the image pins ${pinned}`);
+  };
+  for (const { name, args, blocks } of directives(conf)) {
+    need(`directive "${name}"`, DIRECTIVE_SINCE[name]);
+    if (name === 'server' && blocks.at(-1) === 'upstream') {
+      for (const arg of args.slice(1)) need(`server parameter "${arg.split('=')[0]}"`, UPSTREAM_SERVER_PARAMETER_SINCE[arg.split('=')[0]!]);
+    }
+    for (const arg of args) {
+      const since = PARAMETER_SINCE[name]?.[arg];
+      if (since !== undefined) need(`"${name} ... ${arg}"`, since);
+    }
+  }
+  return problems;
 }
 
 describe('nginx renderer', () => {
@@ -95,36 +129,50 @@ describe('nginx renderer', () => {
     ['kubernetes', kubernetesTarget],
     ['aws', awsTarget],
   ] as const)('%s: every directive and parameter exists in the nginx version the image pins', (_name, target) => {
-    const p = loadProfile('optimized');
-    const pinned = p.nginx.imageTag;
-    expect(versionAtLeast(pinned, MIN_NGINX_FOR_RESOLVE)).toBe(true);
-    let inUpstream = false;
-    for (const [name, ...args] of directives(renderNginxConfig(p, target))) {
-      if (name === 'upstream') inUpstream = true;
-      if (name === 'server' && !inUpstream) continue; // a server block, not an upstream server line
-      const since = DIRECTIVE_SINCE[name!];
-      expect(since, `unknown directive "${name}"`).toBeDefined();
-      expect(versionAtLeast(pinned, since!), `${name} needs nginx ${since}`).toBe(true);
-      if (name === 'server' && inUpstream) {
-        for (const arg of args.slice(1)) {
-          const param = arg.split('=')[0]!;
-          const paramSince = UPSTREAM_SERVER_PARAMETER_SINCE[param];
-          expect(paramSince, `unknown server parameter "${param}"`).toBeDefined();
-          expect(versionAtLeast(pinned, paramSince!), `server ${param} needs nginx ${paramSince}`).toBe(true);
-        }
-      }
-      for (const arg of args) {
-        const paramSince = PARAMETER_SINCE[name!]?.[arg];
-        if (paramSince) expect(versionAtLeast(pinned, paramSince)).toBe(true);
-      }
-      if (name === 'keepalive_requests') inUpstream = false;
+    // `nginx -t` with the Debian 1.22 cannot check these renderings: it predates the upstream
+    // `resolver` and `resolve` (1.27.3). The version table is the check instead.
+    for (const name of builtinProfileNames()) {
+      const p = loadProfile(name);
+      expect(versionAtLeast(p.nginx.imageTag, MIN_NGINX_FOR_RESOLVE)).toBe(true);
+      const conf = renderNginxConfig(p, target);
+      expect(directives(conf).filter((d) => d.name === 'server' && d.blocks.at(-1) === 'upstream').map((d) => d.args.slice(1).map((a) => a.split('=')[0]))).toEqual([
+        ['resolve', 'max_fails', 'fail_timeout', 'max_conns'],
+      ]);
+      expect(unsupported(conf, p.nginx.imageTag)).toEqual([]);
     }
   });
 
-  it('rejects a directive the table does not know (the check can fail)', () => {
-    const conf = renderNginxConfig(loadProfile('optimized'), kubernetesTarget).replace('least_conn;', 'least_conn;\n    random two;');
-    const names = directives(conf).map(([n]) => n);
-    expect(names.filter((n) => DIRECTIVE_SINCE[n!] === undefined)).toEqual(['random']);
+  it('the version check fails on an unknown directive, an unknown server parameter and a too-old pin', () => {
+    const conf = renderNginxConfig(loadProfile('optimized'), kubernetesTarget)
+      .replace('least_conn;', 'least_conn;\n        random two;')
+      .replace(' resolve ', ' resolve slow_start=10s ');
+    expect(unsupported(conf, '1.27.3')).toEqual(['unknown directive "random"', 'unknown server parameter "slow_start"']);
+    const current = renderNginxConfig(loadProfile('optimized'), kubernetesTarget);
+    expect(unsupported(current, '1.26.2')).toEqual([
+      'directive "resolver" needs nginx 1.27.3, the image pins 1.26.2',
+      'directive "resolver_timeout" needs nginx 1.27.3, the image pins 1.26.2',
+      'server parameter "resolve" needs nginx 1.27.3, the image pins 1.26.2',
+    ]);
+  });
+
+  it('the parser sees the blocks the directives are in', () => {
+    const conf = renderNginxConfig(loadProfile('optimized'), kubernetesTarget);
+    const found = directives(conf);
+    expect(found.find((d) => d.name === 'least_conn')?.blocks).toEqual(['http', 'upstream']);
+    expect(found.find((d) => d.name === 'stub_status')?.blocks).toEqual(['http', 'server', 'location']);
+    expect(found.find((d) => d.name === 'log_format')?.args.slice(0, 2)).toEqual(['apistack_json', 'escape=json']);
+    expect(found.some((d) => d.name === 'default')).toBe(false);
+  });
+
+  it('rejects an impossible target with every problem named', () => {
+    const p = loadProfile('optimized');
+    expect(() => renderNginxConfig(p, { kind: 'local', listenPort: 8080, statusPort: 8080, upstreamPorts: [], prefixDir: 'relative' })).toThrow(
+      /invalid nginx local target:\n  - 'listenPort' and 'statusPort' are both 8080.*\n  - 'upstreamPorts' is empty.*\n  - 'prefixDir' \("relative"\) must be an absolute path/,
+    );
+    expect(() => renderNginxConfig(p, { ...kubernetesTarget, upstreamHost: 'api headless', upstreamPort: 70000 })).toThrow(
+      /'upstreamPort' \(70000\) must be a TCP port.*\n  - 'upstreamHost' \("api headless"\) must be a DNS name/,
+    );
+    expect(() => renderNginxConfig(p, { ...awsTarget, resolver: '' })).toThrow(UserError);
   });
 
   it('the Dockerfile pins the same nginx version as every built-in profile, at least 1.27.3', () => {
