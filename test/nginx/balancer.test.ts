@@ -142,11 +142,15 @@ describe('nginx least_conn balancer (local rendering, real nginx)', () => {
     const a = await backend('a');
     const nginx = await balancer([a], { nginx: { rateLimitPerClientPerSecond: 1, rateLimitBurst: 2 } });
     const statuses: number[] = [];
+    const startedMs = performance.now();
     for (let i = 0; i < 10; i++) statuses.push((await send(`${nginx.url}/limited`)).status);
-    // One at the rate plus a burst of two pass at once; the rest are refused.
-    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(3);
-    expect(statuses.filter((s) => s === 200).length).toBeLessThanOrEqual(4);
-    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(6);
+    // One at the rate plus a burst of two pass at once; then one more per elapsed second at most
+    // (a loaded machine may take over a second for the ten requests).
+    const passed = statuses.filter((s) => s === 200).length;
+    expect(passed).toBeGreaterThanOrEqual(3);
+    expect(passed).toBeLessThanOrEqual(3 + Math.ceil((performance.now() - startedMs) / 1000));
+    expect(statuses.filter((s) => s !== 200).every((s) => s === 429)).toBe(true);
+    expect(passed).toBeLessThan(10);
     expect(a.requests.length).toBe(statuses.filter((s) => s === 200).length);
   });
 
