@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { CONTAINER_PORTS, renderNginxConfig } from '../../nginx/index.ts';
+import { kubernetesNginxConfig } from '../../charts/index.ts';
 import { DEFAULT_PROFILE, loadProfile, type ResolvedProfile } from '../../lib/profile/index.ts';
 import { synthKubernetes } from '../k8s.ts';
 import { costReport } from './cost.ts';
@@ -35,18 +35,7 @@ export function registerMainCommand(program: Command): void {
 export function synthesizeNginx(profile: ResolvedProfile, outDir: string): string[] {
   const dir = join(outDir, 'nginx');
   mkdirSync(dir, { recursive: true });
-  const domain = profile.kubernetes.clusterDomain;
   const file = join(dir, 'kubernetes.conf');
-  writeFileSync(
-    file,
-    renderNginxConfig(profile, {
-      kind: 'kubernetes',
-      upstreamHost: `api-headless.${profile.kubernetes.namespace}.svc.${domain}`,
-      upstreamPort: CONTAINER_PORTS.upstreamPort,
-      resolver: `kube-dns.kube-system.svc.${domain}`,
-      listenPort: CONTAINER_PORTS.listenPort,
-      statusPort: CONTAINER_PORTS.statusPort,
-    }),
-  );
+  writeFileSync(file, kubernetesNginxConfig(profile));
   return [file];
 }

@@ -151,6 +151,8 @@ describe('process model', () => {
         for (let attempt = 0; attempt < 50; attempt++) {
           try {
             const res = await fetch(`${api.url}/api/events`, {
+              // A request handed to the worker as it died may never be answered: clients time out and retry.
+              signal: AbortSignal.timeout(3000),
               method: 'POST',
               headers: { 'content-type': 'application/json', 'x-api-key': key, 'idempotency-key': idem },
               body: JSON.stringify({ type: 'kill-test', payload: { n } }),
@@ -186,5 +188,5 @@ describe('process model', () => {
       api.child.kill('SIGTERM');
       await api.exited;
     }
-  });
+  }, 120_000);
 });
