@@ -4,7 +4,7 @@ import type { Construct } from 'constructs';
 import { appEnvironment } from '../lib/profile/app-env.ts';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
 import { kubernetesWorkloads, PORTS } from '../lib/profile/workloads.ts';
-import { containerSecurityContext, labels, podSecurityContext, resources, secretRef, selector, type SecretValues, manifest } from './common.ts';
+import { containerSecurityContext, labels, podSecurityContext, resources, secretRef, selector, type SecretValues, manifest, podDisruptionBudget } from './common.ts';
 
 export const API_HEADLESS_SERVICE = 'api-headless';
 
@@ -107,7 +107,7 @@ export class ApiChart extends Chart {
         },
       },
     });
-    manifest(this, 'pdb', { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'api', labels: labels('api') }, spec: { maxUnavailable: 1, selector: { matchLabels: selector('api') } } });
+    podDisruptionBudget(this, 'api');
     manifest(this, 'service', {
       apiVersion: 'v1',
       kind: 'Service',

@@ -96,3 +96,14 @@ export function generateSecretValues(): SecretValues {
   const s = () => randomBytes(24).toString('base64url');
   return { postgresPassword: s(), redisPassword: s(), adminToken: s(), grafanaAdminPassword: s() };
 }
+
+/** At most one pod of `name` down at a time during voluntary disruptions. */
+export function podDisruptionBudget(scope: Construct, name: string): ApiObject {
+  return manifest(scope, 'pdb', { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name, labels: labels(name) }, spec: { maxUnavailable: 1, selector: { matchLabels: selector(name) } } });
+}
+
+type StatefulSetSpec = NonNullable<IStatefulSet['spec']>;
+/** The `data` volume claim of a StatefulSet, sized and classed from the profile. */
+export function dataVolumeClaim(name: string, storageClassName: string, sizeGiB: number): NonNullable<StatefulSetSpec['volumeClaimTemplates']>[number] {
+  return { metadata: { name: 'data', labels: labels(name) }, spec: { accessModes: ['ReadWriteOnce'], storageClassName, resources: { requests: { storage: `${sizeGiB}Gi` } } } };
+}

@@ -3,7 +3,7 @@ import { Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
 import { kubernetesWorkloads, PORTS } from '../lib/profile/workloads.ts';
-import { containerSecurityContext, IMAGES, labels, podSecurityContext, resources, secretRef, selector, type SecretValues, manifest } from './common.ts';
+import { containerSecurityContext, IMAGES, labels, podSecurityContext, resources, secretRef, selector, type SecretValues, manifest, dataVolumeClaim } from './common.ts';
 
 export interface DataChartProps {
   readonly profile: ResolvedProfile;
@@ -87,12 +87,7 @@ export class DataChart extends Chart {
             ],
           },
         },
-        volumeClaimTemplates: [
-          {
-            metadata: { name: 'data', labels: labels('postgres') },
-            spec: { accessModes: ['ReadWriteOnce'], storageClassName: p.kubernetes.storageClassName, resources: { requests: { storage: `${pgW.volumeGiB}Gi` } } },
-          },
-        ],
+        volumeClaimTemplates: [dataVolumeClaim('postgres', p.kubernetes.storageClassName, pgW.volumeGiB!)],
       },
     });
     manifest(this, 'pg-service', {
@@ -186,9 +181,7 @@ export class DataChart extends Chart {
         template: { metadata: { labels: labels('redis') }, spec: podSpec },
         ...(persistent
           ? {
-              volumeClaimTemplates: [
-                { metadata: { name: 'data', labels: labels('redis') }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: p.kubernetes.storageClassName, resources: { requests: { storage: `${redisW.volumeGiB}Gi` } } } },
-              ],
+              volumeClaimTemplates: [dataVolumeClaim('redis', p.kubernetes.storageClassName, redisW.volumeGiB!)],
             }
           : {}),
       },

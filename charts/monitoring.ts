@@ -4,7 +4,7 @@ import type { Construct } from 'constructs';
 import { allRuleGroups, dashboardSpecs, grafanaDashboard, prometheusConfig, renderRulesYaml, renderYaml } from '../lib/monitoring/index.ts';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
 import { kubernetesWorkloads, PORTS } from '../lib/profile/workloads.ts';
-import { containerSecurityContext, IMAGES, labels, podSecurityContext, resources, secretRef, selector, type SecretValues, manifest } from './common.ts';
+import { containerSecurityContext, IMAGES, labels, podSecurityContext, resources, secretRef, selector, type SecretValues, manifest, dataVolumeClaim } from './common.ts';
 
 export class MonitoringChart extends Chart {
   constructor(scope: Construct, id: string, props: { profile: ResolvedProfile; secrets: SecretValues }) {
@@ -79,9 +79,7 @@ export class MonitoringChart extends Chart {
             ],
           },
         },
-        volumeClaimTemplates: [
-          { metadata: { name: 'data', labels: labels('prometheus') }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: p.kubernetes.storageClassName, resources: { requests: { storage: `${prom.volumeGiB}Gi` } } } },
-        ],
+        volumeClaimTemplates: [dataVolumeClaim('prometheus', p.kubernetes.storageClassName, prom.volumeGiB!)],
       },
     });
     manifest(this, 'prom-service', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'prometheus', labels: labels('prometheus') }, spec: { selector: selector('prometheus'), ports: [{ name: 'web', port: PORTS.prometheus, targetPort: 'web' }] } });

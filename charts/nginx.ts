@@ -6,7 +6,7 @@ import { CONTAINER_PORTS, renderNginxConfig, STUB_STATUS_PATH, NGINX_HEALTH_PATH
 import type { ResolvedProfile } from '../lib/profile/load.ts';
 import { kubernetesWorkloads, PORTS } from '../lib/profile/workloads.ts';
 import { API_HEADLESS_SERVICE } from './api.ts';
-import { containerSecurityContext, IMAGES, labels, podSecurityContext, resources, selector, manifest } from './common.ts';
+import { containerSecurityContext, IMAGES, labels, podSecurityContext, resources, selector, manifest, podDisruptionBudget } from './common.ts';
 
 export function kubernetesNginxConfig(p: ResolvedProfile): string {
   const domain = p.kubernetes.clusterDomain;
@@ -101,7 +101,7 @@ export class NginxChart extends Chart {
       spec: { type: 'LoadBalancer', selector: selector('nginx'), ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
     });
     if (p.nginx.replicasMin > 1) {
-      manifest(this, 'pdb', { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'nginx', labels: labels('nginx') }, spec: { maxUnavailable: 1, selector: { matchLabels: selector('nginx') } } });
+      podDisruptionBudget(this, 'nginx');
     }
     if (hpa) {
       manifest(this, 'hpa', {

@@ -3,7 +3,7 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance } from 
 import type { Redis } from 'ioredis';
 import { TwoLayerCache } from './cache.ts';
 import type { AppConfig } from './config.ts';
-import { isConnectionError, type Sql } from './db.ts';
+import { bounded, isConnectionError, type Sql } from './db.ts';
 import { ApiError } from './errors.ts';
 import type { Metrics } from './metrics.ts';
 import { RateLimiter } from './ratelimit.ts';
@@ -35,8 +35,8 @@ export interface AppContext extends AppDeps {
   readonly userCache: TwoLayerCache;
   readonly authCache: TwoLayerCache;
   readonly limiter: RateLimiter;
-  /** Tracks queries in flight for the pool gauges. */
-  readonly pool: { active: number };
+  /** Runs a query with the bounded pool wait, keeping the pool gauges current. */
+  readonly query: <T>(work: () => Promise<T>) => Promise<T>;
 }
 
 export function build(deps: AppDeps): FastifyInstance & { ctx: AppContext } {
@@ -53,12 +53,24 @@ export function build(deps: AppDeps): FastifyInstance & { ctx: AppContext } {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
   });
   app.server.headersTimeout = deps.config.headersTimeoutSeconds * 1000;
+  let active = 0;
+  const setPoolGauges = () => {
+    deps.metrics.poolInUse.set(Math.min(active, deps.config.databasePoolSize));
+    deps.metrics.poolWaiting.set(Math.max(0, active - deps.config.databasePoolSize));
+  };
   const ctx: AppContext = {
     ...deps,
     userCache: new TwoLayerCache(deps.redis, deps.config.cacheTtlSeconds, deps.metrics),
     authCache: new TwoLayerCache(deps.redis, deps.config.authCacheTtlSeconds, deps.metrics),
     limiter: new RateLimiter(deps.redis, deps.config.rateLimitPerMinute),
-    pool: { active: 0 },
+    query: (work) => {
+      active++;
+      setPoolGauges();
+      return bounded(deps.config.databaseAcquireTimeoutMs, work).finally(() => {
+        active--;
+        setPoolGauges();
+      });
+    },
   };
   deps.metrics.poolMax.set(deps.config.databasePoolSize);
   const workerId = String(process.pid);

@@ -242,14 +242,13 @@ export async function localUp(opts: UpOptions): Promise<LocalState> {
 /** Stop in reverse start order: gracefully by pid, then the whole process group forcefully. */
 async function stopServices(services: readonly LocalService[], timeoutMs = 20_000): Promise<void> {
   for (const s of [...services].reverse()) {
-    const how = await stopPid(s.pid, { signal: s.stopSignal, timeoutMs });
+    await stopPid(s.pid, { signal: s.stopSignal, timeoutMs });
     // Detached servers lead their own process group: make sure no child (API workers, nginx workers) outlives them.
     try {
       process.kill(-s.pid, 'SIGKILL');
     } catch {
       // group already gone
     }
-    void how;
   }
 }
 

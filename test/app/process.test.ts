@@ -79,13 +79,14 @@ describe('process model', () => {
   it('serves on one port with WEB_CONCURRENCY workers and aggregates their metrics', async () => {
     const api = await startApi({ WEB_CONCURRENCY: '2' });
     try {
+      // Ready means one worker answers; wait for the second to listen too.
+      await waitFor('both workers listening', async () => (await metric(api, 'apistack_workers_alive')) === 2, { timeoutMs: 20_000 });
       const workers = new Set<string>();
       for (let i = 0; i < 40 && workers.size < 2; i++) {
         const res = await fetch(`${api.url}/api/status`, { headers: { connection: 'close' } });
         workers.add(res.headers.get('x-worker-id')!);
       }
       expect(workers.size).toBe(2);
-      expect(await metric(api, 'apistack_workers_alive')).toBe(2);
       expect(await metric(api, 'apistack_http_request_duration_seconds_count', '{method="GET",route="/api/status",status_code="200"}')).toBeGreaterThanOrEqual(2);
       // Not on the public port.
       expect((await fetch(`${api.url}/metrics`)).status).toBe(404);

@@ -2,7 +2,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app.ts';
-import { bounded } from '../db.ts';
 import { errors } from '../errors.ts';
 import { ID_PARAM, LIMIT } from './pagination.ts';
 
@@ -22,7 +21,7 @@ async function authenticate(ctx: AppContext, req: FastifyRequest): Promise<strin
   const hash = sha256(key);
   const cached = await ctx.authCache.get(`auth:${hash}`);
   if (cached !== undefined) return cached;
-  const [row] = await bounded(ctx.config.databaseAcquireTimeoutMs, () => ctx.sql<{ id: string }[]>`SELECT id FROM api_keys WHERE key_hash = ${hash} AND revoked_at IS NULL`);
+  const [row] = await ctx.query(() => ctx.sql<{ id: string }[]>`SELECT id FROM api_keys WHERE key_hash = ${hash} AND revoked_at IS NULL`);
   if (!row) throw errors.unauthorized('unknown or revoked API key');
   await ctx.authCache.set(`auth:${hash}`, row.id, [`auth:${hash}`]);
   return row.id;
@@ -38,19 +37,19 @@ async function rateLimit(ctx: AppContext, keyId: string, reply: FastifyReply): P
 }
 
 export function registerEventRoutes(app: FastifyInstance, ctx: AppContext): void {
-  const { sql, config } = ctx;
+  const { sql } = ctx;
 
   app.post('/api/keys', async (req, reply) => {
     requireAdmin(ctx, req);
     const key = `ak_${randomBytes(24).toString('base64url')}`;
-    const [row] = await bounded(config.databaseAcquireTimeoutMs, () => sql<{ id: string; created_at: Date }[]>`INSERT INTO api_keys (key_hash) VALUES (${sha256(key)}) RETURNING id, created_at`);
+    const [row] = await ctx.query(() => sql<{ id: string; created_at: Date }[]>`INSERT INTO api_keys (key_hash) VALUES (${sha256(key)}) RETURNING id, created_at`);
     // The key itself is shown once; only its hash is stored.
     return reply.code(201).send({ id: row!.id, key, createdAt: row!.created_at.toISOString() });
   });
 
   app.delete('/api/keys/:id', { schema: { params: ID_PARAM } }, async (req: FastifyRequest<{ Params: { id: string } }>, reply) => {
     requireAdmin(ctx, req);
-    const rows = await bounded(config.databaseAcquireTimeoutMs, () => sql<{ key_hash: string }[]>`UPDATE api_keys SET revoked_at = now() WHERE id = ${req.params.id} AND revoked_at IS NULL RETURNING key_hash`);
+    const rows = await ctx.query(() => sql<{ key_hash: string }[]>`UPDATE api_keys SET revoked_at = now() WHERE id = ${req.params.id} AND revoked_at IS NULL RETURNING key_hash`);
     if (rows.length === 0) throw errors.notFound(`active API key ${req.params.id}`);
     // Drops the key from Redis and, through pub/sub, from every worker's L1 at once.
     await ctx.authCache.invalidate(`auth:${rows[0]!.key_hash}`);
@@ -69,7 +68,7 @@ export function registerEventRoutes(app: FastifyInstance, ctx: AppContext): void
       const requestHash = sha256(JSON.stringify([req.body.type, req.body.payload]));
       // The unique (api_key_id, idempotency_key) constraint decides: a concurrent duplicate waits
       // for the first insert to commit, then inserts nothing and replays the stored answer.
-      const inserted = await bounded(config.databaseAcquireTimeoutMs, () => sql<{ id: string }[]>`
+      const inserted = await ctx.query(() => sql<{ id: string }[]>`
         INSERT INTO events (api_key_id, idempotency_key, request_hash, type, payload)
         VALUES (${keyId}, ${idempotencyKey}, ${requestHash}, ${req.body.type}, ${sql.json(req.body.payload as never)})
         ON CONFLICT (api_key_id, idempotency_key) DO NOTHING
@@ -79,7 +78,7 @@ export function registerEventRoutes(app: FastifyInstance, ctx: AppContext): void
         // Sent only now: the row is committed.
         return reply.code(202).send({ id: inserted[0]!.id, status: 'accepted' });
       }
-      const [original] = await bounded(config.databaseAcquireTimeoutMs, () => sql<{ id: string; request_hash: string }[]>`
+      const [original] = await ctx.query(() => sql<{ id: string; request_hash: string }[]>`
         SELECT id, request_hash FROM events WHERE api_key_id = ${keyId} AND idempotency_key = ${idempotencyKey}`);
       if (!original) throw errors.conflict('a request with this Idempotency-Key is still in progress; retry');
       if (original.request_hash !== requestHash) throw errors.idempotencyMismatch();
@@ -98,7 +97,7 @@ export function registerEventRoutes(app: FastifyInstance, ctx: AppContext): void
     },
     handler: async (req: FastifyRequest<{ Querystring: { after?: string; limit: string } }>) => {
       const keyId = await authenticate(ctx, req);
-      const rows = await bounded(config.databaseAcquireTimeoutMs, () => sql<{ id: string; type: string; payload: unknown; created_at: Date }[]>`
+      const rows = await ctx.query(() => sql<{ id: string; type: string; payload: unknown; created_at: Date }[]>`
         SELECT id, type, payload, created_at FROM events WHERE api_key_id = ${keyId} AND id > ${req.query.after ?? '0'} ORDER BY id LIMIT ${Number(req.query.limit)}`);
       return {
         items: rows.map((r) => ({ id: r.id, type: r.type, payload: r.payload, createdAt: r.created_at.toISOString() })),

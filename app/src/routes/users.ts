@@ -1,7 +1,6 @@
 /** Users and posts: CRUD, keyset pagination, one-query post counts, bulk insert, cached reads. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app.ts';
-import { bounded } from '../db.ts';
 import { errors } from '../errors.ts';
 import { decodeCursor, encodeCursor, ID_PARAM, PAGE_QUERY } from './pagination.ts';
 
@@ -23,17 +22,9 @@ function uniqueViolation(e: unknown): boolean {
 }
 
 export function registerUserRoutes(app: FastifyInstance, ctx: AppContext): void {
-  const { sql, config } = ctx;
-  const q = <T>(work: () => Promise<T>) => {
-    ctx.pool.active++;
-    ctx.metrics.poolInUse.set(Math.min(ctx.pool.active, config.databasePoolSize));
-    ctx.metrics.poolWaiting.set(Math.max(0, ctx.pool.active - config.databasePoolSize));
-    return bounded(config.databaseAcquireTimeoutMs, work).finally(() => {
-      ctx.pool.active--;
-      ctx.metrics.poolInUse.set(Math.min(ctx.pool.active, config.databasePoolSize));
-      ctx.metrics.poolWaiting.set(Math.max(0, ctx.pool.active - config.databasePoolSize));
-    });
-  };
+  const { sql } = ctx;
+  const q = ctx.query;
+
 
   app.post('/api/users', {
     schema: { body: { type: 'object', required: ['name', 'email'], additionalProperties: false, properties: { name: NAME, email: EMAIL } } },
