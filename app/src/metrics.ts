@@ -1,6 +1,6 @@
 /**
  * Prometheus metrics. Workers record into prom-client's default registry; the primary
- * aggregates every worker's registry (AggregatorRegistry over the cluster IPC) and adds its own
+ * aggregates every worker's registry over the cluster IPC (cluster-metrics.ts) and adds its own
  * (worker restarts, live workers), served on METRICS_PORT, never on the public port.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';

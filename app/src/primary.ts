@@ -6,7 +6,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { createServer } from 'node:http';
 import pino from 'pino';
-import { AggregatorRegistry } from 'prom-client';
+import { ClusterMetrics } from './cluster-metrics.ts';
 import type { AppConfig } from './config.ts';
 import { primaryMetrics } from './metrics.ts';
 import type { PrimaryMessage, WorkerMessage } from './worker.ts';
@@ -22,7 +22,7 @@ export function crashBackoffMs(recentCrashes: number): number {
 export function runPrimary(config: AppConfig): void {
   const log = pino({ level: config.logLevel, base: { role: 'primary', pid: process.pid } });
   const metrics = primaryMetrics();
-  const aggregator = new AggregatorRegistry();
+  const clusterMetrics = new ClusterMetrics();
   const retiring = new Set<number>();
   const recycleQueue: Worker[] = [];
   const crashes: number[] = [];
@@ -32,6 +32,7 @@ export function runPrimary(config: AppConfig): void {
   const alive = () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
   const fork = (): Worker => {
     const w = cluster.fork();
+    clusterMetrics.attach(w);
     w.on('message', (msg: WorkerMessage) => {
       if (msg?.type === 'recycle-me' && !shuttingDown) {
         recycleQueue.push(w);
@@ -84,8 +85,8 @@ export function runPrimary(config: AppConfig): void {
       return;
     }
     try {
-      const body = `${await aggregator.clusterMetrics()}\n${await metrics.registry.metrics()}`;
-      res.writeHead(200, { 'content-type': aggregator.contentType }).end(body);
+      const body = `${await clusterMetrics.collect(alive())}\n${await metrics.registry.metrics()}`;
+      res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body);
     } catch (e) {
       res.writeHead(500).end(String(e));
     }

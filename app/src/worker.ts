@@ -1,8 +1,9 @@
 /** One worker process: the Fastify app on the shared port, draining on request. */
 import { Redis } from 'ioredis';
-import client, { AggregatorRegistry } from 'prom-client';
+import client from 'prom-client';
 import { build, type WorkerState } from './app.ts';
 import { INVALIDATION_CHANNEL } from './cache.ts';
+import { answerMetricsRequests, sendFinalMetrics } from './cluster-metrics.ts';
 import type { AppConfig } from './config.ts';
 import { connect } from './db.ts';
 import { workerMetrics } from './metrics.ts';
@@ -26,8 +27,7 @@ export function redisClient(url: string): Redis {
 }
 
 export async function runWorker(config: AppConfig): Promise<void> {
-  // Constructing it in a worker installs the IPC listener that answers the primary's metric requests.
-  new AggregatorRegistry();
+  answerMetricsRequests();
   const metrics = workerMetrics();
   // CPU seconds and Node runtime metrics; summed over workers by the primary.
   client.collectDefaultMetrics();
@@ -62,6 +62,8 @@ export async function runWorker(config: AppConfig): Promise<void> {
       // Stop accepting, answer in-flight requests with Connection: close, close idle keep-alive sockets.
       await app.close();
       await Promise.allSettled([sql.end({ timeout: 5 }), redis.quit(), subscriber.quit()]);
+      // Counted after the last response, so the primary's totals include every request served.
+      await sendFinalMetrics().catch(() => {});
       process.exit(0);
     })());
   process.on('message', (msg: PrimaryMessage) => {

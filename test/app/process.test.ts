@@ -56,7 +56,9 @@ async function startApi(extra: Record<string, string> = {}): Promise<Running> {
 }
 
 async function metric(r: Running, name: string, labels = ''): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${r.metricsPort}/metrics`)).text();
+  const res = await fetch(`http://127.0.0.1:${r.metricsPort}/metrics`);
+  const text = await res.text();
+  expect(res.status, text).toBe(200);
   const line = text.split('\n').find((l) => l.startsWith(`${name}${labels}`));
   return line ? Number(line.split(' ').at(-1)) : 0;
 }
@@ -125,13 +127,30 @@ describe('process model', () => {
     const statusPort = await freePort();
     const nginx = await startTestNginx((port, dir) => renderNginxConfig(profile, { kind: 'local', listenPort: port, statusPort, upstreamPorts: [api.port], prefixDir: dir }));
     try {
+      // Prometheus scrapes while workers come and go: every scrape answers, and the total never drops.
+      const scrapes: number[] = [];
+      let loading = true;
+      const scraping = (async () => {
+        while (loading) {
+          scrapes.push(await metric(api, 'apistack_http_request_duration_seconds_count', '{method="GET",route="/api/status",status_code="200"}'));
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })();
       const result = await autocannon({ url: `${nginx.url}/api/status`, connections: 10, amount: 3000, timeout: 10 });
+      loading = false;
+      await scraping;
+      expect(scrapes.length).toBeGreaterThanOrEqual(2);
+      expect(scrapes).toEqual([...scrapes].sort((a, b) => a - b));
       expect(result.errors).toBe(0);
       expect(result.timeouts).toBe(0);
       expect(result.non2xx).toBe(0);
       expect(result['2xx']).toBe(3000);
       expect(await metric(api, 'apistack_worker_restarts_total', '{reason="recycle"}')).toBeGreaterThanOrEqual(2);
       expect(await metric(api, 'apistack_worker_restarts_total', '{reason="crash"}')).toBe(0);
+      // Retired workers hand their totals to the primary: the request count neither drops nor
+      // double-counts across recycles, so rate() never sees a false counter reset.
+      await waitFor('no recycle in progress', async () => (await metric(api, 'apistack_workers_alive')) === 2, { timeoutMs: 20_000 });
+      expect(await metric(api, 'apistack_http_request_duration_seconds_count', '{method="GET",route="/api/status",status_code="200"}')).toBe(3000);
     } finally {
       await nginx.cleanup();
       api.child.kill('SIGTERM');
