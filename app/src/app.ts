@@ -5,6 +5,7 @@ import { TwoLayerCache } from './cache.ts';
 import type { AppConfig } from './config.ts';
 import { bounded, isConnectionError, type Sql } from './db.ts';
 import { ApiError } from './errors.ts';
+import { EventWriter } from './event-writer.ts';
 import type { Metrics } from './metrics.ts';
 import { RateLimiter } from './ratelimit.ts';
 import { registerCompression } from './compression.ts';
@@ -37,6 +38,8 @@ export interface AppContext extends AppDeps {
   readonly limiter: RateLimiter;
   /** Runs a query with the bounded pool wait, keeping the pool gauges current. */
   readonly query: <T>(work: () => Promise<T>) => Promise<T>;
+  /** Group-commit writer for POST /api/events. */
+  readonly events: EventWriter;
 }
 
 export function build(deps: AppDeps): FastifyInstance & { ctx: AppContext } {
@@ -58,19 +61,21 @@ export function build(deps: AppDeps): FastifyInstance & { ctx: AppContext } {
     deps.metrics.poolInUse.set(Math.min(active, deps.config.databasePoolSize));
     deps.metrics.poolWaiting.set(Math.max(0, active - deps.config.databasePoolSize));
   };
+  const query: AppContext['query'] = (work) => {
+    active++;
+    setPoolGauges();
+    return bounded(deps.config.databaseAcquireTimeoutMs, work).finally(() => {
+      active--;
+      setPoolGauges();
+    });
+  };
   const ctx: AppContext = {
     ...deps,
     userCache: new TwoLayerCache(deps.redis, deps.config.cacheTtlSeconds, deps.metrics),
     authCache: new TwoLayerCache(deps.redis, deps.config.authCacheTtlSeconds, deps.metrics),
     limiter: new RateLimiter(deps.redis, deps.config.rateLimitPerMinute),
-    query: (work) => {
-      active++;
-      setPoolGauges();
-      return bounded(deps.config.databaseAcquireTimeoutMs, work).finally(() => {
-        active--;
-        setPoolGauges();
-      });
-    },
+    query,
+    events: new EventWriter(deps.sql, query, { maxBatch: deps.config.eventBatchMax, maxInFlight: deps.config.eventBatchesInFlight }),
   };
   deps.metrics.poolMax.set(deps.config.databasePoolSize);
   const workerId = String(process.pid);

@@ -19,6 +19,9 @@ export interface AppConfig {
   readonly cacheTtlSeconds: number;
   readonly authCacheTtlSeconds: number;
   readonly rateLimitPerMinute: number;
+  /** Group commit for POST /api/events: rows per statement, and statements in flight per worker. */
+  readonly eventBatchMax: number;
+  readonly eventBatchesInFlight: number;
   readonly adminToken: string;
   readonly logLevel: string;
   readonly metricsPort: number;
@@ -62,6 +65,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { requireServing?: bool
     return raw;
   };
   const keepAlive = int('KEEPALIVE_TIMEOUT', 65, 1, 3600);
+  const poolSize = int('DATABASE_POOL_SIZE', 5, 1, 1000);
   const config: AppConfig = {
     port: int('PORT', 8000, 0, 65535),
     host: env.HOST || '0.0.0.0',
@@ -72,18 +76,22 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { requireServing?: bool
     keepAliveTimeoutSeconds: keepAlive,
     headersTimeoutSeconds: keepAlive + 5,
     databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
-    databasePoolSize: int('DATABASE_POOL_SIZE', 5, 1, 1000),
+    databasePoolSize: poolSize,
     databaseAcquireTimeoutMs: int('DATABASE_ACQUIRE_TIMEOUT_MS', 2000, 1, 600_000),
     statementTimeoutMs: int('STATEMENT_TIMEOUT_MS', 5000, 1, 600_000),
     redisUrl: opts.requireServing === false ? env.REDIS_URL ?? '' : url('REDIS_URL', ['redis:', 'rediss:']),
     cacheTtlSeconds: int('CACHE_TTL_SECONDS', 60, 1),
     authCacheTtlSeconds: int('AUTH_CACHE_TTL_SECONDS', 300, 1),
     rateLimitPerMinute: int('RATE_LIMIT_PER_MINUTE', 6000, 1),
+    eventBatchMax: int('EVENT_BATCH_MAX', 200, 1, 10_000),
+    // One batch in flight per worker measured best on 2 cores: fewer, bigger statements.
+    eventBatchesInFlight: int('EVENT_BATCHES_IN_FLIGHT', 1, 1, 1000),
     adminToken: env.ADMIN_TOKEN ?? '',
     logLevel: env.LOG_LEVEL || 'info',
     metricsPort: int('METRICS_PORT', 9464, 0, 65535),
   };
   if (opts.requireServing !== false && config.adminToken.length < 16) problems.push('ADMIN_TOKEN is required: at least 16 characters');
+  if (config.eventBatchesInFlight > config.databasePoolSize) problems.push(`EVENT_BATCHES_IN_FLIGHT=${config.eventBatchesInFlight} must not exceed DATABASE_POOL_SIZE=${config.databasePoolSize}, or event batches would wait for pool connections instead of growing`);
   if (!LOG_LEVELS.includes(config.logLevel)) problems.push(`LOG_LEVEL=${JSON.stringify(config.logLevel)} must be one of ${LOG_LEVELS.join(', ')}`);
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze(config);

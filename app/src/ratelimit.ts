@@ -5,6 +5,14 @@
  */
 import type { Redis } from 'ioredis';
 
+/** INCR and, for a new window, EXPIRE, as one command: one write and one reply per request. */
+const COUNT_IN_WINDOW = `
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n`;
+
+type CountingRedis = Redis & { countInWindow(key: string, ttlSeconds: number): Promise<number> };
+
 export interface RateDecision {
   readonly allowed: boolean;
   readonly limit: number;
@@ -17,7 +25,13 @@ export interface RateDecision {
 export class RateLimiter {
   private readonly local = new Map<string, { window: number; count: number }>();
 
-  constructor(private readonly redis: Redis | undefined, private readonly limitPerMinute: number) {}
+  private readonly redis: CountingRedis | undefined;
+
+  constructor(redis: Redis | undefined, private readonly limitPerMinute: number) {
+    // ioredis sends EVALSHA, falling back to EVAL once if the script is not cached yet.
+    if (redis && !('countInWindow' in redis)) redis.defineCommand('countInWindow', { numberOfKeys: 1, lua: COUNT_IN_WINDOW });
+    this.redis = redis as CountingRedis | undefined;
+  }
 
   async check(key: string, now = Date.now()): Promise<RateDecision> {
     const window = Math.floor(now / 60_000);
@@ -27,8 +41,7 @@ export class RateLimiter {
     try {
       if (!this.redis) throw new Error('no redis');
       const redisKey = `rl:${key}:${window}`;
-      const [[, incr]] = (await this.redis.multi().incr(redisKey).expire(redisKey, 61).exec()) as [[Error | null, number], unknown];
-      count = incr;
+      count = await this.redis.countInWindow(redisKey, 61);
     } catch {
       mode = 'local';
       const entry = this.local.get(key);

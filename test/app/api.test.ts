@@ -31,6 +31,13 @@ describe('configuration', () => {
     expect(c).toMatchObject({ port: 8000, host: '0.0.0.0', metricsPort: 9464, keepAliveTimeoutSeconds: 65, headersTimeoutSeconds: 70, gracefulTimeoutSeconds: 30, authCacheTtlSeconds: 300 });
   });
 
+  it('refuses more event batches in flight than pool connections', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://x/y', REDIS_URL: 'redis://x', ADMIN_TOKEN, DATABASE_POOL_SIZE: '2', EVENT_BATCHES_IN_FLIGHT: '3' })).toThrow(
+      'EVENT_BATCHES_IN_FLIGHT=3 must not exceed DATABASE_POOL_SIZE=2',
+    );
+    expect(loadConfig({ DATABASE_URL: 'postgres://x/y', REDIS_URL: 'redis://x', ADMIN_TOKEN })).toMatchObject({ eventBatchMax: 200, eventBatchesInFlight: 1 });
+  });
+
   it('backs off a crash loop exponentially, capped', () => {
     expect([1, 2, 3, 4, 5, 20].map(crashBackoffMs)).toEqual([0, 0, 250, 500, 1000, 30000]);
   });
@@ -208,6 +215,15 @@ describe('API routes against real Postgres and Redis', () => {
     expect(replay.json()).toEqual(first.json());
     const different = await a.app.inject({ method: 'POST', url: '/api/events', headers, payload: JSON.stringify({ type: 'order.created', payload: { n: 2 } }) });
     expect(different.statusCode).toBe(422);
+  });
+
+  it('answers 400, not 500, for a payload JSON accepts but Postgres cannot store', async () => {
+    const { key } = await newKey();
+    const headers = { 'content-type': 'application/json', 'x-api-key': key };
+    const res = await a.app.inject({ method: 'POST', url: '/api/events', headers, payload: '{"type":"t","payload":{"s":"nul \\u0000 here"}}' });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.code).toBe('VALIDATION_ERROR');
+    expect(res.json().error.message).toMatch(/payload cannot be stored/);
   });
 
   it('stores one row for concurrent duplicate posts', async () => {

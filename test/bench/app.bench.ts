@@ -2,7 +2,8 @@
  * API benchmark: one load generator (autocannon), 50 connections, against the app directly,
  * with the ceilings measured in the same run on the same machine: nginx answering `return 200`
  * itself, and pgbench select-only and single-row insert on the same Postgres. Writes
- * test/bench/results/app.json. Run with `npm run bench:app` (BENCH_SECONDS to change the duration).
+ * test/bench/results/app.json. Run with `npm run bench:app` (BENCH_SECONDS to change the duration,
+ * BENCH_WARMUP_SECONDS the unmeasured warm-up before each HTTP case).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { freePort, startTestNginx, startTestPostgres, startTestRedis } from '../
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const connections = 50;
 const ADMIN_TOKEN = 'bench-admin-token-0123456789';
 
@@ -29,6 +31,8 @@ interface Result {
 }
 
 async function load(name: string, opts: Record<string, unknown>): Promise<Result> {
+  // Steady state, not JIT warm-up: a short unmeasured run first, as pgbench's server needs none.
+  await autocannon({ connections, duration: warmupSeconds, ...opts });
   const r = await autocannon({ connections, duration: seconds, ...opts });
   const result = { name, requestsPerSecond: Math.round(r.requests.average), p50Ms: r.latency.p50, p95Ms: r.latency.p97_5 ?? r.latency.p90, p99Ms: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx };
   console.log(JSON.stringify(result));

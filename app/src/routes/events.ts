@@ -65,18 +65,22 @@ export function registerEventRoutes(app: FastifyInstance, ctx: AppContext): void
       const keyId = await authenticate(ctx, req);
       await rateLimit(ctx, keyId, reply);
       const idempotencyKey = (req.headers['idempotency-key'] as string | undefined) ?? null;
-      const requestHash = sha256(JSON.stringify([req.body.type, req.body.payload]));
+      // Only a replay compares bodies, so only a keyed request pays for hashing its body.
+      const requestHash = idempotencyKey === null ? '' : sha256(JSON.stringify([req.body.type, req.body.payload]));
       // The unique (api_key_id, idempotency_key) constraint decides: a concurrent duplicate waits
       // for the first insert to commit, then inserts nothing and replays the stored answer.
-      const inserted = await ctx.query(() => sql<{ id: string }[]>`
-        INSERT INTO events (api_key_id, idempotency_key, request_hash, type, payload)
-        VALUES (${keyId}, ${idempotencyKey}, ${requestHash}, ${req.body.type}, ${sql.json(req.body.payload as never)})
-        ON CONFLICT (api_key_id, idempotency_key) DO NOTHING
-        RETURNING id`);
-      if (inserted.length === 1) {
+      // Concurrent requests share one statement and one commit (group commit, event-writer.ts).
+      const id = await ctx.events
+        .insert({ apiKeyId: keyId, idempotencyKey, requestHash, type: req.body.type, payload: req.body.payload })
+        .catch((e: unknown) => {
+          // Postgres refuses some JSON that JavaScript accepts (a \u0000 in a string): the client's fault.
+          if (/^22/.test(String((e as { code?: string }).code ?? ''))) throw errors.validation(`payload cannot be stored: ${(e as Error).message}`);
+          throw e;
+        });
+      if (id !== undefined) {
         ctx.metrics.eventsAccepted.inc();
         // Sent only now: the row is committed.
-        return reply.code(202).send({ id: inserted[0]!.id, status: 'accepted' });
+        return reply.code(202).send({ id, status: 'accepted' });
       }
       const [original] = await ctx.query(() => sql<{ id: string; request_hash: string }[]>`
         SELECT id, request_hash FROM events WHERE api_key_id = ${keyId} AND idempotency_key = ${idempotencyKey}`);
