@@ -40,6 +40,11 @@ export class LruTtl<V> {
     this.map.delete(key);
   }
 
+  /** Up to `n` keys, most recently used first. */
+  mostRecentKeys(n: number): string[] {
+    return [...this.map.keys()].slice(-n).reverse();
+  }
+
   get size(): number {
     return this.map.size;
   }

@@ -17,6 +17,8 @@ export interface AppConfig {
   readonly statementTimeoutMs: number;
   readonly redisUrl: string;
   readonly cacheTtlSeconds: number;
+  /** Hot user entries a starting worker loads into L1 before listening; 0 turns warm-up off. */
+  readonly cacheWarmupKeys: number;
   readonly authCacheTtlSeconds: number;
   readonly rateLimitPerMinute: number;
   /** Group commit for POST /api/events: rows per statement, and statements in flight per worker. */
@@ -81,6 +83,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { requireServing?: bool
     statementTimeoutMs: int('STATEMENT_TIMEOUT_MS', 5000, 1, 600_000),
     redisUrl: opts.requireServing === false ? env.REDIS_URL ?? '' : url('REDIS_URL', ['redis:', 'rediss:']),
     cacheTtlSeconds: int('CACHE_TTL_SECONDS', 60, 1),
+    cacheWarmupKeys: int('CACHE_WARMUP_KEYS', 0, 0, 100_000),
     authCacheTtlSeconds: int('AUTH_CACHE_TTL_SECONDS', 300, 1),
     rateLimitPerMinute: int('RATE_LIMIT_PER_MINUTE', 6000, 1),
     eventBatchMax: int('EVENT_BATCH_MAX', 200, 1, 10_000),

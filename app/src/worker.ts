@@ -1,12 +1,19 @@
 /** One worker process: the Fastify app on the shared port, draining on request. */
 import { Redis } from 'ioredis';
 import client from 'prom-client';
+import type { FastifyBaseLogger } from 'fastify';
 import { build, type WorkerState } from './app.ts';
-import { INVALIDATION_CHANNEL } from './cache.ts';
+import { INVALIDATION_CHANNEL, type TwoLayerCache } from './cache.ts';
 import { answerMetricsRequests, sendFinalMetrics } from './cluster-metrics.ts';
 import type { AppConfig } from './config.ts';
-import { connect } from './db.ts';
+import { connect, type Sql } from './db.ts';
 import { workerMetrics } from './metrics.ts';
+import { publishHotKeys, warmUserCache } from './warmup.ts';
+
+/** Warm-up never holds a start back longer than this. */
+const WARMUP_TIMEOUT_MS = 2000;
+/** How often a worker records its hot keys for the workers that start after it. */
+const HOT_KEYS_PUBLISH_INTERVAL_MS = 15_000;
 
 export type PrimaryMessage = { type: 'drain' };
 export type WorkerMessage = { type: 'recycle-me' };
@@ -57,12 +64,17 @@ export async function runWorker(config: AppConfig): Promise<void> {
     }
   });
 
+  let publishing: NodeJS.Timeout | undefined;
+
   let draining: Promise<void> | undefined;
   const drain = () =>
     (draining ??= (async () => {
       state.draining = true;
+      clearInterval(publishing);
       // Stop accepting, answer in-flight requests with Connection: close, close idle keep-alive sockets.
       await app.close();
+      // What this worker found hot is what its replacement should start with.
+      if (config.cacheWarmupKeys > 0) await publishHotKeys(redis, app.ctx.userCache, config.cacheWarmupKeys).catch(() => {});
       await Promise.allSettled([sql.end({ timeout: 5 }), redis.quit(), subscriber.quit()]);
       // Counted after the last response, so the primary's totals include every request served.
       await sendFinalMetrics().catch(() => {});
@@ -75,5 +87,30 @@ export async function runWorker(config: AppConfig): Promise<void> {
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => void drain());
 
+  if (config.cacheWarmupKeys > 0) {
+    // Before listening: the primary counts this worker as started only once it serves warm.
+    await warmUp(app.ctx.userCache, config.cacheWarmupKeys, redis, sql, app.log);
+    if (state.draining) return;
+    publishing = setInterval(() => void publishHotKeys(redis, app.ctx.userCache, config.cacheWarmupKeys).catch(() => {}), HOT_KEYS_PUBLISH_INTERVAL_MS);
+    publishing.unref();
+  }
   await app.listen({ port: config.port, host: config.host });
+}
+
+/** Bounded: Redis or Postgres trouble means a cold start, never a worker that does not start. */
+async function warmUp(cache: TwoLayerCache, count: number, redis: Redis, sql: Sql, log: FastifyBaseLogger): Promise<void> {
+  const started = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not done within ${WARMUP_TIMEOUT_MS} ms`)), WARMUP_TIMEOUT_MS);
+  });
+  try {
+    const ready = redis.status === 'ready' ? Promise.resolve() : new Promise<void>((resolve) => redis.once('ready', () => resolve()));
+    const result = await Promise.race([ready.then(() => warmUserCache(redis, sql, cache, count)), timeout]);
+    log.info({ ...result, ms: Date.now() - started }, 'cache warmed');
+  } catch (e) {
+    log.warn({ err: (e as Error).message }, 'cache warm-up skipped');
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -18,6 +18,7 @@ export function appEnvironment(p: ResolvedProfile, overrides: { host?: string; p
     KEEPALIVE_TIMEOUT: String(p.api.keepAliveTimeoutSeconds),
     DATABASE_POOL_SIZE: String(p.api.dbPoolSizePerWorker),
     CACHE_TTL_SECONDS: String(p.api.cacheTtlSeconds),
+    CACHE_WARMUP_KEYS: String(p.api.cacheWarmupKeys ?? 0),
     AUTH_CACHE_TTL_SECONDS: String(p.api.authCacheTtlSeconds),
     RATE_LIMIT_PER_MINUTE: String(p.api.rateLimitPerMinute),
     LOG_LEVEL: p.api.logLevel,

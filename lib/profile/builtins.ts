@@ -161,6 +161,8 @@ const optimized: ProfileLayer = {
     autoscalingCpuTargetPercent: 70,
     autoscalingMemoryTargetPercent: 80,
     cacheTtlSeconds: 300,
+    // Recycled workers and new replicas start with the hot set instead of a burst of misses.
+    cacheWarmupKeys: 1000,
   },
   postgres: {
     // The two-layer cache takes most reads off the database.

@@ -47,6 +47,8 @@ export const apiSchema = z.strictObject({
   scaleUpStabilizationSeconds: nonNegativeInt,
   scaleDownStabilizationSeconds: nonNegativeInt,
   cacheTtlSeconds: positiveInt,
+  /** Hot user entries a starting worker loads before taking traffic; @default 0 (off) */
+  cacheWarmupKeys: nonNegativeInt.optional(),
   authCacheTtlSeconds: positiveInt,
   /** Requests per minute per API key on the events API. */
   rateLimitPerMinute: positiveInt,

@@ -158,6 +158,26 @@ describe('process model', () => {
     }
   });
 
+  it('a worker that stops hands its hot keys on; the next one starts with them in L1', async () => {
+    const first = await startApi({ WEB_CONCURRENCY: '1', CACHE_WARMUP_KEYS: '50' });
+    const created = await fetch(`${first.url}/api/users`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Hot', email: `hot-${Date.now()}@example.com` }) });
+    const { id } = (await created.json()) as { id: string };
+    expect((await fetch(`${first.url}/api/users/${id}`)).status).toBe(200);
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+
+    const next = await startApi({ WEB_CONCURRENCY: '1', CACHE_WARMUP_KEYS: '50' });
+    try {
+      expect(next.output()).toMatch(/"fromRedis":1,"fromPostgres":0.*cache warmed/);
+      expect((await fetch(`${next.url}/api/users/${id}`)).status).toBe(200);
+      expect(await metric(next, 'apistack_cache_requests_total', '{layer="l1",result="hit"}')).toBe(1);
+      expect(await metric(next, 'apistack_cache_requests_total', '{layer="l1",result="miss"}')).toBe(0);
+    } finally {
+      next.child.kill('SIGTERM');
+      await next.exited;
+    }
+  });
+
   it('after a worker is SIGKILLed under load, every acknowledged event is stored exactly once', async () => {
     const api = await startApi({ WEB_CONCURRENCY: '2', RATE_LIMIT_PER_MINUTE: '1000000' });
     try {

@@ -1,0 +1,57 @@
+/**
+ * Cache warm-up: a worker that starts (a recycle, a crash, a new replica from the autoscaler)
+ * loads the hot user entries into its L1 before it takes traffic, instead of sending its first
+ * seconds of reads to Redis and Postgres.
+ *
+ * "Hot" is what running workers actually serve: each worker periodically records the most
+ * recently used keys of its L1 in a Redis sorted set (score = when it was last seen hot), shared by
+ * every worker of every replica. A starting worker takes the newest entries of that set, reads
+ * them from L2 in one MGET, and loads the rest from Postgres in one query.
+ */
+import type { Redis } from 'ioredis';
+import type { TwoLayerCache } from './cache.ts';
+import type { Sql } from './db.ts';
+import { toUser, type UserRow } from './routes/users.ts';
+
+export const HOT_USERS_KEY = 'apistack:hot:users';
+
+/** Record this worker's hottest L1 keys; the set keeps the newest `keep` members. */
+export async function publishHotKeys(redis: Redis, cache: TwoLayerCache, count: number, keep = count * 4): Promise<number> {
+  const keys = cache.l1.mostRecentKeys(count).filter((k) => k.startsWith('user:'));
+  if (keys.length === 0) return 0;
+  const now = Date.now();
+  await redis
+    .multi()
+    .zadd(HOT_USERS_KEY, ...keys.flatMap((k) => [now, k]))
+    .zremrangebyrank(HOT_USERS_KEY, 0, -keep - 1)
+    .exec();
+  return keys.length;
+}
+
+export interface WarmupResult {
+  readonly fromRedis: number;
+  readonly fromPostgres: number;
+}
+
+/** Fill L1 with up to `count` hot user entries. Callers bound it with a timeout; a failure only means a cold start. */
+export async function warmUserCache(redis: Redis, sql: Sql, cache: TwoLayerCache, count: number): Promise<WarmupResult> {
+  const keys = await redis.zrevrange(HOT_USERS_KEY, 0, count - 1);
+  if (keys.length === 0) return { fromRedis: 0, fromPostgres: 0 };
+  const cached = await redis.mget(...keys.map((k) => `cache:${k}`));
+  const missingIds: string[] = [];
+  let fromRedis = 0;
+  keys.forEach((key, i) => {
+    const json = cached[i];
+    if (json != null) {
+      cache.l1.set(key, json, [key]);
+      fromRedis++;
+    } else if (/^user:\d+$/.test(key)) {
+      missingIds.push(key.slice('user:'.length));
+    }
+  });
+  if (missingIds.length === 0) return { fromRedis, fromPostgres: 0 };
+  const rows = await sql<UserRow[]>`SELECT * FROM users WHERE id = ANY(${missingIds}::bigint[])`;
+  // Through set(), so L2 is refilled too and the tag index stays right for invalidation.
+  await Promise.all(rows.map((row) => cache.set(`user:${row.id}`, JSON.stringify(toUser(row)), [`user:${row.id}`])));
+  return { fromRedis, fromPostgres: rows.length };
+}
