@@ -11,12 +11,10 @@
 import type { Worker } from 'node:cluster';
 import client, { AggregatorRegistry } from 'prom-client';
 
-type MetricJson = Awaited<ReturnType<client.Registry['getMetricsAsJSON']>>[number];
+export type MetricJson = Awaited<ReturnType<client.Registry['getMetricsAsJSON']>>[number];
 
 export type MetricsRequest = { type: 'metrics-request'; id: number };
-export type MetricsMessage =
-  | { type: 'metrics-response'; id: number; metrics: MetricJson[] }
-  | { type: 'final-metrics'; metrics: MetricJson[] };
+export type MetricsResponse = { type: 'metrics-response'; id: number; metrics: MetricJson[] };
 
 /** How long one worker may take to answer before the scrape goes on without it. */
 const WORKER_ANSWER_TIMEOUT_MS = 2000;
@@ -34,9 +32,8 @@ export class ClusterMetrics {
 
   /** Wire a newly forked worker's messages in. */
   attach(worker: Worker): void {
-    worker.on('message', (msg: MetricsMessage) => {
+    worker.on('message', (msg: MetricsResponse) => {
       if (msg?.type === 'metrics-response') this.#pending.get(msg.id)?.get(worker.id)?.(msg.metrics);
-      else if (msg?.type === 'final-metrics') void this.#retire(worker.id, msg.metrics);
     });
     // A worker that goes away mid-scrape answers "nothing" rather than holding the scrape up.
     worker.once('exit', () => {
@@ -44,7 +41,8 @@ export class ClusterMetrics {
     });
   }
 
-  async #retire(workerId: number, metrics: MetricJson[]): Promise<void> {
+  /** Keep a retiring worker's final totals, and stop counting its live answers. */
+  async retire(workerId: number, metrics: MetricJson[]): Promise<void> {
     this.#retired = await AggregatorRegistry.aggregate([this.#retired, monotonic(metrics)]).getMetricsAsJSON();
     // Only now stop counting its live answers, so no scrape sees its share twice or not at all.
     this.#retiredWorkers.add(workerId);
@@ -88,15 +86,6 @@ export class ClusterMetrics {
 export function answerMetricsRequests(registry: client.Registry = client.register): void {
   process.on('message', (msg: MetricsRequest) => {
     if (msg?.type !== 'metrics-request') return;
-    void registry.getMetricsAsJSON().then((metrics) => process.send?.({ type: 'metrics-response', id: msg.id, metrics } satisfies MetricsMessage));
-  });
-}
-
-/** Worker side, last thing before exiting: hand the totals over so they outlive this process. */
-export async function sendFinalMetrics(registry: client.Registry = client.register): Promise<void> {
-  const metrics = await registry.getMetricsAsJSON();
-  await new Promise<void>((resolve) => {
-    if (!process.send) return resolve();
-    process.send({ type: 'final-metrics', metrics } satisfies MetricsMessage, undefined, {}, () => resolve());
+    void registry.getMetricsAsJSON().then((metrics) => process.send?.({ type: 'metrics-response', id: msg.id, metrics } satisfies MetricsResponse));
   });
 }

@@ -37,6 +37,12 @@ export function runPrimary(config: AppConfig): void {
       if (msg?.type === 'recycle-me' && !shuttingDown) {
         recycleQueue.push(w);
         void recycleNext();
+      } else if (msg?.type === 'drained') {
+        // Messages arrive in order, so this worker's listener close has been processed and no new
+        // connection goes to it; now it may exit (see worker.ts).
+        void clusterMetrics.retire(w.id, msg.metrics).finally(() => {
+          if (w.isConnected()) w.send({ type: 'exit' } satisfies PrimaryMessage);
+        });
       }
     });
     return w;

@@ -4,7 +4,7 @@ import client from 'prom-client';
 import type { FastifyBaseLogger } from 'fastify';
 import { build, type WorkerState } from './app.ts';
 import { INVALIDATION_CHANNEL, type TwoLayerCache } from './cache.ts';
-import { answerMetricsRequests, sendFinalMetrics } from './cluster-metrics.ts';
+import { answerMetricsRequests, type MetricJson } from './cluster-metrics.ts';
 import type { AppConfig } from './config.ts';
 import { connect, type Sql } from './db.ts';
 import { workerMetrics } from './metrics.ts';
@@ -15,8 +15,11 @@ const WARMUP_TIMEOUT_MS = 2000;
 /** How often a worker records its hot keys for the workers that start after it. */
 const HOT_KEYS_PUBLISH_INTERVAL_MS = 15_000;
 
-export type PrimaryMessage = { type: 'drain' };
-export type WorkerMessage = { type: 'recycle-me' };
+export type PrimaryMessage = { type: 'drain' } | { type: 'exit' };
+export type WorkerMessage = { type: 'recycle-me' } | { type: 'drained'; metrics: MetricJson[] };
+
+/** How long a drained worker waits for the primary's go-ahead before exiting anyway. */
+const EXIT_ACK_TIMEOUT_MS = 2000;
 
 /** Redis clients that fail fast: a down or hung Redis costs a bounded wait, never a hang. */
 export function redisClient(url: string): Redis {
@@ -66,6 +69,24 @@ export async function runWorker(config: AppConfig): Promise<void> {
 
   let publishing: NodeJS.Timeout | undefined;
 
+  let exitAllowed: (() => void) | undefined;
+  /**
+   * Node's cluster can hand this worker a connection after its listener closed, until the primary
+   * has read the close; the worker must be alive to hand it back, or the connection hangs in the
+   * primary. So the worker reports "drained" (with its final totals, counted after the last
+   * response) and exits only when the primary answers: by then the primary has read the close,
+   * and any connection it sent before its answer has already been handed back.
+   */
+  const handOverAndExit = async () => {
+    const metrics = await client.register.getMetricsAsJSON().catch(() => []);
+    await new Promise<void>((resolve) => {
+      exitAllowed = resolve;
+      setTimeout(resolve, EXIT_ACK_TIMEOUT_MS).unref();
+      if (!process.send?.({ type: 'drained', metrics } satisfies WorkerMessage)) resolve();
+    });
+    process.exit(0);
+  };
+
   let draining: Promise<void> | undefined;
   const drain = () =>
     (draining ??= (async () => {
@@ -76,12 +97,11 @@ export async function runWorker(config: AppConfig): Promise<void> {
       // What this worker found hot is what its replacement should start with.
       if (config.cacheWarmupKeys > 0) await publishHotKeys(redis, app.ctx.userCache, config.cacheWarmupKeys).catch(() => {});
       await Promise.allSettled([sql.end({ timeout: 5 }), redis.quit(), subscriber.quit()]);
-      // Counted after the last response, so the primary's totals include every request served.
-      await sendFinalMetrics().catch(() => {});
-      process.exit(0);
+      await handOverAndExit();
     })());
   process.on('message', (msg: PrimaryMessage) => {
     if (msg?.type === 'drain') void drain();
+    else if (msg?.type === 'exit') exitAllowed?.();
   });
   // The primary orchestrates shutdown; a terminal's Ctrl-C reaches the whole group, so ignore it here.
   process.on('SIGINT', () => {});

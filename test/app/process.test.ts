@@ -136,21 +136,30 @@ describe('process model', () => {
           await new Promise((r) => setTimeout(r, 20));
         }
       })();
-      const result = await autocannon({ url: `${nginx.url}/api/status`, connections: 10, amount: 3000, timeout: 10 });
+      // Load in rounds of 1000 until at least two recycles have completed while under load (a
+      // busy machine forks replacements slowly), so the zero-failure check covers real recycles.
+      const recycles = () => metric(api, 'apistack_worker_restarts_total', '{reason="recycle"}');
+      const totals = { errors: 0, timeouts: 0, non2xx: 0, ok: 0 };
+      let rounds = 0;
+      do {
+        const r = await autocannon({ url: `${nginx.url}/api/status`, connections: 10, amount: 1000, timeout: 10 });
+        totals.errors += r.errors;
+        totals.timeouts += r.timeouts;
+        totals.non2xx += r.non2xx;
+        totals.ok += r['2xx'];
+        rounds++;
+      } while (rounds < 3 || ((await recycles()) < 2 && rounds < 20));
       loading = false;
       await scraping;
       expect(scrapes.length).toBeGreaterThanOrEqual(2);
       expect(scrapes).toEqual([...scrapes].sort((a, b) => a - b));
-      expect(result.errors).toBe(0);
-      expect(result.timeouts).toBe(0);
-      expect(result.non2xx).toBe(0);
-      expect(result['2xx']).toBe(3000);
-      expect(await metric(api, 'apistack_worker_restarts_total', '{reason="recycle"}')).toBeGreaterThanOrEqual(2);
+      expect(totals).toEqual({ errors: 0, timeouts: 0, non2xx: 0, ok: rounds * 1000 });
+      expect(await recycles()).toBeGreaterThanOrEqual(2);
       expect(await metric(api, 'apistack_worker_restarts_total', '{reason="crash"}')).toBe(0);
       // Retired workers hand their totals to the primary: the request count neither drops nor
       // double-counts across recycles, so rate() never sees a false counter reset.
       await waitFor('no recycle in progress', async () => (await metric(api, 'apistack_workers_alive')) === 2, { timeoutMs: 20_000 });
-      expect(await metric(api, 'apistack_http_request_duration_seconds_count', '{method="GET",route="/api/status",status_code="200"}')).toBe(3000);
+      expect(await metric(api, 'apistack_http_request_duration_seconds_count', '{method="GET",route="/api/status",status_code="200"}')).toBe(rounds * 1000);
     } finally {
       await nginx.cleanup();
       api.child.kill('SIGTERM');
