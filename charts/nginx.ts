@@ -43,6 +43,7 @@ export class NginxChart extends Chart {
           },
           spec: {
             automountServiceAccountToken: false,
+            terminationGracePeriodSeconds: p.derived.nginx.terminationGracePeriodSeconds,
             securityContext: podSecurityContext(),
             topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: selector('nginx') } }],
             containers: [
@@ -56,7 +57,8 @@ export class NginxChart extends Chart {
                 resources: resources(w.containers[0]!),
                 livenessProbe: { httpGet: { path: NGINX_HEALTH_PATH, port: 'http' }, periodSeconds: 10 },
                 readinessProbe: { httpGet: { path: NGINX_HEALTH_PATH, port: 'http' }, periodSeconds: 5, failureThreshold: 2 },
-                lifecycle: { preStop: { exec: { command: ['sleep', '5'] } } },
+                // The Service drops the pod while it sleeps; then SIGQUIT starts nginx's graceful quit.
+                lifecycle: { preStop: { exec: { command: ['sleep', String(p.derived.nginx.preStopDelaySeconds)] } } },
                 securityContext: containerSecurityContext(),
                 volumeMounts: [
                   { name: 'config', mountPath: '/etc/nginx/nginx.conf', subPath: 'nginx.conf', readOnly: true },
@@ -112,7 +114,7 @@ export class NginxChart extends Chart {
           scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'nginx' },
           minReplicas: p.nginx.replicasMin,
           maxReplicas: p.nginx.replicasMax,
-          metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: p.api.autoscalingCpuTargetPercent } } }], // same CPU target as the API
+          metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: p.derived.nginx.autoscalingCpuTargetPercent } } }],
         },
       });
     }

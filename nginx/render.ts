@@ -134,6 +134,8 @@ export function renderNginxConfig(p: ResolvedProfile, target: NginxTarget): stri
   const lines = [
     `# Rendered by apistack for profile "${p.name}", target ${target.kind}. Do not edit: change the profile.`,
     `worker_processes ${d.workerProcesses};`,
+    // A graceful quit (SIGQUIT, the official image's stop signal) lets in-flight requests finish, bounded.
+    `worker_shutdown_timeout ${d.shutdownTimeoutSeconds}s;`,
     `pid ${f.pid};`,
     `error_log ${f.errorLog} warn;`,
     '',

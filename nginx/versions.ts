@@ -24,6 +24,7 @@ export const MIN_NGINX_FOR_RESOLVE = '1.27.3';
 /** Directive → first version (0.x directives are marked 0.1.0: present in every release we could pin). */
 export const DIRECTIVE_SINCE: Readonly<Record<string, string>> = {
   worker_processes: '0.1.0',
+  worker_shutdown_timeout: '1.11.11',
   pid: '0.1.0',
   error_log: '0.1.0',
   events: '0.1.0',

@@ -109,6 +109,12 @@ export interface Derived {
     readonly upstreamKeepaliveConnections: number;
     readonly upstreamKeepaliveTimeoutSeconds: number;
     readonly hpa: boolean;
+    readonly autoscalingCpuTargetPercent: number;
+    readonly preStopDelaySeconds: number;
+    /** worker_shutdown_timeout: a graceful quit gives in-flight requests the longest a proxied request can take. */
+    readonly shutdownTimeoutSeconds: number;
+    /** Covers the preStop delay and the graceful quit, so Kubernetes never kills nginx mid-request. */
+    readonly terminationGracePeriodSeconds: number;
   };
   readonly autoscaling: {
     readonly minReplicas: number;
@@ -137,6 +143,8 @@ export function derive(p: Profile): Derived {
   const maxConnectionsKubernetes = postgresMaxConnectionsForMemoryBytes(p.postgres.k8sMemoryLimitMiB * BYTES_PER_MIB);
 
   const workerProcesses = Math.max(1, Math.ceil(p.nginx.cpuMillicores / 1000));
+  const nginxPreStop = p.nginx.preStopDelaySeconds ?? p.api.preStopDelaySeconds;
+  const nginxShutdown = p.nginx.proxyConnectTimeoutSeconds + p.nginx.proxyReadTimeoutSeconds;
   const maxConnsPerUpstreamServer = Math.max(1, Math.ceil((workersPerReplica * p.api.maxInFlightPerWorker) / p.nginx.replicasMin));
   // Enough idle connections to cover every API worker a few times over, so bursts reuse
   // connections, but never more than a quarter of worker_connections per nginx worker.
@@ -176,6 +184,10 @@ export function derive(p: Profile): Derived {
       upstreamKeepaliveConnections,
       upstreamKeepaliveTimeoutSeconds: p.nginx.upstreamKeepaliveTimeoutSeconds ?? Math.max(1, p.api.keepAliveTimeoutSeconds - 5),
       hpa: p.nginx.replicasMax > p.nginx.replicasMin,
+      autoscalingCpuTargetPercent: p.nginx.autoscalingCpuTargetPercent ?? p.api.autoscalingCpuTargetPercent,
+      preStopDelaySeconds: nginxPreStop,
+      shutdownTimeoutSeconds: nginxShutdown,
+      terminationGracePeriodSeconds: nginxPreStop + nginxShutdown + 5,
     },
     autoscaling: { minReplicas: p.api.replicasMin, maxReplicas: p.api.replicasMax },
     usage,

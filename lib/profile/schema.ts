@@ -127,6 +127,10 @@ export const nginxSchema = z.strictObject({
   clientMaxBodySizeMiB: positiveInt,
   gzipMinLengthBytes: positiveInt,
   accessLog: z.boolean(),
+  /** HPA CPU target for the nginx Deployment; @default api.autoscalingCpuTargetPercent */
+  autoscalingCpuTargetPercent: percent.optional(),
+  /** Delay before nginx starts its graceful quit, so the load balancer stops sending first; @default api.preStopDelaySeconds */
+  preStopDelaySeconds: nonNegativeInt.optional(),
 });
 
 export const sloSchema = z.strictObject({

@@ -8,7 +8,7 @@ import { parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { kubernetesApp } from '../../charts/index.ts';
 import { Catalog, priceKubernetes, priceKubernetesProfile, type KubernetesCostInputs } from '../../lib/cost/index.ts';
-import { kubernetesWorkloads, loadProfile, type ResolvedProfile } from '../../lib/profile/index.ts';
+import { kubernetesWorkloads, loadProfile, resolveProfileLayer, type ResolvedProfile } from '../../lib/profile/index.ts';
 import { versionAtLeast } from '../../nginx/index.ts';
 import { tempDir } from '../helpers/servers.ts';
 
@@ -174,6 +174,22 @@ describe('Kubernetes target', () => {
     const preStop = Number(spec.containers[0].lifecycle.preStop.exec.command[1]);
     expect(preStop + optimized.api.gracefulTimeoutSeconds).toBeLessThan(spec.terminationGracePeriodSeconds);
     expect(spec.topologySpreadConstraints.every((t: any) => t.whenUnsatisfiable === 'ScheduleAnyway')).toBe(true);
+  });
+
+  it('nginx pods finish in-flight requests: preStop, then a graceful quit bounded below the grace period', () => {
+    const p = resolveProfileLayer({ extends: 'production-ha', nginx: { preStopDelaySeconds: 7, autoscalingCpuTargetPercent: 55, replicasMax: 6 } });
+    const { objects } = synth(p);
+    const spec = podSpecOf(find(objects, 'Deployment', 'nginx'));
+    expect(spec.containers[0].lifecycle.preStop.exec.command).toEqual(['sleep', '7']);
+    const conf = find(objects, 'ConfigMap', 'nginx-config').data!['nginx.conf']!;
+    const shutdown = Number(/worker_shutdown_timeout (\d+)s;/.exec(conf)![1]);
+    // The longest proxied request: connect plus read timeouts.
+    expect(shutdown).toBe(p.nginx.proxyConnectTimeoutSeconds + p.nginx.proxyReadTimeoutSeconds);
+    expect(7 + shutdown).toBeLessThan(spec.terminationGracePeriodSeconds);
+    expect(find(objects, 'HorizontalPodAutoscaler', 'nginx').spec.metrics[0].resource.target.averageUtilization).toBe(55);
+    // Unset, both follow the API's settings.
+    const optSpec = podSpecOf(find(opt.objects, 'Deployment', 'nginx'));
+    expect(optSpec.containers[0].lifecycle.preStop.exec.command).toEqual(['sleep', String(optimized.api.preStopDelaySeconds)]);
   });
 
   it('the profile drives replicas, resources and storage exactly', () => {
