@@ -164,7 +164,13 @@ export function resolveProfileData(data: Record<string, unknown>, source: string
   const parsed = profileSchema.safeParse(data);
   if (!parsed.success) {
     const problems = describeIssues(parsed.error.issues, data);
-    throw new ProfileError(`profile ${label} is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}`, problems);
+    const missing = parsed.error.issues.filter((i) => i.code !== 'unrecognized_keys' && valueAt(data, i.path) === undefined).length;
+    // Many missing fields and no `extends`: the likely fix is one line, so say it first.
+    const hint =
+      source.length === 1 && missing >= 3
+        ? `\nhint: this profile extends nothing, so it must set every field; add \`extends: optimized\` (or ${builtinProfileNames().filter((n) => n !== 'optimized').join(', ')}) and override only what differs`
+        : '';
+    throw new ProfileError(`profile ${label} is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}${hint}`, problems);
   }
   const profile = parsed.data;
   const derived = derive(profile);

@@ -231,6 +231,14 @@ describe('profile files', () => {
     expect(error!.message).toMatch(/is invalid \(6 problems\)/);
   });
 
+  it('says to add `extends` when a file that extends nothing misses many fields', () => {
+    const file = join(tempDir(), 'standalone.yaml');
+    writeFileSync(file, 'api:\n  replicasMin: 2\n');
+    expect(() => loadProfile(file)).toThrow(/\nhint: this profile extends nothing, so it must set every field; add `extends: optimized` \(or baseline, loadtest, production-ha\)/);
+    writeFileSync(file, 'extends: optimized\napi:\n  replicasMin: 0\n');
+    expect(() => loadProfile(file)).not.toThrow(/hint/);
+  });
+
   it('lists the allowed fields when an unknown one looks like no known field', () => {
     expect(problemsOf({ redis: { flavour: 'x' } as never })).toEqual([
       'redis.flavour: unknown field; allowed here: engine, engineVersion, nodeType, replicas, multiAz, k8sCpuRequestMillicores, k8sMemoryRequestMiB, k8sMemoryLimitMiB, maxmemoryPercent, maxmemoryPolicy, persistence, storageGiB',
