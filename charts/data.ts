@@ -2,7 +2,7 @@
 import { Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
-import { kubernetesWorkloads, PORTS } from '../lib/profile/workloads.ts';
+import { kubernetesWorkloads, MIGRATIONS_JOB_RESOURCES, PORTS } from '../lib/profile/workloads.ts';
 import { containerSecurityContext, IMAGES, labels, podSecurityContext, resources, secretRef, selector, type SecretValues, manifest, dataVolumeClaim } from './common.ts';
 
 export interface DataChartProps {
@@ -115,7 +115,7 @@ export class DataChart extends Chart {
                 image: props.apiImage ?? `${p.api.imageRepository}:${p.api.imageTag}`,
                 args: ['migrate'],
                 env: [{ name: 'DATABASE_URL', ...secretRef('api-secrets', 'database-url') }],
-                resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
+                resources: resources(MIGRATIONS_JOB_RESOURCES),
                 securityContext: containerSecurityContext(),
               },
             ],

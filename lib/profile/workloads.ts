@@ -28,6 +28,12 @@ export const EXPORTER_RESOURCES = Object.freeze({
   redisExporter: { cpuRequestMillicores: 25, memoryRequestMiB: 32, cpuLimitMillicores: 100, memoryLimitMiB: 64 },
 });
 
+/**
+ * The migrations Job: one short-lived Node process running DDL, with the sizes kept next to the
+ * other fixed ones. Not priced: it runs for seconds per deploy, in spare node capacity.
+ */
+export const MIGRATIONS_JOB_RESOURCES = Object.freeze({ name: 'migrate', cpuRequestMillicores: 100, memoryRequestMiB: 128, cpuLimitMillicores: 500, memoryLimitMiB: 256 });
+
 export interface ContainerResources {
   readonly name: string;
   readonly cpuRequestMillicores: number;
