@@ -2,6 +2,13 @@
  * Two cache layers for reads: L1 in-process (bounded LRU with TTL) and L2 Redis (TTL), with
  * tag invalidation: a write deletes the tag's entries in Redis and publishes the tag, and every
  * worker of every replica drops its L1 entries for it.
+ *
+ * Fills are checked against invalidations that happened while the value was being loaded (the
+ * read-then-set race: read the old row, a write commits and invalidates, then the old row is
+ * cached until its TTL). Each tag has a version in Redis, bumped by every invalidation in the same
+ * transaction that deletes the entries; a miss reads the versions with the L2 lookup, and the fill
+ * writes L2 only if they are unchanged (one Lua script). In-process, a generation per tag does the
+ * same for L1.
  */
 import type { Redis } from 'ioredis';
 
@@ -11,7 +18,22 @@ export const INVALIDATION_CHANNEL = 'apistack:invalidate';
 
 export class LruTtl<V> {
   private readonly map = new Map<string, { value: V; expiresAt: number; tags: readonly string[] }>();
+  /** When each tag was last invalidated, on a counter that never repeats; a fill that started before must not land. */
+  private readonly generations = new Map<string, number>();
+  private clock = 0;
   constructor(private readonly maxEntries: number, private readonly ttlMs: number) {}
+
+  /** A token for "no invalidation of these tags since now". */
+  generationOf(tags: readonly string[]): string {
+    return tags.map((t) => this.generations.get(t) ?? 0).join(',');
+  }
+
+  /** Set only if none of the tags was invalidated since `generation` was taken. */
+  setIfCurrent(key: string, value: V, tags: readonly string[], generation: string): boolean {
+    if (this.generationOf(tags) !== generation) return false;
+    this.set(key, value, tags);
+    return true;
+  }
 
   get(key: string): V | undefined {
     const hit = this.map.get(key);
@@ -33,6 +55,11 @@ export class LruTtl<V> {
   }
 
   invalidateTag(tag: string): void {
+    this.generations.delete(tag);
+    this.generations.set(tag, ++this.clock);
+    // Bounded: a fill only needs the tags invalidated while it loads. Forgetting an old one reads
+    // as 0, which differs from what any fill saw, so the fill is skipped: never a stale write.
+    if (this.generations.size > this.maxEntries * 2) this.generations.delete(this.generations.keys().next().value!);
     for (const [key, entry] of this.map) if (entry.tags.includes(tag)) this.map.delete(key);
   }
 
@@ -50,49 +77,92 @@ export class LruTtl<V> {
   }
 }
 
+/** What a miss saw, so that the fill after loading can tell whether an invalidation came between. */
+export interface FillGuard {
+  readonly generation: string;
+  /** The tags' versions in Redis at lookup time; undefined when Redis could not be asked. */
+  readonly versions: readonly string[] | undefined;
+}
+
+/** Keep the tag versions well past any load that could still be in flight (statement timeouts are seconds). */
+const VERSION_TTL_SECONDS = 3600;
+
+/** KEYS: entry, tag versions..., tag sets...; ARGV: json, ttl, versions... → 1 if written. */
+const FILL_IF_CURRENT = `
+local n = (#KEYS - 1) / 2
+for i = 1, n do
+  if (redis.call('GET', KEYS[1 + i]) or '0') ~= ARGV[2 + i] then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+for i = 1, n do
+  redis.call('SADD', KEYS[1 + n + i], KEYS[1])
+  redis.call('EXPIRE', KEYS[1 + n + i], ARGV[2])
+end
+return 1`;
+
+type FillingRedis = Redis & { fillIfCurrent(...args: (string | number)[]): Promise<number> };
+
 export class TwoLayerCache {
   readonly l1: LruTtl<string>;
+  private readonly redis: FillingRedis | undefined;
 
   constructor(
-    private readonly redis: Redis | undefined,
+    redis: Redis | undefined,
     private readonly ttlSeconds: number,
     private readonly metrics: Metrics,
     maxEntries = 10_000,
   ) {
     this.l1 = new LruTtl(maxEntries, ttlSeconds * 1000);
+    if (redis && !('fillIfCurrent' in redis)) redis.defineCommand('fillIfCurrent', { lua: FILL_IF_CURRENT });
+    this.redis = redis as FillingRedis | undefined;
   }
 
-  /** The cached JSON text for `key`, or undefined; Redis trouble counts as a miss. */
-  async get(key: string, tags: readonly string[] = [key]): Promise<string | undefined> {
+  /**
+   * The cached JSON text for `key`, or else `loader()`'s (cached unless an invalidation of `tags`
+   * happened meanwhile). A loader answering undefined (not found) caches nothing.
+   */
+  async getOrLoad(key: string, tags: readonly string[], loader: () => Promise<string | undefined>): Promise<string | undefined> {
+    const found = await this.lookup(key, tags);
+    if (typeof found === 'string') return found;
+    const value = await loader();
+    if (value !== undefined) await this.fill(key, value, tags, found);
+    return value;
+  }
+
+  /** L1, then L2 (with the tag versions in the same round trip); a miss answers the guard for `fill`. */
+  async lookup(key: string, tags: readonly string[]): Promise<string | FillGuard> {
     const local = this.l1.get(key);
     if (local !== undefined) {
       this.metrics.cache.inc({ layer: 'l1', result: 'hit' });
       return local;
     }
     this.metrics.cache.inc({ layer: 'l1', result: 'miss' });
-    if (!this.redis) return undefined;
+    const generation = this.l1.generationOf(tags);
+    if (!this.redis) return { generation, versions: undefined };
     try {
-      const remote = await this.redis.get(`cache:${key}`);
-      this.metrics.cache.inc({ layer: 'l2', result: remote === null ? 'miss' : 'hit' });
-      if (remote === null) return undefined;
-      this.l1.set(key, remote, tags);
+      const [remote, ...versions] = await this.redis.mget(`cache:${key}`, ...tags.map((t) => `ver:${t}`));
+      this.metrics.cache.inc({ layer: 'l2', result: remote == null ? 'miss' : 'hit' });
+      if (remote == null) return { generation, versions: versions.map((v) => v ?? '0') };
+      this.l1.setIfCurrent(key, remote, tags, generation);
       return remote;
     } catch {
+      // Redis trouble counts as a miss; the fill then caches in L1 only.
       this.metrics.cache.inc({ layer: 'l2', result: 'miss' });
-      return undefined;
+      return { generation, versions: undefined };
     }
   }
 
-  async set(key: string, json: string, tags: readonly string[]): Promise<void> {
-    this.l1.set(key, json, tags);
-    if (!this.redis) return;
-    try {
-      const multi = this.redis.multi().set(`cache:${key}`, json, 'EX', this.ttlSeconds);
-      for (const tag of tags) multi.sadd(`tag:${tag}`, `cache:${key}`).expire(`tag:${tag}`, this.ttlSeconds);
-      await multi.exec();
-    } catch {
-      // L2 is an optimization: Redis down means Postgres answers.
+  /** Cache a loaded value in both layers, unless one of its tags was invalidated since the lookup. */
+  async fill(key: string, json: string, tags: readonly string[], guard: FillGuard): Promise<void> {
+    if (this.redis && guard.versions) {
+      try {
+        const written = await this.redis.fillIfCurrent(1 + tags.length * 2, `cache:${key}`, ...tags.map((t) => `ver:${t}`), ...tags.map((t) => `tag:${t}`), json, this.ttlSeconds, ...guard.versions);
+        if (written !== 1) return;
+      } catch {
+        // L2 is an optimization: L1 below still serves this worker.
+      }
     }
+    this.l1.setIfCurrent(key, json, tags, guard.generation);
   }
 
   /** Drop every entry tagged `tag` here, in Redis, and (through pub/sub) in every other worker. */
@@ -100,9 +170,17 @@ export class TwoLayerCache {
     this.l1.invalidateTag(tag);
     if (!this.redis) return;
     try {
-      // One round trip: drop the entry whose key is the tag itself, take the tag's other members,
-      // and tell every worker, so a slow Redis cannot leave the publish undone.
-      const [[, members]] = (await this.redis.multi().smembers(`tag:${tag}`).del(`cache:${tag}`, `tag:${tag}`).publish(INVALIDATION_CHANNEL, tag).exec()) as [[Error | null, string[]], ...unknown[]];
+      // One round trip: bump the tag's version (so fills already loading the old value do not
+      // land), drop the entry whose key is the tag itself, take the tag's other members, and tell
+      // every worker, so a slow Redis cannot leave the publish undone.
+      const [, , [, members]] = (await this.redis
+        .multi()
+        .incr(`ver:${tag}`)
+        .expire(`ver:${tag}`, VERSION_TTL_SECONDS)
+        .smembers(`tag:${tag}`)
+        .del(`cache:${tag}`, `tag:${tag}`)
+        .publish(INVALIDATION_CHANNEL, tag)
+        .exec()) as [unknown, unknown, [Error | null, string[]], ...unknown[]];
       if (members.length) await this.redis.del(...members);
     } catch {
       // Other workers' L1 entries expire by TTL when Redis cannot carry the message.
@@ -114,5 +192,3 @@ export class TwoLayerCache {
     this.l1.invalidateTag(tag);
   }
 }
-
-

@@ -42,6 +42,19 @@ describe('configuration', () => {
     expect([1, 2, 3, 4, 5, 20].map(crashBackoffMs)).toEqual([0, 0, 250, 500, 1000, 30000]);
   });
 
+  it('L1 refuses a fill that started before an invalidation of its tag', () => {
+    const l1 = new LruTtl<string>(2, 60_000);
+    const before = l1.generationOf(['t:a']);
+    l1.invalidateTag('t:a');
+    expect(l1.setIfCurrent('a', 'old', ['t:a'], before)).toBe(false);
+    expect(l1.get('a')).toBeUndefined();
+    expect(l1.setIfCurrent('a', 'new', ['t:a'], l1.generationOf(['t:a']))).toBe(true);
+    // Forgetting old generations (bounded memory) only ever skips fills, never lets a stale one in.
+    for (let i = 0; i < 10; i++) l1.invalidateTag(`t:${i}`);
+    const seen = l1.generationOf(['t:a']);
+    expect(l1.setIfCurrent('b', 'x', ['t:a'], seen)).toBe(true);
+  });
+
   it('L1 evicts the least recently used entry and expires by TTL', () => {
     const l1 = new LruTtl<string>(2, 60_000);
     l1.set('a', '1', ['t:a']);
@@ -129,6 +142,28 @@ describe('API routes against real Postgres and Redis', () => {
       if (seen === 'Cached v2') break;
     }
     expect(seen).toBe('Cached v2');
+  });
+
+  it('a value loaded before a write is not cached after it (the read-then-set race)', async () => {
+    const { id } = (await a.app.inject({ method: 'POST', url: '/api/users', ...json({ name: 'Racy', email: `racy-${Date.now()}@example.com` }) })).json();
+    const key = `user:${id}`;
+    const readOld = async () => JSON.stringify({ name: 'Racy', stale: true });
+    // Worker b misses and loads the old row; while it is loading, worker a writes and invalidates.
+    const loaded = await b.app.ctx.userCache.getOrLoad(key, [key], async () => {
+      const old = await readOld();
+      expect((await a.app.inject({ method: 'PATCH', url: `/api/users/${id}`, ...json({ name: 'Racy v2' }) })).statusCode).toBe(200);
+      return old;
+    });
+    expect(JSON.parse(loaded!).stale).toBe(true); // the caller gets what it loaded...
+    // ...but neither layer keeps it, so every later read sees the write.
+    expect(await b.redis.get(`cache:${key}`)).toBeNull();
+    expect(b.app.ctx.userCache.l1.get(key)).toBeUndefined();
+    expect((await b.app.inject(`/api/users/${id}`)).json().name).toBe('Racy v2');
+    // Without a write in between, the same fill lands in both layers.
+    const other = `user:${id}-other`;
+    await b.app.ctx.userCache.getOrLoad(other, [other], readOld);
+    expect(await b.redis.get(`cache:${other}`)).not.toBeNull();
+    expect(b.app.ctx.userCache.l1.get(other)).toBeDefined();
   });
 
   it('answers ETag and 304 on If-None-Match', async () => {

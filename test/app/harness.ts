@@ -41,6 +41,7 @@ export async function buildApp(databaseUrl: string, redisUrl: string, extra: Rec
     registry,
     state,
     sql,
+    redis,
     close: async () => {
       await app.close();
       await Promise.allSettled([sql.end({ timeout: 1 }), redis.quit(), subscriber.quit()]);

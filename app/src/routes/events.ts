@@ -19,12 +19,13 @@ async function authenticate(ctx: AppContext, req: FastifyRequest): Promise<strin
   const key = req.headers['x-api-key'];
   if (typeof key !== 'string' || key.length < 10 || key.length > 200) throw errors.unauthorized('X-API-Key header required');
   const hash = sha256(key);
-  const cached = await ctx.authCache.get(`auth:${hash}`);
-  if (cached !== undefined) return cached;
-  const [row] = await ctx.query(() => ctx.sql<{ id: string }[]>`SELECT id FROM api_keys WHERE key_hash = ${hash} AND revoked_at IS NULL`);
-  if (!row) throw errors.unauthorized('unknown or revoked API key');
-  await ctx.authCache.set(`auth:${hash}`, row.id, [`auth:${hash}`]);
-  return row.id;
+  const tag = `auth:${hash}`;
+  const id = await ctx.authCache.getOrLoad(tag, [tag], async () => {
+    const [row] = await ctx.query(() => ctx.sql<{ id: string }[]>`SELECT id FROM api_keys WHERE key_hash = ${hash} AND revoked_at IS NULL`);
+    return row?.id;
+  });
+  if (id === undefined) throw errors.unauthorized('unknown or revoked API key');
+  return id;
 }
 
 async function rateLimit(ctx: AppContext, keyId: string, reply: FastifyReply): Promise<void> {

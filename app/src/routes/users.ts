@@ -101,13 +101,11 @@ export function registerUserRoutes(app: FastifyInstance, ctx: AppContext): void 
     schema: { params: ID_PARAM },
     handler: async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
       const key = `user:${req.params.id}`;
-      let json = await ctx.userCache.get(key);
-      if (json === undefined) {
+      const json = await ctx.userCache.getOrLoad(key, [key], async () => {
         const [row] = await q(() => sql<UserRow[]>`SELECT * FROM users WHERE id = ${req.params.id}`);
-        if (!row) throw errors.notFound(`user ${req.params.id}`);
-        json = JSON.stringify(toUser(row));
-        await ctx.userCache.set(key, json, [key]);
-      }
+        return row && JSON.stringify(toUser(row));
+      });
+      if (json === undefined) throw errors.notFound(`user ${req.params.id}`);
       const etag = `W/"u${req.params.id}-${Date.parse(updatedAtOf(json))}"`;
       reply.header('etag', etag).header('cache-control', 'private, no-cache');
       if (req.headers['if-none-match'] === etag) return reply.code(304).send();
