@@ -79,6 +79,17 @@ export const MIGRATIONS: readonly { id: number; name: string; sql: string }[] = 
       );
     `,
   },
+  {
+    id: 2,
+    name: 'events: inserting transaction id, for gap-free polling',
+    sql: `
+      -- Polling in id order can skip an event whose transaction commits after a higher id was
+      -- read. Ordering by (inserting transaction, id) and reading only transactions older than
+      -- every running one cannot (see GET /api/events).
+      ALTER TABLE events ADD COLUMN tx_id xid8 NOT NULL DEFAULT pg_current_xact_id();
+      CREATE INDEX events_key_tx_id_id ON events (api_key_id, tx_id, id);
+    `,
+  },
 ];
 
 /** Apply pending migrations under an advisory lock; returns the ids applied. */

@@ -310,7 +310,36 @@ describe('API routes against real Postgres and Redis', () => {
     const page1 = (await a.app.inject({ url: '/api/events?limit=3', headers })).json();
     const page2 = (await a.app.inject({ url: `/api/events?limit=3&after=${page1.next}`, headers })).json();
     expect([...page1.items, ...page2.items].map((e: { payload: { i: number } }) => e.payload.i)).toEqual([0, 1, 2, 3, 4]);
-    expect(page2.next).toBeNull();
+    // Caught up: an empty page, and `next` stays where to poll from.
+    const page3 = (await a.app.inject({ url: `/api/events?limit=3&after=${page2.next}`, headers })).json();
+    expect(page3).toEqual({ items: [], next: page2.next });
+    expect((await a.app.inject({ url: '/api/events?after=not-a-cursor', headers })).json().error.code).toBe('INVALID_CURSOR');
+  });
+
+  it('never lets a polling consumer pass an event that is still being committed', async () => {
+    const { id: keyId, key } = await newKey();
+    const headers = { 'content-type': 'application/json', 'x-api-key': key };
+    const poll = async (after?: string) => (await a.app.inject({ url: `/api/events${after ? `?after=${after}` : ''}`, headers })).json() as { items: { type: string }[]; next: string | null };
+    // A slow writer inserts first (the lower id) and holds its transaction open...
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let started!: () => void;
+    const inserted = new Promise<void>((r) => (started = r));
+    const slow = a.sql.begin(async (tx) => {
+      await tx`INSERT INTO events (api_key_id, request_hash, type, payload) VALUES (${keyId}, '', 'slow', '{}')`;
+      started();
+      await gate;
+    });
+    await inserted;
+    // ...while a later event commits at once.
+    expect((await a.app.inject({ method: 'POST', url: '/api/events', headers, payload: JSON.stringify({ type: 'fast', payload: {} }) })).statusCode).toBe(202);
+    // Polling in id order would hand out "fast" and then never "slow"; here "fast" waits.
+    const during = await poll();
+    expect(during.items).toEqual([]);
+    release();
+    await slow;
+    const after = await poll(during.next ?? undefined);
+    expect(after.items.map((e) => e.type)).toEqual(['slow', 'fast']);
   });
 
   it('falls back to Postgres within a bounded time when Redis hangs, and recovers', async () => {

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderNginxConfig } from '../../nginx/index.ts';
 import { resolveProfileLayer } from '../../lib/profile/index.ts';
 import { waitFor } from '../../lib/local/process.ts';
+import { connect as connectDb } from '../../app/src/db.ts';
 import { freePort, startTestNginx, startTestPostgres, startTestRedis } from '../helpers/servers.ts';
 import { ADMIN_TOKEN, migrated, testEnv } from './harness.ts';
 
@@ -164,6 +165,32 @@ describe('process model', () => {
       await nginx.cleanup();
       api.child.kill('SIGTERM');
       await api.exited;
+    }
+  });
+
+  it('`migrate` run by several replicas at once applies each migration exactly once', async () => {
+    const admin = connectDb(pg.url, { max: 1, statementTimeoutMs: 30_000 });
+    const database = `fresh_${Date.now()}`;
+    await admin.unsafe(`CREATE DATABASE ${database}`);
+    const url = pg.url.replace(/\/[^/]+$/, `/${database}`);
+    const run = () =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const child = spawn(process.execPath, [bundle, 'migrate'], { env: { ...process.env, DATABASE_URL: url }, stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout!.on('data', (d) => (out += d));
+        child.stderr!.on('data', (d) => (out += d));
+        child.on('exit', (code) => resolve({ code, out }));
+      });
+    const results = await Promise.all([run(), run(), run()]);
+    expect(results.map((r) => r.code)).toEqual([0, 0, 0]);
+    const outputs = results.map((r) => r.out.trim()).sort();
+    expect(outputs).toEqual(['applied migrations 1, 2', 'database is up to date', 'database is up to date']);
+    const fresh = connectDb(url, { max: 1, statementTimeoutMs: 30_000 });
+    try {
+      expect((await fresh<{ id: number }[]>`SELECT id FROM schema_migrations ORDER BY id`).map((r) => r.id)).toEqual([1, 2]);
+    } finally {
+      await fresh.end();
+      await admin.end();
     }
   });
 

@@ -97,17 +97,39 @@ export function registerEventRoutes(app: FastifyInstance, ctx: AppContext): void
       querystring: {
         type: 'object',
         additionalProperties: false,
-        properties: { after: { type: 'string', pattern: '^(0|[1-9][0-9]{0,18})$' }, limit: LIMIT },
+        properties: { after: { type: 'string', maxLength: 200 }, limit: LIMIT },
       },
     },
     handler: async (req: FastifyRequest<{ Querystring: { after?: string; limit: string } }>) => {
       const keyId = await authenticate(ctx, req);
-      const rows = await ctx.query(() => sql<{ id: string; type: string; payload: unknown; created_at: Date }[]>`
-        SELECT id, type, payload, created_at FROM events WHERE api_key_id = ${keyId} AND id > ${req.query.after ?? '0'} ORDER BY id LIMIT ${Number(req.query.limit)}`);
+      const position = decodeEventCursor(req.query.after);
+      // Only transactions older than every running one are read, in (transaction, id) order: an
+      // event still being committed can never appear behind a position a consumer has passed.
+      const rows = await ctx.query(() => sql<{ id: string; tx: string; type: string; payload: unknown; created_at: Date }[]>`
+        SELECT id, tx_id::text AS tx, type, payload, created_at FROM events
+        WHERE api_key_id = ${keyId}
+          AND (tx_id, id) > (${position.tx}::xid8, ${position.id}::bigint)
+          AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+        ORDER BY tx_id, id
+        LIMIT ${Number(req.query.limit)}`);
+      const last = rows.at(-1);
       return {
         items: rows.map((r) => ({ id: r.id, type: r.type, payload: r.payload, createdAt: r.created_at.toISOString() })),
-        next: rows.length === Number(req.query.limit) ? rows.at(-1)!.id : null,
+        // Always where to poll from next; an empty page means caught up.
+        next: last ? encodeEventCursor(last.tx, last.id) : (req.query.after ?? null),
       };
     },
   });
+}
+
+/** Event positions: the inserting transaction and the id, opaque to consumers. */
+function encodeEventCursor(tx: string, id: string): string {
+  return Buffer.from(`e:${tx}:${id}`).toString('base64url');
+}
+
+function decodeEventCursor(cursor: string | undefined): { tx: string; id: string } {
+  if (cursor === undefined) return { tx: '0', id: '0' };
+  const m = /^e:(\d{1,20}):(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!m) throw errors.badCursor();
+  return { tx: m[1]!, id: m[2]! };
 }
