@@ -82,7 +82,11 @@ export async function runWorker(config: AppConfig): Promise<void> {
     await new Promise<void>((resolve) => {
       exitAllowed = resolve;
       setTimeout(resolve, EXIT_ACK_TIMEOUT_MS).unref();
-      if (!process.send?.({ type: 'drained', metrics } satisfies WorkerMessage)) resolve();
+      if (!process.send) return resolve();
+      // The callback, not the return value: false can also mean "queued", and exiting then would drop it.
+      process.send({ type: 'drained', metrics } satisfies WorkerMessage, undefined, {}, (err) => {
+        if (err) resolve();
+      });
     });
     process.exit(0);
   };
