@@ -20,14 +20,18 @@ export type MetricsResponse = { type: 'metrics-response'; id: number; metrics: M
 const WORKER_ANSWER_TIMEOUT_MS = 2000;
 
 /** Only totals carry over from a retired worker; its gauges (in flight, heap) died with it. */
-const monotonic = (metrics: MetricJson[]): MetricJson[] => 
+const monotonic = (metrics: MetricJson[]): MetricJson[] =>
   // At run time the type is the string prom-client prints, whatever its typings say.
   metrics.filter((m) => ['counter', 'histogram'].includes(String(m.type)));
 
 export class ClusterMetrics {
+  constructor(private readonly answerTimeoutMs = WORKER_ANSWER_TIMEOUT_MS) {}
+
   #nextId = 0;
   #retired: MetricJson[] = [];
   readonly #retiredWorkers = new Set<number>();
+  /** Each live worker's latest answer, used when it is too busy to answer in time. */
+  readonly #lastAnswer = new Map<number, MetricJson[]>();
   readonly #pending = new Map<number, Map<number, (metrics: MetricJson[] | undefined) => void>>();
 
   /** Wire a newly forked worker's messages in. */
@@ -37,7 +41,11 @@ export class ClusterMetrics {
     });
     // A worker that goes away mid-scrape answers "nothing" rather than holding the scrape up.
     worker.once('exit', () => {
+      // Retired: its totals live on in #retired. Crashed: they are gone, a true counter reset.
+      this.#lastAnswer.delete(worker.id);
       for (const waiting of this.#pending.values()) waiting.get(worker.id)?.(undefined);
+      // Remembered a while longer than any scrape in flight could still hold its answer.
+      setTimeout(() => this.#retiredWorkers.delete(worker.id), this.answerTimeoutMs * 5).unref();
     });
   }
 
@@ -60,9 +68,12 @@ export class ClusterMetrics {
           .map(
             (w) =>
               new Promise<{ workerId: number; metrics: MetricJson[] | undefined }>((resolve) => {
-                const timer = setTimeout(() => resolve({ workerId: w.id, metrics: undefined }), WORKER_ANSWER_TIMEOUT_MS);
+                // A worker too busy to answer counts with its previous answer: leaving it out would
+                // make the sums dip, which Prometheus reads as a counter reset.
+                const timer = setTimeout(() => resolve({ workerId: w.id, metrics: this.#lastAnswer.get(w.id) }), this.answerTimeoutMs);
                 waiting.set(w.id, (metrics) => {
                   clearTimeout(timer);
+                  if (metrics) this.#lastAnswer.set(w.id, metrics);
                   resolve({ workerId: w.id, metrics });
                 });
                 try {
