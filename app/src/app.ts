@@ -36,8 +36,8 @@ export interface AppContext extends AppDeps {
   readonly userCache: TwoLayerCache;
   readonly authCache: TwoLayerCache;
   readonly limiter: RateLimiter;
-  /** Runs a query with the bounded pool wait, keeping the pool gauges current. */
-  readonly query: <T>(work: () => Promise<T>) => Promise<T>;
+  /** Runs queries on a pool connection, waiting for one at most DATABASE_ACQUIRE_TIMEOUT_MS; keeps the pool gauges current. */
+  readonly query: <T>(work: (db: Sql) => PromiseLike<T>) => Promise<T>;
   /** Group-commit writer for POST /api/events. */
   readonly events: EventWriter;
 }
@@ -64,7 +64,7 @@ export function build(deps: AppDeps): FastifyInstance & { ctx: AppContext } {
   const query: AppContext['query'] = (work) => {
     active++;
     setPoolGauges();
-    return bounded(deps.config.databaseAcquireTimeoutMs, work).finally(() => {
+    return bounded(deps.sql, deps.config.databaseAcquireTimeoutMs, work).finally(() => {
       active--;
       setPoolGauges();
     });

@@ -22,21 +22,47 @@ export function isConnectionError(e: unknown): boolean {
   return code !== undefined && CONNECTION_ERRORS.has(code);
 }
 
-/** A query that waits at most `ms` (for a pool connection and the answer), then 503. */
-export async function bounded<T>(ms: number, work: () => Promise<T>): Promise<T> {
+const WAITED_TOO_LONG = Symbol('waited too long');
+
+/**
+ * Run `work` on a pool connection, waiting at most `ms` for one; past that, 503. Only the wait is
+ * bounded: a query that has started is never abandoned, since its write may commit after the
+ * client was told it failed; statement_timeout bounds how long it runs. The connection is
+ * reserved first (postgres.js would otherwise pipeline the query behind another on a busy
+ * connection, where it can no longer be withdrawn); a reservation that arrives after the caller
+ * gave up is released at once, with nothing run on it.
+ */
+export async function bounded<T>(sql: Sql, ms: number, work: (db: Sql) => PromiseLike<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(errors.unavailable('the database is busy or unreachable; retry shortly')), ms);
+  const reserving = sql.reserve();
+  const waited = new Promise<typeof WAITED_TOO_LONG>((resolve) => {
+    timer = setTimeout(() => resolve(WAITED_TOO_LONG), ms);
   });
+  let db: Awaited<typeof reserving> | typeof WAITED_TOO_LONG;
   try {
-    return await Promise.race([work(), timeout]);
+    db = await Promise.race([reserving, waited]);
   } catch (e) {
-    if (isConnectionError(e)) throw errors.unavailable('the database is unreachable; retry shortly');
-    if ((e as { code?: string }).code === '57014') throw errors.unavailable('the query took too long (statement_timeout)');
-    throw e;
+    throw databaseError(e);
   } finally {
     clearTimeout(timer);
   }
+  if (db === WAITED_TOO_LONG) {
+    reserving.then((late) => late.release(), () => {});
+    throw errors.unavailable('the database is busy: no pool connection came free in time; retry shortly');
+  }
+  try {
+    return await work(db as unknown as Sql);
+  } catch (e) {
+    throw databaseError(e);
+  } finally {
+    db.release();
+  }
+}
+
+function databaseError(e: unknown): unknown {
+  if (isConnectionError(e)) return errors.unavailable('the database is unreachable; retry shortly');
+  if ((e as { code?: string }).code === '57014') return errors.unavailable('the query took too long (statement_timeout)');
+  return e;
 }
 
 export const MIGRATIONS: readonly { id: number; name: string; sql: string }[] = [

@@ -29,10 +29,12 @@ export interface EventWriterOptions {
 }
 
 /** Runs one statement through the caller's bounded pool wrapper. */
-export type QueryRunner = <T>(work: () => Promise<T>) => Promise<T>;
+export type QueryRunner = <T>(work: (db: Sql) => PromiseLike<T>) => Promise<T>;
 
 /** SQLSTATE classes for bad data and constraint violations: one row's fault, not the batch's. */
 const isRowError = (e: unknown) => /^(22|23)/.test(String((e as { code?: string }).code ?? ''));
+/** Deadlock or serialization failure: nothing was written, so one retry is safe. */
+const isSerializationFailure = (e: unknown) => ['40P01', '40001'].includes(String((e as { code?: string }).code ?? ''));
 
 export class EventWriter {
   readonly #queue: Queued[] = [];
@@ -63,36 +65,46 @@ export class EventWriter {
     }
   }
 
-  async #write(batch: Queued[]): Promise<void> {
+  async #write(batch: Queued[], attempt = 0): Promise<void> {
     try {
-      const ids = await this.query(() => this.#insertRows(batch.map((q) => q.event)));
+      const events = batch.map((q) => q.event);
+      const inserted = await this.query((db) => this.#insertStatement(db, events));
+      const ids = idsInOrder(events.length, inserted);
       batch.forEach((q, i) => q.resolve(ids[i]));
     } catch (e) {
       if (batch.length > 1 && isRowError(e)) {
-        // One bad row must not fail its neighbours: write them one by one, each with its own answer.
-        await Promise.all(batch.map((q) => this.#write([q])));
+        // One bad row must not fail its neighbours: write them one by one (in turn, so the pool
+        // is not flooded), each with its own answer.
+        for (const q of batch) await this.#write([q]);
         return;
       }
+      if (attempt === 0 && isSerializationFailure(e)) return this.#write(batch, 1);
       for (const q of batch) q.reject(e);
     }
   }
 
   /** One statement: ids come from the sequence up front so each row maps back to its request. */
-  async #insertRows(events: NewEvent[]): Promise<(string | undefined)[]> {
+  #insertStatement(db: Sql, events: NewEvent[]) {
     const rows = events.map((e) => [e.apiKeyId, e.idempotencyKey, e.requestHash, e.type, e.payload]);
-    const inserted = await this.sql<{ ord: string; id: string }[]>`
+    return db<{ ord: string; id: string }[]>`
       WITH input AS MATERIALIZED (
         SELECT nextval('events_id_seq') AS id, r.ord, r.v
-        FROM jsonb_array_elements(${this.sql.json(rows as never)}) WITH ORDINALITY AS r(v, ord)
+        FROM jsonb_array_elements(${db.json(rows as never)}) WITH ORDINALITY AS r(v, ord)
       ), inserted AS (
         INSERT INTO events (id, api_key_id, idempotency_key, request_hash, type, payload)
-        SELECT id, (v->>0)::bigint, v->>1, v->>2, v->>3, v->4 FROM input ORDER BY ord
+        -- Key order, not arrival order: two batches holding the same Idempotency-Keys then wait
+        -- on each other in one direction only, never in a deadlock.
+        SELECT id, (v->>0)::bigint, v->>1, v->>2, v->>3, v->4 FROM input ORDER BY (v->>0)::bigint, v->>1
         ON CONFLICT (api_key_id, idempotency_key) DO NOTHING
         RETURNING id
       )
       SELECT input.ord, input.id FROM input JOIN inserted USING (id)`;
-    const ids: (string | undefined)[] = new Array(events.length).fill(undefined);
-    for (const row of inserted) ids[Number(row.ord) - 1] = String(row.id);
-    return ids;
   }
+}
+
+/** Each request's id by its position in the batch; undefined where its Idempotency-Key already existed. */
+function idsInOrder(count: number, inserted: readonly { ord: string; id: string }[]): (string | undefined)[] {
+  const ids: (string | undefined)[] = new Array(count).fill(undefined);
+  for (const row of inserted) ids[Number(row.ord) - 1] = String(row.id);
+  return ids;
 }

@@ -423,4 +423,20 @@ describe('documents, compression and pool limits', () => {
     expect(waited).toBeGreaterThanOrEqual(250);
     expect(waited).toBeLessThan(2500);
   });
+
+  it('a write answered 503 for want of a pool connection is never run later', async () => {
+    const email = `never-${Date.now()}@example.com`;
+    const holding = a.sql`SELECT pg_sleep(1.5)`.execute();
+    const r = await a.app.inject({ method: 'POST', url: '/api/users', payload: { name: 'Never', email } });
+    expect(r.statusCode).toBe(503);
+    await holding;
+    // The pool is free again: had the INSERT stayed queued, it would run now.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await a.sql`SELECT 1 FROM users WHERE email = ${email}`).toHaveLength(0);
+  });
+
+  it('a query that already runs is not cut off by the pool wait: statement_timeout bounds it', async () => {
+    const r = await a.app.ctx.query((db) => db`SELECT pg_sleep(0.6) AS slept`);
+    expect(r).toHaveLength(1);
+  });
 });

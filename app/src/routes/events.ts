@@ -21,7 +21,7 @@ async function authenticate(ctx: AppContext, req: FastifyRequest): Promise<strin
   const hash = sha256(key);
   const tag = `auth:${hash}`;
   const id = await ctx.authCache.getOrLoad(tag, [tag], async () => {
-    const [row] = await ctx.query(() => ctx.sql<{ id: string }[]>`SELECT id FROM api_keys WHERE key_hash = ${hash} AND revoked_at IS NULL`);
+    const [row] = await ctx.query((db) => db<{ id: string }[]>`SELECT id FROM api_keys WHERE key_hash = ${hash} AND revoked_at IS NULL`);
     return row?.id;
   });
   if (id === undefined) throw errors.unauthorized('unknown or revoked API key');
@@ -38,19 +38,18 @@ async function rateLimit(ctx: AppContext, keyId: string, reply: FastifyReply): P
 }
 
 export function registerEventRoutes(app: FastifyInstance, ctx: AppContext): void {
-  const { sql } = ctx;
 
   app.post('/api/keys', async (req, reply) => {
     requireAdmin(ctx, req);
     const key = `ak_${randomBytes(24).toString('base64url')}`;
-    const [row] = await ctx.query(() => sql<{ id: string; created_at: Date }[]>`INSERT INTO api_keys (key_hash) VALUES (${sha256(key)}) RETURNING id, created_at`);
+    const [row] = await ctx.query((db) => db<{ id: string; created_at: Date }[]>`INSERT INTO api_keys (key_hash) VALUES (${sha256(key)}) RETURNING id, created_at`);
     // The key itself is shown once; only its hash is stored.
     return reply.code(201).send({ id: row!.id, key, createdAt: row!.created_at.toISOString() });
   });
 
   app.delete('/api/keys/:id', { schema: { params: ID_PARAM } }, async (req: FastifyRequest<{ Params: { id: string } }>, reply) => {
     requireAdmin(ctx, req);
-    const rows = await ctx.query(() => sql<{ key_hash: string }[]>`UPDATE api_keys SET revoked_at = now() WHERE id = ${req.params.id} AND revoked_at IS NULL RETURNING key_hash`);
+    const rows = await ctx.query((db) => db<{ key_hash: string }[]>`UPDATE api_keys SET revoked_at = now() WHERE id = ${req.params.id} AND revoked_at IS NULL RETURNING key_hash`);
     if (rows.length === 0) throw errors.notFound(`active API key ${req.params.id}`);
     // Drops the key from Redis and, through pub/sub, from every worker's L1 at once.
     await ctx.authCache.invalidate(`auth:${rows[0]!.key_hash}`);
@@ -83,7 +82,7 @@ export function registerEventRoutes(app: FastifyInstance, ctx: AppContext): void
         // Sent only now: the row is committed.
         return reply.code(202).send({ id, status: 'accepted' });
       }
-      const [original] = await ctx.query(() => sql<{ id: string; request_hash: string }[]>`
+      const [original] = await ctx.query((db) => db<{ id: string; request_hash: string }[]>`
         SELECT id, request_hash FROM events WHERE api_key_id = ${keyId} AND idempotency_key = ${idempotencyKey}`);
       if (!original) throw errors.conflict('a request with this Idempotency-Key is still in progress; retry');
       if (original.request_hash !== requestHash) throw errors.idempotencyMismatch();
@@ -105,7 +104,7 @@ export function registerEventRoutes(app: FastifyInstance, ctx: AppContext): void
       const position = decodeEventCursor(req.query.after);
       // Only transactions older than every running one are read, in (transaction, id) order: an
       // event still being committed can never appear behind a position a consumer has passed.
-      const rows = await ctx.query(() => sql<{ id: string; tx: string; type: string; payload: unknown; created_at: Date }[]>`
+      const rows = await ctx.query((db) => db<{ id: string; tx: string; type: string; payload: unknown; created_at: Date }[]>`
         SELECT id, tx_id::text AS tx, type, payload, created_at FROM events
         WHERE api_key_id = ${keyId}
           AND (tx_id, id) > (${position.tx}::xid8, ${position.id}::bigint)

@@ -32,7 +32,6 @@ function uniqueViolation(e: unknown): boolean {
 }
 
 export function registerUserRoutes(app: FastifyInstance, ctx: AppContext): void {
-  const { sql } = ctx;
   const q = ctx.query;
 
 
@@ -40,7 +39,7 @@ export function registerUserRoutes(app: FastifyInstance, ctx: AppContext): void 
     schema: { body: { type: 'object', required: ['name', 'email'], additionalProperties: false, properties: { name: NAME, email: EMAIL } } },
     handler: async (req: FastifyRequest<{ Body: { name: string; email: string } }>, reply) => {
       try {
-        const [row] = await q(() => sql<UserRow[]>`INSERT INTO users (name, email) VALUES (${req.body.name}, ${req.body.email}) RETURNING *`);
+        const [row] = await q((db) => db<UserRow[]>`INSERT INTO users (name, email) VALUES (${req.body.name}, ${req.body.email}) RETURNING *`);
         return reply.code(201).send(toUser(row!));
       } catch (e) {
         if (uniqueViolation(e)) throw errors.conflict(`a user with email ${req.body.email} already exists`);
@@ -62,7 +61,7 @@ export function registerUserRoutes(app: FastifyInstance, ctx: AppContext): void 
     handler: async (req: FastifyRequest<{ Body: { users: { name: string; email: string }[] } }>, reply) => {
       try {
         // One multi-row statement: all rows or none.
-        const rows = await q(() => sql<{ id: string }[]>`INSERT INTO users ${sql(req.body.users, 'name', 'email')} RETURNING id`);
+        const rows = await q((db) => db<{ id: string }[]>`INSERT INTO users ${db(req.body.users, 'name', 'email')} RETURNING id`);
         return reply.code(201).send({ inserted: rows.length, firstId: rows[0]!.id, lastId: rows.at(-1)!.id });
       } catch (e) {
         if (uniqueViolation(e)) throw errors.conflict(`an email in the batch already exists or repeats (${(e as { detail?: string }).detail ?? ''}); nothing was inserted`);
@@ -75,7 +74,7 @@ export function registerUserRoutes(app: FastifyInstance, ctx: AppContext): void 
     schema: { querystring: PAGE_QUERY },
     handler: async (req: FastifyRequest<{ Querystring: { limit: string; cursor?: string } }>) => {
       const after = decodeCursor('u', req.query.cursor);
-      const rows = await q(() => sql<UserRow[]>`SELECT * FROM users WHERE id > ${after} ORDER BY id LIMIT ${Number(req.query.limit)}`);
+      const rows = await q((db) => db<UserRow[]>`SELECT * FROM users WHERE id > ${after} ORDER BY id LIMIT ${Number(req.query.limit)}`);
       return { items: rows.map(toUser), next: rows.length === Number(req.query.limit) ? encodeCursor('u', rows.at(-1)!.id) : null };
     },
   });
@@ -86,7 +85,7 @@ export function registerUserRoutes(app: FastifyInstance, ctx: AppContext): void 
       const after = decodeCursor('c', req.query.cursor);
       // One query: JOIN + GROUP BY over the posts (user_id, id) index, never one query per user.
       const rows = await q(
-        () => sql<(UserRow & { post_count: string })[]>`
+        (db) => db<(UserRow & { post_count: string })[]>`
           SELECT u.*, count(p.id) AS post_count
           FROM (SELECT * FROM users WHERE id > ${after} ORDER BY id LIMIT ${Number(req.query.limit)}) u
           LEFT JOIN posts p ON p.user_id = u.id
@@ -102,7 +101,7 @@ export function registerUserRoutes(app: FastifyInstance, ctx: AppContext): void 
     handler: async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
       const key = `user:${req.params.id}`;
       const json = await ctx.userCache.getOrLoad(key, [key], async () => {
-        const [row] = await q(() => sql<UserRow[]>`SELECT * FROM users WHERE id = ${req.params.id}`);
+        const [row] = await q((db) => db<UserRow[]>`SELECT * FROM users WHERE id = ${req.params.id}`);
         return row && JSON.stringify(toUser(row));
       });
       if (json === undefined) throw errors.notFound(`user ${req.params.id}`);
@@ -118,7 +117,7 @@ export function registerUserRoutes(app: FastifyInstance, ctx: AppContext): void 
     handler: async (req: FastifyRequest<{ Params: { id: string }; Body: { name?: string; email?: string } }>) => {
       try {
         const [row] = await q(
-          () => sql<UserRow[]>`UPDATE users SET name = coalesce(${req.body.name ?? null}, name), email = coalesce(${req.body.email ?? null}, email),
+          (db) => db<UserRow[]>`UPDATE users SET name = coalesce(${req.body.name ?? null}, name), email = coalesce(${req.body.email ?? null}, email),
             updated_at = greatest(now(), updated_at + interval '1 millisecond') WHERE id = ${req.params.id} RETURNING *`,
         );
         if (!row) throw errors.notFound(`user ${req.params.id}`);
@@ -134,7 +133,7 @@ export function registerUserRoutes(app: FastifyInstance, ctx: AppContext): void 
   app.delete('/api/users/:id', {
     schema: { params: ID_PARAM },
     handler: async (req: FastifyRequest<{ Params: { id: string } }>, reply) => {
-      const rows = await q(() => sql`DELETE FROM users WHERE id = ${req.params.id} RETURNING id`);
+      const rows = await q((db) => db`DELETE FROM users WHERE id = ${req.params.id} RETURNING id`);
       if (rows.length === 0) throw errors.notFound(`user ${req.params.id}`);
       await ctx.userCache.invalidate(`user:${req.params.id}`);
       return reply.code(204).send();
@@ -145,7 +144,7 @@ export function registerUserRoutes(app: FastifyInstance, ctx: AppContext): void 
     schema: { params: ID_PARAM, querystring: PAGE_QUERY },
     handler: async (req: FastifyRequest<{ Params: { id: string }; Querystring: { limit: string; cursor?: string } }>) => {
       const after = decodeCursor('p', req.query.cursor);
-      const rows = await q(() => sql<{ id: string; user_id: string; title: string; body: string; created_at: Date }[]>`
+      const rows = await q((db) => db<{ id: string; user_id: string; title: string; body: string; created_at: Date }[]>`
         SELECT * FROM posts WHERE user_id = ${req.params.id} AND id > ${after} ORDER BY id LIMIT ${Number(req.query.limit)}`);
       return {
         items: rows.map((r) => ({ id: r.id, userId: r.user_id, title: r.title, body: r.body, createdAt: r.created_at.toISOString() })),
@@ -160,7 +159,7 @@ export function registerUserRoutes(app: FastifyInstance, ctx: AppContext): void 
     },
     handler: async (req: FastifyRequest<{ Body: { userId: string; title: string; body?: string } }>, reply) => {
       try {
-        const [r] = await q(() => sql<{ id: string; user_id: string; title: string; body: string; created_at: Date }[]>`
+        const [r] = await q((db) => db<{ id: string; user_id: string; title: string; body: string; created_at: Date }[]>`
           INSERT INTO posts (user_id, title, body) VALUES (${req.body.userId}, ${req.body.title}, ${req.body.body ?? ''}) RETURNING *`);
         return reply.code(201).send({ id: r!.id, userId: r!.user_id, title: r!.title, body: r!.body, createdAt: r!.created_at.toISOString() });
       } catch (e) {
