@@ -4,6 +4,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 // @ts-expect-error autocannon ships no types
 import autocannon from 'autocannon';
@@ -126,7 +127,21 @@ describe('process model', () => {
     // Rate limits out of the way: this measures recycling, not limit_req.
     const profile = resolveProfileLayer({ extends: 'loadtest', nginx: { rateLimitPerClientPerSecond: 100000, rateLimitBurst: 100000, connLimitPerClient: 1000 } });
     const statusPort = await freePort();
-    const nginx = await startTestNginx((port, dir) => renderNginxConfig(profile, { kind: 'local', listenPort: port, statusPort, upstreamPorts: [api.port], prefixDir: dir }));
+    let nginxDir = '';
+    const nginx = await startTestNginx((port, dir) => {
+      nginxDir = dir;
+      return renderNginxConfig(profile, { kind: 'local', listenPort: port, statusPort, upstreamPorts: [api.port], prefixDir: dir });
+    });
+    // On failure, say what nginx and the API saw.
+    const diagnostics = () => {
+      let errorLog = '';
+      try {
+        errorLog = readFileSync(join(nginxDir, 'logs', 'error.log'), 'utf8').slice(-2000);
+      } catch (e) {
+        errorLog = String(e);
+      }
+      return `nginx error.log:\n${errorLog}\nAPI output:\n${api.output().slice(-3000)}`;
+    };
     try {
       // Prometheus scrapes while workers come and go: every scrape answers, and the total never drops.
       const scrapes: number[] = [];
@@ -153,14 +168,14 @@ describe('process model', () => {
       loading = false;
       await scraping;
       expect(scrapes.length).toBeGreaterThanOrEqual(2);
-      expect(scrapes).toEqual([...scrapes].sort((a, b) => a - b));
-      expect(totals).toEqual({ errors: 0, timeouts: 0, non2xx: 0, ok: rounds * 1000 });
-      expect(await recycles()).toBeGreaterThanOrEqual(2);
-      expect(await metric(api, 'apistack_worker_restarts_total', '{reason="crash"}')).toBe(0);
+      expect(scrapes, diagnostics()).toEqual([...scrapes].sort((a, b) => a - b));
+      expect(totals, diagnostics()).toEqual({ errors: 0, timeouts: 0, non2xx: 0, ok: rounds * 1000 });
+      expect(await recycles(), diagnostics()).toBeGreaterThanOrEqual(2);
+      expect(await metric(api, 'apistack_worker_restarts_total', '{reason="crash"}'), diagnostics()).toBe(0);
       // Retired workers hand their totals to the primary: the request count neither drops nor
       // double-counts across recycles, so rate() never sees a false counter reset.
       await waitFor('no recycle in progress', async () => (await metric(api, 'apistack_workers_alive')) === 2, { timeoutMs: 20_000 });
-      expect(await metric(api, 'apistack_http_request_duration_seconds_count', '{method="GET",route="/api/status",status_code="200"}')).toBe(rounds * 1000);
+      expect(await metric(api, 'apistack_http_request_duration_seconds_count', '{method="GET",route="/api/status",status_code="200"}'), diagnostics()).toBe(rounds * 1000);
     } finally {
       await nginx.cleanup();
       api.child.kill('SIGTERM');
