@@ -1,5 +1,5 @@
 /** The HTTP API as a `build(deps)` factory: routes, validation, errors, metrics hooks. */
-import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { TwoLayerCache } from './cache.ts';
 import type { AppConfig } from './config.ts';
@@ -42,6 +42,24 @@ export interface AppContext extends AppDeps {
   readonly events: EventWriter;
 }
 
+/** Every error the API answers, in one shape: {"error": {"code", "message"}}, never a stack trace. */
+function handleError(error: FastifyError | ApiError, req: FastifyRequest, reply: FastifyReply) {
+  if (error instanceof ApiError) {
+    return reply.code(error.statusCode).headers(error.headers).send({ error: { code: error.code, message: error.message } });
+  }
+  const fe = error as FastifyError & { validation?: unknown; code?: string };
+  if (fe.validation) return reply.code(400).send({ error: { code: 'VALIDATION_ERROR', message: fe.message } });
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ error: { code: 'PAYLOAD_TOO_LARGE', message: 'request body is larger than this route accepts' } });
+  if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return reply.code(415).send({ error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send JSON with Content-Type: application/json' } });
+  if (fe.statusCode === 400) return reply.code(400).send({ error: { code: 'INVALID_JSON', message: fe.message } });
+  if (isConnectionError(error)) return reply.code(503).header('retry-after', '5').send({ error: { code: 'UNAVAILABLE', message: 'a backing service is unreachable; retry shortly' } });
+  // Postgres data exceptions (a NUL character in text, a number out of range): the input's fault.
+  if (/^22[0-9A-Z]{3}$/.test(fe.code ?? '') && 'severity' in fe) return reply.code(400).send({ error: { code: 'VALIDATION_ERROR', message: `a value cannot be stored: ${fe.message}` } });
+  if ((fe.statusCode ?? 500) < 500) return reply.code(fe.statusCode!).send({ error: { code: fe.code ?? 'BAD_REQUEST', message: fe.message } });
+  req.log.error({ err: error }, 'unhandled error');
+  return reply.code(500).send({ error: { code: 'INTERNAL', message: 'internal error' } });
+}
+
 export function build(deps: AppDeps): FastifyInstance & { ctx: AppContext } {
   const app = Fastify({
     logger: deps.logger ?? false,
@@ -51,6 +69,11 @@ export function build(deps: AppDeps): FastifyInstance & { ctx: AppContext } {
     trustProxy: 'loopback, linklocal, uniquelocal',
     keepAliveTimeout: deps.config.keepAliveTimeoutSeconds * 1000,
     requestIdHeader: 'x-request-id',
+    // Errors Fastify raises before routing (a malformed URL, say) get the same JSON shape.
+    frameworkErrors: (error, req, reply) => handleError(error, req, reply),
+    // A request that arrives on a kept-alive socket while the worker drains is served (with
+    // Connection: close), not refused with Fastify's own 503.
+    return503OnClosing: false,
     bodyLimit: 1024 * 1024,
     // No coercion: a number where a string belongs is a 400, not silently accepted.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
@@ -80,32 +103,26 @@ export function build(deps: AppDeps): FastifyInstance & { ctx: AppContext } {
   deps.metrics.poolMax.set(deps.config.databasePoolSize);
   const workerId = String(process.pid);
 
-  app.addHook('onRequest', async () => {
+  // In flight from onRequest until the response finishes or the client goes away, counted once.
+  const inFlight = new WeakSet<FastifyRequest>();
+  const finished = (req: FastifyRequest) => {
+    if (inFlight.delete(req)) deps.metrics.inFlight.dec();
+  };
+  app.addHook('onRequest', async (req) => {
+    inFlight.add(req);
     deps.metrics.inFlight.inc();
   });
+  app.addHook('onRequestAbort', async (req) => finished(req));
   app.addHook('onSend', async (_req, reply) => {
     reply.header('x-worker-id', workerId);
     if (deps.state.draining) reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (req, reply) => {
-    deps.metrics.inFlight.dec();
+    finished(req);
     deps.metrics.httpDuration.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
 
-  app.setErrorHandler((error: FastifyError | ApiError, req, reply) => {
-    if (error instanceof ApiError) {
-      return reply.code(error.statusCode).headers(error.headers).send({ error: { code: error.code, message: error.message } });
-    }
-    const fe = error as FastifyError & { validation?: unknown; code?: string };
-    if (fe.validation) return reply.code(400).send({ error: { code: 'VALIDATION_ERROR', message: fe.message } });
-    if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ error: { code: 'PAYLOAD_TOO_LARGE', message: 'request body is larger than this route accepts' } });
-    if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return reply.code(415).send({ error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send JSON with Content-Type: application/json' } });
-    if (fe.statusCode === 400) return reply.code(400).send({ error: { code: 'INVALID_JSON', message: fe.message } });
-    if (isConnectionError(error)) return reply.code(503).header('retry-after', '5').send({ error: { code: 'UNAVAILABLE', message: 'a backing service is unreachable; retry shortly' } });
-    if ((fe.statusCode ?? 500) < 500) return reply.code(fe.statusCode!).send({ error: { code: fe.code ?? 'BAD_REQUEST', message: fe.message } });
-    req.log.error({ err: error }, 'unhandled error');
-    return reply.code(500).send({ error: { code: 'INTERNAL', message: 'internal error' } });
-  });
+  app.setErrorHandler(handleError);
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } }));
 
   registerCompression(app);

@@ -23,9 +23,18 @@ export class LruTtl<V> {
   private clock = 0;
   constructor(private readonly maxEntries: number, private readonly ttlMs: number) {}
 
+  /** Bumped by reset(): a fill that began before one must not land after it. */
+  private epoch = 0;
+
   /** A token for "no invalidation of these tags since now". */
   generationOf(tags: readonly string[]): string {
-    return tags.map((t) => this.generations.get(t) ?? 0).join(',');
+    return `${this.epoch}:${tags.map((t) => this.generations.get(t) ?? 0).join(',')}`;
+  }
+
+  /** Forget everything, and refuse fills that started before: for when invalidations may have been missed. */
+  reset(): void {
+    this.map.clear();
+    this.epoch++;
   }
 
   /** Set only if none of the tags was invalidated since `generation` was taken. */
@@ -129,9 +138,22 @@ export class TwoLayerCache {
     return value;
   }
 
+  #localLayer = true;
+
+  /**
+   * L1 is only safe while this worker hears invalidations. Off (while the pub/sub subscription is
+   * down, or not yet up) it is emptied and bypassed; back on, it starts empty, since messages may
+   * have been missed meanwhile.
+   */
+  setLocalLayer(enabled: boolean): void {
+    if (enabled === this.#localLayer) return;
+    this.#localLayer = enabled;
+    this.l1.reset();
+  }
+
   /** L1, then L2 (with the tag versions in the same round trip); a miss answers the guard for `fill`. */
   async lookup(key: string, tags: readonly string[]): Promise<string | FillGuard> {
-    const local = this.l1.get(key);
+    const local = this.#localLayer ? this.l1.get(key) : undefined;
     if (local !== undefined) {
       this.metrics.cache.inc({ layer: 'l1', result: 'hit' });
       return local;
@@ -143,7 +165,7 @@ export class TwoLayerCache {
       const [remote, ...versions] = await this.redis.mget(`cache:${key}`, ...tags.map((t) => `ver:${t}`));
       this.metrics.cache.inc({ layer: 'l2', result: remote == null ? 'miss' : 'hit' });
       if (remote == null) return { generation, versions: versions.map((v) => v ?? '0') };
-      this.l1.setIfCurrent(key, remote, tags, generation);
+      if (this.#localLayer) this.l1.setIfCurrent(key, remote, tags, generation);
       return remote;
     } catch {
       // Redis trouble counts as a miss; the fill then caches in L1 only.
@@ -162,7 +184,7 @@ export class TwoLayerCache {
         // L2 is an optimization: L1 below still serves this worker.
       }
     }
-    this.l1.setIfCurrent(key, json, tags, guard.generation);
+    if (this.#localLayer) this.l1.setIfCurrent(key, json, tags, guard.generation);
   }
 
   /** Drop every entry tagged `tag` here, in Redis, and (through pub/sub) in every other worker. */

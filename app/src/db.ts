@@ -15,11 +15,18 @@ export function connect(url: string, opts: { max: number; statementTimeoutMs: nu
   }) as Sql;
 }
 
-const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'EPIPE', 'ETIMEDOUT', '57P01', '57P03']);
+const CONNECTION_ERRORS = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH',
+  'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED',
+  // Postgres: shutting down or starting up, too many connections.
+  '57P01', '57P02', '57P03', '53300',
+]);
 
+/** Network failures and "the server cannot take you now": worth a 503 and a retry, not a 500. */
 export function isConnectionError(e: unknown): boolean {
   const code = (e as { code?: string }).code;
-  return code !== undefined && CONNECTION_ERRORS.has(code);
+  // SQLSTATE class 08: connection exceptions.
+  return code !== undefined && (CONNECTION_ERRORS.has(code) || /^08[0-9A-Z]{3}$/.test(code));
 }
 
 const WAITED_TOO_LONG = Symbol('waited too long');

@@ -49,7 +49,22 @@ export async function runWorker(config: AppConfig): Promise<void> {
   const state: WorkerState = { draining: false, startedAt: Date.now() };
   const app = build({ config, sql, redis, metrics, state, logger: { level: config.logLevel } });
 
-  subscriber.on('ready', () => void subscriber.subscribe(INVALIDATION_CHANNEL).catch(() => {}));
+  // In-process caches only while invalidations can reach this worker (see TwoLayerCache.setLocalLayer).
+  const caches = [app.ctx.userCache, app.ctx.authCache];
+  const setLocalLayers = (enabled: boolean) => caches.forEach((c) => c.setLocalLayer(enabled));
+  setLocalLayers(false);
+  let subscribedOnce: () => void = () => {};
+  const subscribed = new Promise<void>((resolve) => (subscribedOnce = resolve));
+  subscriber.on('ready', () => {
+    void subscriber
+      .subscribe(INVALIDATION_CHANNEL)
+      .then(() => {
+        setLocalLayers(true);
+        subscribedOnce();
+      })
+      .catch(() => {});
+  });
+  subscriber.on('close', () => setLocalLayers(false));
   subscriber.on('message', (_channel: string, tag: string) => {
     app.ctx.userCache.onInvalidation(tag);
     app.ctx.authCache.onInvalidation(tag);
@@ -111,6 +126,8 @@ export async function runWorker(config: AppConfig): Promise<void> {
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => void drain());
 
+  // Serve with L1 from the start when Redis is there; without it, start anyway (Postgres serves).
+  await Promise.race([subscribed, new Promise((resolve) => setTimeout(resolve, WARMUP_TIMEOUT_MS).unref())]);
   if (config.cacheWarmupKeys > 0) {
     // Before listening: the primary counts this worker as started only once it serves warm.
     await warmUp(app.ctx.userCache, config.cacheWarmupKeys, redis, sql, app.log);

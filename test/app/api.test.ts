@@ -228,6 +228,24 @@ describe('API routes against real Postgres and Redis', () => {
     expect(cases[2]!.json().error.message).toMatch(/additional properties/);
   });
 
+  it('answers 400 JSON, never 500, for input that passes the schema but not Postgres or the URL parser', async () => {
+    const { key } = await newKey();
+    const forged = (text: string) => Buffer.from(text).toString('base64url');
+    const cases = [
+      // A NUL character: valid JSON, refused by Postgres text columns.
+      await a.app.inject({ method: 'POST', url: '/api/users', payload: '{"name":"a\\u0000b","email":"nul@example.com"}', headers: { 'content-type': 'application/json' } }),
+      // Cursors that decode to numbers beyond bigint / xid8.
+      await a.app.inject(`/api/users?cursor=${forged('u:9999999999999999999')}`),
+      await a.app.inject({ url: `/api/events?after=${forged('e:99999999999999999999:1')}`, headers: { 'x-api-key': key } }),
+      // A malformed percent-encoding, rejected by Fastify before routing.
+      await a.app.inject('/api/users/%E0%A4%A'),
+    ];
+    expect(cases.map((r) => r.statusCode)).toEqual([400, 400, 400, 400]);
+    for (const r of cases) expect(r.json().error).toMatchObject({ code: expect.any(String), message: expect.any(String) });
+    expect(cases[0]!.json().error.message).toMatch(/cannot be stored/);
+    expect(cases.slice(1, 3).map((r) => r.json().error.code)).toEqual(['INVALID_CURSOR', 'INVALID_CURSOR']);
+  });
+
   it('creates API keys only for the admin, and stores only a hash', async () => {
     expect((await a.app.inject({ method: 'POST', url: '/api/keys' })).statusCode).toBe(401);
     expect((await a.app.inject({ method: 'POST', url: '/api/keys', headers: { authorization: 'Bearer wrong-token-0123456789ab' } })).statusCode).toBe(401);

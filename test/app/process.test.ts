@@ -5,6 +5,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
 import { join } from 'node:path';
 // @ts-expect-error autocannon ships no types
 import autocannon from 'autocannon';
@@ -178,6 +179,28 @@ describe('process model', () => {
       expect(await metric(api, 'apistack_http_request_duration_seconds_count', '{method="GET",route="/api/status",status_code="200"}'), diagnostics()).toBe(rounds * 1000);
     } finally {
       await nginx.cleanup();
+      api.child.kill('SIGTERM');
+      await api.exited;
+    }
+  });
+
+  it('a worker that may have missed invalidations (its subscription dropped) stops serving from L1', async () => {
+    const api = await startApi({ WEB_CONCURRENCY: '1', CACHE_TTL_SECONDS: '300' });
+    const admin = new Redis(redis.url);
+    const db = connectDb(pg.url, { max: 1, statementTimeoutMs: 10_000 });
+    try {
+      const created = await fetch(`${api.url}/api/users`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Before', email: `missed-${Date.now()}@example.com` }) });
+      const { id } = (await created.json()) as { id: string };
+      expect(((await (await fetch(`${api.url}/api/users/${id}`)).json()) as { name: string }).name).toBe('Before'); // now in L1
+      // The subscription drops, and a write's invalidation goes out while it is down (simulated:
+      // the row changes and its Redis entry goes, but this worker hears nothing).
+      await admin.client('KILL', 'TYPE', 'pubsub');
+      await db`UPDATE users SET name = 'After', updated_at = now() WHERE id = ${id}`;
+      await admin.del(`cache:user:${id}`);
+      await expect.poll(async () => ((await (await fetch(`${api.url}/api/users/${id}`)).json()) as { name: string }).name, { timeout: 3000 }).toBe('After');
+    } finally {
+      admin.disconnect();
+      await db.end();
       api.child.kill('SIGTERM');
       await api.exited;
     }

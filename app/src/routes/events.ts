@@ -3,7 +3,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app.ts';
 import { errors } from '../errors.ts';
-import { ID_PARAM, LIMIT } from './pagination.ts';
+import { ID_PARAM, LIMIT, MAX_BIGINT } from './pagination.ts';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -129,6 +129,6 @@ function encodeEventCursor(tx: string, id: string): string {
 function decodeEventCursor(cursor: string | undefined): { tx: string; id: string } {
   if (cursor === undefined) return { tx: '0', id: '0' };
   const m = /^e:(\d{1,20}):(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!m) throw errors.badCursor();
+  if (!m || BigInt(m[1]!) > 2n ** 64n - 1n || BigInt(m[2]!) > MAX_BIGINT) throw errors.badCursor();
   return { tx: m[1]!, id: m[2]! };
 }

@@ -1,5 +1,8 @@
 import { errors } from '../errors.ts';
 
+/** The largest Postgres bigint: a cursor beyond it is forged, and must be a 400, not a database error. */
+export const MAX_BIGINT = 2n ** 63n - 1n;
+
 /** Opaque keyset cursors: the last id seen, tagged with what it pages over. */
 export function encodeCursor(kind: string, id: string): string {
   return Buffer.from(`${kind}:${id}`).toString('base64url');
@@ -9,7 +12,7 @@ export function decodeCursor(kind: string, cursor: string | undefined): string {
   if (cursor === undefined) return '0';
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
   const m = /^([a-z]+):(\d{1,19})$/.exec(text);
-  if (!m || m[1] !== kind) throw errors.badCursor();
+  if (!m || m[1] !== kind || BigInt(m[2]!) > MAX_BIGINT) throw errors.badCursor();
   return m[2]!;
 }
 
