@@ -24,14 +24,24 @@ export function runPrimary(config: AppConfig): void {
   const metrics = primaryMetrics();
   const clusterMetrics = new ClusterMetrics();
   const retiring = new Set<number>();
+  /** Replacements forked by a recycle that have not listened yet. */
+  const starting = new Set<number>();
   const recycleQueue: Worker[] = [];
   const crashes: number[] = [];
   let recycling = false;
   let shuttingDown = false;
 
   const alive = () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
+  /** Tell a worker that may already be gone: a closed IPC channel must not crash the primary. */
+  const tell = (w: Worker, msg: PrimaryMessage) => {
+    if (!w.isConnected()) return;
+    w.send(msg, (err: Error | null) => {
+      if (err) log.warn({ worker: w.process.pid, err: err.message }, `could not send ${msg.type}`);
+    });
+  };
   const fork = (): Worker => {
     const w = cluster.fork();
+    w.on('error', (err) => log.warn({ worker: w.process.pid, err: err.message }, 'worker IPC error'));
     clusterMetrics.attach(w);
     w.on('message', (msg: WorkerMessage) => {
       if (msg?.type === 'recycle-me' && !shuttingDown) {
@@ -40,9 +50,7 @@ export function runPrimary(config: AppConfig): void {
       } else if (msg?.type === 'drained') {
         // Messages arrive in order, so this worker's listener close has been processed and no new
         // connection goes to it; now it may exit (see worker.ts).
-        void clusterMetrics.retire(w.id, msg.metrics).finally(() => {
-          if (w.isConnected()) w.send({ type: 'exit' } satisfies PrimaryMessage);
-        });
+        void clusterMetrics.retire(w.id, msg.metrics).finally(() => tell(w, { type: 'exit' }));
       }
     });
     return w;
@@ -54,16 +62,34 @@ export function runPrimary(config: AppConfig): void {
     if (!old) return;
     if (old.isDead()) return recycleNext();
     recycling = true;
+    // From here the old worker's exit is a retirement, not a crash to replace.
+    retiring.add(old.id);
+    const oldExited = new Promise<void>((resolve) => (old.isDead() ? resolve() : old.once('exit', () => resolve())));
     // The replacement listens before the old worker stops accepting, so capacity never dips.
     const replacement = fork();
-    await new Promise<void>((resolve) => replacement.once('listening', () => resolve()));
-    retiring.add(old.id);
+    starting.add(replacement.id);
+    const listening = await new Promise<boolean>((resolve) => {
+      replacement.once('listening', () => resolve(true));
+      replacement.once('exit', () => resolve(false));
+    });
+    starting.delete(replacement.id);
+    if (!listening) {
+      // The replacement died first (counted as a crash): keep the old worker, or replace it if it
+      // died too, and try again after the crash backoff.
+      retiring.delete(old.id);
+      if (old.isDead()) fork();
+      else recycleQueue.unshift(old);
+      recycling = false;
+      setTimeout(() => void recycleNext(), Math.max(1000, crashBackoffMs(crashes.length)));
+      return;
+    }
     metrics.restarts.inc({ reason: 'recycle' });
     log.info({ worker: old.process.pid, replacement: replacement.process.pid }, 'recycling worker');
-    const exited = new Promise<void>((resolve) => old.once('exit', () => resolve()));
-    old.send({ type: 'drain' } satisfies PrimaryMessage);
-    const timer = setTimeout(() => old.process.kill('SIGKILL'), config.gracefulTimeoutSeconds * 1000);
-    await exited;
+    tell(old, { type: 'drain' });
+    const timer = setTimeout(() => {
+      if (!old.isDead()) old.process.kill('SIGKILL');
+    }, config.gracefulTimeoutSeconds * 1000);
+    await oldExited;
     clearTimeout(timer);
     recycling = false;
     void recycleNext();
@@ -73,10 +99,16 @@ export function runPrimary(config: AppConfig): void {
     metrics.alive.set(alive().length);
     if (shuttingDown) return;
     if (retiring.delete(worker.id)) return;
+    const failedReplacement = starting.has(worker.id);
     const now = Date.now();
     crashes.push(now);
     while (crashes.length && crashes[0]! < now - CRASH_WINDOW_MS) crashes.shift();
     metrics.restarts.inc({ reason: 'crash' });
+    if (failedReplacement) {
+      // recycleNext() decides what replaces it.
+      log.error({ worker: worker.process.pid, code, signal }, 'replacement worker died before listening');
+      return;
+    }
     const delay = crashBackoffMs(crashes.length);
     log.error({ worker: worker.process.pid, code, signal, restartInMs: delay }, 'worker crashed; replacing it');
     setTimeout(() => {
@@ -104,7 +136,7 @@ export function runPrimary(config: AppConfig): void {
     shuttingDown = true;
     const workers = alive();
     log.info({ signal, workers: workers.length }, 'shutting down gracefully');
-    for (const w of workers) w.send({ type: 'drain' } satisfies PrimaryMessage);
+    for (const w of workers) tell(w, { type: 'drain' });
     let timedOut = false;
     const deadline = setTimeout(() => {
       timedOut = true;
