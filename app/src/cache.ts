@@ -18,6 +18,8 @@ export const INVALIDATION_CHANNEL = 'apistack:invalidate';
 
 export class LruTtl<V> {
   private readonly map = new Map<string, { value: V; expiresAt: number; tags: readonly string[] }>();
+  /** Keys by tag, so an invalidation touches its own entries instead of scanning them all. */
+  private readonly keysByTag = new Map<string, Set<string>>();
   /** When each tag was last invalidated, on a counter that never repeats; a fill that started before must not land. */
   private readonly generations = new Map<string, number>();
   private clock = 0;
@@ -34,6 +36,7 @@ export class LruTtl<V> {
   /** Forget everything, and refuse fills that started before: for when invalidations may have been missed. */
   reset(): void {
     this.map.clear();
+    this.keysByTag.clear();
     this.epoch++;
   }
 
@@ -48,7 +51,7 @@ export class LruTtl<V> {
     const hit = this.map.get(key);
     if (!hit) return undefined;
     if (hit.expiresAt <= Date.now()) {
-      this.map.delete(key);
+      this.delete(key);
       return undefined;
     }
     // Re-insert: a Map iterates in insertion order, so the oldest entry is the least recently used.
@@ -58,9 +61,14 @@ export class LruTtl<V> {
   }
 
   set(key: string, value: V, tags: readonly string[]): void {
-    this.map.delete(key);
+    this.delete(key);
     this.map.set(key, { value, expiresAt: Date.now() + this.ttlMs, tags });
-    while (this.map.size > this.maxEntries) this.map.delete(this.map.keys().next().value!);
+    for (const tag of tags) {
+      let keys = this.keysByTag.get(tag);
+      if (!keys) this.keysByTag.set(tag, (keys = new Set()));
+      keys.add(key);
+    }
+    while (this.map.size > this.maxEntries) this.delete(this.map.keys().next().value!);
   }
 
   invalidateTag(tag: string): void {
@@ -69,11 +77,18 @@ export class LruTtl<V> {
     // Bounded: a fill only needs the tags invalidated while it loads. Forgetting an old one reads
     // as 0, which differs from what any fill saw, so the fill is skipped: never a stale write.
     if (this.generations.size > this.maxEntries * 2) this.generations.delete(this.generations.keys().next().value!);
-    for (const [key, entry] of this.map) if (entry.tags.includes(tag)) this.map.delete(key);
+    for (const key of [...(this.keysByTag.get(tag) ?? [])]) this.delete(key);
   }
 
   delete(key: string): void {
+    const entry = this.map.get(key);
+    if (!entry) return;
     this.map.delete(key);
+    for (const tag of entry.tags) {
+      const keys = this.keysByTag.get(tag);
+      keys?.delete(key);
+      if (keys?.size === 0) this.keysByTag.delete(tag);
+    }
   }
 
   /** Up to `n` keys, most recently used first. */

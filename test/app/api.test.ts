@@ -65,6 +65,21 @@ describe('configuration', () => {
     l1.invalidateTag('t:a');
     expect(l1.get('a')).toBeUndefined();
   });
+
+  it('L1 invalidates every entry carrying a tag, and only those', () => {
+    const l1 = new LruTtl<string>(10, 60_000);
+    l1.set('x', '1', ['t']);
+    l1.set('y', '2', ['t', 'u']);
+    l1.set('z', '3', ['u']);
+    l1.invalidateTag('t');
+    expect([l1.get('x'), l1.get('y'), l1.get('z')]).toEqual([undefined, undefined, '3']);
+    // A re-set entry is indexed under its new tags only.
+    l1.set('z', '4', ['v']);
+    l1.invalidateTag('u');
+    expect(l1.get('z')).toBe('4');
+    l1.invalidateTag('v');
+    expect(l1.size).toBe(0);
+  });
 });
 
 describe('API routes against real Postgres and Redis', () => {
