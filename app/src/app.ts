@@ -51,6 +51,7 @@ function handleError(error: FastifyError | ApiError, req: FastifyRequest, reply:
   if (fe.validation) return reply.code(400).send({ error: { code: 'VALIDATION_ERROR', message: fe.message } });
   if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ error: { code: 'PAYLOAD_TOO_LARGE', message: 'request body is larger than this route accepts' } });
   if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return reply.code(415).send({ error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send JSON with Content-Type: application/json' } });
+  if (fe.code === 'FST_ERR_BAD_URL' || fe.code === 'FST_ERR_INVALID_URL') return reply.code(400).send({ error: { code: 'BAD_URL', message: fe.message } });
   if (fe.statusCode === 400) return reply.code(400).send({ error: { code: 'INVALID_JSON', message: fe.message } });
   if (isConnectionError(error)) return reply.code(503).header('retry-after', '5').send({ error: { code: 'UNAVAILABLE', message: 'a backing service is unreachable; retry shortly' } });
   // Postgres data exceptions (a NUL character in text, a number out of range): the input's fault.

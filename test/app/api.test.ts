@@ -258,7 +258,7 @@ describe('API routes against real Postgres and Redis', () => {
     expect(cases.map((r) => r.statusCode)).toEqual([400, 400, 400, 400]);
     for (const r of cases) expect(r.json().error).toMatchObject({ code: expect.any(String), message: expect.any(String) });
     expect(cases[0]!.json().error.message).toMatch(/cannot be stored/);
-    expect(cases.slice(1, 3).map((r) => r.json().error.code)).toEqual(['INVALID_CURSOR', 'INVALID_CURSOR']);
+    expect(cases.slice(1).map((r) => r.json().error.code)).toEqual(['INVALID_CURSOR', 'INVALID_CURSOR', 'BAD_URL']);
   });
 
   it('creates API keys only for the admin, and stores only a hash', async () => {
