@@ -83,6 +83,6 @@ export function primaryMetrics(): PrimaryMetrics {
   return {
     registry,
     restarts: new client.Counter({ name: METRICS.workerRestarts, help: 'Worker replacements by reason', labelNames: [LABELS.restartReason], registers: [registry] }),
-    alive: new client.Gauge({ name: METRICS.workersAlive, help: 'Live workers', registers: [registry] }),
+    alive: new client.Gauge({ name: METRICS.workersAlive, help: 'Workers that are listening (started, not yet exited)', registers: [registry] }),
   };
 }

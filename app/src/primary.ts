@@ -96,7 +96,8 @@ export function runPrimary(config: AppConfig): void {
   }
 
   cluster.on('exit', (worker, code, signal) => {
-    metrics.alive.set(alive().length);
+    listening.delete(worker.id);
+    metrics.alive.set(listening.size);
     if (shuttingDown) return;
     if (retiring.delete(worker.id)) return;
     const failedReplacement = starting.has(worker.id);
@@ -115,7 +116,12 @@ export function runPrimary(config: AppConfig): void {
       if (!shuttingDown) fork();
     }, delay);
   });
-  cluster.on('listening', () => metrics.alive.set(alive().length));
+  // Workers that have listened and not exited: those serving (or finishing) requests.
+  const listening = new Set<number>();
+  cluster.on('listening', (worker) => {
+    listening.add(worker.id);
+    metrics.alive.set(listening.size);
+  });
 
   const metricsServer = createServer(async (req, res) => {
     if (req.url !== '/metrics') {

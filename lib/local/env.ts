@@ -16,6 +16,7 @@ import { locateBinary, requireBinary } from './binaries.ts';
 import { freePort, isAlive, isPortOpen, spawnServer, stopPid, waitFor, logTail } from './process.ts';
 import { startNginx, startPostgres, startRedis } from './services.ts';
 import { prometheusConfig, renderRulesYaml, renderYaml } from '../monitoring/index.ts';
+import { WORKERS_LISTENING_METRIC } from '../monitoring/metrics.ts';
 
 export const DEFAULT_STATE_DIR = '.apistack/local';
 const STATE_FILE = 'state.json';
@@ -85,6 +86,17 @@ function writeState(stateDir: string, state: LocalState): void {
   const tmp = `${statePath(stateDir)}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`);
   renameSync(tmp, statePath(stateDir));
+}
+
+/** At least `expected` workers listening, per the API primary's metrics. */
+async function workersListening(metricsUrl: string, expected: number): Promise<boolean> {
+  try {
+    const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(1000) })).text();
+    const line = text.split('\n').find((l) => l.startsWith(`${WORKERS_LISTENING_METRIC} `));
+    return Number(line?.split(' ')[1]) >= expected;
+  } catch {
+    return false;
+  }
 }
 
 async function httpReady(url: string): Promise<boolean> {
@@ -188,7 +200,17 @@ export async function localUp(opts: UpOptions): Promise<LocalState> {
       const readyUrl = `http://127.0.0.1:${port}/readyz`;
       record({ name: `api-${i}`, pid: proc.pid, port, adminPort: metricsPort, stopSignal: 'SIGTERM', readyUrl, logFile });
       log(`starting API replica ${i} (${p.derived.api.workersPerReplica} workers) on 127.0.0.1:${port}, metrics on ${metricsPort}`);
-      starting.push(waitFor(`API replica ${i} at ${readyUrl}`, () => httpReady(readyUrl), { timeoutMs: 60_000, logFile, alive: () => isAlive(proc.pid), signal: opts.signal }));
+      // Ready means every worker listens, not just the first: up returns with the full capacity.
+      const workers = p.derived.api.workersPerReplica;
+      const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+      starting.push(
+        waitFor(`API replica ${i} at ${readyUrl} with ${workers} workers listening`, async () => (await httpReady(readyUrl)) && (await workersListening(metricsUrl, workers)), {
+          timeoutMs: 60_000,
+          logFile,
+          alive: () => isAlive(proc.pid),
+          signal: opts.signal,
+        }),
+      );
     }
     await Promise.all(starting);
     checkAborted(opts.signal);

@@ -4,6 +4,9 @@
  */
 import { METRICS } from '../../app/src/metrics-contract.ts';
 
+/** Workers of one API process that are listening; the local environment waits for all of them. */
+export const WORKERS_LISTENING_METRIC = METRICS.workersAlive;
+
 const HISTOGRAM_SUFFIXES = ['_bucket', '_sum', '_count'];
 
 export const APP_METRICS: readonly string[] = Object.values(METRICS).flatMap((name) =>
