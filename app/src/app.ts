@@ -5,7 +5,7 @@ import { TwoLayerCache } from './cache.ts';
 import type { AppConfig } from './config.ts';
 import { bounded, isConnectionError, type Sql } from './db.ts';
 import { ApiError } from './errors.ts';
-import { EventWriter } from './event-writer.ts';
+import { EventWriter, type QueryRunner } from './event-writer.ts';
 import type { Metrics } from './metrics.ts';
 import { RateLimiter } from './ratelimit.ts';
 import { registerCompression } from './compression.ts';
@@ -37,7 +37,7 @@ export interface AppContext extends AppDeps {
   readonly authCache: TwoLayerCache;
   readonly limiter: RateLimiter;
   /** Runs queries on a pool connection, waiting for one at most DATABASE_ACQUIRE_TIMEOUT_MS; keeps the pool gauges current. */
-  readonly query: <T>(work: (db: Sql) => PromiseLike<T>) => Promise<T>;
+  readonly query: QueryRunner;
   /** Group-commit writer for POST /api/events. */
   readonly events: EventWriter;
 }

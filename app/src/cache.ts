@@ -174,19 +174,38 @@ export class TwoLayerCache {
       return local;
     }
     this.metrics.cache.inc({ layer: 'l1', result: 'miss' });
-    const generation = this.l1.generationOf(tags);
-    if (!this.redis) return { generation, versions: undefined };
+    const [found] = await this.#lookupRemote([{ key, tags }]);
+    this.metrics.cache.inc({ layer: 'l2', result: typeof found === 'string' ? 'hit' : 'miss' });
+    return found!;
+  }
+
+  /**
+   * L2 for many keys, each its own tag, in one round trip: hits go into L1, misses answer the guard
+   * for `fill`. For warming L1, so it counts in no hit/miss metric.
+   */
+  lookupMany(keys: readonly string[]): Promise<(string | FillGuard)[]> {
+    return this.#lookupRemote(keys.map((key) => ({ key, tags: [key] })));
+  }
+
+  async #lookupRemote(entries: readonly { key: string; tags: readonly string[] }[]): Promise<(string | FillGuard)[]> {
+    // Taken before reading, so an invalidation that lands meanwhile keeps the old value out.
+    const generations = entries.map((e) => this.l1.generationOf(e.tags));
+    const offline = () => generations.map((generation) => ({ generation, versions: undefined }));
+    if (!this.redis) return offline();
+    let replies: (string | null)[];
     try {
-      const [remote, ...versions] = await this.redis.mget(`cache:${key}`, ...tags.map((t) => `ver:${t}`));
-      this.metrics.cache.inc({ layer: 'l2', result: remote == null ? 'miss' : 'hit' });
-      if (remote == null) return { generation, versions: versions.map((v) => v ?? '0') };
-      if (this.#localLayer) this.l1.setIfCurrent(key, remote, tags, generation);
-      return remote;
+      replies = await this.redis.mget(...entries.flatMap((e) => [`cache:${e.key}`, ...e.tags.map((t) => `ver:${t}`)]));
     } catch {
       // Redis trouble counts as a miss; the fill then caches in L1 only.
-      this.metrics.cache.inc({ layer: 'l2', result: 'miss' });
-      return { generation, versions: undefined };
+      return offline();
     }
+    let at = 0;
+    return entries.map(({ key, tags }, i) => {
+      const [remote, ...versions] = replies.slice(at, (at += 1 + tags.length));
+      if (remote == null) return { generation: generations[i]!, versions: versions.map((v) => v ?? '0') };
+      if (this.#localLayer) this.l1.setIfCurrent(key, remote, tags, generations[i]!);
+      return remote;
+    });
   }
 
   /** Cache a loaded value in both layers, unless one of its tags was invalidated since the lookup. */

@@ -43,7 +43,7 @@ export class EventWriter {
   constructor(
     private readonly sql: Sql,
     private readonly query: QueryRunner,
-    private readonly options: EventWriterOptions = { maxBatch: 200, maxInFlight: 1 },
+    private readonly options: EventWriterOptions,
   ) {}
 
   /** Inserts the event; resolves with its id once committed, or undefined when the idempotency key already exists. */

@@ -37,22 +37,17 @@ export interface WarmupResult {
 export async function warmUserCache(redis: Redis, sql: Sql, cache: TwoLayerCache, count: number): Promise<WarmupResult> {
   const keys = await redis.zrevrange(HOT_USERS_KEY, 0, count - 1);
   if (keys.length === 0) return { fromRedis: 0, fromPostgres: 0 };
-  // Taken before reading, so an invalidation that lands meanwhile keeps the old value out (cache.ts).
-  const generations = keys.map((k) => cache.l1.generationOf([k]));
-  const replies = await redis.mget(...keys.flatMap((k) => [`cache:${k}`, `ver:${k}`]));
-  const missing = new Map<string, { key: string; guard: FillGuard }>();
+  const found = await cache.lookupMany(keys);
+  const missing = new Map<string, FillGuard>();
   let fromRedis = 0;
   keys.forEach((key, i) => {
-    const json = replies[2 * i];
-    if (json != null) {
-      if (cache.l1.setIfCurrent(key, json, [key], generations[i]!)) fromRedis++;
-    } else if (/^user:\d+$/.test(key)) {
-      missing.set(key.slice('user:'.length), { key, guard: { generation: generations[i]!, versions: [replies[2 * i + 1] ?? '0'] } });
-    }
+    const hit = found[i]!;
+    if (typeof hit === 'string') fromRedis++;
+    else if (/^user:\d+$/.test(key)) missing.set(key.slice('user:'.length), hit);
   });
   if (missing.size === 0) return { fromRedis, fromPostgres: 0 };
   const rows = await sql<UserRow[]>`SELECT * FROM users WHERE id = ANY(${[...missing.keys()]}::bigint[])`;
   // Through fill(), so L2 is refilled too and the tag index stays right for invalidation.
-  await Promise.all(rows.map((row) => cache.fill(`user:${row.id}`, JSON.stringify(toUser(row)), [`user:${row.id}`], missing.get(String(row.id))!.guard)));
+  await Promise.all(rows.map((row) => cache.fill(`user:${row.id}`, JSON.stringify(toUser(row)), [`user:${row.id}`], missing.get(String(row.id))!)));
   return { fromRedis, fromPostgres: rows.length };
 }

@@ -8,6 +8,7 @@ import { answerMetricsRequests, type MetricJson } from './cluster-metrics.ts';
 import type { AppConfig } from './config.ts';
 import { connect, type Sql } from './db.ts';
 import { workerMetrics } from './metrics.ts';
+import { withTimeout } from './timeout.ts';
 import { publishHotKeys, warmUserCache } from './warmup.ts';
 
 /** Warm-up never holds a start back longer than this. */
@@ -65,10 +66,7 @@ export async function runWorker(config: AppConfig): Promise<void> {
       .catch(() => {});
   });
   subscriber.on('close', () => setLocalLayers(false));
-  subscriber.on('message', (_channel: string, tag: string) => {
-    app.ctx.userCache.onInvalidation(tag);
-    app.ctx.authCache.onInvalidation(tag);
-  });
+  subscriber.on('message', (_channel: string, tag: string) => caches.forEach((c) => c.onInvalidation(tag)));
 
   // Recycling like gunicorn's max_requests + jitter: ask the primary to replace this worker.
   const limit = config.maxRequests > 0 ? config.maxRequests + Math.floor(Math.random() * (config.maxRequestsJitter + 1)) : 0;
@@ -127,7 +125,7 @@ export async function runWorker(config: AppConfig): Promise<void> {
   process.on('SIGTERM', () => void drain());
 
   // Serve with L1 from the start when Redis is there; without it, start anyway (Postgres serves).
-  await Promise.race([subscribed, new Promise((resolve) => setTimeout(resolve, WARMUP_TIMEOUT_MS).unref())]);
+  await withTimeout(subscribed, WARMUP_TIMEOUT_MS, 'invalidation subscription').catch(() => {});
   if (config.cacheWarmupKeys > 0) {
     // Before listening: the primary counts this worker as started only once it serves warm.
     await warmUp(app.ctx.userCache, config.cacheWarmupKeys, redis, sql, app.log);
@@ -141,17 +139,15 @@ export async function runWorker(config: AppConfig): Promise<void> {
 /** Bounded: Redis or Postgres trouble means a cold start, never a worker that does not start. */
 async function warmUp(cache: TwoLayerCache, count: number, redis: Redis, sql: Sql, log: FastifyBaseLogger): Promise<void> {
   const started = Date.now();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`not done within ${WARMUP_TIMEOUT_MS} ms`)), WARMUP_TIMEOUT_MS);
-  });
   try {
     const ready = redis.status === 'ready' ? Promise.resolve() : new Promise<void>((resolve) => redis.once('ready', () => resolve()));
-    const result = await Promise.race([ready.then(() => warmUserCache(redis, sql, cache, count)), timeout]);
+    const result = await withTimeout(
+      ready.then(() => warmUserCache(redis, sql, cache, count)),
+      WARMUP_TIMEOUT_MS,
+      'cache warm-up',
+    );
     log.info({ ...result, ms: Date.now() - started }, 'cache warmed');
   } catch (e) {
     log.warn({ err: (e as Error).message }, 'cache warm-up skipped');
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -19,7 +19,7 @@ afterAll(async () => {
 });
 
 /** A writer whose statements are counted. */
-function countingWriter(options?: { maxBatch: number; maxInFlight: number }) {
+function countingWriter(options: { maxBatch: number; maxInFlight: number }) {
   const counter = { statements: 0 };
   const writer = new EventWriter(
     sql,
@@ -72,7 +72,7 @@ describe('event group commit', () => {
 
   it('rejects every caller of a batch when the database is unreachable', async () => {
     const dead = connect('postgres://nobody@127.0.0.1:1/none', { max: 1, statementTimeoutMs: 1000 });
-    const writer = new EventWriter(dead, async (work) => work(dead));
+    const writer = new EventWriter(dead, async (work) => work(dead), { maxBatch: 200, maxInFlight: 1 });
     const results = await Promise.allSettled([writer.insert(event(0)), writer.insert(event(1))]);
     expect(results.every((r) => r.status === 'rejected')).toBe(true);
     await dead.end({ timeout: 0 });

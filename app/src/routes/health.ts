@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../app.ts';
 import { VERSION } from '../app.ts';
+import { withTimeout } from '../timeout.ts';
 
 export function registerHealthRoutes(app: FastifyInstance, ctx: AppContext): void {
   // The hot path: a fixed shape with a response schema, so Fastify serializes it without JSON.stringify.
@@ -20,15 +21,14 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: AppContext): voi
     try {
       // Straight to the pool, not through the bounded reservation: a busy pool is not an unready
       // worker, and taking it out of rotation under load would only push the load elsewhere.
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([ctx.sql`SELECT 1`.execute(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), 1000)))]).finally(() => clearTimeout(timer));
+      await withTimeout(ctx.sql`SELECT 1`.execute(), 1000, 'Postgres readiness check');
     } catch {
       postgres = 'unreachable';
     }
     let redis = ctx.redis ? 'ok' : 'disabled';
     if (ctx.redis) {
       try {
-        await Promise.race([ctx.redis.ping(), new Promise((_, r) => setTimeout(() => r(new Error('timeout')), 500))]);
+        await withTimeout(ctx.redis.ping(), 500, 'Redis ping');
       } catch {
         redis = 'unreachable';
       }
