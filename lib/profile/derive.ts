@@ -61,6 +61,8 @@ export function postgresMaxConnectionsForMemoryBytes(memoryBytes: number): numbe
 
 /** The ALB idle timeout default; the app's keep-alive must outlive it. */
 export const ALB_IDLE_TIMEOUT_SECONDS = 60;
+/** The slack each link of the timeout chain keeps over the one it must outlast. */
+export const TIMEOUT_MARGIN_SECONDS = 5;
 /** ECS caps a container's stopTimeout at 120 s on Fargate. */
 export const ECS_MAX_STOP_TIMEOUT_SECONDS = 120;
 
@@ -136,8 +138,8 @@ function budget(p: Profile, workersPerReplica: number, maxConnections: number): 
 /** Derive values; assumes the profile already passed the schema. Unknown instance classes give NaN memory and are reported by checkInvariants. */
 export function derive(p: Profile): Derived {
   const workersPerReplica = p.api.workersPerReplica ?? Math.max(1, Math.floor(p.api.vcpuPerReplica));
-  const containerStopTimeoutSeconds = p.api.containerStopTimeoutSeconds ?? p.api.preStopDelaySeconds + p.api.gracefulTimeoutSeconds + 5;
-  const terminationGracePeriodSeconds = p.api.terminationGracePeriodSeconds ?? containerStopTimeoutSeconds + 5;
+  const containerStopTimeoutSeconds = p.api.containerStopTimeoutSeconds ?? p.api.preStopDelaySeconds + p.api.gracefulTimeoutSeconds + TIMEOUT_MARGIN_SECONDS;
+  const terminationGracePeriodSeconds = p.api.terminationGracePeriodSeconds ?? containerStopTimeoutSeconds + TIMEOUT_MARGIN_SECONDS;
   const instanceMemoryGiB = RDS_INSTANCE_MEMORY_GIB[p.postgres.instanceClass] ?? Number.NaN;
   const maxConnectionsAws = postgresMaxConnectionsForMemoryBytes(instanceMemoryGiB * BYTES_PER_GIB);
   const maxConnectionsKubernetes = postgresMaxConnectionsForMemoryBytes(p.postgres.k8sMemoryLimitMiB * BYTES_PER_MIB);
@@ -165,7 +167,7 @@ export function derive(p: Profile): Derived {
     api: {
       workersPerReplica,
       workersAtMaxReplicas: workersPerReplica * p.api.replicasMax,
-      headersTimeoutSeconds: p.api.keepAliveTimeoutSeconds + 5,
+      headersTimeoutSeconds: p.api.keepAliveTimeoutSeconds + TIMEOUT_MARGIN_SECONDS,
       containerStopTimeoutSeconds,
       terminationGracePeriodSeconds,
       memoryMiBPerWorker: Math.floor(p.api.memoryMiBPerReplica / workersPerReplica),
@@ -187,7 +189,7 @@ export function derive(p: Profile): Derived {
       autoscalingCpuTargetPercent: p.nginx.autoscalingCpuTargetPercent ?? p.api.autoscalingCpuTargetPercent,
       preStopDelaySeconds: nginxPreStop,
       shutdownTimeoutSeconds: nginxShutdown,
-      terminationGracePeriodSeconds: nginxPreStop + nginxShutdown + 5,
+      terminationGracePeriodSeconds: nginxPreStop + nginxShutdown + TIMEOUT_MARGIN_SECONDS,
     },
     autoscaling: { minReplicas: p.api.replicasMin, maxReplicas: p.api.replicasMax },
     usage,
@@ -285,7 +287,7 @@ export function checkInvariants(p: Profile, d: Derived): InvariantProblem[] {
   if (api.keepAliveTimeoutSeconds <= ALB_IDLE_TIMEOUT_SECONDS) {
     add(
       'api.keepAliveTimeoutSeconds',
-      `${api.keepAliveTimeoutSeconds} s must be above the ALB idle timeout (${ALB_IDLE_TIMEOUT_SECONDS} s), or the app may close a connection the proxy is reusing; use ${ALB_IDLE_TIMEOUT_SECONDS + 5}`,
+      `${api.keepAliveTimeoutSeconds} s must be above the ALB idle timeout (${ALB_IDLE_TIMEOUT_SECONDS} s), or the app may close a connection the proxy is reusing; use ${ALB_IDLE_TIMEOUT_SECONDS + TIMEOUT_MARGIN_SECONDS}`,
     );
   }
   if (d.nginx.upstreamKeepaliveTimeoutSeconds >= api.keepAliveTimeoutSeconds) {
@@ -299,7 +301,7 @@ export function checkInvariants(p: Profile, d: Derived): InvariantProblem[] {
   if (d.api.containerStopTimeoutSeconds <= minStop) {
     add(
       'api.containerStopTimeoutSeconds',
-      `${d.api.containerStopTimeoutSeconds} s must exceed preStopDelaySeconds + gracefulTimeoutSeconds (${api.preStopDelaySeconds} + ${api.gracefulTimeoutSeconds} = ${minStop} s), or in-flight requests are killed; use ${minStop + 5}`,
+      `${d.api.containerStopTimeoutSeconds} s must exceed preStopDelaySeconds + gracefulTimeoutSeconds (${api.preStopDelaySeconds} + ${api.gracefulTimeoutSeconds} = ${minStop} s), or in-flight requests are killed; use ${minStop + TIMEOUT_MARGIN_SECONDS}`,
     );
   }
   if (d.api.containerStopTimeoutSeconds > ECS_MAX_STOP_TIMEOUT_SECONDS) {
@@ -311,7 +313,7 @@ export function checkInvariants(p: Profile, d: Derived): InvariantProblem[] {
   if (d.api.terminationGracePeriodSeconds <= d.api.containerStopTimeoutSeconds) {
     add(
       'api.terminationGracePeriodSeconds',
-      `${d.api.terminationGracePeriodSeconds} s must exceed the container stop timeout (${d.api.containerStopTimeoutSeconds} s); use ${d.api.containerStopTimeoutSeconds + 5}`,
+      `${d.api.terminationGracePeriodSeconds} s must exceed the container stop timeout (${d.api.containerStopTimeoutSeconds} s); use ${d.api.containerStopTimeoutSeconds + TIMEOUT_MARGIN_SECONDS}`,
     );
   }
 

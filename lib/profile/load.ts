@@ -159,6 +159,10 @@ function deepFreeze<T>(obj: T): T {
   return obj;
 }
 
+function invalidProfile(label: string, problems: string[], hint = ''): ProfileError {
+  return new ProfileError(`profile ${label} is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}${hint}`, problems);
+}
+
 /** Validate merged profile data; every problem is collected into one ProfileError. */
 export function resolveProfileData(data: Record<string, unknown>, source: string[], label: string): ResolvedProfile {
   const parsed = profileSchema.safeParse(data);
@@ -170,13 +174,13 @@ export function resolveProfileData(data: Record<string, unknown>, source: string
       source.length === 1 && missing >= 3
         ? `\nhint: this profile extends nothing, so it must set every field; add \`extends: optimized\` (or ${builtinProfileNames().filter((n) => n !== 'optimized').join(', ')}) and override only what differs`
         : '';
-    throw new ProfileError(`profile ${label} is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}${hint}`, problems);
+    throw invalidProfile(label, problems, hint);
   }
   const profile = parsed.data;
   const derived = derive(profile);
   const broken = checkInvariants(profile, derived).map((p) => `${p.path}: ${p.message}`);
   if (broken.length > 0) {
-    throw new ProfileError(`profile ${label} is invalid (${broken.length} problem${broken.length === 1 ? '' : 's'}):\n${broken.map((p) => `  - ${p}`).join('\n')}`, broken);
+    throw invalidProfile(label, broken);
   }
   return deepFreeze({ ...profile, derived, source }) as ResolvedProfile;
 }
