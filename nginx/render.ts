@@ -47,7 +47,11 @@ function checkTarget(target: NginxTarget): void {
 
 function upstreamServers(p: ResolvedProfile, target: NginxTarget): string[] {
   const params = `max_fails=${p.nginx.maxFails} fail_timeout=${p.nginx.failTimeoutSeconds}s max_conns=${p.derived.nginx.maxConnsPerUpstreamServer}`;
-  if (target.kind === 'local') return target.upstreamPorts.map((port) => `server 127.0.0.1:${port} ${params};`);
+  if (target.kind === 'local') {
+    const draining = new Set(target.drainingPorts ?? []);
+    // `down`: out of rotation before its replica is stopped, the local step of the drain order.
+    return target.upstreamPorts.map((port) => `server 127.0.0.1:${port} ${params}${draining.has(port) ? ' down' : ''};`);
+  }
   return [
     // Re-resolved while running, so least_conn spreads over the pods/tasks that exist now.
     // `resolver`/`resolver_timeout` inside `upstream` and the `resolve` server parameter are in
@@ -80,6 +84,41 @@ function indent(lines: readonly string[], depth: number): string[] {
   return lines.map((l) => (l === '' ? '' : `${'    '.repeat(depth)}${l}`));
 }
 
+/** The per-client limit key: the client address, or empty (not counted) for exempt networks. */
+function limitKeyVariable(exempt: readonly string[]): string {
+  return exempt.length > 0 ? '$apistack_limit_key' : '$binary_remote_addr';
+}
+
+function limitKey(exempt: readonly string[]): string[] {
+  if (exempt.length === 0) return [];
+  return [
+    // nginx.rateLimitExemptCidrs (load generators, internal callers) bypass the per-client
+    // limits: limit_req and limit_conn do not count a request whose key is empty.
+    // No `default` line: 0.0.0.0/0 and ::/0 are allowed entries, and would duplicate it.
+    '    geo $apistack_limit_exempt {',
+    ...[...new Set(exempt)].map((cidr) => `        ${cidr} 1;`),
+    '    }',
+    '    map $apistack_limit_exempt $apistack_limit_key {',
+    '        1 "";',
+    '        default $binary_remote_addr;',
+    '    }',
+  ];
+}
+
+function accessLog(mode: 'all' | 'errors' | 'off', path: string): string[] {
+  const line = `    access_log ${path} apistack_json buffer=64k flush=1s`;
+  if (mode === 'off') return ['    access_log off;'];
+  if (mode === 'all') return [`${line};`];
+  return [
+    // Only what is not 2xx or 3xx: at load-test rates every success line costs CPU and says nothing.
+    '    map $status $apistack_log_failure {',
+    '        ~^[23] 0;',
+    '        default 1;',
+    '    }',
+    `${line} if=$apistack_log_failure;`,
+  ];
+}
+
 /**
  * The whole nginx.conf for one target. Pure: no files, no environment.
  * Locally nginx runs with `-p <prefixDir>/ -g 'daemon off;'`, so the text has no `daemon` or `user`.
@@ -109,7 +148,8 @@ export function renderNginxConfig(p: ResolvedProfile, target: NginxTarget): stri
 
   const apiLocation = [
     'location / {',
-    `    limit_req zone=per_client burst=${n.rateLimitBurst} nodelay;`,
+    // burst=0 is refused by nginx; no burst parameter means the same thing.
+    `    limit_req zone=per_client${n.rateLimitBurst > 0 ? ` burst=${n.rateLimitBurst}` : ''} nodelay;`,
     `    limit_conn per_client_conn ${n.connLimitPerClient};`,
     '    proxy_pass http://api;',
     // HTTP/1.1 with an empty Connection header is what lets upstream keepalive work.
@@ -123,9 +163,11 @@ export function renderNginxConfig(p: ResolvedProfile, target: NginxTarget): stri
     `    proxy_connect_timeout ${n.proxyConnectTimeoutSeconds}s;`,
     `    proxy_read_timeout ${n.proxyReadTimeoutSeconds}s;`,
     `    proxy_send_timeout ${n.proxySendTimeoutSeconds}s;`,
-    // Retry another server only for failures before a response; nginx never passes a
-    // non-idempotent request (POST, PATCH, LOCK) on once it was sent, since `non_idempotent` is absent.
-    '    proxy_next_upstream error timeout http_502 http_503;',
+    // Retry another server only when there was no answer; nginx never passes a non-idempotent
+    // request (POST, PATCH, LOCK) on once it was sent, since `non_idempotent` is absent. An
+    // answer from the app, 5xx included, is passed to the client and never counts toward
+    // max_fails: otherwise an overloaded or database-less moment would take every replica out.
+    '    proxy_next_upstream error timeout;',
     `    proxy_next_upstream_tries ${n.proxyNextUpstreamTries};`,
     `    proxy_next_upstream_timeout ${n.proxyNextUpstreamTimeoutSeconds}s;`,
     '}',
@@ -136,6 +178,9 @@ export function renderNginxConfig(p: ResolvedProfile, target: NginxTarget): stri
     `worker_processes ${d.workerProcesses};`,
     // A graceful quit (SIGQUIT, the official image's stop signal) lets in-flight requests finish, bounded.
     `worker_shutdown_timeout ${d.shutdownTimeoutSeconds}s;`,
+    // Every proxied request holds a client and an upstream connection; without this a low
+    // default open-file limit caps the workers below worker_connections.
+    `worker_rlimit_nofile ${n.workerConnections * 2};`,
     `pid ${f.pid};`,
     `error_log ${f.errorLog} warn;`,
     '',
@@ -161,7 +206,7 @@ export function renderNginxConfig(p: ResolvedProfile, target: NginxTarget): stri
     '        "" $request_id;',
     '    }',
     `    log_format apistack_json escape=json ${logFormat};`,
-    n.accessLog ? `    access_log ${f.accessLog} apistack_json buffer=64k flush=1s;` : '    access_log off;',
+    ...accessLog(n.accessLog, f.accessLog),
     '',
     '    gzip on;',
     '    gzip_types application/json;',
@@ -169,9 +214,10 @@ export function renderNginxConfig(p: ResolvedProfile, target: NginxTarget): stri
     '    gzip_proxied any;',
     '    gzip_vary on;',
     '',
-    `    limit_req_zone $binary_remote_addr zone=per_client:10m rate=${n.rateLimitPerClientPerSecond}r/s;`,
+    ...limitKey(d.rateLimitExemptCidrs),
+    `    limit_req_zone ${limitKeyVariable(d.rateLimitExemptCidrs)} zone=per_client:10m rate=${n.rateLimitPerClientPerSecond}r/s;`,
     '    limit_req_status 429;',
-    '    limit_conn_zone $binary_remote_addr zone=per_client_conn:10m;',
+    `    limit_conn_zone ${limitKeyVariable(d.rateLimitExemptCidrs)} zone=per_client_conn:10m;`,
     '    limit_conn_status 429;',
     '',
     ...indent(upstream, 1),

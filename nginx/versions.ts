@@ -25,6 +25,7 @@ export const MIN_NGINX_FOR_RESOLVE = '1.27.3';
 export const DIRECTIVE_SINCE: Readonly<Record<string, string>> = {
   worker_processes: '0.1.0',
   worker_shutdown_timeout: '1.11.11',
+  worker_rlimit_nofile: '0.1.0',
   pid: '0.1.0',
   error_log: '0.1.0',
   events: '0.1.0',
@@ -41,6 +42,7 @@ export const DIRECTIVE_SINCE: Readonly<Record<string, string>> = {
   tcp_nodelay: '0.1.0',
   client_max_body_size: '0.1.0',
   map: '0.3.16',
+  geo: '0.1.0',
   default: '0.3.16',
   log_format: '0.1.0',
   access_log: '0.1.0',
@@ -87,6 +89,7 @@ export const UPSTREAM_SERVER_PARAMETER_SINCE: Readonly<Record<string, string>> =
   max_fails: '0.1.0',
   fail_timeout: '0.1.0',
   max_conns: '1.11.5',
+  down: '0.1.0',
   resolve: '1.27.3',
 };
 
@@ -94,7 +97,7 @@ export const UPSTREAM_SERVER_PARAMETER_SINCE: Readonly<Record<string, string>> =
 export const PARAMETER_SINCE: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   add_header: { always: '1.7.5' },
   log_format: { 'escape=json': '1.11.8' },
-  access_log: { 'buffer=64k': '0.7.4', 'flush=1s': '0.7.4' },
+  access_log: { 'buffer=64k': '0.7.4', 'flush=1s': '0.7.4', 'if=$apistack_log_failure': '1.7.0' },
   resolver: { 'ipv6=off': '1.5.8', 'valid=5s': '1.1.9' },
   limit_req: { nodelay: '0.7.21' },
 };

@@ -63,6 +63,14 @@ export function postgresMaxConnectionsForMemoryBytes(memoryBytes: number): numbe
 export const ALB_IDLE_TIMEOUT_SECONDS = 60;
 /** The slack each link of the timeout chain keeps over the one it must outlast. */
 export const TIMEOUT_MARGIN_SECONDS = 5;
+/**
+ * nginx's upstream keepalive_timeout when the profile sets none. Short, because a draining API
+ * worker waits for nginx to close its idle connections (closing them itself would race a request
+ * nginx may be sending); long enough that any steady traffic keeps its connections.
+ */
+export const UPSTREAM_KEEPALIVE_TIMEOUT_SECONDS = 10;
+/** Postgres keeps this many connections for superusers (superuser_reserved_connections' default). */
+export const POSTGRES_SUPERUSER_RESERVED_CONNECTIONS = 3;
 /** ECS caps a container's stopTimeout at 120 s on Fargate. */
 export const ECS_MAX_STOP_TIMEOUT_SECONDS = 120;
 
@@ -89,6 +97,20 @@ export interface Derived {
     readonly containerStopTimeoutSeconds: number;
     readonly terminationGracePeriodSeconds: number;
     readonly memoryMiBPerWorker: number;
+    readonly dbAcquireTimeoutMs: number;
+    readonly statementTimeoutMs: number;
+    /**
+     * The longest the app takes to answer a request that waits for the database: the pool wait
+     * plus the statement timeout. Below nginx's read timeout, so a slow request is answered by
+     * the app (which nginx never counts as a failure) rather than timed out by nginx (which it does).
+     */
+    readonly slowestAnswerSeconds: number;
+    /**
+     * How long a draining worker waits for clients to close their idle kept-alive connections
+     * before it closes what is left itself: nginx's upstream keepalive_timeout plus a margin,
+     * so nginx has always closed its own first (README: draining without resets).
+     */
+    readonly drainIdleTimeoutSeconds: number;
   };
   readonly postgres: {
     readonly instanceMemoryGiB: number;
@@ -105,9 +127,15 @@ export interface Derived {
   readonly nginx: {
     /** One worker process per requested core, at least one (`auto` would count the host's cores). */
     readonly workerProcesses: number;
+    /** Client networks that bypass limit_req and limit_conn. */
+    readonly rateLimitExemptCidrs: readonly string[];
     /** Connections one nginx replica may hold to one API replica: its share of the replica's workers × in-flight. */
     readonly maxConnsPerUpstreamServer: number;
-    /** Idle keepalive connections each nginx worker process keeps to the upstream group. */
+    /**
+     * Idle keepalive connections each nginx worker process keeps to the upstream group: as many as
+     * it can have open at once (every server's max_conns), so a connection finished under load
+     * goes back to the pool instead of being closed and opened again for the next request.
+     */
     readonly upstreamKeepaliveConnections: number;
     readonly upstreamKeepaliveTimeoutSeconds: number;
     readonly hpa: boolean;
@@ -148,12 +176,13 @@ export function derive(p: Profile): Derived {
   const nginxPreStop = p.nginx.preStopDelaySeconds ?? p.api.preStopDelaySeconds;
   const nginxShutdown = p.nginx.proxyConnectTimeoutSeconds + p.nginx.proxyReadTimeoutSeconds;
   const maxConnsPerUpstreamServer = Math.max(1, Math.ceil((workersPerReplica * p.api.maxInFlightPerWorker) / p.nginx.replicasMin));
-  // Enough idle connections to cover every API worker a few times over, so bursts reuse
-  // connections, but never more than a quarter of worker_connections per nginx worker.
   const upstreamKeepaliveConnections = Math.max(
     8,
-    Math.min(Math.ceil((p.api.replicasMax * workersPerReplica * 4) / workerProcesses), Math.floor(p.nginx.workerConnections / 4)),
+    Math.min(Math.ceil((p.api.replicasMax * maxConnsPerUpstreamServer) / workerProcesses), Math.floor(p.nginx.workerConnections / 2)),
   );
+  const upstreamKeepaliveTimeoutSeconds = p.nginx.upstreamKeepaliveTimeoutSeconds ?? UPSTREAM_KEEPALIVE_TIMEOUT_SECONDS;
+  const dbAcquireTimeoutMs = p.api.dbAcquireTimeoutMs ?? 2000;
+  const statementTimeoutMs = p.api.statementTimeoutMs ?? 5000;
 
   const usageAssumed: UsageField[] = [];
   const usage = {} as Record<UsageField, number>;
@@ -171,6 +200,10 @@ export function derive(p: Profile): Derived {
       containerStopTimeoutSeconds,
       terminationGracePeriodSeconds,
       memoryMiBPerWorker: Math.floor(p.api.memoryMiBPerReplica / workersPerReplica),
+      dbAcquireTimeoutMs,
+      statementTimeoutMs,
+      slowestAnswerSeconds: (dbAcquireTimeoutMs + statementTimeoutMs) / 1000,
+      drainIdleTimeoutSeconds: upstreamKeepaliveTimeoutSeconds + TIMEOUT_MARGIN_SECONDS,
     },
     postgres: {
       instanceMemoryGiB,
@@ -182,9 +215,10 @@ export function derive(p: Profile): Derived {
     redis: { maxmemoryMiB: Math.floor((p.redis.k8sMemoryLimitMiB * p.redis.maxmemoryPercent) / 100) },
     nginx: {
       workerProcesses,
+      rateLimitExemptCidrs: p.nginx.rateLimitExemptCidrs ?? [],
       maxConnsPerUpstreamServer,
       upstreamKeepaliveConnections,
-      upstreamKeepaliveTimeoutSeconds: p.nginx.upstreamKeepaliveTimeoutSeconds ?? Math.max(1, p.api.keepAliveTimeoutSeconds - 5),
+      upstreamKeepaliveTimeoutSeconds,
       hpa: p.nginx.replicasMax > p.nginx.replicasMin,
       autoscalingCpuTargetPercent: p.nginx.autoscalingCpuTargetPercent ?? p.api.autoscalingCpuTargetPercent,
       preStopDelaySeconds: nginxPreStop,
@@ -270,6 +304,22 @@ export function checkInvariants(p: Profile, d: Derived): InvariantProblem[] {
   const bk = d.postgres.budgetKubernetes;
   if (bk.headroom < 0) add('api.dbPoolSizePerWorker', budgetMessage('Kubernetes', `k8sMemoryLimitMiB ${postgres.k8sMemoryLimitMiB}`, p, d, bk));
 
+  // Postgres keeps superuser_reserved_connections for superusers; the app cannot use them.
+  if (postgres.reservedConnections < POSTGRES_SUPERUSER_RESERVED_CONNECTIONS) {
+    add(
+      'postgres.reservedConnections',
+      `${postgres.reservedConnections} is below the ${POSTGRES_SUPERUSER_RESERVED_CONNECTIONS} connections Postgres keeps for superusers (superuser_reserved_connections), so the app would be refused connections the budget promised it; use at least ${POSTGRES_SUPERUSER_RESERVED_CONNECTIONS}`,
+    );
+  }
+  if (d.postgres.maxConnectionsKubernetes <= POSTGRES_SUPERUSER_RESERVED_CONNECTIONS) {
+    add(
+      'postgres.k8sMemoryLimitMiB',
+      `${postgres.k8sMemoryLimitMiB} MiB gives max_connections ${d.postgres.maxConnectionsKubernetes}, and Postgres refuses to start unless max_connections exceeds superuser_reserved_connections (${POSTGRES_SUPERUSER_RESERVED_CONNECTIONS}); use at least ${Math.ceil(((POSTGRES_SUPERUSER_RESERVED_CONNECTIONS + 1) * 9531392) / BYTES_PER_MIB)} MiB`,
+    );
+  }
+  if ((postgres.storageType === 'io1' || postgres.storageType === 'io2') && postgres.storageGiB < 100) {
+    add('postgres.storageGiB', `${postgres.storageGiB} GiB is below the 100 GiB RDS requires for ${postgres.storageType} storage; use at least 100, or storageType gp3`);
+  }
   if (postgres.k8sCpuRequestMillicores > postgres.k8sCpuLimitMillicores) {
     add('postgres.k8sCpuRequestMillicores', `request (${postgres.k8sCpuRequestMillicores}m) must be <= 'postgres.k8sCpuLimitMillicores' (${postgres.k8sCpuLimitMillicores}m)`);
   }
@@ -294,6 +344,22 @@ export function checkInvariants(p: Profile, d: Derived): InvariantProblem[] {
     add(
       'nginx.upstreamKeepaliveTimeoutSeconds',
       `nginx upstream keepalive_timeout (${d.nginx.upstreamKeepaliveTimeoutSeconds} s) must be below the app's keep-alive timeout (api.keepAliveTimeoutSeconds = ${api.keepAliveTimeoutSeconds} s); use ${api.keepAliveTimeoutSeconds - 5} or less`,
+    );
+  }
+  // Draining: nginx closes its idle connections to a draining worker, and the worker waits for
+  // that within its graceful timeout; otherwise the worker closes them itself, racing requests.
+  if (d.api.drainIdleTimeoutSeconds > api.gracefulTimeoutSeconds) {
+    add(
+      'nginx.upstreamKeepaliveTimeoutSeconds',
+      `nginx upstream keepalive_timeout (${d.nginx.upstreamKeepaliveTimeoutSeconds} s) + ${TIMEOUT_MARGIN_SECONDS} s must fit in api.gracefulTimeoutSeconds (${api.gracefulTimeoutSeconds} s), or a draining worker is killed before nginx has closed its idle connections; use ${Math.max(1, api.gracefulTimeoutSeconds - TIMEOUT_MARGIN_SECONDS)} or less, or raise api.gracefulTimeoutSeconds`,
+    );
+  }
+  // A slow request must be answered by the app (not counted by nginx) before nginx's read
+  // timeout ends it (counted toward max_fails, which can take a healthy replica out).
+  if (d.api.slowestAnswerSeconds >= nginx.proxyReadTimeoutSeconds) {
+    add(
+      'nginx.proxyReadTimeoutSeconds',
+      `${nginx.proxyReadTimeoutSeconds} s must exceed the longest the app takes to answer, api.dbAcquireTimeoutMs + api.statementTimeoutMs = ${d.api.slowestAnswerSeconds} s, or nginx times slow requests out and counts them against healthy replicas; raise it to ${Math.ceil(d.api.slowestAnswerSeconds) + TIMEOUT_MARGIN_SECONDS} or lower the app's timeouts`,
     );
   }
   // Shutdown chain: graceful timeout < container stop timeout < termination grace period.

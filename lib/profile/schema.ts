@@ -23,19 +23,19 @@ export const apiSchema = z.strictObject({
   /** Expected average replicas for pricing; omitted means only min and max are priced. */
   replicasExpected: positiveInt.optional(),
   /** Node worker processes per replica (like gunicorn -w). @default floor(vcpuPerReplica), at least 1 */
-  workersPerReplica: positiveInt.optional(),
+  workersPerReplica: z.number().int().min(1).max(256).optional(),
   vcpuPerReplica: z.number().positive(),
   memoryMiBPerReplica: positiveInt,
   cpuArchitecture: z.enum(['x86_64', 'arm64']),
   /** Postgres connections each worker may hold. */
-  dbPoolSizePerWorker: positiveInt,
+  dbPoolSizePerWorker: z.number().int().min(1).max(1000),
   /** Recycle a worker after this many requests (0 disables), like gunicorn max_requests. */
   maxRequestsPerWorker: nonNegativeInt,
   maxRequestsJitter: nonNegativeInt,
   /** Must stay above every proxy's idle timeout in front of the app (ALB: 60 s). */
-  keepAliveTimeoutSeconds: positiveInt,
+  keepAliveTimeoutSeconds: z.number().int().min(1).max(3600),
   /** Time in-flight requests get to finish on SIGTERM. */
-  gracefulTimeoutSeconds: positiveInt,
+  gracefulTimeoutSeconds: z.number().int().min(1).max(3600),
   /** Delay before SIGTERM so load balancers stop routing first. */
   preStopDelaySeconds: nonNegativeInt,
   /** ECS stopTimeout; @default preStopDelaySeconds + gracefulTimeoutSeconds + 5 */
@@ -48,18 +48,25 @@ export const apiSchema = z.strictObject({
   scaleDownStabilizationSeconds: nonNegativeInt,
   cacheTtlSeconds: positiveInt,
   /** Hot user entries a starting worker loads before taking traffic; @default 0 (off) */
-  cacheWarmupKeys: nonNegativeInt.optional(),
+  cacheWarmupKeys: z.number().int().min(0).max(100_000).optional(),
   authCacheTtlSeconds: positiveInt,
   /** Requests per minute per API key on the events API. */
   rateLimitPerMinute: positiveInt,
   /** Requests one worker serves concurrently before queueing; sizes nginx max_conns. */
   maxInFlightPerWorker: positiveInt,
+  /** How long a request waits for a Postgres pool connection before it is answered 503. @default 2000 */
+  dbAcquireTimeoutMs: z.number().int().min(1).max(600_000).optional(),
+  /** Postgres statement_timeout for the API's queries. @default 5000 */
+  statementTimeoutMs: z.number().int().min(1).max(600_000).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']),
 });
 
 export const postgresSchema = z.strictObject({
   /** PostgreSQL major version for RDS and the container image. */
-  engineVersion: z.string().regex(/^\d+(\.\d+)?$/, { message: 'must look like "16" or "16.4"' }),
+  engineVersion: z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, { message: 'must look like "16" or "16.4"' })
+    .refine((v) => { const major = Number(v.split('.')[0]); return major >= 13 && major <= 17; }, { message: 'must be a PostgreSQL major version RDS runs, 13 to 17' }),
   /** RDS instance class, e.g. db.t4g.medium. */
   instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, { message: 'must look like "db.t4g.medium"' }),
   k8sCpuRequestMillicores: positiveInt,
@@ -102,31 +109,66 @@ export const redisSchema = z.strictObject({
   storageGiB: positiveInt,
 });
 
+/** An IPv4 or IPv6 address or CIDR block, as nginx's `geo` takes it. */
+const cidr = z.string().refine(isCidr, { message: 'must be an IPv4 or IPv6 address or CIDR block, such as "10.0.0.0/8" or "fc00::/7"' });
+
+export function isCidr(value: string): boolean {
+  const [address, prefix, ...rest] = value.split('/');
+  if (rest.length > 0 || address === undefined) return false;
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
+  const bits = v4 ? 32 : address.includes(':') && /^[0-9a-f:]+$/i.test(address) && isIpv6(address) ? 128 : 0;
+  if (bits === 0) return false;
+  if (v4 && v4.slice(1).some((octet) => Number(octet) > 255)) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+}
+
+function isIpv6(address: string): boolean {
+  const halves = address.split('::');
+  if (halves.length > 2) return false;
+  const groups = halves.flatMap((h) => (h === '' ? [] : h.split(':')));
+  if (groups.some((g) => !/^[0-9a-f]{1,4}$/i.test(g))) return false;
+  return halves.length === 2 ? groups.length < 8 : groups.length === 8;
+}
+
 export const nginxSchema = z.strictObject({
   imageTag: z.string().regex(/^\d+\.\d+\.\d+(-[a-z0-9.-]+)?$/, { message: 'must be a pinned nginx version such as "1.27.3-alpine"' }),
   replicasMin: positiveInt,
   /** An HPA is created when replicasMax > replicasMin. */
   replicasMax: positiveInt,
-  cpuMillicores: positiveInt,
+  /** One nginx worker process per whole core requested; nginx spawns at most 1024 processes. */
+  cpuMillicores: z.number().int().min(1).max(1_024_000, { message: 'must be at most 1024000: nginx runs one worker per core and spawns at most 1024 processes' }),
   memoryMiB: positiveInt,
   workerConnections: z.number().int().min(64).max(65535),
   /** Sustained requests per second per client IP (limit_req). */
-  rateLimitPerClientPerSecond: positiveInt,
-  rateLimitBurst: nonNegativeInt,
-  /** Concurrent connections per client IP (limit_conn). */
-  connLimitPerClient: positiveInt,
-  maxFails: nonNegativeInt,
-  failTimeoutSeconds: positiveInt,
-  /** nginx's upstream keepalive_timeout; @default apiKeepAlive - 5 */
+  rateLimitPerClientPerSecond: z.number().int().min(1).max(1_000_000_000),
+  /** Requests above the rate that pass at once (limit_req burst); 0 refuses anything above the rate. */
+  rateLimitBurst: z.number().int().min(0).max(1_000_000_000),
+  /** Concurrent connections per client IP (limit_conn); nginx refuses 65536 and above. */
+  connLimitPerClient: z.number().int().min(1).max(65535, { message: 'must be at most 65535: nginx refuses a connection limit of 65536 or more' }),
+  /**
+   * Client networks that bypass the per-client limits (load generators, internal callers): nginx
+   * maps them to an empty limit key, which limit_req and limit_conn do not count. @default [] (none)
+   */
+  rateLimitExemptCidrs: z.array(cidr).max(256).optional(),
+  /** Failed attempts (connect errors, resets, timeouts) within failTimeoutSeconds that take a replica out. 0 never takes one out. */
+  maxFails: z.number().int().min(0).max(100),
+  /** The window max_fails are counted in, and how long a replica then stays out before nginx tries it again. */
+  failTimeoutSeconds: z.number().int().min(1).max(3600),
+  /**
+   * nginx closes idle upstream connections after this; a draining API worker waits for that
+   * instead of closing them itself (README: draining). @default 10
+   */
   upstreamKeepaliveTimeoutSeconds: positiveInt.optional(),
-  proxyConnectTimeoutSeconds: positiveInt,
-  proxyReadTimeoutSeconds: positiveInt,
-  proxySendTimeoutSeconds: positiveInt,
+  proxyConnectTimeoutSeconds: z.number().int().min(1).max(75, { message: 'must be at most 75: an operating system gives up a TCP connect attempt by then' }),
+  proxyReadTimeoutSeconds: z.number().int().min(1).max(3600),
+  proxySendTimeoutSeconds: z.number().int().min(1).max(3600),
   proxyNextUpstreamTries: z.number().int().min(1).max(10),
-  proxyNextUpstreamTimeoutSeconds: positiveInt,
-  clientMaxBodySizeMiB: positiveInt,
-  gzipMinLengthBytes: positiveInt,
-  accessLog: z.boolean(),
+  proxyNextUpstreamTimeoutSeconds: z.number().int().min(1).max(3600),
+  /** Largest request body; the API itself takes at most 16 MiB on any route. */
+  clientMaxBodySizeMiB: z.number().int().min(1).max(1024),
+  gzipMinLengthBytes: z.number().int().min(1).max(1024 ** 3),
+  /** all: every request; errors: only responses that are not 2xx/3xx; off. true and false mean all and off. */
+  accessLog: z.union([z.enum(['all', 'errors', 'off']), z.boolean()]).transform((v) => (v === true ? 'all' : v === false ? 'off' : v)),
   /** HPA CPU target for the nginx Deployment; @default api.autoscalingCpuTargetPercent */
   autoscalingCpuTargetPercent: percent.optional(),
   /** Delay before nginx starts its graceful quit, so the load balancer stops sending first; @default api.preStopDelaySeconds */

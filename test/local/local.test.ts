@@ -10,6 +10,7 @@ import { requireBinary } from '../../lib/local/binaries.ts';
 import { isAlive, isPortOpen, waitFor } from '../../lib/local/process.ts';
 import type { LocalState, LocalStatus } from '../../lib/local/env.ts';
 import { ensureAppBundle } from '../../bin/commands/local.ts';
+import { loadProfile } from '../../lib/profile/index.ts';
 import { tempDir } from '../helpers/servers.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
@@ -83,7 +84,8 @@ describe('apistack local up / status / down', () => {
     expect(replicas).toHaveLength(2);
     // Concurrent batches open several upstream connections, so the OS spreads them over workers too.
     // Until every worker has answered (bounded): which worker takes a connection is the OS's choice.
-    for (let batch = 0; batch < 40 && workerPids.size < 4; batch++) {
+    const workers = replicas.length * loadProfile('loadtest').derived.api.workersPerReplica;
+    for (let batch = 0; batch < 40 && workerPids.size < workers; batch++) {
       const responses = await Promise.all(Array.from({ length: 8 }, () => fetch(`${state.url}/api/status`)));
       for (const res of responses) {
         expect(res.status).toBe(200);
@@ -93,8 +95,7 @@ describe('apistack local up / status / down', () => {
     }
     const replicaOf = new Map([...workerPids].map((pid) => [pid, parentPid(pid)]));
     for (const replica of replicas) expect([...replicaOf.values()], replica.name).toContain(replica.pid);
-    // loadtest: 2 replicas × 2 workers.
-    expect(workerPids.size).toBeGreaterThanOrEqual(3);
+    expect(workerPids.size).toBe(workers);
   });
 
   it('stores events written through nginx in Postgres', async () => {

@@ -1,7 +1,9 @@
 /**
  * The rendered local config in a real nginx, in front of real HTTP backends on loopback.
  */
+import { readFileSync } from 'node:fs';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { renderNginxConfig } from '../../nginx/index.ts';
@@ -140,7 +142,8 @@ describe('nginx least_conn balancer (local rendering, real nginx)', () => {
 
   it('answers 429 past the per-client rate limit', async () => {
     const a = await backend('a');
-    const nginx = await balancer([a], { nginx: { rateLimitPerClientPerSecond: 1, rateLimitBurst: 2 } });
+    // No exempt networks: this client (loopback) is limited.
+    const nginx = await balancer([a], { nginx: { rateLimitPerClientPerSecond: 1, rateLimitBurst: 2, rateLimitExemptCidrs: [] } });
     const statuses: number[] = [];
     const startedMs = performance.now();
     for (let i = 0; i < 10; i++) statuses.push((await send(`${nginx.url}/limited`)).status);
@@ -153,6 +156,63 @@ describe('nginx least_conn balancer (local rendering, real nginx)', () => {
     expect(passed).toBeLessThan(10);
     expect(a.requests.length).toBe(statuses.filter((s) => s === 200).length);
   });
+
+  it('does not limit an exempt network: loopback under the loadtest profile', async () => {
+    const a = await backend('a');
+    // loadtest exempts loopback and private networks; the rate is still 1 r/s for everyone else.
+    const nginx = await balancer([a], { nginx: { rateLimitPerClientPerSecond: 1, rateLimitBurst: 2, connLimitPerClient: 1 } });
+    const statuses = await Promise.all(Array.from({ length: 30 }, (_, i) => send(`${nginx.url}/exempt/${i}`).then((r) => r.status)));
+    expect(statuses).toEqual(Array.from({ length: 30 }, () => 200));
+    expect(a.requests).toHaveLength(30);
+  });
+
+  it('never takes a backend out for its answers: 5xx, 4xx or slow', async () => {
+    let mode: 'fail' | 'slow' | 'ok' = 'fail';
+    const statusFor = [500, 503, 404, 429];
+    let n = 0;
+    const a = await backend('a', (_req, res) => {
+      if (mode === 'fail') res.writeHead(statusFor[n++ % statusFor.length]!).end('no');
+      else if (mode === 'slow') setTimeout(() => res.end('a'), 1500);
+      else res.end('a');
+    });
+    const b = await backend('b');
+    const nginx = await balancer([a, b]);
+    // Sequential requests: least_conn alternates between the two idle backends.
+    const failed: number[] = [];
+    for (let i = 0; i < 40; i++) failed.push((await send(`${nginx.url}/answers/${i}`)).status);
+    // Every answer reached the client as the app gave it: none was retried on b.
+    expect(a.requests).toHaveLength(20);
+    expect(failed.filter((s) => s !== 200).sort()).toEqual([...Array(5).fill(404), ...Array(5).fill(429), ...Array(5).fill(500), ...Array(5).fill(503)].sort());
+    mode = 'slow';
+    await Promise.all(Array.from({ length: 6 }, (_, i) => send(`${nginx.url}/slow/${i}`)));
+    const slowSeen = a.requests.length - 20;
+    expect(slowSeen).toBeGreaterThanOrEqual(1);
+    mode = 'ok';
+    const before = a.requests.length;
+    for (let i = 0; i < 20; i++) expect((await send(`${nginx.url}/after/${i}`)).status).toBe(200);
+    // Still in rotation: max_fails (3) failures would have taken it out for fail_timeout.
+    expect(a.requests.length - before).toBeGreaterThanOrEqual(8);
+    expect(readFileSync(join(nginx.dir, 'logs', 'error.log'), 'utf8')).not.toContain('temporarily disabled');
+  }, 30_000);
+
+  it('takes a backend that refuses connections out after max_fails, and probes it again after fail_timeout', async () => {
+    const a = await backend('a');
+    const b = await backend('b');
+    const nginx = await balancer([a, b], { nginx: { maxFails: 3, failTimeoutSeconds: 2 } });
+    await a.close();
+    const errorLog = () => readFileSync(join(nginx.dir, 'logs', 'error.log'), 'utf8');
+    const refused = () => (errorLog().match(/connect\(\) failed \(111: Connection refused\)/g) ?? []).length;
+    // Every GET is answered: a refused connect is retried on b (proxy_next_upstream error).
+    for (let i = 0; i < 40; i++) expect((await send(`${nginx.url}/down/${i}`)).status).toBe(200);
+    // Out after exactly max_fails attempts, then no more attempts within the window.
+    expect(refused()).toBe(3);
+    expect(errorLog()).toContain('upstream server temporarily disabled');
+    // nginx counts the window in whole seconds: out for more than fail_timeout (2 s).
+    await new Promise((r) => setTimeout(r, 3200));
+    for (let i = 0; i < 10; i++) expect((await send(`${nginx.url}/probe/${i}`)).status).toBe(200);
+    // One probe per fail_timeout.
+    expect(refused(), errorLog()).toBe(4);
+  }, 30_000);
 
   it('answers 413 past the body limit without bothering the backend', async () => {
     const a = await backend('a');

@@ -52,8 +52,8 @@ function directives(conf: string): Directive[] {
     if (token === ';' || token === '{') {
       const [name, ...args] = words;
       if (name === undefined) throw new Error(`empty directive before "${token}" in:\n${conf}`);
-      // Entries of a `map` block are source → value pairs, not directives.
-      if (blocks.at(-1) !== 'map') out.push({ name, args, blocks: [...blocks] });
+      // Entries of `map` and `geo` blocks are source → value pairs, not directives.
+      if (blocks.at(-1) !== 'map' && blocks.at(-1) !== 'geo') out.push({ name, args, blocks: [...blocks] });
       if (token === '{') blocks.push(name);
       words = [];
     } else if (token === '}') {
@@ -98,7 +98,7 @@ describe('nginx renderer', () => {
     const p = loadProfile('optimized');
     const conf = renderNginxConfig(p, { kind: 'local', listenPort: 1, statusPort: 2, upstreamPorts: [3001, 3002], prefixDir: '/x' });
     expect(conf).toContain('least_conn;');
-    expect(conf).toContain(`server 127.0.0.1:3001 max_fails=3 fail_timeout=30s max_conns=${p.derived.nginx.maxConnsPerUpstreamServer};`);
+    expect(conf).toContain(`server 127.0.0.1:3001 max_fails=3 fail_timeout=10s max_conns=${p.derived.nginx.maxConnsPerUpstreamServer};`);
     expect(conf).toContain(`keepalive ${p.derived.nginx.upstreamKeepaliveConnections};`);
     expect(conf).toContain(`keepalive_timeout ${p.derived.nginx.upstreamKeepaliveTimeoutSeconds}s;`);
     expect(p.derived.nginx.upstreamKeepaliveTimeoutSeconds).toBeLessThan(p.api.keepAliveTimeoutSeconds);
@@ -111,6 +111,38 @@ describe('nginx renderer', () => {
     const conf = renderNginxConfig(p, kubernetesTarget);
     expect(conf).toContain('access_log off;');
     expect(conf).not.toContain('apistack_json buffer=');
+  });
+
+  it('maps exempt networks to an empty limit key, and keys everyone else by address', () => {
+    const loadtest = renderNginxConfig(loadProfile('loadtest'), kubernetesTarget);
+    expect(loadtest).toContain('    geo $apistack_limit_exempt {\n        127.0.0.0/8 1;\n        ::1/128 1;\n        10.0.0.0/8 1;');
+    expect(loadtest).toContain('    map $apistack_limit_exempt $apistack_limit_key {\n        1 "";\n        default $binary_remote_addr;\n    }');
+    expect(loadtest).toContain('limit_req_zone $apistack_limit_key zone=per_client:10m');
+    expect(loadtest).toContain('limit_conn_zone $apistack_limit_key zone=per_client_conn:10m');
+    // Production profiles exempt nobody: no geo block at all.
+    const optimized = renderNginxConfig(loadProfile('optimized'), kubernetesTarget);
+    expect(optimized).not.toContain('geo ');
+    expect(optimized).toContain('limit_req_zone $binary_remote_addr zone=per_client:10m rate=200r/s;');
+  });
+
+  it('logs only failures when the access log is "errors"', () => {
+    const conf = renderNginxConfig(loadProfile('loadtest'), kubernetesTarget);
+    expect(conf).toContain('    map $status $apistack_log_failure {\n        ~^[23] 0;\n        default 1;\n    }');
+    expect(conf).toContain('access_log /dev/stdout apistack_json buffer=64k flush=1s if=$apistack_log_failure;');
+  });
+
+  it('marks a draining replica down and leaves out a burst of 0, which nginx refuses', () => {
+    const p = resolveProfileLayer({ extends: 'loadtest', nginx: { rateLimitBurst: 0 } });
+    const conf = renderNginxConfig(p, { kind: 'local', listenPort: 1, statusPort: 2, upstreamPorts: [3001, 3002], drainingPorts: [3002], prefixDir: '/x' });
+    expect(conf).toMatch(/server 127\.0\.0\.1:3001 max_fails=3 fail_timeout=10s max_conns=\d+;/);
+    expect(conf).toMatch(/server 127\.0\.0\.1:3002 max_fails=3 fail_timeout=10s max_conns=\d+ down;/);
+    expect(conf).toContain('limit_req zone=per_client nodelay;');
+  });
+
+  it('retries only when there was no answer: an answer from the app is never a failure', () => {
+    const conf = renderNginxConfig(loadProfile('optimized'), kubernetesTarget);
+    expect(conf).toContain('proxy_next_upstream error timeout;');
+    expect(conf).not.toMatch(/http_5\d\d/);
   });
 
   it('kubernetes: golden text, resolving the headless Service by its full name', () => {

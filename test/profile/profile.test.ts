@@ -113,8 +113,19 @@ describe('derived values', () => {
   });
 
   it('derives nginx max_conns and the keepalive pool from the API sizing', () => {
-    // optimized: 2 workers × 64 in flight over 2 nginx replicas; keepalive: 6 replicas × 2 workers × 4 per nginx worker.
-    expect(loadProfile('optimized').derived.nginx).toMatchObject({ maxConnsPerUpstreamServer: 64, upstreamKeepaliveConnections: 48, workerProcesses: 1 });
+    // optimized: 2 workers × 64 in flight over 2 nginx replicas; the pool holds every connection
+    // one nginx worker can have open at once: 6 replicas × max_conns 64.
+    expect(loadProfile('optimized').derived.nginx).toMatchObject({ maxConnsPerUpstreamServer: 64, upstreamKeepaliveConnections: 384, workerProcesses: 1 });
+    // Never more than half of worker_connections.
+    expect(resolveProfileLayer({ extends: 'optimized', nginx: { workerConnections: 256 } }).derived.nginx.upstreamKeepaliveConnections).toBe(128);
+  });
+
+  it('derives the drain wait from nginx keepalive_timeout, and the slowest answer from the app timeouts', () => {
+    const p = loadProfile('optimized');
+    expect(p.derived.nginx.upstreamKeepaliveTimeoutSeconds).toBe(10);
+    expect(p.derived.api).toMatchObject({ drainIdleTimeoutSeconds: 15, dbAcquireTimeoutMs: 2000, statementTimeoutMs: 5000, slowestAnswerSeconds: 7 });
+    expect(p.derived.api.drainIdleTimeoutSeconds).toBeLessThanOrEqual(p.api.gracefulTimeoutSeconds);
+    expect(p.derived.api.slowestAnswerSeconds).toBeLessThan(p.nginx.proxyReadTimeoutSeconds);
   });
 
   it('fills usage defaults and records which figures are assumptions', () => {
@@ -146,8 +157,20 @@ describe('invariants: each broken one names the field, the numbers and the fix',
   });
 
   it('nginx keepalive timeout not below the app keep-alive', () => {
-    expect(problemsOf({ nginx: { upstreamKeepaliveTimeoutSeconds: 65 } })).toEqual([
+    expect(problemsOf({ api: { gracefulTimeoutSeconds: 90 }, nginx: { upstreamKeepaliveTimeoutSeconds: 65 } })).toEqual([
       "nginx.upstreamKeepaliveTimeoutSeconds: nginx upstream keepalive_timeout (65 s) must be below the app's keep-alive timeout (api.keepAliveTimeoutSeconds = 65 s); use 60 or less",
+    ]);
+  });
+
+  it('nginx keepalive timeout that a draining worker cannot wait out', () => {
+    expect(problemsOf({ nginx: { upstreamKeepaliveTimeoutSeconds: 30 } })).toEqual([
+      'nginx.upstreamKeepaliveTimeoutSeconds: nginx upstream keepalive_timeout (30 s) + 5 s must fit in api.gracefulTimeoutSeconds (30 s), or a draining worker is killed before nginx has closed its idle connections; use 25 or less, or raise api.gracefulTimeoutSeconds',
+    ]);
+  });
+
+  it('an app that may answer after nginx has given up', () => {
+    expect(problemsOf({ api: { statementTimeoutMs: 30_000 } })).toEqual([
+      "nginx.proxyReadTimeoutSeconds: 30 s must exceed the longest the app takes to answer, api.dbAcquireTimeoutMs + api.statementTimeoutMs = 32 s, or nginx times slow requests out and counts them against healthy replicas; raise it to 37 or lower the app's timeouts",
     ]);
   });
 
