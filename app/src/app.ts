@@ -8,7 +8,7 @@ import { ApiError } from './errors.ts';
 import { EventWriter, type QueryRunner } from './event-writer.ts';
 import type { Metrics } from './metrics.ts';
 import { RateLimiter } from './ratelimit.ts';
-import { registerCompression } from './compression.ts';
+import compress from '@fastify/compress';
 import { collectRoutes, openApiDocument } from './openapi.ts';
 import { registerEventRoutes } from './routes/events.ts';
 import { registerHealthRoutes } from './routes/health.ts';
@@ -16,9 +16,14 @@ import { registerUserRoutes } from './routes/users.ts';
 
 export const VERSION = '0.1.0';
 
+/** Responses smaller than this are sent as they are: compressing a few hundred bytes costs more CPU than it saves. */
+export const COMPRESS_MIN_BYTES = 1024;
+
 export interface WorkerState {
   /** Set when the worker stops taking work: readiness 503, `Connection: close` on every response. */
   draining: boolean;
+  /** Set when the replica is about to stop: readiness 503 so balancers take it out, serving as usual meanwhile. */
+  leaving?: boolean;
   readonly startedAt: number;
 }
 
@@ -30,6 +35,8 @@ export interface AppDeps {
   readonly metrics: Metrics;
   readonly state: WorkerState;
   readonly logger?: boolean | object;
+  /** Called once per answered request (the worker counts them for recycling). */
+  readonly onResponse?: () => void;
 }
 
 export interface AppContext extends AppDeps {
@@ -103,35 +110,49 @@ export function build(deps: AppDeps): FastifyInstance & { ctx: AppContext } {
   };
   deps.metrics.poolMax.set(deps.config.databasePoolSize);
   const workerId = String(process.pid);
+  const { inFlight, httpDuration } = deps.metrics;
 
-  // In flight from onRequest until the response finishes or the client goes away, counted once.
-  const inFlight = new WeakSet<FastifyRequest>();
-  const finished = (req: FastifyRequest) => {
-    if (inFlight.delete(req)) deps.metrics.inFlight.dec();
-  };
-  app.addHook('onRequest', async (req) => {
-    inFlight.add(req);
-    deps.metrics.inFlight.inc();
-  });
-  app.addHook('onRequestAbort', async (req) => finished(req));
-  app.addHook('onSend', async (_req, reply) => {
+  // The per-request path is a few sync hooks and no allocations beyond Fastify's own: at tens of
+  // thousands of requests a second per worker, every hook and label hash is measurable.
+  app.addHook('onRequest', (_req, reply, done) => {
+    inFlight.add(reply.raw);
     reply.header('x-worker-id', workerId);
+    // Draining: the client closes this connection after the answer (see closeAfterResponses).
     if (deps.state.draining) reply.header('connection', 'close');
+    done();
   });
-  app.addHook('onResponse', async (req, reply) => {
-    finished(req);
-    deps.metrics.httpDuration.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  // Each route gets its own duration recorder, so a response records without hashing labels.
+  app.addHook('onRoute', (route) => {
+    const record = httpDuration.route(route.url ?? route.path ?? 'unmatched');
+    const onResponse = (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
+      inFlight.delete(reply.raw);
+      record(req.method, reply.statusCode, reply.elapsedTime / 1000);
+      deps.onResponse?.();
+      done();
+    };
+    route.onResponse = [...(Array.isArray(route.onResponse) ? route.onResponse : route.onResponse ? [route.onResponse] : []), onResponse];
   });
+  const recordUnmatched = httpDuration.route('unmatched');
 
   app.setErrorHandler(handleError);
-  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } }));
+  app.setNotFoundHandler((req, reply) => {
+    inFlight.delete(reply.raw);
+    recordUnmatched(req.method, 404, reply.elapsedTime / 1000);
+    deps.onResponse?.();
+    return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
+  });
 
-  registerCompression(app);
+  // Compression (br, else gzip) for responses above 1 KiB, registered before the routes so its
+  // onRoute hook sees them. Hot routes whose answers are always tiny opt out (`compress: false`):
+  // the plugin's per-response check is work they never need.
+  void app.register(compress, { encodings: ['br', 'gzip'], threshold: COMPRESS_MIN_BYTES, globalDecompression: false });
   const routes = collectRoutes(app);
-  registerHealthRoutes(app, ctx);
-  registerUserRoutes(app, ctx);
-  registerEventRoutes(app, ctx);
-  let openapi: Record<string, unknown> | undefined;
-  app.get('/api/openapi.json', async () => (openapi ??= openApiDocument(routes, VERSION)));
+  void app.register(async (api) => {
+    registerHealthRoutes(api, ctx);
+    registerUserRoutes(api, ctx);
+    registerEventRoutes(api, ctx);
+    let openapi: Record<string, unknown> | undefined;
+    api.get('/api/openapi.json', async () => (openapi ??= openApiDocument(routes, VERSION)));
+  });
   return Object.assign(app, { ctx });
 }

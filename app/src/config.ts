@@ -10,6 +10,13 @@ export interface AppConfig {
   readonly gracefulTimeoutSeconds: number;
   readonly keepAliveTimeoutSeconds: number;
   readonly headersTimeoutSeconds: number;
+  /**
+   * How long a draining worker waits for clients to close their idle kept-alive connections
+   * before it closes the rest itself (worker.ts explains why it waits).
+   */
+  readonly drainIdleTimeoutSeconds: number;
+  /** Seconds between SIGTERM and the drain, answering readiness 503 meanwhile (for platforms without a preStop hook). */
+  readonly shutdownDelaySeconds: number;
   readonly databaseUrl: string;
   readonly databasePoolSize: number;
   /** How long a request waits for a pool connection before 503. */
@@ -68,15 +75,19 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { requireServing?: bool
   };
   const keepAlive = int('KEEPALIVE_TIMEOUT', 65, 1, 3600);
   const poolSize = int('DATABASE_POOL_SIZE', 5, 1, 1000);
+  const graceful = int('GRACEFUL_TIMEOUT', 30, 1, 3600);
   const config: AppConfig = {
     port: int('PORT', 8000, 0, 65535),
     host: env.HOST || '0.0.0.0',
     webConcurrency: int('WEB_CONCURRENCY', Math.max(1, availableParallelism()), 1, 256),
     maxRequests: int('MAX_REQUESTS', 0, 0),
     maxRequestsJitter: int('MAX_REQUESTS_JITTER', 0, 0),
-    gracefulTimeoutSeconds: int('GRACEFUL_TIMEOUT', 30, 1, 3600),
+    gracefulTimeoutSeconds: graceful,
     keepAliveTimeoutSeconds: keepAlive,
     headersTimeoutSeconds: keepAlive + 5,
+    // nginx's upstream keepalive_timeout (10 s by default) plus a margin, within the graceful timeout.
+    drainIdleTimeoutSeconds: int('DRAIN_IDLE_TIMEOUT', Math.min(15, graceful), 0, 3600),
+    shutdownDelaySeconds: int('SHUTDOWN_DELAY', 0, 0, 3600),
     databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
     databasePoolSize: poolSize,
     databaseAcquireTimeoutMs: int('DATABASE_ACQUIRE_TIMEOUT_MS', 2000, 1, 600_000),
@@ -93,6 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { requireServing?: bool
     logLevel: env.LOG_LEVEL || 'info',
     metricsPort: int('METRICS_PORT', 9464, 0, 65535),
   };
+  if (config.drainIdleTimeoutSeconds > config.gracefulTimeoutSeconds) problems.push(`DRAIN_IDLE_TIMEOUT=${config.drainIdleTimeoutSeconds} must not exceed GRACEFUL_TIMEOUT=${config.gracefulTimeoutSeconds}: a draining worker is killed at the graceful timeout`);
   if (opts.requireServing !== false && config.adminToken.length < 16) problems.push('ADMIN_TOKEN is required: at least 16 characters');
   if (config.eventBatchesInFlight > config.databasePoolSize) problems.push(`EVENT_BATCHES_IN_FLIGHT=${config.eventBatchesInFlight} must not exceed DATABASE_POOL_SIZE=${config.databasePoolSize}, or event batches would wait for pool connections instead of growing`);
   if (!LOG_LEVELS.includes(config.logLevel)) problems.push(`LOG_LEVEL=${JSON.stringify(config.logLevel)} must be one of ${LOG_LEVELS.join(', ')}`);

@@ -68,12 +68,12 @@ export function runPrimary(config: AppConfig): void {
     // The replacement listens before the old worker stops accepting, so capacity never dips.
     const replacement = fork();
     starting.add(replacement.id);
-    const listening = await new Promise<boolean>((resolve) => {
+    const listened = await new Promise<boolean>((resolve) => {
       replacement.once('listening', () => resolve(true));
       replacement.once('exit', () => resolve(false));
     });
     starting.delete(replacement.id);
-    if (!listening) {
+    if (!listened) {
       // The replacement died first (counted as a crash): keep the old worker, or replace it if it
       // died too, and try again after the crash backoff.
       retiring.delete(old.id);
@@ -86,11 +86,14 @@ export function runPrimary(config: AppConfig): void {
     metrics.restarts.inc({ reason: 'recycle' });
     log.info({ worker: old.process.pid, replacement: replacement.process.pid }, 'recycling worker');
     tell(old, { type: 'drain' });
+    // It stops listening at once, and may linger for its clients to close their idle
+    // connections (worker.ts); the next recycle need not wait for that.
+    listening.delete(old.id);
+    metrics.alive.set(listening.size);
     const timer = setTimeout(() => {
       if (!old.isDead()) old.process.kill('SIGKILL');
     }, config.gracefulTimeoutSeconds * 1000);
-    await oldExited;
-    clearTimeout(timer);
+    void oldExited.then(() => clearTimeout(timer));
     recycling = false;
     void recycleNext();
   }
@@ -119,6 +122,7 @@ export function runPrimary(config: AppConfig): void {
   // Workers that have listened and not exited: those serving (or finishing) requests.
   const listening = new Set<number>();
   cluster.on('listening', (worker) => {
+    if (retiring.has(worker.id) || shuttingDown) return;
     listening.add(worker.id);
     metrics.alive.set(listening.size);
   });
@@ -140,9 +144,20 @@ export function runPrimary(config: AppConfig): void {
   const shutdown = (signal: string) => {
     if (shuttingDown) return;
     shuttingDown = true;
+    if (config.shutdownDelaySeconds > 0) {
+      // Platforms without a preStop hook (ECS) deregister the task and signal it at once: keep
+      // serving, readiness 503, until the balancers have stopped choosing this replica.
+      log.info({ signal, delaySeconds: config.shutdownDelaySeconds }, 'leaving: readiness off, draining after the shutdown delay');
+      for (const w of alive()) tell(w, { type: 'leaving' });
+      setTimeout(() => drainAll(signal), config.shutdownDelaySeconds * 1000);
+    } else drainAll(signal);
+  };
+  const drainAll = (signal: string) => {
     const workers = alive();
     log.info({ signal, workers: workers.length }, 'shutting down gracefully');
     for (const w of workers) tell(w, { type: 'drain' });
+    listening.clear();
+    metrics.alive.set(0);
     let timedOut = false;
     const deadline = setTimeout(() => {
       timedOut = true;

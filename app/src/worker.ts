@@ -1,4 +1,5 @@
 /** One worker process: the Fastify app on the shared port, draining on request. */
+import { Server as NetServer, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import client from 'prom-client';
 import type { FastifyBaseLogger } from 'fastify';
@@ -16,7 +17,7 @@ const WARMUP_TIMEOUT_MS = 2000;
 /** How often a worker records its hot keys for the workers that start after it. */
 const HOT_KEYS_PUBLISH_INTERVAL_MS = 15_000;
 
-export type PrimaryMessage = { type: 'drain' } | { type: 'exit' };
+export type PrimaryMessage = { type: 'drain' } | { type: 'exit' } | { type: 'leaving' };
 export type WorkerMessage = { type: 'recycle-me' } | { type: 'drained'; metrics: MetricJson[] };
 
 /** How long a drained worker waits for the primary's go-ahead before exiting anyway. */
@@ -48,7 +49,16 @@ export async function runWorker(config: AppConfig): Promise<void> {
   const redis = redisClient(config.redisUrl);
   const subscriber = redisClient(config.redisUrl);
   const state: WorkerState = { draining: false, startedAt: Date.now() };
-  const app = build({ config, sql, redis, metrics, state, logger: { level: config.logLevel } });
+  // Recycling like gunicorn's max_requests + jitter: ask the primary to replace this worker.
+  const limit = config.maxRequests > 0 ? config.maxRequests + Math.floor(Math.random() * (config.maxRequestsJitter + 1)) : 0;
+  let served = 0;
+  const onResponse =
+    limit > 0
+      ? () => {
+          if (++served === limit) process.send?.({ type: 'recycle-me' } satisfies WorkerMessage);
+        }
+      : undefined;
+  const app = build({ config, sql, redis, metrics, state, logger: { level: config.logLevel }, ...(onResponse ? { onResponse } : {}) });
 
   // In-process caches only while invalidations can reach this worker (see TwoLayerCache.setLocalLayer).
   const caches = [app.ctx.userCache, app.ctx.authCache];
@@ -67,18 +77,6 @@ export async function runWorker(config: AppConfig): Promise<void> {
   });
   subscriber.on('close', () => setLocalLayers(false));
   subscriber.on('message', (_channel: string, tag: string) => caches.forEach((c) => c.onInvalidation(tag)));
-
-  // Recycling like gunicorn's max_requests + jitter: ask the primary to replace this worker.
-  const limit = config.maxRequests > 0 ? config.maxRequests + Math.floor(Math.random() * (config.maxRequestsJitter + 1)) : 0;
-  let served = 0;
-  let asked = false;
-  app.addHook('onResponse', async () => {
-    served++;
-    if (limit > 0 && served >= limit && !asked) {
-      asked = true;
-      process.send?.({ type: 'recycle-me' } satisfies WorkerMessage);
-    }
-  });
 
   let publishing: NodeJS.Timeout | undefined;
 
@@ -104,12 +102,58 @@ export async function runWorker(config: AppConfig): Promise<void> {
     process.exit(0);
   };
 
+  // Every open connection, so a drain can wait until the clients have closed theirs.
+  const connections = new Set<Socket>();
+  let allClosed: (() => void) | undefined;
+  app.server.on('connection', (socket: Socket) => {
+    connections.add(socket);
+    socket.once('close', () => {
+      connections.delete(socket);
+      if (connections.size === 0) allClosed?.();
+    });
+  });
+  /** Resolves once no connection is open, or after `ms`. */
+  const connectionsClosed = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (connections.size === 0) return resolve();
+      const timer = setTimeout(resolve, ms);
+      allClosed = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+
+  /**
+   * Draining without resetting a connection a request may be travelling on.
+   *
+   * Only the client can close an idle HTTP/1.1 keep-alive connection safely: nginx (or any
+   * client) may pick an idle connection and send a request on it at any moment, and if the
+   * server closes it at that moment the request meets a reset or an EOF. nginx then answers 502
+   * (a POST it already sent is never retried) or retries elsewhere, and in both cases counts a
+   * failure against the whole replica (max_fails), so a few recycles could take every replica
+   * out. Node's http.Server.close() (and so Fastify's close) destroys idle kept-alive sockets
+   * at once (Node >= 19), which is exactly that race. So a draining worker:
+   *  1. closes only its listener: node:cluster stops handing it connections (one handed over
+   *     while it closes is handed back, see handOverAndExit);
+   *  2. answers every request that still reaches it with `Connection: close`, the in-flight ones
+   *     included, so the client closes each connection after its answer;
+   *  3. waits up to DRAIN_IDLE_TIMEOUT for clients to close the idle ones: nginx closes idle
+   *     upstream connections after its keepalive_timeout, which the profile keeps below it;
+   *  4. only then closes what is still idle (a client that keeps connections longer than nginx
+   *     does), waits for the requests still running, and exits. The primary kills it at
+   *     GRACEFUL_TIMEOUT if that takes longer.
+   */
   let draining: Promise<void> | undefined;
   const drain = () =>
     (draining ??= (async () => {
       state.draining = true;
       clearInterval(publishing);
-      // Stop accepting, answer in-flight requests with Connection: close, close idle keep-alive sockets.
+      // net.Server's close, not http.Server's: stop accepting without destroying idle sockets.
+      if (app.server.listening) NetServer.prototype.close.call(app.server);
+      for (const res of metrics.inFlight.pending()) if (!res.headersSent) res.setHeader('connection', 'close');
+      await connectionsClosed(config.drainIdleTimeoutSeconds * 1000);
+      app.server.closeIdleConnections();
+      await connectionsClosed(config.gracefulTimeoutSeconds * 1000);
       await app.close();
       // What this worker found hot is what its replacement should start with.
       if (config.cacheWarmupKeys > 0) await publishHotKeys(redis, app.ctx.userCache, config.cacheWarmupKeys).catch(() => {});
@@ -118,6 +162,7 @@ export async function runWorker(config: AppConfig): Promise<void> {
     })());
   process.on('message', (msg: PrimaryMessage) => {
     if (msg?.type === 'drain') void drain();
+    else if (msg?.type === 'leaving') state.leaving = true;
     else if (msg?.type === 'exit') exitAllowed?.();
   });
   // The primary orchestrates shutdown; a terminal's Ctrl-C reaches the whole group, so ignore it here.

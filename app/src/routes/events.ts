@@ -57,6 +57,8 @@ export function registerEventRoutes(app: FastifyInstance, ctx: AppContext): void
   });
 
   app.post('/api/events', {
+    // The answer is an id and a status: no compression check per event.
+    compress: false,
     schema: {
       headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 255 } } },
       body: { type: 'object', required: ['type', 'payload'], additionalProperties: false, properties: { type: { type: 'string', minLength: 1, maxLength: 200 }, payload: { type: 'object' } } },

@@ -6,6 +6,8 @@ import { withTimeout } from '../timeout.ts';
 export function registerHealthRoutes(app: FastifyInstance, ctx: AppContext): void {
   // The hot path: a fixed shape with a response schema, so Fastify serializes it without JSON.stringify.
   app.get('/api/status', {
+    // Always a few dozen bytes: no compression check per response.
+    compress: false,
     schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' }, version: { type: 'string' }, uptimeSeconds: { type: 'number' } } } } },
     handler: async (_req, reply) => {
       reply.header('cache-control', 'no-store');
@@ -14,9 +16,9 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: AppContext): voi
   });
 
   // Liveness: the process answers; touches neither Postgres nor Redis.
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', { compress: false }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', async (_req, reply) => {
+  app.get('/readyz', { compress: false }, async (_req, reply) => {
     let postgres = 'ok';
     try {
       // Straight to the pool, not through the bounded reservation: a busy pool is not an unready
@@ -33,7 +35,7 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: AppContext): voi
         redis = 'unreachable';
       }
     }
-    const ready = postgres === 'ok' && !ctx.state.draining;
+    const ready = postgres === 'ok' && !ctx.state.draining && !ctx.state.leaving;
     ctx.metrics.ready.set({ worker: String(process.pid) }, ready ? 1 : 0);
     reply.code(ready ? 200 : 503);
     return { status: ready ? 'ready' : 'not ready', postgres, redis, draining: ctx.state.draining };

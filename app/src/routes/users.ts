@@ -97,6 +97,8 @@ export function registerUserRoutes(app: FastifyInstance, ctx: AppContext): void 
   });
 
   app.get('/api/users/:id', {
+    // One user's JSON is a few hundred bytes: no compression check on the hottest read.
+    compress: false,
     schema: { params: ID_PARAM },
     handler: async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
       const key = `user:${req.params.id}`;
