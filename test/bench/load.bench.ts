@@ -1,0 +1,216 @@
+/**
+ * Sustained-load benchmark: what a user sees when they drive the local stack hard. Starts the
+ * real stack with `apistack local up --profile loadtest`, then drives it with wrk (1 thread, 50
+ * connections) next to two references measured in the same run on the same machine: the stack's
+ * nginx answering `return 200` itself (the ceiling) and a bare Fastify pair behind a minimal
+ * nginx (what the framework alone costs). Reports non-2xx, socket errors and worker recycles
+ * per case, and writes test/bench/results/load.json and load.md.
+ * Run with `npm run bench:load` (BENCH_SECONDS per stack case, default 60; BENCH_REFERENCE_SECONDS
+ * per reference, default 15). Targets are reported, never enforced: exit 1 means the bench broke.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import type { LocalState } from '../../lib/local/env.ts';
+import { requireBinary } from '../../lib/local/binaries.ts';
+import { isPortOpen, stopPid, waitFor } from '../../lib/local/process.ts';
+import { freePort, startTestNginx } from '../helpers/servers.ts';
+import { runWrk, socketErrorCount } from '../helpers/wrk.ts';
+
+const repoRoot = join(import.meta.dirname, '..', '..');
+const cli = join(repoRoot, 'bin', 'apistack.mjs');
+const seconds = Number(process.env.BENCH_SECONDS ?? 60);
+const referenceSeconds = Number(process.env.BENCH_REFERENCE_SECONDS ?? 15);
+const warmupSeconds = 3;
+const connections = 50;
+const threads = 1;
+
+interface Result {
+  name: string;
+  seconds: number;
+  requestsPerSecond: number;
+  requests: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  non2xx: number;
+  socketErrors: { connect: number; read: number; write: number; timeout: number; total: number };
+  /** Worker restarts during the measured run (stack cases only). */
+  recycles?: number;
+  crashes?: number;
+}
+
+requireBinary('wrk'); // before anything starts: a missing wrk names its package
+
+/** One case: an unmeasured warm-up (JIT, caches, upstream keepalive pools), then the measured run. */
+async function measure(name: string, url: string, duration: number, between?: () => Promise<void>): Promise<Result> {
+  await runWrk({ url, seconds: warmupSeconds, connections, threads });
+  await between?.();
+  const r = await runWrk({ url, seconds: duration, connections, threads });
+  const round = (ms: number) => Math.round(ms * 1000) / 1000;
+  const result: Result = {
+    name,
+    seconds: duration,
+    requestsPerSecond: Math.round(r.requestsPerSecond),
+    requests: r.requests,
+    p50Ms: round(r.latencyMs.p50),
+    p90Ms: round(r.latencyMs.p90),
+    p99Ms: round(r.latencyMs.p99),
+    non2xx: r.non2xx,
+    socketErrors: { ...r.socketErrors, total: socketErrorCount(r) },
+  };
+  console.error(`· ${name}: ${result.requestsPerSecond} req/s, p99 ${result.p99Ms} ms`);
+  return result;
+}
+
+/** Worker restarts summed over every API replica, read from each primary's aggregated metrics. */
+async function restarts(state: LocalState): Promise<{ recycle: number; crash: number }> {
+  const total = { recycle: 0, crash: 0 };
+  for (const s of state.services.filter((x) => x.name.startsWith('api-'))) {
+    const text = await (await fetch(`http://127.0.0.1:${s.adminPort}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+    for (const line of text.split('\n')) {
+      const m = /^apistack_worker_restarts_total\{[^}]*reason="(recycle|crash)"[^}]*\}\s+([\d.e+]+)/.exec(line);
+      if (m) total[m[1] as 'recycle' | 'crash'] += Number(m[2]);
+    }
+  }
+  return total;
+}
+
+async function stackCase(name: string, url: string, state: LocalState): Promise<Result> {
+  // Counted around the measured run only, like every other figure of the case.
+  let before = { recycle: 0, crash: 0 };
+  const result = await measure(name, url, seconds, async () => void (before = await restarts(state)));
+  const after = await restarts(state);
+  return { ...result, recycles: after.recycle - before.recycle, crashes: after.crash - before.crash };
+}
+
+// One plain Fastify process, nothing of the app: the framework's own cost behind nginx.
+const BARE_FASTIFY = `import { createRequire } from 'node:module';
+const fastify = createRequire(${JSON.stringify(join(repoRoot, 'package.json'))})('fastify');
+const app = fastify({ logger: false });
+app.get('/api/status', async () => ({ status: 'ok', version: '0.1.0', uptimeSeconds: 1 }));
+await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT) });
+`;
+
+const stateDir = mkdtempSync('/tmp/apistack-load-');
+chmodSync(stateDir, 0o755); // Postgres runs as the postgres user when we are root: it must reach its data dir
+const bareDir = mkdtempSync('/tmp/apistack-bare-');
+const bareProcs: ChildProcess[] = [];
+let bareNginx: Awaited<ReturnType<typeof startTestNginx>> | undefined;
+
+/** The real CLI, its output on stderr so stdout carries only the markdown. */
+function cliRun(...args: string[]): Promise<number | null> {
+  return new Promise((resolve) => spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 2, 2] }).on('exit', resolve));
+}
+
+// Once only: the finally block and a signal may both ask for it.
+let teardown: Promise<void> | undefined;
+function tearDown(): Promise<void> {
+  teardown ??= (async () => {
+    await bareNginx?.cleanup();
+    await Promise.all(bareProcs.map((p) => stopPid(p.pid!, { timeoutMs: 5000 })));
+    // A failed down keeps the state dir: it is what a second `local down` needs to find the pids.
+    if ((await cliRun('local', 'down', '--state-dir', stateDir)) !== 0) console.error(`· local down failed: run \`node bin/apistack.mjs local down --state-dir ${stateDir}\``);
+    else rmSync(stateDir, { recursive: true, force: true });
+    rmSync(bareDir, { recursive: true, force: true });
+  })();
+  return teardown;
+}
+// Ctrl-C mid-run must not leave the stack behind (finally blocks do not run on a signal). Async
+// on purpose: tsx's parent SIGKILLs a child whose event loop stays blocked after a signal.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    console.error(`· ${sig}: tearing down`);
+    void tearDown().finally(() => process.exit(130));
+  });
+}
+
+try {
+  const built = spawnSync(process.execPath, [join(repoRoot, 'app', 'build.mjs')], { encoding: 'utf8' });
+  if (built.status !== 0) throw new Error(`app build failed:\n${built.stderr}`);
+  const up = await cliRun('local', 'up', '--profile', 'loadtest', '--state-dir', stateDir, '--no-prometheus');
+  if (up !== 0) throw new Error(`apistack local up exited ${up}`);
+  const state = JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as LocalState;
+
+  const created = await fetch(`${state.url}/api/users`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Load Bench', email: `load-${Date.now()}@example.com` }) });
+  if (created.status !== 201) throw new Error(`seeding a user answered ${created.status}: ${await created.text()}`);
+  const { id } = (await created.json()) as { id: string };
+
+  const nginxStatic = await measure('nginx static return 200', `${state.url}/nginx-health`, referenceSeconds);
+
+  writeFileSync(join(bareDir, 'bare.mjs'), BARE_FASTIFY);
+  const barePorts = [await freePort(), await freePort()];
+  for (const port of barePorts) bareProcs.push(spawn(process.execPath, [join(bareDir, 'bare.mjs')], { env: { ...process.env, PORT: String(port) }, stdio: 'inherit' }));
+  await waitFor('bare Fastify listening', async () => (await Promise.all(barePorts.map((p) => isPortOpen(p)))).every(Boolean), { timeoutMs: 20_000 });
+  // The same balancing and upstream keep-alive as the stack's nginx, and nothing else.
+  bareNginx = await startTestNginx((port, dir) => `worker_processes 1;
+pid ${dir}/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/temp/client_body; proxy_temp_path ${dir}/temp/proxy;
+  fastcgi_temp_path ${dir}/temp/fastcgi; uwsgi_temp_path ${dir}/temp/uwsgi; scgi_temp_path ${dir}/temp/scgi;
+  upstream bare { least_conn; ${barePorts.map((p) => `server 127.0.0.1:${p};`).join(' ')} keepalive 128; }
+  server {
+    listen 127.0.0.1:${port};
+    location / { proxy_pass http://bare; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+`);
+  const bareFastify = await measure('bare Fastify behind nginx', `${bareNginx.url}/api/status`, referenceSeconds);
+  // Stopped before the stack cases so they do not compete for the two cores.
+  await bareNginx.cleanup();
+  bareNginx = undefined;
+  await Promise.all(bareProcs.splice(0).map((p) => stopPid(p.pid!, { timeoutMs: 5000 })));
+
+  const status = await stackCase('GET /api/status through the stack', `${state.url}/api/status`, state);
+  const cached = await stackCase('GET /api/users/:id (cached) through the stack', `${state.url}/api/users/${id}`, state);
+
+  const ratio = (a: Result, b: Result) => Math.round((a.requestsPerSecond / b.requestsPerSecond) * 1000) / 1000;
+  const ratios = { statusVsStatic: ratio(status, nginxStatic), cachedVsStatic: ratio(cached, nginxStatic), statusVsBareFastify: ratio(status, bareFastify) };
+  const target = (name: string, value: number, op: '==' | '>=', want: number) => ({ name, value, target: want, op, passed: op === '==' ? value === want : value >= want });
+  const targets = [
+    ...[status, cached].flatMap((r) => [
+      target(`${r.name}: non-2xx`, r.non2xx, '==', 0),
+      target(`${r.name}: socket errors`, r.socketErrors.total, '==', 0),
+      target(`${r.name}: recycles`, r.recycles ?? 0, '>=', 4),
+    ]),
+    target('statusVsStatic', ratios.statusVsStatic, '>=', 0.3),
+  ];
+  const nginxVersion = /nginx\/(\S+)/.exec(spawnSync(requireBinary('nginx'), ['-v'], { encoding: 'utf8' }).stderr)?.[1] ?? 'unknown';
+  const report = {
+    machine: { cpus: availableParallelism(), node: process.version, nginx: nginxVersion },
+    settings: { connections, threads, seconds, referenceSeconds, warmupSeconds },
+    results: [nginxStatic, bareFastify, status, cached],
+    ratios,
+    targets,
+  };
+
+  const dash = (v: number | undefined) => (v === undefined ? '–' : String(v));
+  const md = [
+    `# Sustained load (wrk, ${threads} thread, ${connections} connections)`,
+    '',
+    `${report.machine.cpus} CPUs, Node ${report.machine.node}, nginx ${nginxVersion}; stack cases ${seconds} s, references ${referenceSeconds} s, each after ${warmupSeconds} s of unmeasured warm-up.`,
+    '',
+    '| case | req/s | p50 ms | p99 ms | non-2xx | socket errors | recycles | crashes |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...report.results.map((r) => `| ${r.name} | ${r.requestsPerSecond} | ${r.p50Ms} | ${r.p99Ms} | ${r.non2xx} | ${r.socketErrors.total} | ${dash(r.recycles)} | ${dash(r.crashes)} |`),
+    '',
+    '| ratio | value |',
+    '|---|---:|',
+    ...Object.entries(ratios).map(([k, v]) => `| ${k} | ${v} |`),
+    '',
+    '| target | value | wanted | passed |',
+    '|---|---:|---:|---|',
+    ...targets.map((t) => `| ${t.name} | ${t.value} | ${t.op === '==' ? '=' : '≥'} ${t.target} | ${t.passed ? 'yes' : '**no**'} |`),
+    '',
+  ].join('\n');
+  const out = join(repoRoot, 'test', 'bench', 'results');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'load.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(out, 'load.md'), md);
+  console.log(md);
+} finally {
+  await tearDown();
+}
