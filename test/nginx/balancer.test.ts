@@ -10,6 +10,7 @@ import { renderNginxConfig } from '../../nginx/index.ts';
 import { resolveProfileLayer, type ProfileLayer } from '../../lib/profile/index.ts';
 import { waitFor } from '../../lib/local/process.ts';
 import { freePort, startTestNginx } from '../helpers/servers.ts';
+import { runWrk } from '../helpers/wrk.ts';
 
 interface Backend {
   readonly name: string;
@@ -164,6 +165,25 @@ describe('nginx least_conn balancer (local rendering, real nginx)', () => {
     const statuses = await Promise.all(Array.from({ length: 30 }, (_, i) => send(`${nginx.url}/exempt/${i}`).then((r) => r.status)));
     expect(statuses).toEqual(Array.from({ length: 30 }, () => 200));
     expect(a.requests).toHaveLength(30);
+  });
+
+  it('a load generator on loopback is not limited under loadtest, and is under optimized', async () => {
+    const a = await backend('a');
+    const underLoadtest = await balancer([a]);
+    const free = await runWrk({ url: `${underLoadtest.url}/gen`, connections: 50, seconds: 3 });
+    expect(free.non2xx, free.output).toBe(0);
+    expect(free.requests).toBeGreaterThan(2000);
+    await underLoadtest.stop();
+    // optimized keeps its per-client limits for everyone: 200 r/s, burst 400, 200 connections.
+    const statusPort = await freePort();
+    const underOptimized = await startTestNginx((port, dir) =>
+      renderNginxConfig(resolveProfileLayer({ extends: 'optimized' }), { kind: 'local', listenPort: port, statusPort, upstreamPorts: [a.port], prefixDir: dir }),
+    );
+    cleanups.push(() => underOptimized.cleanup());
+    const limited = await runWrk({ url: `${underOptimized.url}/gen`, connections: 50, seconds: 3 });
+    // At most the burst plus the rate over the run (and the warm-up second) pass; the rest are 429.
+    expect(limited.requests - limited.non2xx).toBeLessThanOrEqual(400 + 200 * 5);
+    expect(limited.non2xx).toBeGreaterThan(limited.requests / 2);
   });
 
   it('never takes a backend out for its answers: 5xx, 4xx or slow', async () => {
