@@ -7,13 +7,13 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { appEnvironment } from '../profile/app-env.ts';
 import { UserError } from '../profile/errors.ts';
 import type { ResolvedProfile } from '../profile/load.ts';
 import { renderNginxConfig } from '../../nginx/index.ts';
 import { locateBinary, requireBinary } from './binaries.ts';
-import { freePort, isAlive, isPortOpen, spawnServer, stopPid, waitFor, logTail } from './process.ts';
+import { freePort, isAlive, isPortOpen, lastLines, spawnServer, StartError, stopPid, waitFor, logTail } from './process.ts';
 import { startNginx, startPostgres, startRedis } from './services.ts';
 import { prometheusConfig, renderRulesYaml, renderYaml } from '../monitoring/index.ts';
 import { WORKERS_LISTENING_METRIC } from '../monitoring/metrics.ts';
@@ -81,17 +81,23 @@ export function readState(stateDir: string): LocalState | undefined {
   }
 }
 
-function writeState(stateDir: string, state: LocalState): void {
+export function writeState(stateDir: string, state: LocalState): void {
   // Write-then-rename so a crash never leaves a half-written state file.
   const tmp = `${statePath(stateDir)}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`);
   renameSync(tmp, statePath(stateDir));
 }
 
+/**
+ * Probes close their connection: an idle kept-alive one would hold a draining API worker for its
+ * whole drain-idle timeout, so stopping the replicas after a failed start would take that long.
+ */
+const PROBE_HEADERS = { connection: 'close' };
+
 /** At least `expected` workers listening, per the API primary's metrics. */
 async function workersListening(metricsUrl: string, expected: number): Promise<boolean> {
   try {
-    const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(1000) })).text();
+    const text = await (await fetch(metricsUrl, { headers: PROBE_HEADERS, signal: AbortSignal.timeout(1000) })).text();
     const line = text.split('\n').find((l) => l.startsWith(`${WORKERS_LISTENING_METRIC} `));
     return Number(line?.split(' ')[1]) >= expected;
   } catch {
@@ -101,11 +107,59 @@ async function workersListening(metricsUrl: string, expected: number): Promise<b
 
 async function httpReady(url: string): Promise<boolean> {
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+    const res = await fetch(url, { headers: PROBE_HEADERS, signal: AbortSignal.timeout(1000) });
     await res.arrayBuffer();
     return res.ok;
   } catch {
     return false;
+  }
+}
+
+/**
+ * A service of `local up` did not start (not a bug: a port in use, a config nginx refuses, a
+ * replica that exits). What `up` had started is stopped by then; the message says so.
+ */
+export class LocalStartError extends UserError {
+  constructor(
+    /** postgres, redis, migrations, api-N, nginx or prometheus. */
+    readonly service: string,
+    /** What went wrong, in one line. */
+    readonly reason: string,
+    /** The service's log, whose last lines the message shows. */
+    readonly logFile: string | undefined,
+    /** Every service stopped again, in start order (the failed one included). */
+    readonly stopped: readonly string[],
+  ) {
+    super(startFailureMessage(service, reason, logFile, stopped));
+  }
+}
+
+function startFailureMessage(service: string, reason: string, logFile: string | undefined, stopped: readonly string[]): string {
+  // Log lines are quoted with a "| " prefix, so a stack trace a server logged is not taken for ours.
+  const tail = lastLines(logFile, 15);
+  return [
+    `${service} failed to start: ${reason}`,
+    ...(tail.length > 0 ? [`last lines of ${logFile}:`, ...tail.map((l) => `  | ${l}`)] : logFile ? [`(${logFile} is empty)`] : []),
+    `stopped everything \`local up\` had started (${stopped.join(', ')}) and removed state.json; nothing is left running`,
+  ].join('\n');
+}
+
+/** A StartError of one service, on its way to localUp's cleanup. */
+class ServiceFailed extends Error {
+  constructor(
+    readonly service: string,
+    readonly failure: StartError,
+  ) {
+    super(`${service}: ${failure.message}`);
+  }
+}
+
+/** Run one service's start; its StartError becomes that service's failure. */
+async function starting<T>(service: string, run: () => T | Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (e) {
+    throw e instanceof StartError ? new ServiceFailed(service, e) : e;
   }
 }
 
@@ -156,20 +210,24 @@ export async function localUp(opts: UpOptions): Promise<LocalState> {
   try {
     const pgPort = await freePort();
     log(`starting Postgres on 127.0.0.1:${pgPort}`);
-    const pg = await startPostgres({ dir: join(stateDir, 'postgres'), port: pgPort, detached: true, settings: { max_connections: p.derived.postgres.maxConnectionsKubernetes } });
+    const pg = await starting('postgres', () =>
+      startPostgres({ dir: join(stateDir, 'postgres'), port: pgPort, detached: true, settings: { max_connections: p.derived.postgres.maxConnectionsKubernetes } }),
+    );
     state = { ...state, databaseUrl: pg.url };
     record({ name: 'postgres', pid: pg.pid, port: pg.port, stopSignal: 'SIGINT', logFile: pg.logFile });
     checkAborted(opts.signal);
 
     const redisPort = await freePort();
     log(`starting Redis on 127.0.0.1:${redisPort}`);
-    const redis = await startRedis({
-      dir: join(stateDir, 'redis'),
-      port: redisPort,
-      detached: true,
-      maxmemoryMiB: p.derived.redis.maxmemoryMiB,
-      maxmemoryPolicy: p.redis.maxmemoryPolicy,
-    });
+    const redis = await starting('redis', () =>
+      startRedis({
+        dir: join(stateDir, 'redis'),
+        port: redisPort,
+        detached: true,
+        maxmemoryMiB: p.derived.redis.maxmemoryMiB,
+        maxmemoryPolicy: p.redis.maxmemoryPolicy,
+      }),
+    );
     state = { ...state, redisUrl: redis.url };
     record({ name: 'redis', pid: redis.pid, port: redis.port, stopSignal: 'SIGTERM', logFile: redis.logFile });
     checkAborted(opts.signal);
@@ -177,42 +235,71 @@ export async function localUp(opts: UpOptions): Promise<LocalState> {
     const secrets = { DATABASE_URL: pg.url, REDIS_URL: redis.url, ADMIN_TOKEN: adminToken };
     mkdirSync(join(stateDir, 'logs'), { recursive: true });
     log('applying database migrations');
-    const migrate = spawnSync(process.execPath, [opts.appBundle, 'migrate'], {
-      env: { ...process.env, ...appEnvironment(p, { host: '127.0.0.1' }), ...secrets },
-      encoding: 'utf8',
-      timeout: 60_000,
+    await starting('migrations', () => {
+      const migrateTimeoutMs = 60_000;
+      const migrate = spawnSync(process.execPath, [opts.appBundle, 'migrate'], {
+        env: { ...process.env, ...appEnvironment(p, { host: '127.0.0.1' }), ...secrets },
+        encoding: 'utf8',
+        timeout: migrateTimeoutMs,
+      });
+      // The output is this step's log: kept with the others, and shown when it failed.
+      const logFile = join(stateDir, 'logs', 'migrations.log');
+      writeFileSync(logFile, `${migrate.stdout ?? ''}${migrate.stderr ?? ''}`);
+      const command = `node ${basename(opts.appBundle)} migrate`;
+      if (migrate.error && (migrate.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') throw new StartError(`\`${command}\` did not finish within ${migrateTimeoutMs / 1000} s`, logFile);
+      if (migrate.error) throw new StartError(`could not run \`${command}\`: ${migrate.error.message}`, logFile);
+      if (migrate.status !== 0) {
+        const how = migrate.status === null ? `was killed by ${migrate.signal}` : `exited with code ${migrate.status}`;
+        // Its first line, with the next when the first only introduces it ("invalid configuration (1 problem):").
+        const lines = `${migrate.stderr || migrate.stdout}`.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+        const said = lines[0]?.endsWith(':') && lines[1] ? `${lines[0]} ${lines[1]}` : lines[0];
+        throw new StartError(`\`${command}\` ${how}${said ? `: ${said}` : ''}`, logFile);
+      }
     });
-    if (migrate.status !== 0) throw new Error(`migrations failed (exit ${migrate.status}):\n${migrate.stderr || migrate.stdout}`);
 
     const replicas = p.api.replicasMin;
+    // When one replica fails, the others stop waiting (they are stopped with the rest).
+    const replicaWaits = new AbortController();
+    const replicaSignal = opts.signal ? AbortSignal.any([opts.signal, replicaWaits.signal]) : replicaWaits.signal;
     const apiPorts: number[] = [];
-    const starting: Promise<void>[] = [];
-    for (let i = 0; i < replicas; i++) {
-      const port = await freePort();
-      const metricsPort = await freePort();
-      const logFile = join(stateDir, 'logs', `api-${i}.log`);
-      const proc = spawnServer(process.execPath, ['--enable-source-maps', opts.appBundle], {
-        logFile,
-        detached: true,
-        env: { ...process.env, ...appEnvironment(p, { host: '127.0.0.1', port, metricsPort }), ...secrets },
-      });
-      apiPorts.push(port);
-      const readyUrl = `http://127.0.0.1:${port}/readyz`;
-      record({ name: `api-${i}`, pid: proc.pid, port, adminPort: metricsPort, stopSignal: 'SIGTERM', readyUrl, logFile });
-      log(`starting API replica ${i} (${p.derived.api.workersPerReplica} workers) on 127.0.0.1:${port}, metrics on ${metricsPort}`);
-      // Ready means every worker listens, not just the first: up returns with the full capacity.
-      const workers = p.derived.api.workersPerReplica;
-      const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-      starting.push(
-        waitFor(`API replica ${i} at ${readyUrl} with ${workers} workers listening`, async () => (await httpReady(readyUrl)) && (await workersListening(metricsUrl, workers)), {
-          timeoutMs: 60_000,
-          logFile,
-          alive: () => isAlive(proc.pid),
-          signal: opts.signal,
-        }),
-      );
+    const replicasReady: Promise<void>[] = [];
+    try {
+      for (let i = 0; i < replicas; i++) {
+        const port = await freePort();
+        const metricsPort = await freePort();
+        const logFile = join(stateDir, 'logs', `api-${i}.log`);
+        const proc = await starting(`api-${i}`, () =>
+          spawnServer(process.execPath, ['--enable-source-maps', opts.appBundle], {
+            logFile,
+            detached: true,
+            env: { ...process.env, ...appEnvironment(p, { host: '127.0.0.1', port, metricsPort }), ...secrets },
+          }),
+        );
+        apiPorts.push(port);
+        const readyUrl = `http://127.0.0.1:${port}/readyz`;
+        record({ name: `api-${i}`, pid: proc.pid, port, adminPort: metricsPort, stopSignal: 'SIGTERM', readyUrl, logFile });
+        log(`starting API replica ${i} (${p.derived.api.workersPerReplica} workers) on 127.0.0.1:${port}, metrics on ${metricsPort}`);
+        // Ready means every worker listens, not just the first: up returns with the full capacity.
+        const workers = p.derived.api.workersPerReplica;
+        const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+        const ready = starting(`api-${i}`, () =>
+          waitFor(`API replica ${i} at ${readyUrl} with ${workers} workers listening`, async () => (await httpReady(readyUrl)) && (await workersListening(metricsUrl, workers)), {
+            timeoutMs: 60_000,
+            logFile,
+            alive: () => isAlive(proc.pid),
+            child: proc.child,
+            signal: replicaSignal,
+          }),
+        );
+        // Handled at once: a replica failing while later ones are still spawned is not an
+        // unhandled rejection (Promise.all below still receives it).
+        ready.catch(() => {});
+        replicasReady.push(ready);
+      }
+      await Promise.all(replicasReady);
+    } finally {
+      replicaWaits.abort();
     }
-    await Promise.all(starting);
     checkAborted(opts.signal);
 
     const nginxDir = join(stateDir, 'nginx');
@@ -220,7 +307,17 @@ export async function localUp(opts: UpOptions): Promise<LocalState> {
     const statusPort = await freePort();
     log(`starting nginx (least_conn over ${apiPorts.length} replicas) on 127.0.0.1:${listenPort}`);
     const configText = renderNginxConfig(p, { kind: 'local', listenPort, statusPort, upstreamPorts: apiPorts, prefixDir: nginxDir });
-    const nginx = await startNginx({ dir: nginxDir, port: listenPort, configText, waitPorts: [listenPort, statusPort], detached: true });
+    const nginx = await starting('nginx', async () => {
+      try {
+        return await startNginx({ dir: nginxDir, port: listenPort, configText, waitPorts: [listenPort, statusPort], detached: true });
+      } catch (e) {
+        // The entry port is the one a user picks (--port), so the one likely taken: say what to do.
+        if (e instanceof StartError && e.reason.includes(`127.0.0.1:${listenPort} `) && /in use/i.test(e.reason)) {
+          throw new StartError(`${e.reason}; another process listens on 127.0.0.1:${listenPort}: stop it, or choose another --port`, e.logFile);
+        }
+        throw e;
+      }
+    });
     state = { ...state, url: `http://127.0.0.1:${listenPort}` };
     record({ name: 'nginx', pid: nginx.pid, port: listenPort, adminPort: statusPort, stopSignal: 'SIGQUIT', readyUrl: `http://127.0.0.1:${listenPort}/readyz`, logFile: nginx.logFile });
     checkAborted(opts.signal);
@@ -238,14 +335,18 @@ export async function localUp(opts: UpOptions): Promise<LocalState> {
         renderYaml(prometheusConfig(p, { kind: 'local', apiMetricsTargets: metricsTargets, prometheusTarget: `127.0.0.1:${promPort}` }, { ruleFiles: [join(promDir, 'rules.yml')] })),
       );
       const logFile = join(promDir, 'prometheus.log');
-      const proc = spawnServer(
-        prometheusBin,
-        [`--config.file=${join(promDir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(promDir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--storage.tsdb.retention.time=1d'],
-        { logFile, detached: true },
+      const proc = await starting('prometheus', () =>
+        spawnServer(
+          prometheusBin,
+          [`--config.file=${join(promDir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(promDir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--storage.tsdb.retention.time=1d'],
+          { logFile, detached: true },
+        ),
       );
       const readyUrl = `http://127.0.0.1:${promPort}/-/ready`;
       record({ name: 'prometheus', pid: proc.pid, port: promPort, stopSignal: 'SIGTERM', readyUrl, logFile });
-      await waitFor(`Prometheus at ${readyUrl}`, () => httpReady(readyUrl), { timeoutMs: 60_000, logFile, alive: () => isAlive(proc.pid), signal: opts.signal });
+      await starting('prometheus', () =>
+        waitFor(`Prometheus at ${readyUrl}`, () => httpReady(readyUrl), { timeoutMs: 60_000, logFile, alive: () => isAlive(proc.pid), child: proc.child, signal: opts.signal }),
+      );
       state = { ...state, prometheusUrl: `http://127.0.0.1:${promPort}` };
     } else if (opts.prometheus !== false) {
       log('prometheus not installed: skipping it (install the Debian package prometheus to get local metrics)');
@@ -257,6 +358,12 @@ export async function localUp(opts: UpOptions): Promise<LocalState> {
     await stopServices(services);
     rmSync(statePath(stateDir), { force: true });
     if (opts.signal?.aborted) throw new UserError('interrupted: stopped everything that `local up` had started');
+    if (e instanceof ServiceFailed) {
+      // The failed service's own process was stopped by its start (or is among `services`).
+      const stopped = services.map((s) => s.name);
+      if (!stopped.includes(e.service) && e.service !== 'migrations') stopped.push(e.service);
+      throw new LocalStartError(e.service, e.failure.reason, e.failure.logFile, stopped);
+    }
     throw e;
   }
 }

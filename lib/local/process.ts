@@ -40,25 +40,63 @@ export function isAlive(pid: number): boolean {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Poll `check` until it returns true; fail with `what` and the optional log tail. */
+/**
+ * A server that did not start or did not become ready: a fact about the server, its
+ * configuration or the machine (a port in use, a config it refuses, an early exit), not a bug in
+ * apistack. `reason` says what went wrong in one line; `logFile` is where the server said why.
+ */
+export class StartError extends Error {
+  override readonly name = 'StartError';
+  constructor(
+    readonly reason: string,
+    readonly logFile?: string,
+  ) {
+    super(`${reason}${logTail(logFile)}`);
+  }
+}
+
+/** How a child ended, for a message: " with code 1", " (killed by SIGKILL)" or "" while unknown. */
+export function exitDescription(child: ChildProcess | undefined): string {
+  if (child?.exitCode !== null && child?.exitCode !== undefined) return ` with code ${child.exitCode}`;
+  if (child?.signalCode) return ` (killed by ${child.signalCode})`;
+  return '';
+}
+
+/**
+ * Poll `check` until it returns true; a StartError (with the log file) when the process exits
+ * first or the time runs out. `child` only makes the message say how the process ended.
+ */
 export async function waitFor(
   what: string,
   check: () => boolean | Promise<boolean>,
-  opts: { timeoutMs?: number; intervalMs?: number; logFile?: string; alive?: () => boolean; signal?: AbortSignal } = {},
+  opts: { timeoutMs?: number; intervalMs?: number; logFile?: string; alive?: () => boolean; child?: ChildProcess; signal?: AbortSignal } = {},
 ): Promise<void> {
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
   while (Date.now() < deadline) {
     if (opts.signal?.aborted) throw new Error(`interrupted while waiting for ${what}`);
     if (await check()) return;
-    if (opts.alive && !opts.alive()) throw new Error(`${what}: process exited early${logTail(opts.logFile)}`);
+    if (opts.alive && !opts.alive()) {
+      // The exit status arrives with the child's exit event, shortly after the pid is gone.
+      if (opts.child && opts.child.exitCode === null && opts.child.signalCode === null) await sleep(200);
+      throw new StartError(`${what}: the process exited${exitDescription(opts.child)} before it was ready`, opts.logFile);
+    }
     await sleep(opts.intervalMs ?? 50);
   }
-  throw new Error(`timed out after ${opts.timeoutMs ?? 30_000} ms waiting for ${what}${logTail(opts.logFile)}`);
+  throw new StartError(`timed out after ${opts.timeoutMs ?? 30_000} ms waiting for ${what}`, opts.logFile);
+}
+
+/** The last `lines` non-empty lines of a log file; none when it is missing or empty. */
+export function lastLines(logFile: string | undefined, lines = 20): string[] {
+  if (!logFile || !existsSync(logFile)) return [];
+  return readFileSync(logFile, 'utf8')
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter((l) => l !== '')
+    .slice(-lines);
 }
 
 export function logTail(logFile: string | undefined, lines = 20): string {
-  if (!logFile || !existsSync(logFile)) return '';
-  const text = readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  const text = lastLines(logFile, lines).join('\n');
   return text ? `\n--- last lines of ${logFile} ---\n${text}` : '';
 }
 
@@ -87,7 +125,7 @@ export function spawnServer(
       ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
       ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
     });
-    if (child.pid === undefined) throw new Error(`could not start ${command}`);
+    if (child.pid === undefined) throw new StartError(`could not start ${command}`, opts.logFile);
     if (opts.detached) child.unref();
     return { pid: child.pid, child, logFile: opts.logFile };
   } finally {
@@ -124,5 +162,20 @@ function isZombie(pid: number): boolean {
     return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
   } catch {
     return false;
+  }
+}
+
+/**
+ * Stop a server whose start failed, so it never outlives the error: `signal`, SIGKILL after
+ * `timeoutMs`, and for a detached server (the leader of its own process group) its children too.
+ */
+export async function abandonServer(proc: SpawnedProcess, opts: { detached?: boolean; signal?: NodeJS.Signals; timeoutMs?: number } = {}): Promise<void> {
+  await stopPid(proc.pid, { signal: opts.signal ?? 'SIGTERM', timeoutMs: opts.timeoutMs ?? 5000 });
+  if (opts.detached) {
+    try {
+      process.kill(-proc.pid, 'SIGKILL');
+    } catch {
+      // group already gone
+    }
   }
 }

@@ -3,11 +3,11 @@
  * Used by `apistack local` (detached, long-lived) and by the tests (temporary, always stopped).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import { connect } from 'node:net';
 import { requireBinary } from './binaries.ts';
-import { isAlive, isPortOpen, spawnServer, stopPid, waitFor, logTail } from './process.ts';
+import { abandonServer, isAlive, isPortOpen, spawnServer, StartError, stopPid, waitFor, logTail } from './process.ts';
 
 export interface ServerHandle {
   readonly name: string;
@@ -36,7 +36,7 @@ function postgresIdentity(): { uid: number; gid: number } | undefined {
     const gid = parseInt(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }), 10);
     return { uid, gid };
   } catch {
-    throw new Error('running as root, but there is no "postgres" user to run Postgres as; install the Debian package postgresql (it creates the user)');
+    throw new StartError('running as root, but there is no "postgres" user to run Postgres as; install the Debian package postgresql (it creates the user)');
   }
 }
 
@@ -77,7 +77,7 @@ export async function startPostgres(opts: PostgresOptions): Promise<PostgresHand
     chmodSync(opts.dir, 0o755);
     const reachable = spawnSync('test', ['-x', opts.dir], { ...identity }).status === 0;
     if (!reachable) {
-      throw new Error(`Postgres runs as the postgres user, which cannot reach ${opts.dir}; use a state directory whose parent directories are world-searchable (chmod o+x), e.g. under the project or /tmp`);
+      throw new StartError(`Postgres runs as the postgres user, which cannot reach ${opts.dir}; use a state directory whose parent directories are world-searchable (chmod o+x), e.g. under the project or /tmp`);
     }
   }
 
@@ -88,7 +88,12 @@ export async function startPostgres(opts: PostgresOptions): Promise<PostgresHand
       encoding: 'utf8',
       ...(identity ?? {}),
     });
-    if (init.status !== 0) throw new Error(`initdb failed (exit ${init.status}):\n${init.stderr || init.stdout}`);
+    if (init.status !== 0) {
+      // Its output is the log of this step: kept next to the data directory, shown in the error.
+      const initLog = join(opts.dir, 'initdb.log');
+      writeFileSync(initLog, `${init.stdout ?? ''}${init.stderr ?? ''}${init.error ? `${init.error.message}\n` : ''}`);
+      throw new StartError(`initdb failed (exit ${init.status ?? init.signal ?? init.error?.message}): ${firstLine(init.stderr || init.stdout)}`, initLog);
+    }
   }
   writeFileSync(logFile, '', { flag: 'a' });
   if (identity) chownSync(logFile, identity.uid, identity.gid);
@@ -117,21 +122,27 @@ export async function startPostgres(opts: PostgresOptions): Promise<PostgresHand
       const proc = spawnServer(postgres, args, { logFile, detached: opts.detached, ...(identity ?? {}) });
       handle.pid = proc.pid;
       const ready = () => spawnSync(pgIsReady, ['-h', '127.0.0.1', '-p', String(opts.port), '-U', user, '-d', 'postgres', '-q']).status === 0;
-      await waitFor(`Postgres on 127.0.0.1:${opts.port}`, ready, { timeoutMs: opts.readyTimeoutMs ?? 60_000, logFile, alive: () => isAlive(proc.pid) && proc.child.exitCode === null });
-      createDatabase(opts.port, user, database);
+      try {
+        await waitFor(`Postgres on 127.0.0.1:${opts.port}`, ready, { timeoutMs: opts.readyTimeoutMs ?? 60_000, logFile, alive: () => isAlive(proc.pid) && proc.child.exitCode === null, child: proc.child });
+        createDatabase(opts.port, user, database, logFile);
+      } catch (e) {
+        // A server that did not start must not outlive the error: no caller knows its pid yet.
+        await abandonServer(proc, { detached: opts.detached, signal: 'SIGINT' });
+        throw e;
+      }
       return handle;
     },
   };
   return handle.start();
 }
 
-function createDatabase(port: number, user: string, database: string): void {
+function createDatabase(port: number, user: string, database: string, logFile: string): void {
   const psql = requireBinary('psql');
   const base = ['-h', '127.0.0.1', '-p', String(port), '-U', user, '-d', 'postgres'];
   const exists = spawnSync(psql, [...base, '-tAc', `SELECT 1 FROM pg_database WHERE datname = '${database}'`], { encoding: 'utf8' });
   if (exists.stdout.trim() === '1') return;
   const created = spawnSync(psql, [...base, '-c', `CREATE DATABASE "${database}"`], { encoding: 'utf8' });
-  if (created.status !== 0) throw new Error(`could not create database ${database}: ${created.stderr}`);
+  if (created.status !== 0) throw new StartError(`could not create database ${database}: ${firstLine(created.stderr)}`, logFile);
 }
 
 export interface RedisOptions extends CommonOptions {
@@ -193,11 +204,17 @@ export async function startRedis(opts: RedisOptions): Promise<RedisHandle> {
     start: async (): Promise<RedisHandle> => {
       const proc = spawnServer(bin, args, { logFile, detached: opts.detached });
       handle.pid = proc.pid;
-      await waitFor(`Redis on 127.0.0.1:${opts.port}`, () => redisPing(opts.port, opts.password), {
-        timeoutMs: opts.readyTimeoutMs ?? 20_000,
-        logFile,
-        alive: () => isAlive(proc.pid) && proc.child.exitCode === null,
-      });
+      try {
+        await waitFor(`Redis on 127.0.0.1:${opts.port}`, () => redisPing(opts.port, opts.password), {
+          timeoutMs: opts.readyTimeoutMs ?? 20_000,
+          logFile,
+          alive: () => isAlive(proc.pid) && proc.child.exitCode === null,
+          child: proc.child,
+        });
+      } catch (e) {
+        await abandonServer(proc, { detached: opts.detached });
+        throw e;
+      }
       return handle;
     },
   };
@@ -228,23 +245,74 @@ function prepareNginxPrefix(dir: string, configText: string): void {
   writeFileSync(join(dir, 'nginx.conf'), configText);
 }
 
-/** Validate with `nginx -t`, then run nginx in the foreground of its own process. */
+/** The `pid` file a config names (main context only), resolved against the prefix `dir`. */
+function nginxPidFile(configText: string, dir: string): string | undefined {
+  const path = /^\s*pid\s+([^;\s]+)\s*;/m.exec(configText)?.[1];
+  return path === undefined ? undefined : isAbsolute(path) ? path : join(dir, path);
+}
+
+function readPid(file: string): number | undefined {
+  try {
+    return parseInt(readFileSync(file, 'utf8'), 10);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first `[emerg]` nginx logged after `offset` bytes of its error log, without the timestamp and pid prefix. */
+function nginxEmergency(errorLog: string, offset: number): string | undefined {
+  if (!existsSync(errorLog)) return undefined;
+  const line = readFileSync(errorLog).subarray(offset).toString('utf8').split('\n').find((l) => l.includes('[emerg]'));
+  return line?.replace(/^.*?\[emerg\]\s*(\d+#\d+:\s*)?/, '').trim();
+}
+
+function fileSize(file: string): number {
+  return existsSync(file) ? statSync(file).size : 0;
+}
+
+function firstLine(text: string | null | undefined): string {
+  return (text ?? '').split('\n').map((l) => l.trim()).find((l) => l !== '') ?? '(no output)';
+}
+
+/**
+ * Validate with `nginx -t`, then run nginx in the foreground of its own process. Ready when it
+ * wrote its pid file (nginx does that only once every listen socket is bound) and every port
+ * answers: an open port alone may belong to another process holding it. An `[emerg]` in the
+ * error log (a port in use) fails at once, and the nginx that failed is stopped.
+ */
 export async function startNginx(opts: NginxOptions): Promise<ServerHandle> {
   const bin = requireBinary('nginx');
+  const errorLog = join(opts.dir, 'logs', 'error.log');
   const test = testNginxConfig(opts.dir, opts.configText);
-  if (!test.ok) throw new Error(`nginx -t rejected the config in ${opts.dir}/nginx.conf:\n${test.output}`);
+  if (!test.ok) {
+    const problem = test.output.split('\n').find((l) => l.includes('[emerg]'))?.replace(/^nginx:\s*\[emerg\]\s*/, '') ?? firstLine(test.output);
+    throw new StartError(`nginx -t rejected ${opts.dir}/nginx.conf: ${problem}`, existsSync(errorLog) && fileSize(errorLog) > 0 ? errorLog : undefined);
+  }
   const logFile = join(opts.dir, 'logs', 'nginx.out.log');
-  const proc = spawnServer(bin, ['-p', `${opts.dir}/`, '-c', join(opts.dir, 'nginx.conf'), '-e', join(opts.dir, 'logs', 'error.log'), '-g', 'daemon off;'], {
+  const pidFile = nginxPidFile(opts.configText, opts.dir);
+  const errorLogOffset = fileSize(errorLog);
+  const proc = spawnServer(bin, ['-p', `${opts.dir}/`, '-c', join(opts.dir, 'nginx.conf'), '-e', errorLog, '-g', 'daemon off;'], {
     logFile,
     detached: opts.detached,
   });
   const ports = opts.waitPorts ?? [opts.port];
-  const errorLog = join(opts.dir, 'logs', 'error.log');
-  await waitFor(`nginx on 127.0.0.1:${ports.join(',')}`, async () => (await Promise.all(ports.map((p) => isPortOpen(p)))).every(Boolean), {
-    timeoutMs: opts.readyTimeoutMs ?? 20_000,
-    logFile: errorLog,
-    alive: () => isAlive(proc.pid) && proc.child.exitCode === null,
-  });
+  const ready = async () => {
+    const emergency = nginxEmergency(errorLog, errorLogOffset);
+    if (emergency) throw new StartError(emergency, errorLog);
+    if (pidFile !== undefined && readPid(pidFile) !== proc.pid) return false;
+    return (await Promise.all(ports.map((p) => isPortOpen(p)))).every(Boolean);
+  };
+  try {
+    await waitFor(`nginx on 127.0.0.1:${ports.join(',')}`, ready, {
+      timeoutMs: opts.readyTimeoutMs ?? 20_000,
+      logFile: errorLog,
+      alive: () => isAlive(proc.pid) && proc.child.exitCode === null,
+      child: proc.child,
+    });
+  } catch (e) {
+    await abandonServer(proc, { detached: opts.detached });
+    throw e;
+  }
   return {
     name: 'nginx',
     pid: proc.pid,
