@@ -266,7 +266,10 @@ describe('nginx least_conn balancer (local rendering, real nginx)', () => {
     expect(seen!.headers['x-forwarded-for']).toBe('127.0.0.1');
     expect(seen!.headers['x-forwarded-proto']).toBe('http');
     const generated = await send(`${nginx.url}/h`);
-    expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f]{32}$/);
+    // Host, time in ms, connection number, request number on the connection.
+    expect(generated.headers['x-request-id']).toMatch(/^[\w.-]+-\d+\.\d{3}-\d+-1$/);
+    const again = await send(`${nginx.url}/h`);
+    expect(again.headers['x-request-id']).not.toBe(generated.headers['x-request-id']);
     expect(r.headers.server).toBe('nginx');
   });
 
