@@ -33,6 +33,24 @@ export function runPrimary(config: AppConfig): void {
 
   const alive = () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
   /** Tell a worker that may already be gone: a closed IPC channel must not crash the primary. */
+  /**
+   * Workers told to drain that have not yet closed their listener. A draining worker starts
+   * answering `Connection: close` only when this is empty: by then the port refuses new
+   * connections if no worker listens any more (a whole replica stopping), so the client's
+   * reconnects are refused (and retried elsewhere by nginx) instead of being accepted by this
+   * process and reset when its listening socket closes under them.
+   */
+  const closingListeners = new Set<number>();
+  const waitingForListenersClosed = new Set<Worker>();
+  const releaseDrainingWorkers = () => {
+    if (closingListeners.size > 0) return;
+    for (const w of waitingForListenersClosed) tell(w, { type: 'listeners-closed' });
+    waitingForListenersClosed.clear();
+  };
+  const drain = (w: Worker) => {
+    closingListeners.add(w.id);
+    tell(w, { type: 'drain' });
+  };
   const tell = (w: Worker, msg: PrimaryMessage) => {
     if (!w.isConnected()) return;
     w.send(msg, (err: Error | null) => {
@@ -47,6 +65,12 @@ export function runPrimary(config: AppConfig): void {
       if (msg?.type === 'recycle-me' && !shuttingDown) {
         recycleQueue.push(w);
         void recycleNext();
+      } else if (msg?.type === 'stopped-listening') {
+        // In order after node:cluster's own "close" from this worker: the primary has already
+        // taken it out of the round robin (and closed the port if it was the last).
+        closingListeners.delete(w.id);
+        waitingForListenersClosed.add(w);
+        releaseDrainingWorkers();
       } else if (msg?.type === 'drained') {
         // Messages arrive in order, so this worker's listener close has been processed and no new
         // connection goes to it; now it may exit (see worker.ts).
@@ -85,7 +109,7 @@ export function runPrimary(config: AppConfig): void {
     }
     metrics.restarts.inc({ reason: 'recycle' });
     log.info({ worker: old.process.pid, replacement: replacement.process.pid }, 'recycling worker');
-    tell(old, { type: 'drain' });
+    drain(old);
     // It stops listening at once, and may linger for its clients to close their idle
     // connections (worker.ts); the next recycle need not wait for that.
     listening.delete(old.id);
@@ -100,6 +124,9 @@ export function runPrimary(config: AppConfig): void {
 
   cluster.on('exit', (worker, code, signal) => {
     listening.delete(worker.id);
+    closingListeners.delete(worker.id);
+    waitingForListenersClosed.delete(worker);
+    releaseDrainingWorkers();
     metrics.alive.set(listening.size);
     if (shuttingDown) return;
     if (retiring.delete(worker.id)) return;
@@ -155,7 +182,7 @@ export function runPrimary(config: AppConfig): void {
   const drainAll = (signal: string) => {
     const workers = alive();
     log.info({ signal, workers: workers.length }, 'shutting down gracefully');
-    for (const w of workers) tell(w, { type: 'drain' });
+    for (const w of workers) drain(w);
     listening.clear();
     metrics.alive.set(0);
     let timedOut = false;

@@ -17,9 +17,11 @@ const WARMUP_TIMEOUT_MS = 2000;
 /** How often a worker records its hot keys for the workers that start after it. */
 const HOT_KEYS_PUBLISH_INTERVAL_MS = 15_000;
 
-export type PrimaryMessage = { type: 'drain' } | { type: 'exit' } | { type: 'leaving' };
-export type WorkerMessage = { type: 'recycle-me' } | { type: 'drained'; metrics: MetricJson[] };
+export type PrimaryMessage = { type: 'drain' } | { type: 'listeners-closed' } | { type: 'exit' } | { type: 'leaving' };
+export type WorkerMessage = { type: 'recycle-me' } | { type: 'stopped-listening' } | { type: 'drained'; metrics: MetricJson[] };
 
+/** How long a draining worker waits for the primary to confirm the listeners are closed. */
+const LISTENERS_CLOSED_TIMEOUT_MS = 2000;
 /** How long a drained worker waits for the primary's go-ahead before exiting anyway. */
 const EXIT_ACK_TIMEOUT_MS = 2000;
 
@@ -134,7 +136,11 @@ export async function runWorker(config: AppConfig): Promise<void> {
    * out. Node's http.Server.close() (and so Fastify's close) destroys idle kept-alive sockets
    * at once (Node >= 19), which is exactly that race. So a draining worker:
    *  1. closes only its listener: node:cluster stops handing it connections (one handed over
-   *     while it closes is handed back, see handOverAndExit);
+   *     while it closes is handed back, see handOverAndExit), and waits until every worker the
+   *     primary is draining has done so. When a whole replica stops, its port then refuses
+   *     connections, so a client reconnecting after step 2 is refused (nginx retries it on
+   *     another replica, even a POST: it was never sent) rather than accepted and then reset
+   *     when the port closes;
    *  2. answers every request that still reaches it with `Connection: close`, the in-flight ones
    *     included, so the client closes each connection after its answer;
    *  3. waits up to DRAIN_IDLE_TIMEOUT for clients to close the idle ones: nginx closes idle
@@ -143,13 +149,23 @@ export async function runWorker(config: AppConfig): Promise<void> {
    *     does), waits for the requests still running, and exits. The primary kills it at
    *     GRACEFUL_TIMEOUT if that takes longer.
    */
+  let listenersClosedAck: (() => void) | undefined;
+  /** Step 1's wait: the primary's word that no draining worker listens any more (bounded). */
+  const listenersClosed = () =>
+    new Promise<void>((resolve) => {
+      if (!process.send) return resolve();
+      listenersClosedAck = resolve;
+      setTimeout(resolve, LISTENERS_CLOSED_TIMEOUT_MS).unref();
+      process.send({ type: 'stopped-listening' } satisfies WorkerMessage);
+    });
   let draining: Promise<void> | undefined;
   const drain = () =>
     (draining ??= (async () => {
-      state.draining = true;
       clearInterval(publishing);
       // net.Server's close, not http.Server's: stop accepting without destroying idle sockets.
       if (app.server.listening) NetServer.prototype.close.call(app.server);
+      await listenersClosed();
+      state.draining = true;
       for (const res of metrics.inFlight.pending()) if (!res.headersSent) res.setHeader('connection', 'close');
       await connectionsClosed(config.drainIdleTimeoutSeconds * 1000);
       app.server.closeIdleConnections();
@@ -162,6 +178,7 @@ export async function runWorker(config: AppConfig): Promise<void> {
     })());
   process.on('message', (msg: PrimaryMessage) => {
     if (msg?.type === 'drain') void drain();
+    else if (msg?.type === 'listeners-closed') listenersClosedAck?.();
     else if (msg?.type === 'leaving') state.leaving = true;
     else if (msg?.type === 'exit') exitAllowed?.();
   });
