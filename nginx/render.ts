@@ -47,11 +47,7 @@ function checkTarget(target: NginxTarget): void {
 
 function upstreamServers(p: ResolvedProfile, target: NginxTarget): string[] {
   const params = `max_fails=${p.nginx.maxFails} fail_timeout=${p.nginx.failTimeoutSeconds}s max_conns=${p.derived.nginx.maxConnsPerUpstreamServer}`;
-  if (target.kind === 'local') {
-    const draining = new Set(target.drainingPorts ?? []);
-    // `down`: out of rotation before its replica is stopped, the local step of the drain order.
-    return target.upstreamPorts.map((port) => `server 127.0.0.1:${port} ${params}${draining.has(port) ? ' down' : ''};`);
-  }
+  if (target.kind === 'local') return target.upstreamPorts.map((port) => `server 127.0.0.1:${port} ${params};`);
   return [
     // Re-resolved while running, so least_conn spreads over the pods/tasks that exist now.
     // `resolver`/`resolver_timeout` inside `upstream` and the `resolve` server parameter are in

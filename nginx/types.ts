@@ -8,8 +8,6 @@ export interface LocalNginxTarget {
   readonly statusPort: number;
   /** Loopback ports of the API processes, one upstream server each. */
   readonly upstreamPorts: readonly number[];
-  /** Ports of replicas being restarted: marked `down`, so nginx sends them nothing new. @default - none */
-  readonly drainingPorts?: readonly number[];
   /** Directory nginx uses as its prefix (temp files, logs, pid). */
   readonly prefixDir: string;
 }

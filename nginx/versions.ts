@@ -89,7 +89,6 @@ export const UPSTREAM_SERVER_PARAMETER_SINCE: Readonly<Record<string, string>> =
   max_fails: '0.1.0',
   fail_timeout: '0.1.0',
   max_conns: '1.11.5',
-  down: '0.1.0',
   resolve: '1.27.3',
 };
 

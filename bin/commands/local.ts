@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_STATE_DIR, localDown, localStatus, localUp } from '../../lib/local/env.ts';
+import { restartReplica } from '../../lib/local/restart.ts';
 import { DEFAULT_PROFILE, loadProfile, UserError } from '../../lib/profile/index.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
@@ -70,6 +71,18 @@ export function registerLocalCommands(program: Command): void {
       if (!status.running) return void console.log(`nothing runs from ${opts.stateDir}`);
       console.log(`profile ${status.profile}, entry ${status.url}${status.prometheusUrl ? `, Prometheus ${status.prometheusUrl}` : ''}`);
       for (const s of status.services) console.log(`  ${s.name.padEnd(12)} pid ${String(s.pid).padEnd(8)} port ${String(s.port).padEnd(6)} ${s.ready ? 'ready' : 'NOT READY'}`);
+    });
+
+  local
+    .command('restart')
+    .argument('<replica>', 'the API replica to restart, e.g. api-0 (see `local status`)')
+    .description('rolling restart of one API replica with no failed request: out of nginx rotation, drain, start, back in')
+    .option('--state-dir <dir>', 'state directory', DEFAULT_STATE_DIR)
+    .action(async (replica: string, opts: { stateDir: string }) => {
+      const started = Date.now();
+      const state = await restartReplica(opts.stateDir, replica, { log: (line) => console.error(`· ${line}`) });
+      const pid = state.services.find((s) => s.name === replica)?.pid;
+      console.log(`restarted ${replica} (pid ${pid}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     });
 
   local

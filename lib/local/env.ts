@@ -16,7 +16,7 @@ import { locateBinary, requireBinary } from './binaries.ts';
 import { freePort, isAlive, isPortOpen, lastLines, spawnServer, StartError, stopPid, waitFor, logTail } from './process.ts';
 import { startNginx, startPostgres, startRedis } from './services.ts';
 import { prometheusConfig, renderRulesYaml, renderYaml } from '../monitoring/index.ts';
-import { WORKERS_LISTENING_METRIC } from '../monitoring/metrics.ts';
+import { apiReplicaReady, httpReady, spawnApiReplica } from './api-replica.ts';
 
 export const DEFAULT_STATE_DIR = '.apistack/local';
 const STATE_FILE = 'state.json';
@@ -36,6 +36,10 @@ export interface LocalService {
 
 export interface LocalState {
   readonly profile: string;
+  /** The resolved profile's own fields, so `local restart` renders nginx.conf exactly as `up` did. */
+  readonly profileData?: Record<string, unknown>;
+  /** The API bundle the replicas run. */
+  readonly appBundle?: string;
   readonly startedAt: string;
   readonly url: string;
   readonly adminToken: string;
@@ -67,6 +71,12 @@ export interface UpOptions {
   readonly signal?: AbortSignal;
 }
 
+/** A resolved profile without what resolving adds (derived values, source), as JSON. */
+function profileData(p: ResolvedProfile): Record<string, unknown> {
+  const { derived: _derived, source: _source, ...own } = p;
+  return JSON.parse(JSON.stringify(own)) as Record<string, unknown>;
+}
+
 function statePath(stateDir: string): string {
   return join(stateDir, STATE_FILE);
 }
@@ -89,33 +99,6 @@ export function writeState(stateDir: string, state: LocalState): void {
 }
 
 /**
- * Probes close their connection: an idle kept-alive one would hold a draining API worker for its
- * whole drain-idle timeout, so stopping the replicas after a failed start would take that long.
- */
-const PROBE_HEADERS = { connection: 'close' };
-
-/** At least `expected` workers listening, per the API primary's metrics. */
-async function workersListening(metricsUrl: string, expected: number): Promise<boolean> {
-  try {
-    const text = await (await fetch(metricsUrl, { headers: PROBE_HEADERS, signal: AbortSignal.timeout(1000) })).text();
-    const line = text.split('\n').find((l) => l.startsWith(`${WORKERS_LISTENING_METRIC} `));
-    return Number(line?.split(' ')[1]) >= expected;
-  } catch {
-    return false;
-  }
-}
-
-async function httpReady(url: string): Promise<boolean> {
-  try {
-    const res = await fetch(url, { headers: PROBE_HEADERS, signal: AbortSignal.timeout(1000) });
-    await res.arrayBuffer();
-    return res.ok;
-  } catch {
-    return false;
-  }
-}
-
-/**
  * A service of `local up` did not start (not a bug: a port in use, a config nginx refuses, a
  * replica that exits). What `up` had started is stopped by then; the message says so.
  */
@@ -129,18 +112,20 @@ export class LocalStartError extends UserError {
     readonly logFile: string | undefined,
     /** Every service stopped again, in start order (the failed one included). */
     readonly stopped: readonly string[],
+    /** What became of the environment, when it is not "everything was stopped" (a restart). */
+    outcome?: string,
   ) {
-    super(startFailureMessage(service, reason, logFile, stopped));
+    super(startFailureMessage(service, reason, logFile, stopped, outcome));
   }
 }
 
-function startFailureMessage(service: string, reason: string, logFile: string | undefined, stopped: readonly string[]): string {
+function startFailureMessage(service: string, reason: string, logFile: string | undefined, stopped: readonly string[], outcome?: string): string {
   // Log lines are quoted with a "| " prefix, so a stack trace a server logged is not taken for ours.
   const tail = lastLines(logFile, 15);
   return [
     `${service} failed to start: ${reason}`,
     ...(tail.length > 0 ? [`last lines of ${logFile}:`, ...tail.map((l) => `  | ${l}`)] : logFile ? [`(${logFile} is empty)`] : []),
-    `stopped everything \`local up\` had started (${stopped.join(', ')}) and removed state.json; nothing is left running`,
+    outcome ?? `stopped everything \`local up\` had started (${stopped.join(', ')}) and removed state.json; nothing is left running`,
   ].join('\n');
 }
 
@@ -195,6 +180,8 @@ export async function localUp(opts: UpOptions): Promise<LocalState> {
   const adminToken = randomBytes(24).toString('hex');
   let state: LocalState = {
     profile: p.name,
+    profileData: profileData(p),
+    appBundle: resolve(opts.appBundle),
     startedAt: new Date().toISOString(),
     url: '',
     adminToken,
@@ -268,29 +255,12 @@ export async function localUp(opts: UpOptions): Promise<LocalState> {
         const port = await freePort();
         const metricsPort = await freePort();
         const logFile = join(stateDir, 'logs', `api-${i}.log`);
-        const proc = await starting(`api-${i}`, () =>
-          spawnServer(process.execPath, ['--enable-source-maps', opts.appBundle], {
-            logFile,
-            detached: true,
-            env: { ...process.env, ...appEnvironment(p, { host: '127.0.0.1', port, metricsPort }), ...secrets },
-          }),
-        );
+        const replica = { profile: p, appBundle: opts.appBundle, secrets, port, metricsPort, logFile };
+        const proc = await starting(`api-${i}`, () => spawnApiReplica(replica));
         apiPorts.push(port);
-        const readyUrl = `http://127.0.0.1:${port}/readyz`;
-        record({ name: `api-${i}`, pid: proc.pid, port, adminPort: metricsPort, stopSignal: 'SIGTERM', readyUrl, logFile });
+        record({ name: `api-${i}`, pid: proc.pid, port, adminPort: metricsPort, stopSignal: 'SIGTERM', readyUrl: `http://127.0.0.1:${port}/readyz`, logFile });
         log(`starting API replica ${i} (${p.derived.api.workersPerReplica} workers) on 127.0.0.1:${port}, metrics on ${metricsPort}`);
-        // Ready means every worker listens, not just the first: up returns with the full capacity.
-        const workers = p.derived.api.workersPerReplica;
-        const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-        const ready = starting(`api-${i}`, () =>
-          waitFor(`API replica ${i} at ${readyUrl} with ${workers} workers listening`, async () => (await httpReady(readyUrl)) && (await workersListening(metricsUrl, workers)), {
-            timeoutMs: 60_000,
-            logFile,
-            alive: () => isAlive(proc.pid),
-            child: proc.child,
-            signal: replicaSignal,
-          }),
-        );
+        const ready = starting(`api-${i}`, () => apiReplicaReady(String(i), proc, replica, replicaSignal));
         // Handled at once: a replica failing while later ones are still spawned is not an
         // unhandled rejection (Promise.all below still receives it).
         ready.catch(() => {});

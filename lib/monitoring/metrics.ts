@@ -6,6 +6,8 @@ import { METRICS } from '../../app/src/metrics-contract.ts';
 
 /** Workers of one API process that are listening; the local environment waits for all of them. */
 export const WORKERS_LISTENING_METRIC = METRICS.workersAlive;
+/** The request-duration histogram; its _count says how many requests a replica answered. */
+export const REQUEST_DURATION_METRIC = METRICS.httpRequestDuration;
 
 const HISTOGRAM_SUFFIXES = ['_bucket', '_sum', '_count'];
 

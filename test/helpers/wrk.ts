@@ -25,7 +25,19 @@ export interface WrkOptions {
   readonly threads?: number;
   /** Extra request headers, e.g. { 'accept-encoding': 'br' }. */
   readonly headers?: Readonly<Record<string, string>>;
+  /** A Lua script that builds the requests (see postUsersScript). */
+  readonly script?: string;
 }
+
+/** wrk Lua: POST /api/users with a new email each time (unique per script), a write that commits in Postgres. */
+export const postUsersScript = (run = `${process.pid}-${Date.now()}`): string => `local counter = 0
+local run = "${run}"
+request = function()
+  counter = counter + 1
+  local body = '{"name":"Load","email":"u' .. counter .. '-' .. run .. '@example.com"}'
+  return wrk.format("POST", "/api/users", { ["Content-Type"] = "application/json" }, body)
+end
+`;
 
 function toMs(value: string, unit: string): number {
   const n = Number(value);
@@ -59,6 +71,7 @@ export function runWrk(opts: WrkOptions): Promise<WrkResult> {
   const bin = requireBinary('wrk');
   const args = ['-t', String(opts.threads ?? 1), '-c', String(opts.connections ?? 50), '-d', `${opts.seconds}s`, '--latency'];
   for (const [name, value] of Object.entries(opts.headers ?? {})) args.push('-H', `${name}: ${value}`);
+  if (opts.script) args.push('-s', opts.script);
   args.push(opts.url);
   return new Promise((resolve, reject) => {
     const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -24,7 +24,7 @@ function nginxAccepts(layer: ProfileLayer): { ok: boolean; output: string } {
   const p = resolveProfileLayer({ extends: 'optimized', ...layer });
   const dir = tempDir();
   for (const sub of ['temp', 'logs']) mkdirSync(join(dir, sub), { mode: 0o777 });
-  return nginxConfigTest(renderNginxConfig(p, { kind: 'local', listenPort: 18080, statusPort: 18081, upstreamPorts: [18001, 18002], drainingPorts: [18002], prefixDir: dir }));
+  return nginxConfigTest(renderNginxConfig(p, { kind: 'local', listenPort: 18080, statusPort: 18081, upstreamPorts: [18001, 18002], prefixDir: dir }));
 }
 
 describe('nginx accepts every value the profile accepts', () => {

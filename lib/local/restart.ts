@@ -1,0 +1,104 @@
+/**
+ * `apistack local restart api-N`: a rolling restart of one API replica with no failed request.
+ *
+ * The drain order every target follows (README: "Draining without resets"): stop being chosen by
+ * the balancer, finish in-flight requests, close kept-alive connections without resetting one a
+ * request is on. On Kubernetes and ECS the balancer stops choosing a replica before it is
+ * signalled (endpoint removal and the preStop delay; Cloud Map deregistration and SHUTDOWN_DELAY).
+ * The local nginx has static upstreams, and reloading it to mark one `down` would make its old
+ * workers close their idle client connections under the clients' feet (nginx closes idle
+ * keep-alive connections when a worker exits). So locally step one is nginx's own: the replica
+ * closes its listener, nginx's connect attempts are refused, retried on the other replicas (a
+ * refused request was never sent, so a POST is retried too) and, after max_fails, the replica
+ * is out for fail_timeout. Then:
+ *  1. SIGTERM: the replica finishes what is in flight and its workers close their connections
+ *     without resetting one a request is on (worker.ts);
+ *  2. start it again on the same ports and wait until every worker listens; nginx tries it again
+ *     when fail_timeout has passed, and sends it its share from then on.
+ */
+import { resolve } from 'node:path';
+import { UserError } from '../profile/errors.ts';
+import { resolveProfileData } from '../profile/load.ts';
+import { apiReplicaReady, spawnApiReplica } from './api-replica.ts';
+import { LocalStartError, readState, writeState, type LocalService, type LocalState } from './env.ts';
+import { isAlive, StartError, stopPid, waitFor } from './process.ts';
+import { REQUEST_DURATION_METRIC } from '../monitoring/metrics.ts';
+
+/** nginx keeps time in whole seconds: a fail window ends up to a second after fail_timeout. */
+const NGINX_CLOCK_SECONDS = 1;
+
+/** Requests the replica answered, probes excluded (its metrics start at zero with the process). */
+async function servedRequests(metricsPort: number): Promise<number> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { headers: { connection: 'close' }, signal: AbortSignal.timeout(1000) })).text();
+    let total = 0;
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(`${REQUEST_DURATION_METRIC}_count{`) || /route="\/(readyz|healthz)"/.test(line)) continue;
+      total += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+    return total;
+  } catch {
+    return 0;
+  }
+}
+
+export interface RestartOptions {
+  readonly log?: (line: string) => void;
+}
+
+/** Restart one API replica of a running local environment; returns the updated state. */
+export async function restartReplica(stateDirArg: string, name: string, opts: RestartOptions = {}): Promise<LocalState> {
+  const log = opts.log ?? (() => {});
+  const stateDir = resolve(stateDirArg);
+  const state = readState(stateDir);
+  if (!state) throw new UserError(`nothing runs from ${stateDirArg}; start it with \`apistack local up --state-dir ${stateDirArg}\``);
+  const replicas = state.services.filter((s) => s.name.startsWith('api-'));
+  const replica = replicas.find((s) => s.name === name);
+  if (!replica) throw new UserError(`no API replica "${name}" in ${stateDirArg}; the replicas are ${replicas.map((s) => s.name).join(', ')}`);
+  if (!state.profileData || !state.appBundle) {
+    throw new UserError(`the environment in ${stateDirArg} was started by an older apistack that did not record its profile; run \`apistack local down\` and \`up\` again`);
+  }
+  const profile = resolveProfileData(state.profileData, ['local state'], state.profile);
+
+  let stoppedAt = Date.now();
+  if (isAlive(replica.pid)) {
+    log(`stopping ${name} (SIGTERM: in-flight requests finish, connections close without resets; nginx retries elsewhere)`);
+    const stopped = await stopPid(replica.pid, { signal: 'SIGTERM', timeoutMs: (profile.derived.api.terminationGracePeriodSeconds + 5) * 1000 });
+    try {
+      process.kill(-replica.pid, 'SIGKILL');
+    } catch {
+      // its process group is gone
+    }
+    if (stopped === 'killed') log(`${name} did not stop within its grace period and was killed`);
+    stoppedAt = Date.now();
+  }
+
+  log(`starting ${name} again on 127.0.0.1:${replica.port}`);
+  const options = {
+    profile,
+    appBundle: state.appBundle,
+    secrets: { DATABASE_URL: state.databaseUrl, REDIS_URL: state.redisUrl, ADMIN_TOKEN: state.adminToken },
+    port: replica.port,
+    metricsPort: replica.adminPort!,
+    logFile: replica.logFile,
+  };
+  const proc = spawnApiReplica(options);
+  const restarted: LocalService = { ...replica, pid: proc.pid };
+  const next: LocalState = { ...state, services: state.services.map((s) => (s.name === name ? restarted : s)) };
+  writeState(stateDir, next);
+  try {
+    await apiReplicaReady(name, proc, options);
+  } catch (e) {
+    if (e instanceof StartError) throw new LocalStartError(name, e.reason, e.logFile, [], 'nginx keeps it out of rotation (its connections are refused); the other replicas serve');
+    throw e;
+  }
+  // Back in rotation before returning, so restarting the next replica at once never leaves
+  // nginx with every replica in its fail window ("no live upstreams").
+  log(`${name} is ready; waiting for nginx to send it traffic again (nginx.failTimeoutSeconds ${profile.nginx.failTimeoutSeconds} s after its last refused connect)`);
+  const backBy = stoppedAt + (profile.nginx.failTimeoutSeconds + NGINX_CLOCK_SECONDS) * 1000;
+  await waitFor(`${name} back in nginx's rotation`, async () => (await servedRequests(replica.adminPort!)) > 0 || Date.now() > backBy, {
+    timeoutMs: (profile.nginx.failTimeoutSeconds + 30) * 1000,
+    intervalMs: 200,
+  });
+  return next;
+}

@@ -1,0 +1,127 @@
+/**
+ * The local stack under full load (wrk through nginx: reads on 40 connections, writes on 10)
+ * while replicas go away: a rolling restart of every replica costs no request, and a replica
+ * killed outright is taken out by nginx's passive health check, costing at most the writes it
+ * had in flight.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureAppBundle } from '../../bin/commands/local.ts';
+import type { LocalService, LocalState } from '../../lib/local/env.ts';
+import { isAlive, waitFor } from '../../lib/local/process.ts';
+import { loadProfile } from '../../lib/profile/index.ts';
+import { cli, cliAsync, stateDirFor } from '../helpers/cli.ts';
+import { tempDir } from '../helpers/servers.ts';
+import { postUsersScript, runWrk, socketErrorCount, type WrkResult } from '../helpers/wrk.ts';
+
+const stateDir = stateDirFor('resilience');
+const profile = loadProfile('loadtest');
+
+const readState = () => JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as LocalState;
+const replica = (name: string) => readState().services.find((s) => s.name === name)!;
+const errorLog = () => readFileSync(join(stateDir, 'nginx', 'logs', 'error.log'), 'utf8');
+
+/** Requests a replica answered since its process started, probes excluded. */
+async function served(s: LocalService): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${s.adminPort}/metrics`, { headers: { connection: 'close' } })).text();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('apistack_http_request_duration_seconds_count{') && !/route="\/(readyz|healthz)"/.test(l))
+    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+}
+
+/** Reads and writes at full speed through nginx for `seconds`, while `during` runs. */
+async function underLoad(seconds: number, during: () => Promise<void>): Promise<{ reads: WrkResult; writes: WrkResult }> {
+  const url = readState().url;
+  // A new script per run: every run writes emails no earlier run used.
+  const postScript = join(tempDir('apistack-wrk-'), 'post-users.lua');
+  writeFileSync(postScript, postUsersScript());
+  const load = Promise.all([runWrk({ url: `${url}/api/status`, connections: 40, seconds }), runWrk({ url, connections: 10, seconds, script: postScript })]);
+  await during();
+  const [reads, writes] = await load;
+  return { reads, writes };
+}
+
+/** nginx error-log lines about one upstream port. */
+const linesFor = (port: number, pattern: RegExp) => errorLog().split('\n').filter((l) => l.includes(`127.0.0.1:${port}/`) && pattern.test(l));
+
+beforeAll(() => {
+  ensureAppBundle(() => {});
+  const up = cli(['local', 'up', '--profile', 'loadtest', '--state-dir', stateDir, '--no-prometheus']);
+  expect(up.status, up.stderr).toBe(0);
+}, 240_000);
+
+afterAll(() => {
+  cli(['local', 'down', '--state-dir', stateDir]);
+}, 120_000);
+
+describe('replicas going away under full load (local stack, loadtest profile)', () => {
+  it('a rolling restart of every replica costs no request: no non-2xx, no socket error, no reset', async () => {
+    const before = ['api-0', 'api-1'].map(replica);
+    const restarts: { status: number | null; stderr: string }[] = [];
+    const { reads, writes } = await underLoad(32, async () => {
+      await new Promise((r) => setTimeout(r, 2000));
+      // One after the other, as a Deployment rollout or an ECS deploy does: each returns once
+      // nginx sends the restarted replica traffic again.
+      for (const name of ['api-0', 'api-1']) restarts.push(await cliAsync(['local', 'restart', name, '--state-dir', stateDir]));
+    });
+    for (const r of restarts) expect(r.status, r.stderr).toBe(0);
+    const diagnostics = `${reads.output}\n${writes.output}\nnginx error.log:\n${errorLog().slice(-3000)}`;
+    expect({ readsNon2xx: reads.non2xx, readSocketErrors: socketErrorCount(reads), writesNon2xx: writes.non2xx, writeSocketErrors: socketErrorCount(writes) }, diagnostics).toEqual({
+      readsNon2xx: 0,
+      readSocketErrors: 0,
+      writesNon2xx: 0,
+      writeSocketErrors: 0,
+    });
+    expect(writes.requests).toBeGreaterThan(1000);
+    // nginx saw refused connects (retried elsewhere), never a reset or an early close.
+    expect(errorLog(), diagnostics).not.toMatch(/recv\(\) failed|prematurely closed|no live upstreams/);
+    for (const old of before) {
+      const now = replica(old.name);
+      expect(now.pid).not.toBe(old.pid);
+      expect(isAlive(old.pid)).toBe(false);
+      // Back in rotation: the new process answered requests through nginx.
+      expect(await served(now), old.name).toBeGreaterThan(0);
+    }
+  }, 120_000);
+
+  it('a killed replica is taken out within the fail window; the others carry everything, and it comes back', async () => {
+    const victim = replica('api-1');
+    const survivor = replica('api-0');
+    const survivorBefore = await served(survivor);
+    let killedAt = 0;
+    const { reads, writes } = await underLoad(12, async () => {
+      await new Promise((r) => setTimeout(r, 3000));
+      // The primary and its workers at once, as a lost node or an OOM kill would.
+      process.kill(-victim.pid, 'SIGKILL');
+      killedAt = Date.now();
+    });
+    const diagnostics = `${reads.output}\n${writes.output}\nnginx error.log:\n${errorLog().slice(-3000)}`;
+    // Reads in flight on the killed replica were retried on the other (GET is idempotent); a
+    // write nginx had already sent is never replayed, so at most the writes in flight are lost.
+    expect({ readsNon2xx: reads.non2xx, readSocketErrors: socketErrorCount(reads), writeSocketErrors: socketErrorCount(writes) }, diagnostics).toEqual({ readsNon2xx: 0, readSocketErrors: 0, writeSocketErrors: 0 });
+    expect(writes.non2xx, diagnostics).toBeLessThanOrEqual(10);
+    // Taken out after max_fails refused connects, then tried once per fail window.
+    const secondsAfterKill = 12 - 3;
+    const windows = Math.ceil(secondsAfterKill / profile.nginx.failTimeoutSeconds) + 1;
+    expect(linesFor(victim.port, /temporarily disabled/).length, diagnostics).toBeGreaterThan(0);
+    expect(linesFor(victim.port, /connect\(\) failed/).length, diagnostics).toBeLessThanOrEqual(windows * 50);
+    // The survivor took the traffic from the kill on.
+    expect(await served(survivor), diagnostics).toBeGreaterThan(survivorBefore + reads.requestsPerSecond * (12 - 3) * 0.5);
+    expect(killedAt).toBeGreaterThan(0);
+
+    // `local restart` brings a dead replica back; nginx tries it again after fail_timeout.
+    const restart = await cliAsync(['local', 'restart', 'api-1', '--state-dir', stateDir]);
+    expect(restart.status, restart.stderr).toBe(0);
+    const url = readState().url;
+    await waitFor(
+      'api-1 answering through nginx again',
+      async () => {
+        await Promise.all(Array.from({ length: 8 }, () => fetch(`${url}/api/status`).then((r) => r.arrayBuffer())));
+        return (await served(replica('api-1'))) > 0;
+      },
+      { timeoutMs: (profile.nginx.failTimeoutSeconds + 10) * 1000, intervalMs: 200 },
+    );
+  }, 120_000);
+});
