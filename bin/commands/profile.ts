@@ -4,7 +4,7 @@ import { BUILTIN_PROFILES, builtinProfileNames, loadProfile, type ResolvedProfil
 function summary(p: ResolvedProfile): string {
   const b = p.derived.postgres.budgetAws;
   return (
-    `${p.name}: api ${p.api.replicasMin}-${p.api.replicasMax} replicas × ${p.derived.api.workersPerReplica} workers ` +
+    `${p.name}: api ${p.api.replicasMin}-${p.api.replicasMax} replicas × ${p.derived.api.workersPerReplica} worker${p.derived.api.workersPerReplica === 1 ? '' : 's'} ` +
     `(${p.api.vcpuPerReplica} vCPU, ${p.api.memoryMiBPerReplica} MiB, ${p.api.cpuArchitecture}), postgres ${p.postgres.instanceClass}` +
     `${p.postgres.multiAz ? ' Multi-AZ' : ''}, ${p.redis.engine} ${p.redis.nodeType}, connections ${b.required}/${b.maxConnections}`
   );
