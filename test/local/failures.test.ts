@@ -3,29 +3,15 @@
  * `error: <service> failed to start: ...` with the service's log and no stack trace, exit 1, and
  * nothing the run started is left: no process, no open port, no state.json.
  */
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import type { SpawnSyncReturns } from 'node:child_process';
+import { existsSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureAppBundle } from '../../bin/commands/local.ts';
 import { isPortOpen, lastLines } from '../../lib/local/process.ts';
+import { cli, stateDirFor } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/servers.ts';
-
-const repoRoot = join(import.meta.dirname, '..', '..');
-const cliPath = join(repoRoot, 'bin', 'apistack.mjs');
-
-function cli(args: string[], env: NodeJS.ProcessEnv = process.env): SpawnSyncReturns<string> {
-  // Bounded: a hang fails the test instead of blocking the suite (the CLI cleans up on SIGTERM).
-  return spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', cwd: repoRoot, env, timeout: 180_000 });
-}
-
-/** A state directory the postgres user can reach when tests run as root. */
-function stateDirFor(name: string): string {
-  const root = tempDir('apistack-local-fail-');
-  chmodSync(root, 0o755);
-  return join(root, name);
-}
 
 /**
  * Every process holding a file under `dir` open. Each server `up` starts writes its log into
@@ -98,7 +84,7 @@ beforeAll(() => {
 
 describe('apistack local up when a service fails to start', () => {
   it('nginx: its entry port is taken by another process', async () => {
-    const stateDir = stateDirFor('nginx-port');
+    const stateDir = stateDirFor('nginx-port', 'apistack-local-fail-');
     // Another program already listens on the port `up` is asked to use. nginx -t accepts the
     // config (it binds nothing); nginx itself then cannot bind, while the port looks open.
     const blocker: Server = createServer((socket) => socket.destroy());
@@ -116,7 +102,7 @@ describe('apistack local up when a service fails to start', () => {
   }, 240_000);
 
   it('an API replica that exits at start', async () => {
-    const stateDir = stateDirFor('api-exits');
+    const stateDir = stateDirFor('api-exits', 'apistack-local-fail-');
     // No profile makes the app exit at start: the app validates its whole configuration in
     // `migrate` too, so a value it refuses fails the migrations first (the next test). Here the
     // replica's process itself exits before it listens, as a crash at start would; a preload
@@ -139,7 +125,7 @@ describe('apistack local up when a service fails to start', () => {
   }, 240_000);
 
   it('migrations: the app refuses its configuration', async () => {
-    const stateDir = stateDirFor('migrations');
+    const stateDir = stateDirFor('migrations', 'apistack-local-fail-');
     const r = cli(['local', 'up', '--profile', 'loadtest', '--state-dir', stateDir, '--no-prometheus'], { ...process.env, EVENT_BATCH_MAX: '0' });
     const error = await expectCleanFailure(r, stateDir, /migrations/, { logFile: () => join(stateDir, 'logs', 'migrations.log') });
     expect(error).toMatch(/^error: migrations failed to start: `node main\.js migrate` exited with code 1: invalid configuration \(1 problem\): - EVENT_BATCH_MAX="0" must be a whole number from 1 to 10000\n/);

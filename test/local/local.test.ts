@@ -3,7 +3,7 @@
  * nginx (and Prometheus when installed) on loopback, and stops them.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireBinary } from '../../lib/local/binaries.ts';
@@ -11,21 +11,8 @@ import { isAlive, isPortOpen, waitFor } from '../../lib/local/process.ts';
 import type { LocalState, LocalStatus } from '../../lib/local/env.ts';
 import { ensureAppBundle } from '../../bin/commands/local.ts';
 import { loadProfile } from '../../lib/profile/index.ts';
+import { cli, cliPath, repoRoot, stateDirFor } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/servers.ts';
-
-const repoRoot = join(import.meta.dirname, '..', '..');
-const cliPath = join(repoRoot, 'bin', 'apistack.mjs');
-
-function cli(args: string[], env: NodeJS.ProcessEnv = process.env) {
-  return spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', cwd: repoRoot, env, timeout: 180_000 });
-}
-
-/** A state directory the postgres user can reach when tests run as root. */
-function stateDirFor(name: string): string {
-  const root = tempDir('apistack-local-');
-  chmodSync(root, 0o755);
-  return join(root, name);
-}
 
 function readStateFile(dir: string): LocalState {
   return JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as LocalState;

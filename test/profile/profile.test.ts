@@ -11,23 +11,12 @@ import {
   ProfileError,
   resolveProfileLayer,
   USAGE_DEFAULTS,
-  type ProfileLayer,
 } from '../../lib/profile/index.ts';
+import { problemsOf } from '../helpers/profile.ts';
 import { tempDir } from '../helpers/servers.ts';
 
 const fixtures = join(import.meta.dirname, 'fixtures');
 const repoRoot = join(import.meta.dirname, '..', '..');
-
-/** The error a layer on top of `optimized` produces, or a failure if it resolves. */
-function problemsOf(layer: ProfileLayer): string[] {
-  try {
-    resolveProfileLayer({ extends: 'optimized', ...layer });
-  } catch (e) {
-    expect(e).toBeInstanceOf(ProfileError);
-    return [...(e as ProfileError).problems];
-  }
-  throw new Error('expected the profile to be rejected');
-}
 
 describe('built-in profiles', () => {
   it.each(builtinProfileNames())('%s resolves, validates and is frozen', (name) => {

@@ -7,18 +7,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderNginxConfig } from '../../nginx/index.ts';
-import { isCidr, ProfileError, resolveProfileLayer, type ProfileLayer } from '../../lib/profile/index.ts';
+import { isCidr, resolveProfileLayer, type ProfileLayer } from '../../lib/profile/index.ts';
+import { problemsOf } from '../helpers/profile.ts';
 import { nginxConfigTest, tempDir } from '../helpers/servers.ts';
-
-function problemsOf(layer: ProfileLayer): string[] {
-  try {
-    resolveProfileLayer({ extends: 'optimized', ...layer });
-  } catch (e) {
-    expect(e).toBeInstanceOf(ProfileError);
-    return [...(e as ProfileError).problems];
-  }
-  throw new Error('expected the profile to be rejected');
-}
 
 function nginxAccepts(layer: ProfileLayer): { ok: boolean; output: string } {
   const p = resolveProfileLayer({ extends: 'optimized', ...layer });
