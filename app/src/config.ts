@@ -42,6 +42,9 @@ export class ConfigError extends Error {
   }
 }
 
+/** What a drain needs besides the idle wait (closing the listeners, the last requests, exiting). */
+export const DRAIN_MARGIN_SECONDS = 5;
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export function loadConfig(env: NodeJS.ProcessEnv, opts: { requireServing?: boolean } = {}): AppConfig {
@@ -85,8 +88,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { requireServing?: bool
     gracefulTimeoutSeconds: graceful,
     keepAliveTimeoutSeconds: keepAlive,
     headersTimeoutSeconds: keepAlive + 5,
-    // nginx's upstream keepalive_timeout (10 s by default) plus a margin, within the graceful timeout.
-    drainIdleTimeoutSeconds: int('DRAIN_IDLE_TIMEOUT', Math.min(15, graceful), 0, 3600),
+    // nginx's upstream keepalive_timeout (10 s by default) plus a margin, well within the graceful timeout.
+    drainIdleTimeoutSeconds: int('DRAIN_IDLE_TIMEOUT', Math.max(0, Math.min(15, graceful - DRAIN_MARGIN_SECONDS)), 0, 3600),
     shutdownDelaySeconds: int('SHUTDOWN_DELAY', 0, 0, 3600),
     databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
     databasePoolSize: poolSize,
@@ -104,7 +107,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { requireServing?: bool
     logLevel: env.LOG_LEVEL || 'info',
     metricsPort: int('METRICS_PORT', 9464, 0, 65535),
   };
-  if (config.drainIdleTimeoutSeconds > config.gracefulTimeoutSeconds) problems.push(`DRAIN_IDLE_TIMEOUT=${config.drainIdleTimeoutSeconds} must not exceed GRACEFUL_TIMEOUT=${config.gracefulTimeoutSeconds}: a draining worker is killed at the graceful timeout`);
+  if (config.drainIdleTimeoutSeconds > 0 && config.drainIdleTimeoutSeconds + DRAIN_MARGIN_SECONDS > config.gracefulTimeoutSeconds) {
+    problems.push(
+      `DRAIN_IDLE_TIMEOUT=${config.drainIdleTimeoutSeconds} must be at least ${DRAIN_MARGIN_SECONDS} s below GRACEFUL_TIMEOUT=${config.gracefulTimeoutSeconds}: a draining worker is killed at the graceful timeout, and needs the margin to close what is left and exit`,
+    );
+  }
   if (opts.requireServing !== false && config.adminToken.length < 16) problems.push('ADMIN_TOKEN is required: at least 16 characters');
   if (config.eventBatchesInFlight > config.databasePoolSize) problems.push(`EVENT_BATCHES_IN_FLIGHT=${config.eventBatchesInFlight} must not exceed DATABASE_POOL_SIZE=${config.databasePoolSize}, or event batches would wait for pool connections instead of growing`);
   if (!LOG_LEVELS.includes(config.logLevel)) problems.push(`LOG_LEVEL=${JSON.stringify(config.logLevel)} must be one of ${LOG_LEVELS.join(', ')}`);

@@ -51,7 +51,11 @@ export function runPrimary(config: AppConfig): void {
     closingListeners.add(w.id);
     tell(w, { type: 'drain' });
   };
+  /** Messages for workers still loading: held until the worker listens for them. */
+  const held = new Map<number, PrimaryMessage[]>();
   const tell = (w: Worker, msg: PrimaryMessage) => {
+    const waiting = held.get(w.id);
+    if (waiting) return void waiting.push(msg);
     if (!w.isConnected()) return;
     w.send(msg, (err: Error | null) => {
       if (err) log.warn({ worker: w.process.pid, err: err.message }, `could not send ${msg.type}`);
@@ -59,10 +63,16 @@ export function runPrimary(config: AppConfig): void {
   };
   const fork = (): Worker => {
     const w = cluster.fork();
+    held.set(w.id, []);
+    w.once('exit', () => held.delete(w.id));
     w.on('error', (err) => log.warn({ worker: w.process.pid, err: err.message }, 'worker IPC error'));
     clusterMetrics.attach(w);
     w.on('message', (msg: WorkerMessage) => {
-      if (msg?.type === 'recycle-me' && !shuttingDown) {
+      if (msg?.type === 'accepting-messages') {
+        const waiting = held.get(w.id) ?? [];
+        held.delete(w.id);
+        for (const m of waiting) tell(w, m);
+      } else if (msg?.type === 'recycle-me' && !shuttingDown) {
         recycleQueue.push(w);
         void recycleNext();
       } else if (msg?.type === 'stopped-listening') {
@@ -182,7 +192,8 @@ export function runPrimary(config: AppConfig): void {
   const drainAll = (signal: string) => {
     const workers = alive();
     log.info({ signal, workers: workers.length }, 'shutting down gracefully');
-    for (const w of workers) drain(w);
+    // A retiring worker drains already; asking again would wait for a reply it never sends.
+    for (const w of workers) if (!retiring.has(w.id)) drain(w);
     listening.clear();
     metrics.alive.set(0);
     let timedOut = false;

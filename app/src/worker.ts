@@ -18,7 +18,7 @@ const WARMUP_TIMEOUT_MS = 2000;
 const HOT_KEYS_PUBLISH_INTERVAL_MS = 15_000;
 
 export type PrimaryMessage = { type: 'drain' } | { type: 'listeners-closed' } | { type: 'exit' } | { type: 'leaving' };
-export type WorkerMessage = { type: 'recycle-me' } | { type: 'stopped-listening' } | { type: 'drained'; metrics: MetricJson[] };
+export type WorkerMessage = { type: 'accepting-messages' } | { type: 'recycle-me' } | { type: 'stopped-listening' } | { type: 'drained'; metrics: MetricJson[] };
 
 /** How long a draining worker waits for the primary to confirm the listeners are closed. */
 const LISTENERS_CLOSED_TIMEOUT_MS = 2000;
@@ -136,7 +136,10 @@ export async function runWorker(config: AppConfig): Promise<void> {
    * out. Node's http.Server.close() (and so Fastify's close) destroys idle kept-alive sockets
    * at once (Node >= 19), which is exactly that race. So a draining worker:
    *  1. closes only its listener: node:cluster stops handing it connections (one handed over
-   *     while it closes is handed back, see handOverAndExit), and waits until every worker the
+   *     while it closes is handed back to another worker, see handOverAndExit; when it was the
+   *     replica's last worker, node:cluster has no one to hand it to and the client sees it
+   *     closed: a small window, which is why the balancer should stop choosing a replica before
+   *     it is signalled, README: drain order), and waits until every worker the
    *     primary is draining has done so. When a whole replica stops, its port then refuses
    *     connections, so a client reconnecting after step 2 is refused (nginx retries it on
    *     another replica, even a POST: it was never sent) rather than accepted and then reset
@@ -182,6 +185,8 @@ export async function runWorker(config: AppConfig): Promise<void> {
     else if (msg?.type === 'leaving') state.leaving = true;
     else if (msg?.type === 'exit') exitAllowed?.();
   });
+  // Until now the primary held its messages: one sent while the bundle loaded would have been lost.
+  process.send?.({ type: 'accepting-messages' } satisfies WorkerMessage);
   // The primary orchestrates shutdown; a terminal's Ctrl-C reaches the whole group, so ignore it here.
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => void drain());
@@ -191,11 +196,14 @@ export async function runWorker(config: AppConfig): Promise<void> {
   if (config.cacheWarmupKeys > 0) {
     // Before listening: the primary counts this worker as started only once it serves warm.
     await warmUp(app.ctx.userCache, config.cacheWarmupKeys, redis, sql, app.log);
-    if (state.draining) return;
+    if (draining) return;
     publishing = setInterval(() => void publishHotKeys(redis, app.ctx.userCache, config.cacheWarmupKeys).catch(() => {}), HOT_KEYS_PUBLISH_INTERVAL_MS);
     publishing.unref();
   }
+  // Told to drain while starting: never listen.
+  if (draining) return;
   await app.listen({ port: config.port, host: config.host });
+  if (draining) NetServer.prototype.close.call(app.server);
 }
 
 /** Bounded: Redis or Postgres trouble means a cold start, never a worker that does not start. */

@@ -348,10 +348,10 @@ export function checkInvariants(p: Profile, d: Derived): InvariantProblem[] {
   }
   // Draining: nginx closes its idle connections to a draining worker, and the worker waits for
   // that within its graceful timeout; otherwise the worker closes them itself, racing requests.
-  if (d.api.drainIdleTimeoutSeconds > api.gracefulTimeoutSeconds) {
+  if (d.api.drainIdleTimeoutSeconds + TIMEOUT_MARGIN_SECONDS > api.gracefulTimeoutSeconds) {
     add(
       'nginx.upstreamKeepaliveTimeoutSeconds',
-      `nginx upstream keepalive_timeout (${d.nginx.upstreamKeepaliveTimeoutSeconds} s) + ${TIMEOUT_MARGIN_SECONDS} s must fit in api.gracefulTimeoutSeconds (${api.gracefulTimeoutSeconds} s), or a draining worker is killed before nginx has closed its idle connections; use ${Math.max(1, api.gracefulTimeoutSeconds - TIMEOUT_MARGIN_SECONDS)} or less, or raise api.gracefulTimeoutSeconds`,
+      `nginx upstream keepalive_timeout (${d.nginx.upstreamKeepaliveTimeoutSeconds} s) + ${2 * TIMEOUT_MARGIN_SECONDS} s must fit in api.gracefulTimeoutSeconds (${api.gracefulTimeoutSeconds} s), or a draining worker is killed before nginx has closed its idle connections; use ${Math.max(1, api.gracefulTimeoutSeconds - 2 * TIMEOUT_MARGIN_SECONDS)} or less, or raise api.gracefulTimeoutSeconds`,
     );
   }
   // A slow request must be answered by the app (not counted by nginx) before nginx's read

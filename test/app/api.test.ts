@@ -38,6 +38,16 @@ describe('configuration', () => {
     expect(loadConfig({ DATABASE_URL: 'postgres://x/y', REDIS_URL: 'redis://x', ADMIN_TOKEN })).toMatchObject({ eventBatchMax: 200, eventBatchesInFlight: 1 });
   });
 
+  it('keeps the drain wait a margin below the graceful timeout', () => {
+    const base = { DATABASE_URL: 'postgres://x/y', REDIS_URL: 'redis://x', ADMIN_TOKEN };
+    expect(loadConfig(base)).toMatchObject({ gracefulTimeoutSeconds: 30, drainIdleTimeoutSeconds: 15 });
+    expect(loadConfig({ ...base, GRACEFUL_TIMEOUT: '8' })).toMatchObject({ drainIdleTimeoutSeconds: 3 });
+    expect(loadConfig({ ...base, GRACEFUL_TIMEOUT: '2' })).toMatchObject({ drainIdleTimeoutSeconds: 0 });
+    expect(() => loadConfig({ ...base, GRACEFUL_TIMEOUT: '10', DRAIN_IDLE_TIMEOUT: '10' })).toThrow(
+      'DRAIN_IDLE_TIMEOUT=10 must be at least 5 s below GRACEFUL_TIMEOUT=10: a draining worker is killed at the graceful timeout, and needs the margin to close what is left and exit',
+    );
+  });
+
   it('backs off a crash loop exponentially, capped', () => {
     expect([1, 2, 3, 4, 5, 20].map(crashBackoffMs)).toEqual([0, 0, 250, 500, 1000, 30000]);
   });

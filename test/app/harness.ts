@@ -10,8 +10,8 @@ import { INVALIDATION_CHANNEL } from '../../app/src/cache.ts';
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
 export function testEnv(databaseUrl: string, redisUrl: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  // Test clients (fetch) keep idle connections for a minute: waiting 1 s for them keeps shutdowns quick.
-  return { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, ADMIN_TOKEN, LOG_LEVEL: 'silent', DATABASE_POOL_SIZE: '4', DRAIN_IDLE_TIMEOUT: '1', ...extra };
+  // Test clients (fetch) keep idle connections for a minute: not waiting for them keeps shutdowns quick.
+  return { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, ADMIN_TOKEN, LOG_LEVEL: 'silent', DATABASE_POOL_SIZE: '4', DRAIN_IDLE_TIMEOUT: '0', ...extra };
 }
 
 export async function migrated(databaseUrl: string): Promise<void> {

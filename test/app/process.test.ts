@@ -122,6 +122,40 @@ describe('process model', () => {
     expect(api.output()).toContain('graceful timeout (1 s) passed: killing workers');
   });
 
+  it('SIGTERM while the workers are still starting: none starts listening, and the replica exits 0 at once', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [bundle], {
+      env: { ...process.env, ...testEnv(pg.url, redis.url, { HOST: '127.0.0.1', PORT: String(port), METRICS_PORT: String(await freePort()), WEB_CONCURRENCY: '2', LOG_LEVEL: 'info' }) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (d) => (output += d));
+    child.stderr!.on('data', (d) => (output += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // The primary has forked; the workers are loading the bundle.
+    await waitFor('primary started', () => output.includes('"msg":"started"'), { timeoutMs: 10_000 });
+    const signalledAt = Date.now();
+    child.kill('SIGTERM');
+    expect(await exited, output).toBe(0);
+    // Not the graceful timeout (30 s) a worker that missed its drain would have been killed at.
+    expect(Date.now() - signalledAt).toBeLessThan(10_000);
+    expect(output).not.toContain('Server listening');
+  });
+
+  it('an idle kept-alive client does not make a short graceful timeout kill the workers', async () => {
+    // GRACEFUL_TIMEOUT 8: the drain waits 3 s for idle connections, then closes them itself.
+    const api = await startApi({ WEB_CONCURRENCY: '1', GRACEFUL_TIMEOUT: '8', DRAIN_IDLE_TIMEOUT: '' });
+    const socket = connect(api.port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (d) => (received += d));
+    socket.write('GET /api/status HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor('answer', () => received.includes('"status":"ok"'), { timeoutMs: 5000 });
+    api.child.kill('SIGTERM');
+    expect(await api.exited, api.output()).toBe(0);
+    expect(api.output()).not.toContain('graceful timeout');
+    socket.destroy();
+  });
+
   /** The loadtest profile's balancer in front of `ports`, with its log for diagnostics. */
   async function balancer(ports: number[]) {
     const profile = loadProfile('loadtest');
