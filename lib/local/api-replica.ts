@@ -58,7 +58,7 @@ export function apiReplicaReady(name: string, proc: SpawnedProcess, o: Pick<ApiR
   const workers = o.profile.derived.api.workersPerReplica;
   const readyUrl = `http://127.0.0.1:${o.port}/readyz`;
   const metricsUrl = `http://127.0.0.1:${o.metricsPort}/metrics`;
-  return waitFor(`API replica ${name} at ${readyUrl} with ${workers} workers listening`, async () => (await httpReady(readyUrl)) && (await workersListening(metricsUrl, workers)), {
+  return waitFor(`API replica ${name} at ${readyUrl} with ${workers} worker${workers === 1 ? '' : 's'} listening`, async () => (await httpReady(readyUrl)) && (await workersListening(metricsUrl, workers)), {
     timeoutMs: 60_000,
     logFile: o.logFile,
     alive: () => isAlive(proc.pid),

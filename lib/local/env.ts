@@ -260,7 +260,7 @@ export async function localUp(opts: UpOptions): Promise<LocalState> {
         apiPorts.push(port);
         record({ name: `api-${i}`, pid: proc.pid, port, adminPort: metricsPort, stopSignal: 'SIGTERM', readyUrl: `http://127.0.0.1:${port}/readyz`, logFile });
         log(`starting API replica ${i} (${p.derived.api.workersPerReplica} workers) on 127.0.0.1:${port}, metrics on ${metricsPort}`);
-        const ready = starting(`api-${i}`, () => apiReplicaReady(String(i), proc, replica, replicaSignal));
+        const ready = starting(`api-${i}`, () => apiReplicaReady(`api-${i}`, proc, replica, replicaSignal));
         // Handled at once: a replica failing while later ones are still spawned is not an
         // unhandled rejection (Promise.all below still receives it).
         ready.catch(() => {});

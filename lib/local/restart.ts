@@ -16,7 +16,8 @@
  *  2. start it again on the same ports and wait until every worker listens; nginx tries it again
  *     when fail_timeout has passed, and sends it its share from then on.
  */
-import { resolve } from 'node:path';
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { UserError } from '../profile/errors.ts';
 import { resolveProfileData } from '../profile/load.ts';
 import { apiReplicaReady, spawnApiReplica } from './api-replica.ts';
@@ -48,8 +49,31 @@ export interface RestartOptions {
 
 /** Restart one API replica of a running local environment; returns the updated state. */
 export async function restartReplica(stateDirArg: string, name: string, opts: RestartOptions = {}): Promise<LocalState> {
-  const log = opts.log ?? (() => {});
   const stateDir = resolve(stateDirArg);
+  if (!readState(stateDir)) throw new UserError(`nothing runs from ${stateDirArg}; start it with \`apistack local up --state-dir ${stateDirArg}\``);
+  // One restart at a time: two would each write state.json from their own copy, and the pid one
+  // of them started would be lost to `local down`.
+  const lock = join(stateDir, 'restart.lock');
+  let fd: number;
+  try {
+    fd = openSync(lock, 'wx');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new UserError(`another \`apistack local restart\` runs on ${stateDirArg} (${lock} exists); wait for it, or delete the file if no restart runs`);
+    }
+    throw e;
+  }
+  try {
+    writeSync(fd, String(process.pid));
+    closeSync(fd);
+    return await restartLocked(stateDirArg, stateDir, name, opts);
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+async function restartLocked(stateDirArg: string, stateDir: string, name: string, opts: RestartOptions): Promise<LocalState> {
+  const log = opts.log ?? (() => {});
   const state = readState(stateDir);
   if (!state) throw new UserError(`nothing runs from ${stateDirArg}; start it with \`apistack local up --state-dir ${stateDirArg}\``);
   const replicas = state.services.filter((s) => s.name.startsWith('api-'));

@@ -13,6 +13,12 @@ const percent = z.number().gt(0).lte(100);
 /** Fargate accepts these vCPU sizes; see https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size */
 export const FARGATE_VCPU = [0.25, 0.5, 1, 2, 4, 8, 16] as const;
 
+/** PostgreSQL majors RDS runs (standard support): https://docs.aws.amazon.com/AmazonRDS/latest/PostgreSQLReleaseNotes/postgresql-release-calendar.html */
+function isRdsPostgresVersion(version: string): boolean {
+  const major = Number(version.split('.')[0]);
+  return major >= 13 && major <= 18;
+}
+
 export const apiSchema = z.strictObject({
   /** Container image repository for the API. */
   imageRepository: z.string().min(1),
@@ -66,7 +72,7 @@ export const postgresSchema = z.strictObject({
   engineVersion: z
     .string()
     .regex(/^\d+(\.\d+)?$/, { message: 'must look like "16" or "16.4"' })
-    .refine((v) => { const major = Number(v.split('.')[0]); return major >= 13 && major <= 17; }, { message: 'must be a PostgreSQL major version RDS runs, 13 to 17' }),
+    .refine(isRdsPostgresVersion, { message: 'must be a PostgreSQL major version RDS runs, 13 to 18' }),
   /** RDS instance class, e.g. db.t4g.medium. */
   instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, { message: 'must look like "db.t4g.medium"' }),
   k8sCpuRequestMillicores: positiveInt,
@@ -159,7 +165,7 @@ export const nginxSchema = z.strictObject({
    * instead of closing them itself (README: draining). @default 10
    */
   upstreamKeepaliveTimeoutSeconds: positiveInt.optional(),
-  proxyConnectTimeoutSeconds: z.number().int().min(1).max(75, { message: 'must be at most 75: an operating system gives up a TCP connect attempt by then' }),
+  proxyConnectTimeoutSeconds: z.number().int().min(1).max(75, { message: 'must be at most 75: nginx documents that a connect timeout cannot usually exceed 75 s' }),
   proxyReadTimeoutSeconds: z.number().int().min(1).max(3600),
   proxySendTimeoutSeconds: z.number().int().min(1).max(3600),
   proxyNextUpstreamTries: z.number().int().min(1).max(10),

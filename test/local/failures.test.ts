@@ -118,7 +118,7 @@ describe('apistack local up when a service fails to start', () => {
     );
     const r = cli(['local', 'up', '--profile', 'loadtest', '--state-dir', stateDir, '--no-prometheus'], { ...process.env, NODE_OPTIONS: `--require=${preload}` });
     const error = await expectCleanFailure(r, stateDir, /api-\d+/, { logFile: (s) => join(stateDir, 'logs', `${s}.log`) });
-    expect(error).toMatch(/^error: api-\d+ failed to start: API replica \d+ at http:\/\/127\.0\.0\.1:\d+\/readyz with 1 workers listening: the process exited with code 3 before it was ready\n/);
+    expect(error).toMatch(/^error: api-\d+ failed to start: API replica api-\d+ at http:\/\/127\.0\.0\.1:\d+\/readyz with 1 worker listening: the process exited with code 3 before it was ready\n/);
     expect(error).toContain('  | fatal: the API cannot start (exit-at-start.cjs, a test preload)');
     expect(error).toMatch(/had started \(postgres, redis, api-0, api-1\)/);
     expect(error).not.toContain('nginx');

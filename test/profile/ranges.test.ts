@@ -23,6 +23,7 @@ describe('nginx accepts every value the profile accepts', () => {
     const result = nginxAccepts({
       api: { gracefulTimeoutSeconds: 100 },
       nginx: {
+        cpuMillicores: 1_024_000,
         workerConnections: 65535,
         rateLimitPerClientPerSecond: 1_000_000_000,
         rateLimitBurst: 1_000_000_000,
@@ -48,7 +49,9 @@ describe('nginx accepts every value the profile accepts', () => {
   it('at the lower edge of every nginx range', () => {
     const result = nginxAccepts({
       nginx: {
-        workerConnections: 256,
+        cpuMillicores: 1,
+        // The lowest that holds max_conns (64) upstream plus as many clients, an invariant.
+        workerConnections: 128,
         rateLimitPerClientPerSecond: 1,
         rateLimitBurst: 0,
         connLimitPerClient: 1,
@@ -80,9 +83,9 @@ describe('values nginx, Postgres or RDS would refuse are profile errors', () => 
     expect(problemsOf({ nginx: { cpuMillicores: 2_000_000 } })[0]).toMatch(/^nginx\.cpuMillicores: 2000000 — must be at most 1024000: nginx .* at most 1024 processes$/);
   });
 
-  it('a connect timeout longer than an operating system tries to connect', () => {
+  it('a connect timeout above what nginx documents', () => {
     expect(problemsOf({ nginx: { proxyConnectTimeoutSeconds: 120 } })).toEqual([
-      'nginx.proxyConnectTimeoutSeconds: 120 — must be at most 75: an operating system gives up a TCP connect attempt by then',
+      'nginx.proxyConnectTimeoutSeconds: 120 — must be at most 75: nginx documents that a connect timeout cannot usually exceed 75 s',
     ]);
   });
 
@@ -111,7 +114,7 @@ describe('values nginx, Postgres or RDS would refuse are profile errors', () => 
   });
 
   it('a Postgres major version RDS does not run', () => {
-    expect(problemsOf({ postgres: { engineVersion: '9.6' } })).toEqual(['postgres.engineVersion: "9.6" — must be a PostgreSQL major version RDS runs, 13 to 17']);
+    expect(problemsOf({ postgres: { engineVersion: '9.6' } })).toEqual(['postgres.engineVersion: "9.6" — must be a PostgreSQL major version RDS runs, 13 to 18']);
   });
 
   it('API settings the app refuses at start', () => {
