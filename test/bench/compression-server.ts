@@ -2,12 +2,12 @@
  * One Fastify process for the compression benchmark: `tsx compression-server.ts MODE PORT`, where
  * MODE is `plugin` (@fastify/compress, as the API registers it), `plugin-defaults` (the plugin
  * with its own brotli window) or `sync` (the hand-written onSend hook the API used before:
- * brotliCompressSync/gzipSync on the event loop).
+ * brotliCompressSync/gzipSync on the event loop, with the plugin's brotli settings).
  * Routes: /large (a JSON list of users, ~64 KiB) and /tiny (a few dozen bytes).
  */
 import compress from '@fastify/compress';
 import Fastify from 'fastify';
-import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { COMPRESS_MIN_BYTES, COMPRESSION_OPTIONS } from '../../app/src/app.ts';
 
 const [mode, port] = process.argv.slice(2);
@@ -29,7 +29,8 @@ if (mode === 'plugin') {
     if (!encoding) return payload;
     reply.header('content-encoding', encoding);
     reply.removeHeader('content-length');
-    return encoding === 'br' ? brotliCompressSync(payload, { params: { [constants.BROTLI_PARAM_QUALITY]: 4 } }) : gzipSync(payload, { level: 6 });
+    // The same brotli settings as the plugin gets, so only sync-versus-streamed differs.
+    return encoding === 'br' ? brotliCompressSync(payload, COMPRESSION_OPTIONS.brotliOptions) : gzipSync(payload, { level: 6 });
   });
 } else {
   throw new Error(`mode must be plugin or sync, got ${mode}`);
