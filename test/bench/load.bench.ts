@@ -9,7 +9,7 @@
  * per reference, default 15). Targets are reported, never enforced: exit 1 means the bench broke.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { LocalState } from '../../lib/local/env.ts';
@@ -39,7 +39,78 @@ interface Result {
   /** Worker restarts during the measured run (stack cases only). */
   recycles?: number;
   crashes?: number;
+  /** Where the CPU went, microseconds of CPU time per request (stack cases only). */
+  cpuMicrosecondsPerRequest?: CpuShare;
 }
+
+interface CpuShare {
+  nginx: number;
+  apiWorkers: number;
+  apiPrimaries: number;
+  /** Everything else the machine did: wrk, Postgres, Redis, the kernel's network stack. */
+  other: number;
+}
+
+/** CPU ticks (utime + stime) of a process, and of its children it has reaped (cutime + cstime). */
+function ticks(pid: number): { own: number; reaped: number } {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const v = f.slice(f.lastIndexOf(')') + 2).split(' ').map(Number);
+    // Fields 14-17 of proc(5), counted from the state field (3).
+    return { own: v[11]! + v[12]!, reaped: v[13]! + v[14]! };
+  } catch {
+    return { own: 0, reaped: 0 };
+  }
+}
+
+function children(parent: number): number[] {
+  return readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .filter((pid) => {
+      try {
+        const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return Number(f.slice(f.lastIndexOf(')') + 2).split(' ')[1]) === parent;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/** A group's CPU ticks so far: its parents' own, plus their children's, live and exited (recycled workers). */
+function groupTicks(parents: number[]): { parents: number; children: number } {
+  let own = 0;
+  let kids = 0;
+  for (const p of parents) {
+    const t = ticks(p);
+    own += t.own;
+    kids += t.reaped + children(p).reduce((sum, c) => sum + ticks(c).own, 0);
+  }
+  return { parents: own, children: kids };
+}
+
+/** Busy ticks of the whole machine (/proc/stat: everything but idle and iowait). */
+function machineTicks(): number {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return cpu.reduce((a, b) => a + b, 0) - cpu[3]! - cpu[4]!;
+}
+
+function cpuSnapshot(state: LocalState) {
+  const api = groupTicks(state.services.filter((s) => s.name.startsWith('api-')).map((s) => s.pid));
+  const nginx = groupTicks(state.services.filter((s) => s.name === 'nginx').map((s) => s.pid));
+  return { api, nginx: nginx.parents + nginx.children, machine: machineTicks() };
+}
+
+function cpuShare(before: ReturnType<typeof cpuSnapshot>, after: ReturnType<typeof cpuSnapshot>, requests: number): CpuShare {
+  const us = (t: number) => Math.round((t * (1e6 / CLOCK_TICKS_PER_SECOND) / requests) * 10) / 10;
+  const nginx = after.nginx - before.nginx;
+  const workers = after.api.children - before.api.children;
+  const primaries = after.api.parents - before.api.parents;
+  const machine = after.machine - before.machine;
+  return { nginx: us(nginx), apiWorkers: us(workers), apiPrimaries: us(primaries), other: us(machine - nginx - workers - primaries) };
+}
+
+const CLOCK_TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 requireBinary('wrk'); // before anything starts: a missing wrk names its package
 
@@ -80,9 +151,14 @@ async function restarts(state: LocalState): Promise<{ recycle: number; crash: nu
 async function stackCase(name: string, url: string, state: LocalState): Promise<Result> {
   // Counted around the measured run only, like every other figure of the case.
   let before = { recycle: 0, crash: 0 };
-  const result = await measure(name, url, seconds, async () => void (before = await restarts(state)));
+  let cpuBefore = cpuSnapshot(state);
+  const result = await measure(name, url, seconds, async () => {
+    before = await restarts(state);
+    cpuBefore = cpuSnapshot(state);
+  });
+  const cpu = cpuShare(cpuBefore, cpuSnapshot(state), result.requests);
   const after = await restarts(state);
-  return { ...result, recycles: after.recycle - before.recycle, crashes: after.crash - before.crash };
+  return { ...result, recycles: after.recycle - before.recycle, crashes: after.crash - before.crash, cpuMicrosecondsPerRequest: cpu };
 }
 
 // One plain Fastify process, nothing of the app: the framework's own cost behind nginx.
@@ -196,6 +272,12 @@ http {
     '| case | req/s | p50 ms | p99 ms | non-2xx | socket errors | recycles | crashes |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
     ...report.results.map((r) => `| ${r.name} | ${r.requestsPerSecond} | ${r.p50Ms} | ${r.p99Ms} | ${r.non2xx} | ${r.socketErrors.total} | ${dash(r.recycles)} | ${dash(r.crashes)} |`),
+    '',
+    'Where the CPU went, microseconds of CPU time per request (from /proc; "other" is everything else the machine did: wrk, Postgres, Redis, the kernel):',
+    '',
+    '| case | nginx | API workers | API primaries | other |',
+    '|---|---:|---:|---:|---:|',
+    ...report.results.filter((r) => r.cpuMicrosecondsPerRequest).map((r) => `| ${r.name} | ${r.cpuMicrosecondsPerRequest!.nginx} | ${r.cpuMicrosecondsPerRequest!.apiWorkers} | ${r.cpuMicrosecondsPerRequest!.apiPrimaries} | ${r.cpuMicrosecondsPerRequest!.other} |`),
     '',
     '| ratio | value |',
     '|---|---:|',
