@@ -132,17 +132,21 @@ export function build(deps: AppDeps): FastifyInstance & { ctx: AppContext } {
   app.addHook('onRequest', (_req, reply, done) => {
     inFlight.add(reply.raw);
     reply.header('x-worker-id', workerId);
-    // Draining: the client closes this connection after the answer (see closeAfterResponses).
+    // Draining: the client closes this connection after the answer (the drain in worker.ts).
     if (deps.state.draining) reply.header('connection', 'close');
     done();
   });
+  /** A request is answered: out of the in-flight set, its duration recorded, counted for recycling. */
+  const answered = (record: ReturnType<typeof httpDuration.route>, req: FastifyRequest, reply: FastifyReply, statusCode: number) => {
+    inFlight.delete(reply.raw);
+    record(req.method, statusCode, reply.elapsedTime / 1000);
+    deps.onResponse?.();
+  };
   // Each route gets its own duration recorder, so a response records without hashing labels.
   app.addHook('onRoute', (route) => {
     const record = httpDuration.route(route.url ?? route.path ?? 'unmatched');
     const onResponse = (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
-      inFlight.delete(reply.raw);
-      record(req.method, reply.statusCode, reply.elapsedTime / 1000);
-      deps.onResponse?.();
+      answered(record, req, reply, reply.statusCode);
       done();
     };
     route.onResponse = [...(Array.isArray(route.onResponse) ? route.onResponse : route.onResponse ? [route.onResponse] : []), onResponse];
@@ -151,9 +155,7 @@ export function build(deps: AppDeps): FastifyInstance & { ctx: AppContext } {
 
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((req, reply) => {
-    inFlight.delete(reply.raw);
-    recordUnmatched(req.method, 404, reply.elapsedTime / 1000);
-    deps.onResponse?.();
+    answered(recordUnmatched, req, reply, 404);
     return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
   });
 

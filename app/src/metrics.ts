@@ -50,8 +50,8 @@ export class RouteHistogram {
   }
 
   /** prom-client's JSON form: cumulative buckets (le first), +Inf, _sum, _count per label set. */
-  async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: { labels: Record<string, string | number>; value: number; metricName: string }[] }> {
-    const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+  async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: SampleJson[] }> {
+    const values: SampleJson[] = [];
     for (const s of this.#series) {
       let cumulative = 0;
       this.buckets.forEach((le, i) => {
@@ -64,6 +64,13 @@ export class RouteHistogram {
     }
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
+}
+
+/** One sample as prom-client's registry reads it. */
+interface SampleJson {
+  readonly labels: Record<string, string | number>;
+  readonly value: number;
+  readonly metricName: string;
 }
 
 interface Series {

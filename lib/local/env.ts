@@ -13,7 +13,7 @@ import { UserError } from '../profile/errors.ts';
 import type { ResolvedProfile } from '../profile/load.ts';
 import { renderNginxConfig } from '../../nginx/index.ts';
 import { locateBinary, requireBinary } from './binaries.ts';
-import { freePort, isAlive, isPortOpen, lastLines, spawnServer, StartError, stopPid, waitFor, logTail } from './process.ts';
+import { freePort, isAlive, isPortOpen, lastLines, spawnServer, StartError, stopProcessGroup, waitFor, logTail } from './process.ts';
 import { startNginx, startPostgres, startRedis } from './services.ts';
 import { prometheusConfig, renderRulesYaml, renderYaml } from '../monitoring/index.ts';
 import { apiReplicaReady, httpReady, spawnApiReplica } from './api-replica.ts';
@@ -341,13 +341,7 @@ export async function localUp(opts: UpOptions): Promise<LocalState> {
 /** Stop in reverse start order: gracefully by pid, then the whole process group forcefully. */
 async function stopServices(services: readonly LocalService[], timeoutMs = 20_000): Promise<void> {
   for (const s of [...services].reverse()) {
-    await stopPid(s.pid, { signal: s.stopSignal, timeoutMs });
-    // Detached servers lead their own process group: make sure no child (API workers, nginx workers) outlives them.
-    try {
-      process.kill(-s.pid, 'SIGKILL');
-    } catch {
-      // group already gone
-    }
+    await stopProcessGroup(s.pid, { signal: s.stopSignal, timeoutMs });
   }
 }
 

@@ -166,16 +166,21 @@ function isZombie(pid: number): boolean {
 }
 
 /**
- * Stop a server whose start failed, so it never outlives the error: `signal`, SIGKILL after
- * `timeoutMs`, and for a detached server (the leader of its own process group) its children too.
+ * Stop a detached server (the leader of its own process group): `signal`, SIGKILL after
+ * `timeoutMs`, then SIGKILL to its group, so no child (API workers, nginx workers) outlives it.
  */
-export async function abandonServer(proc: SpawnedProcess, opts: { detached?: boolean; signal?: NodeJS.Signals; timeoutMs?: number } = {}): Promise<void> {
-  await stopPid(proc.pid, { signal: opts.signal ?? 'SIGTERM', timeoutMs: opts.timeoutMs ?? 5000 });
-  if (opts.detached) {
-    try {
-      process.kill(-proc.pid, 'SIGKILL');
-    } catch {
-      // group already gone
-    }
+export async function stopProcessGroup(pid: number, opts: { signal?: NodeJS.Signals; timeoutMs?: number } = {}): Promise<'graceful' | 'killed' | 'absent'> {
+  const stopped = await stopPid(pid, opts);
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // group already gone
   }
+  return stopped;
+}
+
+/** Stop a server whose start failed, so it never outlives the error. */
+export async function abandonServer(proc: SpawnedProcess, opts: { detached?: boolean; signal?: NodeJS.Signals; timeoutMs?: number } = {}): Promise<void> {
+  const stop = { signal: opts.signal ?? 'SIGTERM', timeoutMs: opts.timeoutMs ?? 5000 };
+  await (opts.detached ? stopProcessGroup(proc.pid, stop) : stopPid(proc.pid, stop));
 }

@@ -22,14 +22,14 @@ import { UserError } from '../profile/errors.ts';
 import { resolveProfileData } from '../profile/load.ts';
 import { apiReplicaReady, spawnApiReplica } from './api-replica.ts';
 import { LocalStartError, readState, writeState, type LocalService, type LocalState } from './env.ts';
-import { isAlive, StartError, stopPid, waitFor } from './process.ts';
+import { isAlive, StartError, stopProcessGroup, waitFor } from './process.ts';
 import { REQUEST_DURATION_METRIC } from '../monitoring/metrics.ts';
 
 /** nginx keeps time in whole seconds: a fail window ends up to a second after fail_timeout. */
 const NGINX_CLOCK_SECONDS = 1;
 
 /** Requests the replica answered, probes excluded (its metrics start at zero with the process). */
-async function servedRequests(metricsPort: number): Promise<number> {
+export async function servedRequests(metricsPort: number): Promise<number> {
   try {
     const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { headers: { connection: 'close' }, signal: AbortSignal.timeout(1000) })).text();
     let total = 0;
@@ -87,12 +87,7 @@ async function restartLocked(stateDirArg: string, stateDir: string, name: string
   let stoppedAt = Date.now();
   if (isAlive(replica.pid)) {
     log(`stopping ${name} (SIGTERM: in-flight requests finish, connections close without resets; nginx retries elsewhere)`);
-    const stopped = await stopPid(replica.pid, { signal: 'SIGTERM', timeoutMs: (profile.derived.api.terminationGracePeriodSeconds + 5) * 1000 });
-    try {
-      process.kill(-replica.pid, 'SIGKILL');
-    } catch {
-      // its process group is gone
-    }
+    const stopped = await stopProcessGroup(replica.pid, { signal: 'SIGTERM', timeoutMs: (profile.derived.api.terminationGracePeriodSeconds + 5) * 1000 });
     if (stopped === 'killed') log(`${name} did not stop within its grace period and was killed`);
     stoppedAt = Date.now();
   }

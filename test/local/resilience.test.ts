@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureAppBundle } from '../../bin/commands/local.ts';
 import type { LocalService, LocalState } from '../../lib/local/env.ts';
 import { isAlive, waitFor } from '../../lib/local/process.ts';
+import { servedRequests } from '../../lib/local/restart.ts';
 import { loadProfile } from '../../lib/profile/index.ts';
 import { cli, cliAsync, stateDirFor } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/servers.ts';
@@ -23,13 +24,7 @@ const replica = (name: string) => readState().services.find((s) => s.name === na
 const errorLog = () => readFileSync(join(stateDir, 'nginx', 'logs', 'error.log'), 'utf8');
 
 /** Requests a replica answered since its process started, probes excluded. */
-async function served(s: LocalService): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${s.adminPort}/metrics`, { headers: { connection: 'close' } })).text();
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith('apistack_http_request_duration_seconds_count{') && !/route="\/(readyz|healthz)"/.test(l))
-    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-}
+const served = (s: LocalService) => servedRequests(s.adminPort!);
 
 /** Reads and writes at full speed through nginx for `seconds`, while `during` runs. */
 async function underLoad(seconds: number, during: () => Promise<void>): Promise<{ reads: WrkResult; writes: WrkResult }> {
