@@ -62,7 +62,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { requireServing?: bool
     }
     return n;
   };
-  const url = (name: string, protocols: string[]): string => {
+  // A platform's secret store hands out one field of a secret (the password), not a URL with the
+  // password inside: the URL then carries only host, user and database, and passwordName adds it.
+  const url = (name: string, protocols: string[], passwordName: string): string => {
     const raw = env[name];
     if (!raw) {
       problems.push(`${name} is required (${protocols.map((p) => `${p}//...`).join(' or ')})`);
@@ -71,7 +73,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { requireServing?: bool
     try {
       const u = new URL(raw);
       if (!protocols.includes(u.protocol)) problems.push(`${name} must start with ${protocols.join(' or ')}, got ${u.protocol}`);
+      const password = env[passwordName];
+      if (password) {
+        u.password = encodeURIComponent(password);
+        return u.toString();
+      }
     } catch {
+      // Never echo the value: it may hold a password.
       problems.push(`${name} is not a URL`);
     }
     return raw;
@@ -91,11 +99,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { requireServing?: bool
     // nginx's upstream keepalive_timeout (10 s by default) plus a margin, well within the graceful timeout.
     drainIdleTimeoutSeconds: int('DRAIN_IDLE_TIMEOUT', Math.max(0, Math.min(15, graceful - DRAIN_MARGIN_SECONDS)), 0, 3600),
     shutdownDelaySeconds: int('SHUTDOWN_DELAY', 0, 0, 3600),
-    databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
+    databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:'], 'DATABASE_PASSWORD'),
     databasePoolSize: poolSize,
     databaseAcquireTimeoutMs: int('DATABASE_ACQUIRE_TIMEOUT_MS', 2000, 1, 600_000),
     statementTimeoutMs: int('STATEMENT_TIMEOUT_MS', 5000, 1, 600_000),
-    redisUrl: opts.requireServing === false ? env.REDIS_URL ?? '' : url('REDIS_URL', ['redis:', 'rediss:']),
+    redisUrl: opts.requireServing === false ? env.REDIS_URL ?? '' : url('REDIS_URL', ['redis:', 'rediss:'], 'REDIS_PASSWORD'),
     cacheTtlSeconds: int('CACHE_TTL_SECONDS', 60, 1),
     cacheWarmupKeys: int('CACHE_WARMUP_KEYS', 0, 0, 100_000),
     authCacheTtlSeconds: int('AUTH_CACHE_TTL_SECONDS', 300, 1),

@@ -92,6 +92,42 @@ describe('configuration', () => {
   });
 });
 
+describe('passwords given apart from their URLs (a secret store hands out one field)', () => {
+  it('puts DATABASE_PASSWORD and REDIS_PASSWORD into the URLs, encoded, and never echoes a URL that is wrong', () => {
+    const c = loadConfig({ DATABASE_URL: 'postgres://app@db:5432/apistack', DATABASE_PASSWORD: 'p@ss/w:rd', REDIS_URL: 'rediss://cache:6379', REDIS_PASSWORD: 'tok en', ADMIN_TOKEN });
+    expect(c.databaseUrl).toBe('postgres://app:p%40ss%2Fw%3Ard@db:5432/apistack');
+    expect(c.redisUrl).toBe('rediss://:tok%20en@cache:6379');
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://app:hunter2@', REDIS_URL: 'redis://x', ADMIN_TOKEN })).toThrow(/DATABASE_URL is not a URL/);
+    let message = '';
+    try {
+      loadConfig({ DATABASE_URL: 'nonsense hunter2', REDIS_URL: 'redis://x', ADMIN_TOKEN });
+    } catch (e) {
+      message = String(e);
+    }
+    expect(message).toContain('DATABASE_URL is not a URL');
+    expect(message).not.toContain('hunter2');
+  });
+
+  it('serves with a password-protected Redis reached through REDIS_PASSWORD', async () => {
+    const password = 'split-secret-0123456789';
+    const [pg, redis] = await Promise.all([startTestPostgres(), startTestRedis({ password })]);
+    try {
+      await migrated(pg.url);
+      const bare = `redis://127.0.0.1:${redis.port}`;
+      const built = await buildApp(pg.url, bare, { REDIS_PASSWORD: password });
+      try {
+        const ready = await built.app.inject({ url: '/readyz' });
+        expect(ready.statusCode).toBe(200);
+        expect(await built.redis.ping()).toBe('PONG');
+      } finally {
+        await built.close();
+      }
+    } finally {
+      await Promise.all([pg.cleanup(), redis.cleanup()]);
+    }
+  });
+});
+
 describe('API routes against real Postgres and Redis', () => {
   let pg: Awaited<ReturnType<typeof startTestPostgres>>;
   let redis: Awaited<ReturnType<typeof startTestRedis>>;
