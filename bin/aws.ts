@@ -1,6 +1,29 @@
 /**
- * The AWS CDK app named in cdk.json. The AWS target is not built yet: say so plainly
- * rather than synthesize an empty cloud assembly that looks like success.
+ * The AWS CDK app named in cdk.json: `npx cdk synth [-c profile=NAME|FILE]` (default: optimized).
+ * Also `apistack synth --target aws`, which writes the cloud assembly to DIR/aws.
  */
-console.error('error: the AWS (CDK) target is not implemented yet; `apistack synth --target k8s` and `apistack cost` work today.');
-process.exit(1);
+import { App } from 'aws-cdk-lib';
+import { join } from 'node:path';
+import { awsApp } from '../lib/aws/index.ts';
+import { DEFAULT_PROFILE, isUserError, loadProfile } from '../lib/profile/index.ts';
+
+export function synthAws(profileRef: string, outDir: string): string {
+  const outdir = join(outDir, 'aws');
+  const { app } = awsApp({ profile: loadProfile(profileRef), outdir });
+  app.synth();
+  return outdir;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  try {
+    // Under the cdk CLI the App reads its outdir and context (-c profile=...) from the environment.
+    const app = new App();
+    const ref = (app.node.tryGetContext('profile') as string | undefined) ?? (app.node.tryGetContext('apistack:profile') as string | undefined) ?? DEFAULT_PROFILE;
+    awsApp({ profile: loadProfile(ref), app });
+    app.synth();
+  } catch (e) {
+    if (!isUserError(e)) throw e;
+    console.error(`error: ${e.message}`);
+    process.exit(1);
+  }
+}

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { autoscalingTotals, Catalog, compare, parseFormat, priceProfile, renderBreakdown, renderComparison, type ReplicaPoint, type Target } from '../../lib/cost/index.ts';
+import { autoscalingTotals, Catalog, compare, parseFormat, priceProfile, priceTemplate, renderBreakdown, renderComparison, type ReplicaPoint, type Target } from '../../lib/cost/index.ts';
 import { loadProfile, UserError } from '../../lib/profile/index.ts';
 
 interface CostOptions {
@@ -12,6 +12,7 @@ interface CostOptions {
   hoursPerMonth: string;
   implementationCost?: string;
   replicas?: string;
+  fromTemplate?: string;
 }
 
 function parseTarget(value: string): Target {
@@ -41,6 +42,12 @@ export function costReport(opts: CostOptions): string {
   const implementationCost = opts.implementationCost === undefined ? undefined : parsePositive('--implementation-cost', opts.implementationCost, true);
   const replicas = parseReplicas(opts.replicas);
   const catalog = Catalog.load(opts.prices);
+  if (opts.fromTemplate !== undefined) {
+    if (opts.profile || opts.current || opts.optimized) throw new UserError('--from-template prices what a synthesized stack deploys; it takes no --profile, --current or --optimized');
+    if (target !== 'aws') throw new UserError('--from-template reads an AWS cloud assembly; use --target aws (the default)');
+    const { breakdown, totals } = priceTemplate(opts.fromTemplate, catalog, { hoursPerMonth, ...(replicas !== undefined ? { replicas } : {}) });
+    return renderBreakdown(breakdown, format, totals);
+  }
   const price = (ref: string) => priceProfile(loadProfile(ref), target, catalog, { hoursPerMonth, ...(replicas !== undefined ? { replicas } : {}) });
 
   if (opts.current || opts.optimized) {
@@ -66,6 +73,7 @@ export function registerCostCommands(program: Command): void {
     .option('--prices <file>', 'price file overriding or extending the catalog (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--hours-per-month <hours>', 'hours in a billing month', '730')
     .option('--implementation-cost <usd>', 'one-off cost of the optimization: adds annual savings, ROI and payback')
+    .option('--from-template <dir>', 'price a synthesized AWS stack as deployed: the cloud assembly directory (DIR/aws) or its template')
     .option('--replicas <point>', 'API replicas to price: min, max, expected or a number (default: expected, else max)')
     .action((opts: CostOptions) => {
       console.log(costReport(opts));

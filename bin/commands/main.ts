@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { kubernetesNginxConfig } from '../../charts/index.ts';
 import { DEFAULT_PROFILE, loadProfile, type ResolvedProfile } from '../../lib/profile/index.ts';
+import { synthAws } from '../aws.ts';
 import { synthKubernetes } from '../k8s.ts';
+import { describeAwsAssembly } from './synth.ts';
 import { costReport } from './cost.ts';
 import { profileSummary } from './profile.ts';
 
@@ -23,7 +25,7 @@ export function registerMainCommand(program: Command): void {
       for (const file of synthesizeNginx(profile, opts.out)) console.log(`wrote ${file}`);
       const k8sDir = synthKubernetes(opts.profile, opts.out);
       for (const f of readdirSync(k8sDir).sort()) console.log(`wrote ${join(k8sDir, f)}`);
-      // The AWS stacks are still to come; the AWS column is priced from the profile.
+      for (const line of describeAwsAssembly(synthAws(opts.profile, opts.out))) console.log(line);
       for (const target of ['aws', 'k8s']) {
         console.log('');
         console.log(costReport({ current: 'baseline', optimized: opts.profile, target, format: 'table', prices: [], hoursPerMonth: '730' }));

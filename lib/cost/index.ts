@@ -3,7 +3,8 @@ import type { ResolvedProfile } from '../profile/load.ts';
 import { Catalog } from './catalog.ts';
 import type { Breakdown } from './model.ts';
 import type { ReplicaPoint } from './readers/common.ts';
-import { priceAwsProfile } from './readers/profile-aws.ts';
+import { awsInputsFromTemplate, readTemplate } from './readers/cloudformation.ts';
+import { priceAws, priceAwsProfile } from './readers/profile-aws.ts';
 import { priceKubernetesProfile } from './readers/kubernetes.ts';
 import type { AutoscalingTotals } from './render.ts';
 
@@ -11,7 +12,8 @@ export * from './catalog.ts';
 export * from './model.ts';
 export * from './savings.ts';
 export * from './render.ts';
-export { priceAwsProfile } from './readers/profile-aws.ts';
+export { awsInputsFromProfile, priceAws, priceAwsProfile, type AwsCostInputs } from './readers/profile-aws.ts';
+export { awsInputsFromTemplate, readTemplate, type CloudFormationTemplate } from './readers/cloudformation.ts';
 export { binPack, kubernetesInputsFromProfile, nodeShape, priceKubernetes, priceKubernetesProfile, type KubernetesCostInputs } from './readers/kubernetes.ts';
 export type { ReplicaPoint } from './readers/common.ts';
 
@@ -27,4 +29,17 @@ export function priceProfile(p: ResolvedProfile, target: Target, catalog: Catalo
 export function autoscalingTotals(p: ResolvedProfile, target: Target, catalog: Catalog, hoursPerMonth?: number): AutoscalingTotals {
   const at = (replicas: ReplicaPoint) => priceProfile(p, target, catalog, { ...(hoursPerMonth ? { hoursPerMonth } : {}), replicas }).total;
   return { min: at('min'), max: at('max'), ...(p.api.replicasExpected !== undefined ? { expected: at('expected') } : {}) };
+}
+
+/** Price a synthesized AWS stack (a cloud assembly directory or its template file), as deployed. */
+export function priceTemplate(path: string, catalog: Catalog, opts: { hoursPerMonth?: number; replicas?: ReplicaPoint } = {}): { breakdown: Breakdown; totals: AutoscalingTotals; profile: ResolvedProfile } {
+  const hoursPerMonth = opts.hoursPerMonth ?? DEFAULT_HOURS_PER_MONTH;
+  const { template, file } = readTemplate(path);
+  const at = (replicas: ReplicaPoint | undefined) => {
+    const { inputs, profile } = awsInputsFromTemplate(template, file, replicas);
+    return { breakdown: priceAws(inputs, profile, catalog, { hoursPerMonth }), profile };
+  };
+  const { breakdown, profile } = at(opts.replicas);
+  const totals: AutoscalingTotals = { min: at('min').breakdown.total, max: at('max').breakdown.total, ...(profile.api.replicasExpected !== undefined ? { expected: at('expected').breakdown.total } : {}) };
+  return { breakdown, totals, profile };
 }

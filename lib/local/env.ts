@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, renameSync 
 import { basename, join, resolve } from 'node:path';
 import { appEnvironment } from '../profile/app-env.ts';
 import { UserError } from '../profile/errors.ts';
-import type { ResolvedProfile } from '../profile/load.ts';
+import { profileData, type ResolvedProfile } from '../profile/load.ts';
 import { renderNginxConfig } from '../../nginx/index.ts';
 import { locateBinary, requireBinary } from './binaries.ts';
 import { freePort, isAlive, isPortOpen, lastLines, spawnServer, StartError, stopProcessGroup, waitFor, logTail } from './process.ts';
@@ -69,12 +69,6 @@ export interface UpOptions {
   readonly log?: (line: string) => void;
   /** Aborted (Ctrl-C) during `up`: what started is stopped again. */
   readonly signal?: AbortSignal;
-}
-
-/** A resolved profile without what resolving adds (derived values, source), as JSON. */
-function profileData(p: ResolvedProfile): Record<string, unknown> {
-  const { derived: _derived, source: _source, ...own } = p;
-  return JSON.parse(JSON.stringify(own)) as Record<string, unknown>;
 }
 
 function statePath(stateDir: string): string {

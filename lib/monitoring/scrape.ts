@@ -5,7 +5,7 @@ import { PORTS } from '../profile/workloads.ts';
 export type ScrapeTarget =
   | { readonly kind: 'local'; readonly apiMetricsTargets: readonly string[]; readonly prometheusTarget?: string }
   | { readonly kind: 'kubernetes'; readonly namespace: string }
-  | { readonly kind: 'aws'; readonly apiMetricsDnsName: string; readonly exporterTargets: readonly string[] };
+  | { readonly kind: 'aws'; readonly apiMetricsDnsName: string; readonly nginxExporterDnsName?: string };
 
 export const RULE_FILES = ['/etc/prometheus/rules/*.yml'];
 
@@ -45,8 +45,23 @@ export function prometheusConfig(p: ResolvedProfile, target: ScrapeTarget, opts:
     rule_files,
     scrape_configs: [
       // ECS tasks registered in Cloud Map: one A record per task.
-      { job_name: 'api', dns_sd_configs: [{ names: [target.apiMetricsDnsName], type: 'A', port: PORTS.apiMetrics }] },
-      { job_name: 'exporters', static_configs: [{ targets: [...target.exporterTargets] }] },
+      { job_name: 'api', dns_sd_configs: [{ names: [target.apiMetricsDnsName], type: 'A', port: PORTS.apiMetrics, refresh_interval: interval }] },
+      ...(target.nginxExporterDnsName
+        ? [{ job_name: 'nginx', dns_sd_configs: [{ names: [target.nginxExporterDnsName], type: 'A', port: PORTS.nginxExporter, refresh_interval: interval }] }]
+        : []),
+      { job_name: 'prometheus', static_configs: [{ targets: [`localhost:${PORTS.prometheus}`] }] },
     ],
+  };
+}
+
+/**
+ * Managed monitoring on AWS: a collector beside each API task scrapes that task alone and
+ * remote-writes to Amazon Managed Prometheus, where the rules run (no rule_files here).
+ */
+export function sidecarScrapeConfig(p: ResolvedProfile): Record<string, unknown> {
+  const interval = `${p.monitoring.scrapeIntervalSeconds}s`;
+  return {
+    global: { scrape_interval: interval, external_labels: { profile: p.name, target: 'aws' } },
+    scrape_configs: [{ job_name: 'api', metrics_path: '/metrics', static_configs: [{ targets: [`127.0.0.1:${PORTS.apiMetrics}`] }] }],
   };
 }

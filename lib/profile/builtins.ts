@@ -105,6 +105,7 @@ const baseline: ProfileInput = {
   },
   monitoring: {
     // Amazon Managed Prometheus and Grafana with their defaults.
+    logRetentionDays: 30,
     mode: 'managed',
     prometheusOperator: false,
     scrapeIntervalSeconds: 15,
@@ -241,6 +242,8 @@ const loadtest: ProfileLayer = {
     k8sMemoryLimitMiB: 1024,
     storageGiB: 20,
     backupRetentionDays: 1,
+    // Torn down after the run: protection would only make `cdk destroy` fail.
+    deletionProtection: false,
   },
   redis: { nodeType: 'cache.t4g.micro', k8sCpuRequestMillicores: 100, k8sMemoryRequestMiB: 256, k8sMemoryLimitMiB: 256 },
   nginx: {
@@ -252,7 +255,7 @@ const loadtest: ProfileLayer = {
     // Millions of 2xx lines a minute tell a load test nothing; every failure is still logged.
     accessLog: 'errors',
   },
-  monitoring: { retentionDays: 2, storageGiB: 10 },
+  monitoring: { retentionDays: 2, storageGiB: 10, logRetentionDays: 7 },
   kubernetes: { nodeInstanceType: 't4g.medium', spareNodes: 0 },
   network: { natGateways: 1 },
   // Torn down within hours: a commitment would be wasted.
@@ -269,6 +272,11 @@ const productionHa: ProfileLayer = {
     replicasMin: 3,
     replicasMax: 9,
     replicasExpected: 4,
+    // Business hours start with capacity already there instead of waiting for CPU to climb.
+    scheduledScaling: [
+      { name: 'weekday-morning', schedule: 'cron(0 7 ? * MON-FRI *)', timeZone: 'America/New_York', replicasMin: 4, replicasMax: 9 },
+      { name: 'weekday-evening', schedule: 'cron(0 20 ? * MON-FRI *)', timeZone: 'America/New_York', replicasMin: 3, replicasMax: 9 },
+    ],
   },
   postgres: { multiAz: true, backupRetentionDays: 14 },
   redis: { replicas: 2, multiAz: true, persistence: true },

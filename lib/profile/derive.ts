@@ -2,7 +2,7 @@
  * Values derived from a profile, computed in one place so every target agrees,
  * and the invariants they must satisfy.
  */
-import type { Profile } from './schema.ts';
+import { FARGATE_VCPU, type Profile } from './schema.ts';
 
 /** Usage figures the cost depends on, used when a profile does not give them. */
 export const USAGE_DEFAULTS = Object.freeze({
@@ -71,6 +71,11 @@ export const TIMEOUT_MARGIN_SECONDS = 5;
 export const UPSTREAM_KEEPALIVE_TIMEOUT_SECONDS = 10;
 /** Postgres keeps this many connections for superusers (superuser_reserved_connections' default). */
 export const POSTGRES_SUPERUSER_RESERVED_CONNECTIONS = 3;
+/**
+ * Default ALB scaling target: 500 requests/s per worker, about 70% of what one Node worker served
+ * on cached reads with a database round trip now and then (README: sustained load).
+ */
+export const REQUESTS_PER_WORKER_PER_MINUTE = 30_000;
 /** ECS caps a container's stopTimeout at 120 s on Fargate. */
 export const ECS_MAX_STOP_TIMEOUT_SECONDS = 120;
 
@@ -111,6 +116,8 @@ export interface Derived {
      * so nginx has always closed its own first (README: draining without resets).
      */
     readonly drainIdleTimeoutSeconds: number;
+    /** ALB request-count target per task per minute (only used behind an ALB). */
+    readonly autoscalingRequestsPerTargetPerMinute: number;
   };
   readonly postgres: {
     readonly instanceMemoryGiB: number;
@@ -120,6 +127,10 @@ export interface Derived {
     readonly maxConnectionsKubernetes: number;
     readonly budgetAws: ConnectionBudget;
     readonly budgetKubernetes: ConnectionBudget;
+    readonly deletionProtection: boolean;
+  };
+  readonly monitoring: {
+    readonly logRetentionDays: number;
   };
   readonly redis: {
     readonly maxmemoryMiB: number;
@@ -204,6 +215,7 @@ export function derive(p: Profile): Derived {
       statementTimeoutMs,
       slowestAnswerSeconds: (dbAcquireTimeoutMs + statementTimeoutMs) / 1000,
       drainIdleTimeoutSeconds: upstreamKeepaliveTimeoutSeconds + TIMEOUT_MARGIN_SECONDS,
+      autoscalingRequestsPerTargetPerMinute: p.api.autoscalingRequestsPerTargetPerMinute ?? workersPerReplica * REQUESTS_PER_WORKER_PER_MINUTE,
     },
     postgres: {
       instanceMemoryGiB,
@@ -211,7 +223,9 @@ export function derive(p: Profile): Derived {
       maxConnectionsKubernetes,
       budgetAws: budget(p, workersPerReplica, maxConnectionsAws),
       budgetKubernetes: budget(p, workersPerReplica, maxConnectionsKubernetes),
+      deletionProtection: p.postgres.deletionProtection ?? true,
     },
+    monitoring: { logRetentionDays: p.monitoring.logRetentionDays ?? 30 },
     redis: { maxmemoryMiB: Math.floor((p.redis.k8sMemoryLimitMiB * p.redis.maxmemoryPercent) / 100) },
     nginx: {
       workerProcesses,
@@ -251,6 +265,18 @@ export function fargateMemoryRangeMiB(vcpu: number): { min: number; max: number;
     default:
       return undefined;
   }
+}
+
+/** The smallest valid Fargate task size that holds a requested CPU and memory. */
+export function fargateTaskSize(cpuMillicores: number, memoryMiB: number): { vcpu: number; memoryMiB: number } {
+  for (const vcpu of FARGATE_VCPU) {
+    if (vcpu * 1000 < cpuMillicores) continue;
+    const range = fargateMemoryRangeMiB(vcpu)!;
+    const options = range.fixed ?? Array.from({ length: (range.max - range.min) / range.stepMiB + 1 }, (_, i) => range.min + i * range.stepMiB);
+    const fit = options.find((m) => m >= memoryMiB);
+    if (fit !== undefined) return { vcpu, memoryMiB: fit };
+  }
+  throw new Error(`no Fargate task size holds ${cpuMillicores}m CPU and ${memoryMiB} MiB`);
 }
 
 /** One broken invariant: the field to change, what is wrong, and how to fix it. */
@@ -405,6 +431,16 @@ export function checkInvariants(p: Profile, d: Derived): InvariantProblem[] {
     if (purchase.termYears === undefined) add('purchase.termYears', `${purchase.option} needs a term: 1 or 3`);
     if (purchase.payment === undefined) add('purchase.payment', `${purchase.option} needs a payment: no-upfront, partial-upfront or all-upfront`);
   }
+
+  for (const [i, s] of (api.scheduledScaling ?? []).entries()) {
+    const path = `api.scheduledScaling.${i}`;
+    if (s.replicasMin > s.replicasMax) add(`${path}.replicasMin`, `'${path}.replicasMin' (${s.replicasMin}) must be <= '${path}.replicasMax' (${s.replicasMax})`);
+    // The connection budget and nginx's max_conns are sized for api.replicasMax; a schedule above it would break both.
+    if (s.replicasMax > api.replicasMax) add(`${path}.replicasMax`, `${s.replicasMax} is above api.replicasMax (${api.replicasMax}), which the connection budget is sized for; raise api.replicasMax or lower the schedule`);
+  }
+  const scheduleNames = (api.scheduledScaling ?? []).map((s) => s.name);
+  const repeated = scheduleNames.find((n, i) => scheduleNames.indexOf(n) !== i);
+  if (repeated) add('api.scheduledScaling', `schedule name "${repeated}" is used twice; each scheduled action needs its own name`);
 
   if (p.network.natGateways > p.network.availabilityZones) {
     add('network.natGateways', `${p.network.natGateways} NAT gateways for ${p.network.availabilityZones} availability zones; use at most one per AZ`);

@@ -163,6 +163,15 @@ function invalidProfile(label: string, problems: string[], hint = ''): ProfileEr
   return new ProfileError(`profile ${label} is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}${hint}`, problems);
 }
 
+/** Where a synthesized AWS template records the profile it was made from (template Metadata). */
+export const PROFILE_METADATA_KEY = 'apistack:profile';
+
+/** A resolved profile without what resolving adds (derived values, source), as JSON: resolveProfileData takes it back. */
+export function profileData(p: ResolvedProfile): Record<string, unknown> {
+  const { derived: _derived, source: _source, ...own } = p;
+  return JSON.parse(JSON.stringify(own)) as Record<string, unknown>;
+}
+
 /** Validate merged profile data; every problem is collected into one ProfileError. */
 export function resolveProfileData(data: Record<string, unknown>, source: string[], label: string): ResolvedProfile {
   const parsed = profileSchema.safeParse(data);

@@ -21,6 +21,17 @@ export const PORTS = Object.freeze({
   grafana: 3000,
 });
 
+/** Third-party images every target runs, pinned, so Kubernetes and AWS run the same versions. */
+export const CONTAINER_IMAGES = Object.freeze({
+  postgresExporter: 'quay.io/prometheuscommunity/postgres-exporter:v0.15.0',
+  redisExporter: 'oliver006/redis_exporter:v1.62.0',
+  nginxExporter: 'nginx/nginx-prometheus-exporter:1.3.0',
+  prometheus: 'prom/prometheus:v2.54.1',
+  grafana: 'grafana/grafana:11.2.0',
+  /** AWS Distro for OpenTelemetry collector: scrapes the API's metrics port into Amazon Managed Prometheus. */
+  otelCollector: 'public.ecr.aws/aws-observability/aws-otel-collector:v0.43.3',
+});
+
 /** Exporter sidecars: small, fixed sizes (their load does not grow with traffic). */
 export const EXPORTER_RESOURCES = Object.freeze({
   nginxExporter: { cpuRequestMillicores: 20, memoryRequestMiB: 32, cpuLimitMillicores: 100, memoryLimitMiB: 64 },

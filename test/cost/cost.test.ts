@@ -43,9 +43,13 @@ describe('AWS golden breakdowns', () => {
       ['Cache', 'ElastiCache valkey cache.t4g.medium (1 node)', H, H * 0.065 * 0.8],
       ['Storage', 'RDS gp3 storage', 50, 50 * 0.115],
       ['Storage', 'RDS backups beyond the free allowance (7 days)', 50 * 0.05 * 7, 50 * 0.05 * 7 * 0.095, true],
-      ['Storage', 'Prometheus EBS gp3 volume', 20, 20 * 0.08],
-      ['Monitoring', `Prometheus + Grafana task vCPU (0.5 vCPU) (${sp})`, 0.5 * H, 0.5 * H * 0.03238 * 0.8],
-      ['Monitoring', `Prometheus + Grafana task memory (2 GB) (${sp})`, 2 * H, 2 * H * 0.00356 * 0.8],
+      // Prometheus and Grafana share one EFS file system, priced at the TSDB's size cap.
+      ['Storage', 'Prometheus and Grafana EFS storage', 20, 20 * 0.3, true],
+      // Two services, each the smallest Fargate size that holds it: 250m/1024 MiB and 100m/256 MiB.
+      ['Monitoring', `Prometheus task vCPU (1 × 0.25 vCPU, arm64) (${sp})`, 0.25 * H, 0.25 * H * 0.03238 * 0.8],
+      ['Monitoring', `Prometheus task memory (1 × 1 GB) (${sp})`, 1 * H, 1 * H * 0.00356 * 0.8],
+      ['Monitoring', `Grafana task vCPU (1 × 0.25 vCPU, arm64) (${sp})`, 0.25 * H, 0.25 * H * 0.03238 * 0.8],
+      ['Monitoring', `Grafana task memory (1 × 0.5 GB) (${sp})`, 0.5 * H, 0.5 * H * 0.00356 * 0.8],
       ['Monitoring', 'CloudWatch Logs ingestion', 50, 50 * 0.5, true],
       ['Monitoring', 'CloudWatch Logs storage (one month kept)', 50, 50 * 0.03, true],
       ['Network', 'NAT gateways (1)', H, H * 0.045],

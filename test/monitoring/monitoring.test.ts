@@ -52,7 +52,7 @@ describe('Prometheus configuration and rules (checked by the real promtool)', ()
   it.each([
     ['local', { kind: 'local', apiMetricsTargets: ['127.0.0.1:9464', '127.0.0.1:9465'], prometheusTarget: '127.0.0.1:9090' }],
     ['kubernetes', { kind: 'kubernetes', namespace: 'apistack' }],
-    ['aws', { kind: 'aws', apiMetricsDnsName: 'api.apistack.local', exporterTargets: ['monitoring.apistack.local:9121'] }],
+    ['aws', { kind: 'aws', apiMetricsDnsName: 'api.apistack.local', nginxExporterDnsName: 'nginx.apistack.local' }],
   ] as const)('the %s scrape configuration passes promtool check config', (_name, target) => {
     const dir = tempDir();
     writeFileSync(join(dir, 'rules.yml'), renderRulesYaml(profile));

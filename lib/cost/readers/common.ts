@@ -26,9 +26,9 @@ export function assumptionFor(p: ResolvedProfile, field: UsageField): string | u
 }
 
 /** Usage lines both targets share: NAT, data transfer out and log ingestion. */
-export function addNetworkAndLogs(p: ResolvedProfile, b: BreakdownBuilder, logsComponent: ComponentName): void {
+export function addNetworkAndLogs(p: ResolvedProfile, b: BreakdownBuilder, logsComponent: ComponentName, natGateways = p.network.natGateways): void {
   const u = p.derived.usage;
-  const nat = p.network.natGateways;
+  const nat = natGateways;
   if (nat > 0) {
     b.hourly('Network', `NAT gateways (${nat})`, 'nat.hour', nat);
     b.usage('Network', 'NAT data processed', 'nat.data', u.natProcessedGBPerMonth, opt(assumptionFor(p, 'natProcessedGBPerMonth')));

@@ -1,31 +1,83 @@
-/** The AWS target's resources for a profile, priced: Fargate, NLB/ALB, RDS, ElastiCache, NAT, monitoring. */
+/**
+ * The AWS target priced: Fargate tasks, NLB/ALB, RDS, ElastiCache, NAT and endpoints, monitoring.
+ * What runs is plain data (AwsCostInputs), read from a profile here or from a synthesized
+ * CloudFormation template (cloudformation.ts), and priced by one function.
+ */
 import type { ResolvedProfile } from '../../profile/load.ts';
+import { fargateTaskSize } from '../../profile/derive.ts';
 import type { Catalog } from '../catalog.ts';
 import { commitmentFor, committedHourly } from '../commitment.ts';
-import { fargateTaskSize } from '../fargate.ts';
-import { BreakdownBuilder, type Breakdown } from '../model.ts';
+import { BreakdownBuilder, type Breakdown, type ComponentName } from '../model.ts';
 import { addNetworkAndLogs, apiReplicasAt, assumptionFor, opt, type ReplicaPoint } from './common.ts';
 
 /** Daily snapshot churn assumed for RDS backups beyond the free allowance. */
 export const RDS_DAILY_CHANGE_RATIO = 0.05;
+/** Interface endpoints the VPC has (ECR API, ECR Docker, CloudWatch Logs, Secrets Manager): lib/aws/network.ts. */
+export const AWS_INTERFACE_ENDPOINTS = 4;
 
-export function priceAwsProfile(p: ResolvedProfile, catalog: Catalog, opts: { hoursPerMonth: number; replicas?: ReplicaPoint }): Breakdown {
-  const b = new BreakdownBuilder(catalog, p.region, opts.hoursPerMonth);
-  const replicas = apiReplicasAt(p, opts.replicas);
-  const arch = p.api.cpuArchitecture;
+export interface FargateTasks {
+  readonly name: string;
+  readonly count: number;
+  readonly vcpu: number;
+  readonly memoryMiB: number;
+}
+
+/** What the AWS target runs, as plain data. */
+export interface AwsCostInputs {
+  readonly profile: string;
+  readonly region: string;
+  readonly architecture: 'x86_64' | 'arm64';
+  readonly api: FargateTasks;
+  readonly loadBalancer: 'nlb' | 'alb';
+  /** nginx tasks behind the NLB. */
+  readonly nginx?: FargateTasks;
+  readonly postgres: { readonly instanceClass: string; readonly multiAz: boolean; readonly storageType: string; readonly storageGiB: number; readonly backupRetentionDays: number };
+  readonly cache: { readonly engine: 'redis' | 'valkey'; readonly nodeType: string; readonly nodes: number };
+  /** Self-hosted monitoring tasks (Prometheus, Grafana); empty when managed. */
+  readonly monitoringTasks: readonly FargateTasks[];
+  readonly managedMonitoring: boolean;
+  /** EFS storage for self-hosted monitoring, GiB. */
+  readonly monitoringStorageGiB?: number;
+  readonly natGateways: number;
+  /** Interface endpoints × the AZs each is in. */
+  readonly interfaceEndpointAzs: number;
+}
+
+export function awsInputsFromProfile(p: ResolvedProfile, replicas?: ReplicaPoint): AwsCostInputs {
+  const m = p.monitoring;
+  const task = (name: string, count: number, cpuMillicores: number, memoryMiB: number): FargateTasks => ({ name, count, ...fargateTaskSize(cpuMillicores, memoryMiB) });
+  return {
+    profile: p.name,
+    region: p.region,
+    architecture: p.api.cpuArchitecture,
+    api: { name: 'API', count: apiReplicasAt(p, replicas), vcpu: p.api.vcpuPerReplica, memoryMiB: p.api.memoryMiBPerReplica },
+    loadBalancer: p.network.loadBalancer,
+    ...(p.network.loadBalancer === 'nlb' ? { nginx: task('nginx', p.nginx.replicasMin, p.nginx.cpuMillicores, p.nginx.memoryMiB) } : {}),
+    postgres: { instanceClass: p.postgres.instanceClass, multiAz: p.postgres.multiAz, storageType: p.postgres.storageType, storageGiB: p.postgres.storageGiB, backupRetentionDays: p.postgres.backupRetentionDays },
+    cache: { engine: p.redis.engine, nodeType: p.redis.nodeType, nodes: 1 + p.redis.replicas },
+    managedMonitoring: m.mode === 'managed',
+    monitoringTasks: m.mode === 'managed' ? [] : [task('Prometheus', 1, m.prometheusCpuMillicores, m.prometheusMemoryMiB), task('Grafana', 1, m.grafanaCpuMillicores, m.grafanaMemoryMiB)],
+    ...(m.mode === 'managed' ? {} : { monitoringStorageGiB: m.storageGiB }),
+    natGateways: p.network.natGateways,
+    interfaceEndpointAzs: p.network.interfaceEndpoints ? AWS_INTERFACE_ENDPOINTS * p.network.availabilityZones : 0,
+  };
+}
+
+/** Prices what runs; usage figures, the purchase option and Grafana users come from the profile. */
+export function priceAws(inputs: AwsCostInputs, p: ResolvedProfile, catalog: Catalog, opts: { hoursPerMonth: number }): Breakdown {
+  const b = new BreakdownBuilder(catalog, inputs.region, opts.hoursPerMonth);
+  const arch = inputs.architecture;
   const fargate = commitmentFor(p, b, 'fargate');
-
-  const memGB = p.api.memoryMiBPerReplica / 1024;
-  committedHourly(b, 'Application Servers', `API tasks vCPU (${replicas} × ${p.api.vcpuPerReplica} vCPU, ${arch})`, `fargate.${arch}.vcpu`, replicas * p.api.vcpuPerReplica, fargate);
-  committedHourly(b, 'Application Servers', `API tasks memory (${replicas} × ${memGB} GB)`, `fargate.${arch}.memory`, replicas * memGB, fargate);
+  const tasks = (component: ComponentName, t: FargateTasks, plural: string) => {
+    const memGB = t.memoryMiB / 1024;
+    committedHourly(b, component, `${t.name} ${plural} vCPU (${t.count} × ${t.vcpu} vCPU, ${arch})`, `fargate.${arch}.vcpu`, t.count * t.vcpu, fargate);
+    committedHourly(b, component, `${t.name} ${plural} memory (${t.count} × ${memGB} GB)`, `fargate.${arch}.memory`, t.count * memGB, fargate);
+  };
+  tasks('Application Servers', inputs.api, 'tasks');
 
   const u = p.derived.usage;
-  if (p.network.loadBalancer === 'nlb') {
-    // nginx tasks behind an NLB; Fargate rounds the container size up to a task size.
-    const size = fargateTaskSize(p.nginx.cpuMillicores, p.nginx.memoryMiB);
-    const n = p.nginx.replicasMin;
-    committedHourly(b, 'Load Balancer', `nginx tasks vCPU (${n} × ${size.vcpu} vCPU, ${arch})`, `fargate.${arch}.vcpu`, n * size.vcpu, fargate);
-    committedHourly(b, 'Load Balancer', `nginx tasks memory (${n} × ${size.memoryMiB / 1024} GB)`, `fargate.${arch}.memory`, (n * size.memoryMiB) / 1024, fargate);
+  if (inputs.loadBalancer === 'nlb') {
+    if (inputs.nginx) tasks('Load Balancer', inputs.nginx, 'tasks');
     b.hourly('Load Balancer', 'Network Load Balancer', 'nlb.hour', 1);
     // For TCP, one NLCU is 1 GB processed per hour: processed bytes dominate at this scale.
     b.usage('Load Balancer', 'NLB capacity units (1 NLCU-hour per GB processed)', 'nlb.nlcu', u.dataTransferOutGBPerMonth, opt(assumptionFor(p, 'dataTransferOutGBPerMonth')));
@@ -38,36 +90,43 @@ export function priceAwsProfile(p: ResolvedProfile, catalog: Catalog, opts: { ho
     b.usage('Load Balancer', 'ALB capacity units', 'alb.lcu', Math.max(gbLcuHours, ruleLcuHours), opt(assumptionFor(p, field)));
   }
 
+  const pg = inputs.postgres;
   const rds = commitmentFor(p, b, 'rds');
-  const az = p.postgres.multiAz ? 2 : 1;
-  committedHourly(b, 'Database', `RDS PostgreSQL ${p.postgres.instanceClass}${p.postgres.multiAz ? ' Multi-AZ' : ''}`, `rds.postgres.${p.postgres.instanceClass}`, az, rds);
-  b.usage('Storage', `RDS ${p.postgres.storageType} storage${p.postgres.multiAz ? ' (Multi-AZ, billed twice)' : ''}`, `rds.storage.${p.postgres.storageType}`, p.postgres.storageGiB * az);
-  if (p.postgres.backupRetentionDays > 0) {
-    const billable = p.postgres.storageGiB * RDS_DAILY_CHANGE_RATIO * p.postgres.backupRetentionDays;
-    b.usage('Storage', `RDS backups beyond the free allowance (${p.postgres.backupRetentionDays} days)`, 'rds.backup', billable, {
-      assumption: `${RDS_DAILY_CHANGE_RATIO * 100}% of the database changes per day, kept ${p.postgres.backupRetentionDays} days`,
+  const az = pg.multiAz ? 2 : 1;
+  committedHourly(b, 'Database', `RDS PostgreSQL ${pg.instanceClass}${pg.multiAz ? ' Multi-AZ' : ''}`, `rds.postgres.${pg.instanceClass}`, az, rds);
+  b.usage('Storage', `RDS ${pg.storageType} storage${pg.multiAz ? ' (Multi-AZ, billed twice)' : ''}`, `rds.storage.${pg.storageType}`, pg.storageGiB * az);
+  if (pg.backupRetentionDays > 0) {
+    const billable = pg.storageGiB * RDS_DAILY_CHANGE_RATIO * pg.backupRetentionDays;
+    b.usage('Storage', `RDS backups beyond the free allowance (${pg.backupRetentionDays} days)`, 'rds.backup', billable, {
+      assumption: `${RDS_DAILY_CHANGE_RATIO * 100}% of the database changes per day, kept ${pg.backupRetentionDays} days`,
     });
   }
 
+  const c = inputs.cache;
   const cache = commitmentFor(p, b, 'elasticache');
-  const nodes = 1 + p.redis.replicas;
-  const valkey = p.redis.engine === 'valkey' ? 1 - b.price('elasticache.valkey.discount').usd : 1;
-  committedHourly(b, 'Cache', `ElastiCache ${p.redis.engine} ${p.redis.nodeType} (${nodes} node${nodes > 1 ? 's' : ''})`, `elasticache.redis.${p.redis.nodeType}`, nodes, cache, { multiplier: valkey });
+  const valkey = c.engine === 'valkey' ? 1 - b.price('elasticache.valkey.discount').usd : 1;
+  committedHourly(b, 'Cache', `ElastiCache ${c.engine} ${c.nodeType} (${c.nodes} node${c.nodes > 1 ? 's' : ''})`, `elasticache.redis.${c.nodeType}`, c.nodes, cache, { multiplier: valkey });
 
   const m = p.monitoring;
-  if (m.mode === 'managed') {
+  if (inputs.managedMonitoring) {
     b.usage('Monitoring', 'Amazon Managed Prometheus samples ingested', 'amp.ingest', u.metricSamplesPerMonth / 1e7, opt(assumptionFor(p, 'metricSamplesPerMonth')));
     // Alert rules and dashboards read each sample about once more: an assumption, flagged.
     b.usage('Monitoring', 'Amazon Managed Prometheus query samples', 'amp.query', u.metricSamplesPerMonth / 1e9, { assumption: 'query samples = samples ingested (rules and dashboards read each sample about once)' });
     if (m.grafanaEditors > 0) b.usage('Monitoring', `Amazon Managed Grafana editors (${m.grafanaEditors})`, 'amg.editor', m.grafanaEditors);
     if (m.grafanaViewers > 0) b.usage('Monitoring', `Amazon Managed Grafana viewers (${m.grafanaViewers})`, 'amg.viewer', m.grafanaViewers);
-  } else {
-    // Prometheus and Grafana share one Fargate task with an EBS volume for the TSDB.
-    const size = fargateTaskSize(m.prometheusCpuMillicores + m.grafanaCpuMillicores, m.prometheusMemoryMiB + m.grafanaMemoryMiB);
-    committedHourly(b, 'Monitoring', `Prometheus + Grafana task vCPU (${size.vcpu} vCPU)`, `fargate.${arch}.vcpu`, size.vcpu, fargate);
-    committedHourly(b, 'Monitoring', `Prometheus + Grafana task memory (${size.memoryMiB / 1024} GB)`, `fargate.${arch}.memory`, size.memoryMiB / 1024, fargate);
-    b.usage('Storage', `Prometheus EBS gp3 volume`, 'ebs.gp3', m.storageGiB);
   }
-  addNetworkAndLogs(p, b, 'Monitoring');
-  return b.build({ profile: p.name, target: 'aws', apiReplicas: replicas });
+  for (const t of inputs.monitoringTasks) tasks('Monitoring', t, 'task');
+  if (inputs.monitoringStorageGiB !== undefined) {
+    // EFS bills what is stored; the TSDB fills up to its retention size, so the profile's storage is the ceiling priced.
+    b.usage('Storage', 'Prometheus and Grafana EFS storage', 'efs.standard', inputs.monitoringStorageGiB, { assumption: `the TSDB at its size cap (monitoring.storageGiB = ${inputs.monitoringStorageGiB})` });
+  }
+  if (inputs.interfaceEndpointAzs > 0) {
+    b.hourly('Network', `VPC interface endpoints (${inputs.interfaceEndpointAzs} endpoint-AZs)`, 'vpc.endpoint.interface', inputs.interfaceEndpointAzs);
+  }
+  addNetworkAndLogs(p, b, 'Monitoring', inputs.natGateways);
+  return b.build({ profile: inputs.profile, target: 'aws', apiReplicas: inputs.api.count });
+}
+
+export function priceAwsProfile(p: ResolvedProfile, catalog: Catalog, opts: { hoursPerMonth: number; replicas?: ReplicaPoint }): Breakdown {
+  return priceAws(awsInputsFromProfile(p, opts.replicas), p, catalog, opts);
 }

@@ -1,0 +1,161 @@
+/** The API on ECS Fargate: a migrate step, the clustered app, its secrets, logs, health check and autoscaling. */
+import { Duration, RemovalPolicy, TimeZone } from 'aws-cdk-lib';
+import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
+import { Construct } from 'constructs';
+import { appEnvironment, PORTS, type ResolvedProfile } from '../profile/index.ts';
+import { acknowledge, acknowledgeImagePull, cpuUnits, retention } from './common.ts';
+import type { Cache, Database } from './data.ts';
+import { DATABASE_NAME, DATABASE_USER } from './data.ts';
+
+/** Cloud Map records live this long; nginx re-resolves every 5 s on top (nginx/render.ts). */
+export const CLOUD_MAP_TTL_SECONDS = 5;
+
+export interface ApiServiceProps {
+  readonly profile: ResolvedProfile;
+  readonly cluster: ecs.ICluster;
+  readonly subnets: ec2.SubnetSelection;
+  readonly image: ecs.ContainerImage;
+  readonly database: Database;
+  readonly cache: Cache;
+  readonly adminToken: ecs.Secret;
+  /** Extra containers in the task (the metrics collector in managed monitoring). */
+  readonly sidecars?: (task: ecs.FargateTaskDefinition, logGroup: logs.ILogGroup) => void;
+}
+
+export class ApiService extends Construct {
+  readonly service: ecs.FargateService;
+  readonly task: ecs.FargateTaskDefinition;
+  readonly securityGroup: ec2.SecurityGroup;
+  readonly scaling: ecs.ScalableTaskCount;
+  readonly logGroup: logs.LogGroup;
+  /** Cloud Map name nginx and Prometheus resolve to the running tasks. */
+  readonly dnsName: string;
+  private readonly profile: ResolvedProfile;
+
+  constructor(scope: Construct, id: string, props: ApiServiceProps) {
+    super(scope, id);
+    const p = props.profile;
+    this.profile = p;
+    const d = p.derived;
+    this.logGroup = new logs.LogGroup(this, 'Logs', { retention: retention(p), removalPolicy: RemovalPolicy.DESTROY });
+    this.task = new ecs.FargateTaskDefinition(this, 'Task', {
+      cpu: cpuUnits(p.api.vcpuPerReplica),
+      memoryLimitMiB: p.api.memoryMiBPerReplica,
+      runtimePlatform: {
+        operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+        cpuArchitecture: p.api.cpuArchitecture === 'arm64' ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,
+      },
+    });
+
+    const environment = {
+      ...appEnvironment(p),
+      // Only the password is secret: Secrets Manager hands it to the task as DATABASE_PASSWORD.
+      DATABASE_URL: `postgres://${DATABASE_USER}@${props.database.instance.dbInstanceEndpointAddress}:${PORTS.postgres}/${DATABASE_NAME}?sslmode=require`,
+      REDIS_URL: props.cache.url,
+      // ECS has no preStop hook: the app itself answers readiness 503 this long before it drains.
+      SHUTDOWN_DELAY: String(p.api.preStopDelaySeconds),
+    };
+    const secrets = {
+      DATABASE_PASSWORD: ecs.Secret.fromSecretsManager(props.database.secret, 'password'),
+      REDIS_PASSWORD: ecs.Secret.fromSecretsManager(props.cache.authToken),
+      ADMIN_TOKEN: props.adminToken,
+    };
+    const logging = (prefix: string) => ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: prefix });
+
+    // Every task migrates before it serves; the app takes an advisory lock, so concurrent tasks wait for one another.
+    const migrate = this.task.addContainer('migrate', {
+      image: props.image,
+      command: ['migrate'],
+      essential: false,
+      environment,
+      secrets,
+      logging: logging('migrate'),
+      readonlyRootFilesystem: true,
+      user: '10001',
+    });
+    const api = this.task.addContainer('api', {
+      image: props.image,
+      essential: true,
+      environment,
+      secrets,
+      logging: logging('api'),
+      portMappings: [
+        { name: 'http', containerPort: PORTS.api },
+        { name: 'metrics', containerPort: PORTS.apiMetrics },
+      ],
+      healthCheck: {
+        command: ['CMD', 'node', '-e', `fetch('http://127.0.0.1:${PORTS.api}/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`],
+        interval: Duration.seconds(10),
+        timeout: Duration.seconds(2),
+        retries: 3,
+        startPeriod: Duration.seconds(20),
+      },
+      // Covers SHUTDOWN_DELAY + the graceful timeout + a margin (lib/profile/derive.ts).
+      stopTimeout: Duration.seconds(d.api.containerStopTimeoutSeconds),
+      readonlyRootFilesystem: true,
+      user: '10001',
+    });
+    api.addContainerDependencies({ container: migrate, condition: ecs.ContainerDependencyCondition.SUCCESS });
+    props.sidecars?.(this.task, this.logGroup);
+
+    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', { vpc: props.cluster.vpc, description: 'API tasks: HTTP from the balancer, metrics from monitoring', allowAllOutbound: false });
+    // Image pulls, Secrets Manager and CloudWatch Logs (through the endpoints or NAT) are all HTTPS.
+    this.securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs and registries');
+    this.service = new ecs.FargateService(this, 'Service', {
+      cluster: props.cluster,
+      taskDefinition: this.task,
+      // No desiredCount: autoscaling owns it, and a deploy must not reset it to a fixed number.
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+      circuitBreaker: { enable: true, rollback: true },
+      vpcSubnets: props.subnets,
+      securityGroups: [this.securityGroup],
+      assignPublicIp: false,
+      cloudMapOptions: { name: 'api', dnsRecordType: servicediscovery.DnsRecordType.A, dnsTtl: Duration.seconds(CLOUD_MAP_TTL_SECONDS), container: api, containerPort: PORTS.api },
+      propagateTags: ecs.PropagatedTagSource.SERVICE,
+    });
+    this.dnsName = `api.${props.cluster.defaultCloudMapNamespace!.namespaceName}`;
+
+    for (const [target, port, name] of [
+      [props.database.securityGroup, PORTS.postgres, 'Postgres'],
+      [props.cache.securityGroup, PORTS.redis, 'the cache'],
+    ] as const) {
+      target.addIngressRule(this.securityGroup, ec2.Port.tcp(port), 'from the API tasks');
+      this.securityGroup.addEgressRule(target, ec2.Port.tcp(port), `to ${name}`);
+    }
+
+    this.scaling = this.service.autoScaleTaskCount({ minCapacity: p.api.replicasMin, maxCapacity: p.api.replicasMax });
+    const cooldowns = { scaleOutCooldown: Duration.seconds(p.api.scaleUpStabilizationSeconds), scaleInCooldown: Duration.seconds(p.api.scaleDownStabilizationSeconds) };
+    this.scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: p.api.autoscalingCpuTargetPercent, ...cooldowns });
+    this.scaling.scaleOnMemoryUtilization('Memory', { targetUtilizationPercent: p.api.autoscalingMemoryTargetPercent, ...cooldowns });
+    for (const s of p.api.scheduledScaling ?? []) {
+      this.scaling.scaleOnSchedule(s.name, {
+        schedule: appscaling.Schedule.expression(s.schedule),
+        ...(s.timeZone ? { timeZone: TimeZone.of(s.timeZone) } : {}),
+        minCapacity: s.replicasMin,
+        maxCapacity: s.replicasMax,
+      });
+    }
+
+    acknowledgeImagePull(this.task);
+    acknowledge(this.task, [
+      ['AwsSolutions-ECS2', 'The environment holds only the profile\'s non-secret settings and endpoint names; passwords and tokens come from Secrets Manager through `secrets`'],
+    ]);
+  }
+
+  /** Behind an ALB: also scale on requests per task. */
+  scaleOnRequests(targetGroup: elbv2.ApplicationTargetGroup): void {
+    const p = this.profile;
+    this.scaling.scaleOnRequestCount('Requests', {
+      requestsPerTarget: p.derived.api.autoscalingRequestsPerTargetPerMinute,
+      targetGroup,
+      scaleOutCooldown: Duration.seconds(p.api.scaleUpStabilizationSeconds),
+      scaleInCooldown: Duration.seconds(p.api.scaleDownStabilizationSeconds),
+    });
+  }
+}

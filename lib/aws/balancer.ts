@@ -1,0 +1,176 @@
+/**
+ * What the internet reaches: nginx (least_conn over the API tasks found through Cloud Map) behind
+ * an NLB, or, as the AWS-native alternative, an ALB with least outstanding requests in front of
+ * the API directly. Access logs go to an encrypted bucket in both cases.
+ */
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { CONTAINER_PORTS, NGINX_HEALTH_PATH, STUB_STATUS_PATH } from '../../nginx/render.ts';
+import { CONTAINER_IMAGES, EXPORTER_RESOURCES, fargateTaskSize, PORTS, type ResolvedProfile } from '../profile/index.ts';
+import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
+import { CLOUD_MAP_TTL_SECONDS, type ApiService } from './api.ts';
+import { acknowledge, acknowledgeImagePull, cpuUnits, retention } from './common.ts';
+
+/** The public listener port (plain TCP/HTTP: TLS needs a certificate for the user's own domain). */
+export const PUBLIC_PORT = 80;
+
+function accessLogBucket(scope: Construct, p: ResolvedProfile): s3.Bucket {
+  const bucket = new s3.Bucket(scope, 'AccessLogs', {
+    // Load balancer access logs support only SSE-S3 (not KMS) on the target bucket.
+    encryption: s3.BucketEncryption.S3_MANAGED,
+    enforceSSL: true,
+    blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+    objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    lifecycleRules: [{ expiration: Duration.days(p.derived.monitoring.logRetentionDays) }],
+    // Logs outlive the stack: an audit may need them after a teardown.
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
+  acknowledge(bucket, [['AwsSolutions-S1', 'This is the access-log bucket itself; logging its own accesses into itself would loop']]);
+  return bucket;
+}
+
+export class NginxBalancer extends Construct {
+  readonly loadBalancer: elbv2.NetworkLoadBalancer;
+  readonly service: ecs.FargateService;
+  readonly securityGroup: ec2.SecurityGroup;
+  readonly targetGroup: elbv2.NetworkTargetGroup;
+  readonly logGroup: logs.LogGroup;
+  /** Cloud Map name of the nginx tasks (Prometheus scrapes their exporters). */
+  readonly dnsName: string;
+
+  constructor(scope: Construct, id: string, props: { profile: ResolvedProfile; cluster: ecs.ICluster; subnets: ec2.SubnetSelection; image: ecs.ContainerImage; api: ApiService }) {
+    super(scope, id);
+    const p = props.profile;
+    const vpc = props.cluster.vpc;
+    // The task is sized for nginx alone, as priced; the exporter shares it with a soft memory reservation.
+    const size = fargateTaskSize(p.nginx.cpuMillicores, p.nginx.memoryMiB);
+    const logGroup = new logs.LogGroup(this, 'Logs', { retention: retention(p), removalPolicy: RemovalPolicy.DESTROY });
+    this.logGroup = logGroup;
+    const task = new ecs.FargateTaskDefinition(this, 'Task', {
+      cpu: cpuUnits(size.vcpu),
+      memoryLimitMiB: size.memoryMiB,
+      runtimePlatform: {
+        operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+        cpuArchitecture: p.api.cpuArchitecture === 'arm64' ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,
+      },
+    });
+    task.addContainer('nginx', {
+      image: props.image,
+      essential: true,
+      memoryLimitMiB: p.nginx.memoryMiB,
+      logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: 'nginx' }),
+      portMappings: [{ name: 'http', containerPort: CONTAINER_PORTS.listenPort }],
+      healthCheck: {
+        command: ['CMD-SHELL', `wget -q -O /dev/null http://127.0.0.1:${CONTAINER_PORTS.listenPort}${NGINX_HEALTH_PATH} || exit 1`],
+        interval: Duration.seconds(10),
+        timeout: Duration.seconds(2),
+        retries: 3,
+      },
+      // nginx's graceful quit gives in-flight requests the longest a proxied request can take.
+      stopTimeout: Duration.seconds(Math.min(120, p.derived.nginx.shutdownTimeoutSeconds + 5)),
+      readonlyRootFilesystem: true,
+    });
+    task.addContainer('nginx-exporter', {
+      image: ecs.ContainerImage.fromRegistry(CONTAINER_IMAGES.nginxExporter),
+      essential: false,
+      memoryReservationMiB: EXPORTER_RESOURCES.nginxExporter.memoryRequestMiB,
+      command: [`--nginx.scrape-uri=http://127.0.0.1:${CONTAINER_PORTS.statusPort}${STUB_STATUS_PATH}`],
+      portMappings: [{ name: 'metrics', containerPort: PORTS.nginxExporter }],
+      logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: 'exporter' }),
+      readonlyRootFilesystem: true,
+    });
+
+    acknowledgeImagePull(task);
+
+    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', { vpc, description: 'nginx tasks: HTTP from the NLB, API calls out', allowAllOutbound: false });
+    this.securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs and registries');
+    // DNS to the VPC resolver: nginx re-resolves the API's Cloud Map name.
+    this.securityGroup.addEgressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.udp(53), 'DNS to the VPC resolver');
+    this.securityGroup.addEgressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(53), 'DNS to the VPC resolver');
+    this.securityGroup.addEgressRule(props.api.securityGroup, ec2.Port.tcp(PORTS.api), 'to the API tasks');
+    props.api.securityGroup.addIngressRule(this.securityGroup, ec2.Port.tcp(PORTS.api), 'from nginx');
+
+    this.service = new ecs.FargateService(this, 'Service', {
+      cluster: props.cluster,
+      taskDefinition: task,
+      desiredCount: p.nginx.replicasMin,
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+      circuitBreaker: { enable: true, rollback: true },
+      vpcSubnets: props.subnets,
+      securityGroups: [this.securityGroup],
+      assignPublicIp: false,
+      cloudMapOptions: { name: 'nginx', dnsRecordType: servicediscovery.DnsRecordType.A, dnsTtl: Duration.seconds(CLOUD_MAP_TTL_SECONDS) },
+      propagateTags: ecs.PropagatedTagSource.SERVICE,
+    });
+    this.dnsName = `nginx.${props.cluster.defaultCloudMapNamespace!.namespaceName}`;
+    if (p.derived.nginx.hpa) {
+      const scaling = this.service.autoScaleTaskCount({ minCapacity: p.nginx.replicasMin, maxCapacity: p.nginx.replicasMax });
+      scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: p.derived.nginx.autoscalingCpuTargetPercent, scaleOutCooldown: Duration.seconds(p.api.scaleUpStabilizationSeconds), scaleInCooldown: Duration.seconds(p.api.scaleDownStabilizationSeconds) });
+    }
+
+    const lbSecurityGroup = new ec2.SecurityGroup(this, 'LoadBalancerSecurityGroup', { vpc, description: 'NLB: the public listener in, nginx out', allowAllOutbound: false });
+    lbSecurityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(PUBLIC_PORT), 'the public API');
+    lbSecurityGroup.addEgressRule(this.securityGroup, ec2.Port.tcp(CONTAINER_PORTS.listenPort), 'to nginx');
+    this.securityGroup.addIngressRule(lbSecurityGroup, ec2.Port.tcp(CONTAINER_PORTS.listenPort), 'from the NLB');
+    acknowledge(lbSecurityGroup, [['AwsSolutions-EC23', `The public API listens on port ${PUBLIC_PORT} for every client; per-client limits are nginx's job`]]);
+
+    this.loadBalancer = new elbv2.NetworkLoadBalancer(this, 'LoadBalancer', {
+      vpc,
+      internetFacing: true,
+      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      securityGroups: [lbSecurityGroup],
+      crossZoneEnabled: true,
+    });
+    // NLBs write access logs for TLS listeners only; the bucket is set so a TLS listener logs at once.
+    this.loadBalancer.logAccessLogs(accessLogBucket(this, p), 'nlb');
+    const listener = this.loadBalancer.addListener('Listener', { port: PUBLIC_PORT, protocol: elbv2.Protocol.TCP });
+    this.targetGroup = listener.addTargets('Nginx', {
+      port: CONTAINER_PORTS.listenPort,
+      protocol: elbv2.Protocol.TCP,
+      targets: [this.service.loadBalancerTarget({ containerName: 'nginx', containerPort: CONTAINER_PORTS.listenPort })],
+      // Connections drain for as long as the app's graceful timeout gives its requests.
+      deregistrationDelay: Duration.seconds(p.api.gracefulTimeoutSeconds),
+      healthCheck: { protocol: elbv2.Protocol.HTTP, path: NGINX_HEALTH_PATH, interval: Duration.seconds(10), healthyThresholdCount: 2, unhealthyThresholdCount: 2 },
+    });
+  }
+}
+
+export class AlbBalancer extends Construct {
+  readonly loadBalancer: elbv2.ApplicationLoadBalancer;
+  readonly targetGroup: elbv2.ApplicationTargetGroup;
+
+  constructor(scope: Construct, id: string, props: { profile: ResolvedProfile; vpc: ec2.IVpc; api: ApiService }) {
+    super(scope, id);
+    const p = props.profile;
+    const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', { vpc: props.vpc, description: 'ALB: the public listener in, the API out', allowAllOutbound: false });
+    securityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(PUBLIC_PORT), 'the public API');
+    securityGroup.addEgressRule(props.api.securityGroup, ec2.Port.tcp(PORTS.api), 'to the API tasks');
+    props.api.securityGroup.addIngressRule(securityGroup, ec2.Port.tcp(PORTS.api), 'from the ALB');
+    acknowledge(securityGroup, [['AwsSolutions-EC23', `The public API listens on port ${PUBLIC_PORT} for every client`]]);
+
+    this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'LoadBalancer', {
+      vpc: props.vpc,
+      internetFacing: true,
+      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      securityGroup,
+      dropInvalidHeaderFields: true,
+    });
+    this.loadBalancer.logAccessLogs(accessLogBucket(this, p), 'alb');
+    const listener = this.loadBalancer.addListener('Listener', { port: PUBLIC_PORT, protocol: elbv2.ApplicationProtocol.HTTP, open: false });
+    this.targetGroup = listener.addTargets('Api', {
+      port: PORTS.api,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      targets: [props.api.service.loadBalancerTarget({ containerName: 'api', containerPort: PORTS.api })],
+      loadBalancingAlgorithmType: elbv2.TargetGroupLoadBalancingAlgorithmType.LEAST_OUTSTANDING_REQUESTS,
+      deregistrationDelay: Duration.seconds(p.api.gracefulTimeoutSeconds),
+      healthCheck: { path: '/readyz', interval: Duration.seconds(10), timeout: Duration.seconds(5), healthyThresholdCount: 2, unhealthyThresholdCount: 2 },
+    });
+    props.api.scaleOnRequests(this.targetGroup);
+  }
+}

@@ -1,0 +1,60 @@
+/** Small pieces every AWS construct shares. */
+import { createHash } from 'node:crypto';
+import { existsSync, rmSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { NagSuppressions } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import type { ResolvedProfile } from '../profile/index.ts';
+
+export function retention(p: ResolvedProfile): logs.RetentionDays {
+  // RetentionDays' values are the day counts CloudWatch accepts; the profile schema allows only those.
+  return p.derived.monitoring.logRetentionDays as logs.RetentionDays;
+}
+
+/** Fargate counts CPU in units of 1/1024 vCPU. */
+export function cpuUnits(vcpu: number): number {
+  return Math.round(vcpu * 1024);
+}
+
+/** A cdk-nag finding acknowledged on one construct, with the reason it does not apply here (and, for IAM5, which wildcard). */
+export function acknowledge(construct: IConstruct, findings: ReadonlyArray<readonly [id: string, reason: string, appliesTo?: string[]]>, applyToChildren = true): void {
+  NagSuppressions.addResourceSuppressions(
+    construct,
+    findings.map(([id, reason, appliesTo]) => ({ id, reason, ...(appliesTo ? { appliesTo } : {}) })),
+    applyToChildren,
+  );
+}
+
+/** A task whose image comes from the CDK asset repository: ECR's login call has no resource to scope to. */
+export function acknowledgeImagePull(task: IConstruct): void {
+  acknowledge(task, [['AwsSolutions-IAM5', 'ecr:GetAuthorizationToken supports no resource-level permissions; the pull actions themselves are scoped to the asset repository', ['Resource::*']]]);
+}
+
+/**
+ * A Docker build context made of files rendered at synth time (nginx.conf, prometheus.yml, ...).
+ * The image asset hashes the content, so the same profile always gives the same image.
+ */
+export function renderedContext(name: string, files: Readonly<Record<string, string>>, copy: Readonly<Record<string, string>> = {}): string {
+  const all: Record<string, string> = { ...files };
+  for (const [path, from] of Object.entries(copy)) all[path] = readFileSync(from, 'utf8');
+  const hash = createHash('sha256');
+  for (const path of Object.keys(all).sort()) hash.update(`${path}\0${all[path]}\0`);
+  // Named by content: every synth of the same profile reuses one directory instead of leaving a new one behind.
+  const dir = join(tmpdir(), 'apistack-contexts', `${name}-${hash.digest('hex').slice(0, 16)}`);
+  if (existsSync(dir)) return dir;
+  const staging = `${dir}.${process.pid}`;
+  mkdirSync(staging, { recursive: true });
+  for (const [path, text] of Object.entries(all)) {
+    mkdirSync(dirname(join(staging, path)), { recursive: true });
+    writeFileSync(join(staging, path), text);
+  }
+  try {
+    renameSync(staging, dir);
+  } catch {
+    // Another synth put the same content there first.
+    rmSync(staging, { recursive: true, force: true });
+  }
+  return dir;
+}

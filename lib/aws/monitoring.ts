@@ -1,0 +1,270 @@
+/**
+ * Monitoring as the profile says: self-hosted Prometheus and Grafana on Fargate with EFS, or
+ * Amazon Managed Prometheus (rules loaded, a collector beside each API task) and Managed Grafana.
+ * Either way, CloudWatch alarms page for what matters even when Prometheus is down.
+ */
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as aps from 'aws-cdk-lib/aws-aps';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as efs from 'aws-cdk-lib/aws-efs';
+import type * as elasticache from 'aws-cdk-lib/aws-elasticache';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as grafana from 'aws-cdk-lib/aws-grafana';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as rds from 'aws-cdk-lib/aws-rds';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { Construct } from 'constructs';
+import { GRAFANA_DASHBOARDS_DIR, grafanaProvisioning, prometheusConfig, renderRulesYaml, renderYaml, sidecarScrapeConfig } from '../monitoring/index.ts';
+import { CONTAINER_IMAGES, fargateTaskSize, PORTS, type ResolvedProfile } from '../profile/index.ts';
+import { CLOUD_MAP_TTL_SECONDS } from './api.ts';
+import { acknowledge, acknowledgeImagePull, cpuUnits, renderedContext, retention } from './common.ts';
+
+const PROMETHEUS_DATA = '/prometheus';
+const GRAFANA_DATA = '/var/lib/grafana/data';
+
+/** Self-hosted: Prometheus and Grafana as two Fargate services sharing one encrypted EFS file system. */
+export class SelfHostedMonitoring extends Construct {
+  readonly securityGroup: ec2.SecurityGroup;
+  readonly fileSystem: efs.FileSystem;
+
+  constructor(scope: Construct, id: string, props: { profile: ResolvedProfile; cluster: ecs.ICluster; subnets: ec2.SubnetSelection; apiDnsName: string; nginxDnsName?: string }) {
+    super(scope, id);
+    const p = props.profile;
+    const m = p.monitoring;
+    const vpc = props.cluster.vpc;
+    const namespace = props.cluster.defaultCloudMapNamespace!.namespaceName;
+    const logGroup = new logs.LogGroup(this, 'Logs', { retention: retention(p), removalPolicy: RemovalPolicy.DESTROY });
+    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', { vpc, description: 'Prometheus and Grafana: scrape the API and nginx, NFS to EFS', allowAllOutbound: false });
+    this.securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs and registries');
+    this.securityGroup.addEgressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.udp(53), 'DNS to the VPC resolver');
+    this.securityGroup.addEgressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(53), 'DNS to the VPC resolver');
+    // Grafana queries Prometheus inside the same group.
+    this.securityGroup.addIngressRule(this.securityGroup, ec2.Port.tcp(PORTS.prometheus), 'Grafana to Prometheus');
+    this.securityGroup.addEgressRule(this.securityGroup, ec2.Port.tcp(PORTS.prometheus), 'Grafana to Prometheus');
+
+    this.fileSystem = new efs.FileSystem(this, 'Storage', {
+      vpc,
+      vpcSubnets: props.subnets,
+      encrypted: true,
+      performanceMode: efs.PerformanceMode.GENERAL_PURPOSE,
+      throughputMode: efs.ThroughputMode.BURSTING,
+      removalPolicy: RemovalPolicy.DESTROY,
+      securityGroup: new ec2.SecurityGroup(this, 'StorageSecurityGroup', { vpc, description: 'EFS: NFS from Prometheus and Grafana', allowAllOutbound: false }),
+    });
+    this.fileSystem.connections.allowFrom(this.securityGroup, ec2.Port.tcp(2049), 'NFS from monitoring');
+    this.securityGroup.addEgressRule(this.fileSystem.connections.securityGroups[0]!, ec2.Port.tcp(2049), 'NFS to EFS');
+
+    const arch = p.api.cpuArchitecture === 'arm64' ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64;
+    const service = (name: 'prometheus' | 'grafana', cpuMillicores: number, memoryMiB: number, uid: string, dataPath: string, container: ecs.ContainerDefinitionOptions) => {
+      const size = fargateTaskSize(cpuMillicores, memoryMiB);
+      const task = new ecs.FargateTaskDefinition(this, `${name}Task`, {
+        cpu: cpuUnits(size.vcpu),
+        memoryLimitMiB: size.memoryMiB,
+        runtimePlatform: { operatingSystemFamily: ecs.OperatingSystemFamily.LINUX, cpuArchitecture: arch },
+      });
+      const accessPoint = this.fileSystem.addAccessPoint(`${name}Data`, {
+        path: `/${name}`,
+        createAcl: { ownerUid: uid, ownerGid: uid, permissions: '750' },
+        posixUser: { uid, gid: uid },
+      });
+      task.addVolume({ name: 'data', efsVolumeConfiguration: { fileSystemId: this.fileSystem.fileSystemId, transitEncryption: 'ENABLED', authorizationConfig: { accessPointId: accessPoint.accessPointId, iam: 'ENABLED' } } });
+      this.fileSystem.grant(task.taskRole, 'elasticfilesystem:ClientMount', 'elasticfilesystem:ClientWrite');
+      const c = task.addContainer(name, { ...container, essential: true, logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: name }), user: `${uid}:${uid}` });
+      c.addMountPoints({ containerPath: dataPath, sourceVolume: 'data', readOnly: false });
+      const svc = new ecs.FargateService(this, `${name}Service`, {
+        cluster: props.cluster,
+        taskDefinition: task,
+        desiredCount: 1,
+        // One writer per data directory: the old task stops before the new one starts.
+        minHealthyPercent: 0,
+        maxHealthyPercent: 100,
+        circuitBreaker: { enable: true, rollback: true },
+        vpcSubnets: props.subnets,
+        securityGroups: [this.securityGroup],
+        cloudMapOptions: { name, dnsRecordType: servicediscovery.DnsRecordType.A, dnsTtl: Duration.seconds(CLOUD_MAP_TTL_SECONDS) },
+      });
+      acknowledgeImagePull(task);
+      acknowledge(task, [['AwsSolutions-ECS2', `${name}'s environment holds only non-secret settings; the Grafana admin password comes from Secrets Manager`]]);
+      return svc;
+    };
+
+    const promConfig = prometheusConfig(p, { kind: 'aws', apiMetricsDnsName: props.apiDnsName, ...(props.nginxDnsName ? { nginxExporterDnsName: props.nginxDnsName } : {}) }, { ruleFiles: ['/etc/prometheus/rules/*.yml'] });
+    const promContext = renderedContext('prometheus', {
+      Dockerfile: [
+        `FROM ${CONTAINER_IMAGES.prometheus}`,
+        'COPY prometheus.yml /etc/prometheus/prometheus.yml',
+        'COPY rules.yml /etc/prometheus/rules/apistack.yml',
+        '',
+      ].join('\n'),
+      'prometheus.yml': renderYaml(promConfig),
+      'rules.yml': renderRulesYaml(p),
+    });
+    service('prometheus', m.prometheusCpuMillicores, m.prometheusMemoryMiB, '65534', PROMETHEUS_DATA, {
+      image: ecs.ContainerImage.fromAsset(promContext, { platform: platformOf(p) }),
+      command: ['--config.file=/etc/prometheus/prometheus.yml', `--storage.tsdb.path=${PROMETHEUS_DATA}`, `--storage.tsdb.retention.time=${m.retentionDays}d`, `--storage.tsdb.retention.size=${Math.floor(m.storageGiB * 0.9)}GB`],
+      portMappings: [{ name: 'web', containerPort: PORTS.prometheus }],
+      healthCheck: { command: ['CMD-SHELL', `wget -q -O /dev/null http://127.0.0.1:${PORTS.prometheus}/-/ready || exit 1`], interval: Duration.seconds(15), timeout: Duration.seconds(3), retries: 3, startPeriod: Duration.seconds(60) },
+    });
+
+    const adminPassword = new secretsmanager.Secret(this, 'GrafanaAdminPassword', { description: `apistack ${p.name}: Grafana admin password`, generateSecretString: { passwordLength: 32, excludePunctuation: true } });
+    acknowledge(adminPassword, [['AwsSolutions-SMG4', 'The Grafana admin password is read once when Grafana first initialises its database; rotating the secret would not change the password Grafana stores']]);
+    const prov = grafanaProvisioning(p, `http://prometheus.${namespace}:${PORTS.prometheus}`);
+    const grafanaContext = renderedContext('grafana', {
+      Dockerfile: [
+        `FROM ${CONTAINER_IMAGES.grafana}`,
+        'COPY datasources.yml /etc/grafana/provisioning/datasources/prometheus.yml',
+        'COPY providers.yml /etc/grafana/provisioning/dashboards/apistack.yml',
+        `COPY dashboards/ ${GRAFANA_DASHBOARDS_DIR}/`,
+        '',
+      ].join('\n'),
+      'datasources.yml': prov.datasources,
+      'providers.yml': prov.providers,
+      ...Object.fromEntries(Object.entries(prov.dashboards).map(([file, json]) => [`dashboards/${file}`, json])),
+    });
+    service('grafana', m.grafanaCpuMillicores, m.grafanaMemoryMiB, '472', GRAFANA_DATA, {
+      image: ecs.ContainerImage.fromAsset(grafanaContext, { platform: platformOf(p) }),
+      environment: { GF_PATHS_DATA: GRAFANA_DATA, GF_ANALYTICS_REPORTING_ENABLED: 'false' },
+      secrets: { GF_SECURITY_ADMIN_PASSWORD: ecs.Secret.fromSecretsManager(adminPassword) },
+      portMappings: [{ name: 'web', containerPort: PORTS.grafana }],
+      healthCheck: { command: ['CMD-SHELL', `wget -q -O /dev/null http://127.0.0.1:${PORTS.grafana}/api/health || exit 1`], interval: Duration.seconds(15), timeout: Duration.seconds(3), retries: 3, startPeriod: Duration.seconds(60) },
+    });
+  }
+}
+
+export function platformOf(p: ResolvedProfile): Platform {
+  return p.api.cpuArchitecture === 'arm64' ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64;
+}
+
+/** Managed: an Amazon Managed Prometheus workspace with the rules, a collector per API task, Managed Grafana. */
+export class ManagedMonitoring extends Construct {
+  readonly workspace: aps.CfnWorkspace;
+  readonly grafana: grafana.CfnWorkspace;
+  private readonly profile: ResolvedProfile;
+
+  constructor(scope: Construct, id: string, props: { profile: ResolvedProfile }) {
+    super(scope, id);
+    const p = props.profile;
+    this.profile = p;
+    this.workspace = new aps.CfnWorkspace(this, 'Prometheus', { alias: `apistack-${p.name}` });
+    new aps.CfnRuleGroupsNamespace(this, 'Rules', { workspace: this.workspace.attrArn, name: 'apistack', data: renderRulesYaml(p) });
+    const role = new iam.Role(this, 'GrafanaRole', { assumedBy: new iam.ServicePrincipal('grafana.amazonaws.com'), description: 'Managed Grafana reads the workspace and CloudWatch' });
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['aps:QueryMetrics', 'aps:GetSeries', 'aps:GetLabels', 'aps:GetMetricMetadata', 'aps:DescribeWorkspace'], resources: [this.workspace.attrArn] }));
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['aps:ListWorkspaces'], resources: ['*'] }));
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData', 'cloudwatch:ListMetrics', 'cloudwatch:DescribeAlarms'], resources: ['*'] }));
+    acknowledge(role, [
+      ['AwsSolutions-IAM5', 'aps:ListWorkspaces and the CloudWatch read actions support no resource-level permissions (Service Authorization Reference); everything else is scoped to this workspace'],
+    ]);
+    this.grafana = new grafana.CfnWorkspace(this, 'Grafana', {
+      name: `apistack-${p.name}`,
+      accountAccessType: 'CURRENT_ACCOUNT',
+      // Managed Grafana signs users in through IAM Identity Center, which must be enabled in the account.
+      authenticationProviders: ['AWS_SSO'],
+      permissionType: 'CUSTOMER_MANAGED',
+      roleArn: role.roleArn,
+      dataSources: ['PROMETHEUS', 'CLOUDWATCH'],
+    });
+  }
+
+  /** The collector beside the API: scrapes 127.0.0.1's metrics port and remote-writes with SigV4. */
+  addCollector(task: ecs.FargateTaskDefinition, logGroup: logs.ILogGroup): void {
+    const p = this.profile;
+    const region = Stack.of(this).region;
+    const config = {
+      extensions: { sigv4auth: { region, service: 'aps' } },
+      receivers: { prometheus: { config: sidecarScrapeConfig(p) } },
+      exporters: { prometheusremotewrite: { endpoint: `${this.workspace.attrPrometheusEndpoint}api/v1/remote_write`, auth: { authenticator: 'sigv4auth' } } },
+      service: { extensions: ['sigv4auth'], pipelines: { metrics: { receivers: ['prometheus'], exporters: ['prometheusremotewrite'] } } },
+    };
+    task.addContainer('collector', {
+      image: ecs.ContainerImage.fromRegistry(CONTAINER_IMAGES.otelCollector),
+      // Not essential: losing metrics must not take the API down.
+      essential: false,
+      memoryReservationMiB: 64,
+      environment: { AOT_CONFIG_CONTENT: renderYaml(config) },
+      logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: 'collector' }),
+      readonlyRootFilesystem: true,
+    });
+    task.taskRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['aps:RemoteWrite'], resources: [this.workspace.attrArn] }));
+  }
+}
+
+export interface AlarmSources {
+  readonly profile: ResolvedProfile;
+  readonly database: rds.DatabaseInstance;
+  readonly cache: elasticache.CfnReplicationGroup;
+  readonly nlb?: { loadBalancer: elbv2.NetworkLoadBalancer; targetGroup: elbv2.NetworkTargetGroup; nginxLogs: logs.ILogGroup };
+  readonly alb?: { loadBalancer: elbv2.ApplicationLoadBalancer; targetGroup: elbv2.ApplicationTargetGroup };
+}
+
+/** CloudWatch alarms that page even when Prometheus is down, to one encrypted SNS topic. */
+export class Alarms extends Construct {
+  readonly topic: sns.Topic;
+  readonly alarms: cloudwatch.Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: AlarmSources) {
+    super(scope, id);
+    const p = props.profile;
+    const a = p.monitoring.alerts;
+    this.topic = new sns.Topic(this, 'Topic', {
+      displayName: `apistack ${p.name} alarms`,
+      enforceSSL: true,
+      masterKey: kms.Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns'),
+    });
+    const alarm = (name: string, description: string, metric: cloudwatch.IMetric, threshold: number, comparison = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, evaluationPeriods = 3) => {
+      const created = new cloudwatch.Alarm(this, name, {
+        alarmDescription: description,
+        metric,
+        threshold,
+        comparisonOperator: comparison,
+        evaluationPeriods,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      created.addAlarmAction(new cwActions.SnsAction(this.topic));
+      this.alarms.push(created);
+    };
+    const minute = Duration.minutes(1);
+
+    if (props.alb) {
+      const lb = props.alb.loadBalancer.metrics;
+      alarm('Alb5xx', 'The ALB answered 5xx (no healthy target, or target errors)', lb.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, { period: minute, statistic: 'Sum' }), 10);
+      alarm('Target5xx', 'API tasks answered 5xx through the ALB', lb.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { period: minute, statistic: 'Sum' }), 10);
+      alarm('UnhealthyHosts', 'API tasks failing the ALB health check', props.alb.targetGroup.metrics.unhealthyHostCount({ period: minute, statistic: 'Maximum' }), 0);
+    }
+    if (props.nlb) {
+      // nginx, not the NLB, sees HTTP: count its 5xx from its JSON access log.
+      const filter = new logs.MetricFilter(this, 'Nginx5xxFilter', {
+        logGroup: props.nlb.nginxLogs,
+        filterPattern: logs.FilterPattern.stringValue('$.status', '=', '5*'),
+        metricNamespace: 'apistack',
+        metricName: `nginx-5xx-${p.name}`,
+        metricValue: '1',
+        defaultValue: 0,
+      });
+      alarm('Nginx5xx', 'nginx answered 5xx (no live upstream, or API errors)', filter.metric({ period: minute, statistic: 'Sum' }), 10);
+      alarm('UnhealthyHosts', 'nginx tasks failing the NLB health check', props.nlb.targetGroup.metrics.unHealthyHostCount({ period: minute, statistic: 'Maximum' }), 0);
+    }
+
+    const db = props.database;
+    alarm('DatabaseCpu', `RDS CPU above ${a.cpuPercent}%`, db.metricCPUUtilization({ period: Duration.minutes(5) }), a.cpuPercent);
+    // Below 10% of the allocated storage free.
+    alarm('DatabaseStorage', 'RDS free storage below 10%', db.metricFreeStorageSpace({ period: Duration.minutes(5), statistic: 'Minimum' }), p.postgres.storageGiB * 1024 ** 3 * 0.1, cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD, 1);
+    const maxConnections = p.derived.postgres.budgetAws.maxConnections;
+    alarm('DatabaseConnections', `RDS connections above ${a.dbConnectionsPercent}% of max_connections (${maxConnections})`, db.metricDatabaseConnections({ period: minute, statistic: 'Maximum' }), Math.floor((maxConnections * a.dbConnectionsPercent) / 100));
+
+    // ElastiCache names the primary's node <replication group>-001.
+    const memory = new cloudwatch.Metric({ namespace: 'AWS/ElastiCache', metricName: 'DatabaseMemoryUsagePercentage', dimensionsMap: { CacheClusterId: `${props.cache.ref}-001` }, period: Duration.minutes(5), statistic: 'Maximum' });
+    alarm('CacheMemory', `Cache memory above ${CACHE_MEMORY_ALARM_PERCENT}% of maxmemory: evictions or, with noeviction, refused writes follow`, memory, CACHE_MEMORY_ALARM_PERCENT);
+  }
+}
+
+/** Percent of maxmemory at which the cache alarm fires. */
+export const CACHE_MEMORY_ALARM_PERCENT = 90;
+

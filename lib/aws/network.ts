@@ -1,0 +1,50 @@
+/** The VPC: public, private and isolated subnets over the profile's AZs, NAT from the profile, flow logs, endpoints. */
+import { RemovalPolicy } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { ResolvedProfile } from '../profile/index.ts';
+import { acknowledge, retention } from './common.ts';
+
+/** Interface endpoints that keep image pulls, logs and secret reads off the NAT gateways. */
+export const INTERFACE_ENDPOINTS = [
+  ['EcrApi', ec2.InterfaceVpcEndpointAwsService.ECR],
+  ['EcrDocker', ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER],
+  ['Logs', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS],
+  ['SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
+] as const;
+
+export class Network extends Construct {
+  readonly vpc: ec2.Vpc;
+  /** Where tasks run: private, with a route out through the NAT gateways. */
+  readonly appSubnets: ec2.SubnetSelection;
+  readonly dataSubnets: ec2.SubnetSelection;
+
+  constructor(scope: Construct, id: string, props: { profile: ResolvedProfile; availabilityZones: string[] }) {
+    super(scope, id);
+    const p = props.profile;
+    this.vpc = new ec2.Vpc(this, 'Vpc', {
+      ipAddresses: ec2.IpAddresses.cidr('10.0.0.0/16'),
+      availabilityZones: props.availabilityZones,
+      natGateways: p.network.natGateways,
+      subnetConfiguration: [
+        { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+        { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 20 },
+        { name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
+      ],
+      restrictDefaultSecurityGroup: false,
+    });
+    this.appSubnets = { subnetGroupName: 'private' };
+    this.dataSubnets = { subnetGroupName: 'isolated' };
+
+    const flowLogGroup = new logs.LogGroup(this, 'FlowLogs', { retention: retention(p), removalPolicy: RemovalPolicy.DESTROY });
+    this.vpc.addFlowLog('FlowLog', { destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogGroup), trafficType: ec2.FlowLogTrafficType.REJECT });
+
+    // S3 is a gateway endpoint (free); ECR layers are served from S3.
+    this.vpc.addGatewayEndpoint('S3', { service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [this.appSubnets] });
+    for (const [name, service] of p.network.interfaceEndpoints ? INTERFACE_ENDPOINTS : []) {
+      const endpoint = this.vpc.addInterfaceEndpoint(name, { service, subnets: this.appSubnets, privateDnsEnabled: true });
+      acknowledge(endpoint, [['CdkNagValidationFailure', 'The endpoint admits HTTPS from the VPC\'s own CIDR, a reference cdk-nag cannot read; nothing outside the VPC reaches it']]);
+    }
+  }
+}

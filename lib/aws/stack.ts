@@ -1,0 +1,113 @@
+/** One stack per profile: network, data, the API, the balancer, monitoring and alarms. */
+import { Stack, Tags, type StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { join } from 'node:path';
+import { renderNginxConfig, CONTAINER_PORTS } from '../../nginx/render.ts';
+import { PORTS, profileData, PROFILE_METADATA_KEY, UserError, type ResolvedProfile } from '../profile/index.ts';
+import { ApiService } from './api.ts';
+import { AlbBalancer, NginxBalancer } from './balancer.ts';
+import { acknowledge, renderedContext } from './common.ts';
+import { Cache, Database } from './data.ts';
+import { Alarms, ManagedMonitoring, platformOf, SelfHostedMonitoring } from './monitoring.ts';
+import { Network } from './network.ts';
+
+/** The repository root: the API image builds from it (app/Dockerfile), the nginx image from nginx/Dockerfile. */
+export const REPO_ROOT = join(import.meta.dirname, '..', '..');
+/** The private DNS namespace ECS registers tasks in (Cloud Map). */
+export const SERVICE_NAMESPACE = 'apistack.internal';
+/** The VPC's DNS resolver: the base of the VPC CIDR plus two, also at this fixed address in every VPC. */
+export const VPC_RESOLVER = '169.254.169.253';
+
+export interface ApistackStackProps extends StackProps {
+  readonly profile: ResolvedProfile;
+}
+
+export class ApistackStack extends Stack {
+  readonly profile: ResolvedProfile;
+  readonly network: Network;
+  readonly api: ApiService;
+
+  constructor(scope: Construct, id: string, props: ApistackStackProps) {
+    const p = props.profile;
+    if (p.network.availabilityZones < 2) {
+      throw new UserError(`profile ${p.name}: network.availabilityZones is 1, but RDS and ElastiCache subnet groups need subnets in at least 2 availability zones on AWS; set it to 2 or more`);
+    }
+    if (p.network.natGateways < 1) {
+      throw new UserError(`profile ${p.name}: network.natGateways is 0, but the tasks pull public images (nginx exporter, Prometheus, Grafana, the metrics collector) and reach AWS APIs from private subnets; set it to 1 (or one per AZ for HA)`);
+    }
+    super(scope, id, { ...props, env: { region: p.region, ...props.env }, description: `apistack ${p.name}: ${p.description}` });
+    this.profile = p;
+    Tags.of(this).add('apistack:profile', p.name);
+    // What a template cannot say (expected traffic, purchase option), for `apistack cost --from-template`.
+    this.templateOptions.metadata = { [PROFILE_METADATA_KEY]: profileData(p) };
+
+    // Zone names are <region>a, b, c...: fixed names keep the template the same without an account lookup.
+    const zones = Array.from({ length: p.network.availabilityZones }, (_, i) => `${p.region}${String.fromCharCode(97 + i)}`);
+    this.network = new Network(this, 'Network', { profile: p, availabilityZones: zones });
+    const vpc = this.network.vpc;
+    const database = new Database(this, 'Database', { profile: p, vpc, subnets: this.network.dataSubnets });
+    const cache = new Cache(this, 'Cache', { profile: p, vpc, subnets: this.network.dataSubnets });
+
+    const cluster = new ecs.Cluster(this, 'Cluster', {
+      vpc,
+      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+      defaultCloudMapNamespace: { name: SERVICE_NAMESPACE, vpc, useForServiceConnect: false },
+    });
+    const adminToken = new secretsmanager.Secret(this, 'AdminToken', {
+      description: `apistack ${p.name}: the API's admin token (POST /api/events needs it)`,
+      generateSecretString: { passwordLength: 48, excludePunctuation: true },
+    });
+    acknowledge(adminToken, [['AwsSolutions-SMG4', 'The admin token is read by the API at task start; rotate it by putting a new value and forcing a new deployment (README: AWS secrets)']]);
+
+    const managed = p.monitoring.mode === 'managed' ? new ManagedMonitoring(this, 'ManagedMonitoring', { profile: p }) : undefined;
+    const platform = platformOf(p);
+    const apiImage = ecs.ContainerImage.fromAsset(REPO_ROOT, {
+      file: 'app/Dockerfile',
+      platform,
+      // The image needs the lockfile and app/ only; everything else stays out of the build context.
+      exclude: ['*', '!package.json', '!package-lock.json', '!app'],
+    });
+    this.api = new ApiService(this, 'Api', {
+      profile: p,
+      cluster,
+      subnets: this.network.appSubnets,
+      image: apiImage,
+      database,
+      cache,
+      adminToken: ecs.Secret.fromSecretsManager(adminToken),
+      ...(managed ? { sidecars: (task, logs) => managed.addCollector(task, logs) } : {}),
+    });
+
+    let alarmSources: ConstructorParameters<typeof Alarms>[2] = { profile: p, database: database.instance, cache: cache.replicationGroup };
+    let nginx: NginxBalancer | undefined;
+    if (p.network.loadBalancer === 'nlb') {
+      const nginxConf = renderNginxConfig(p, { kind: 'aws', upstreamHost: this.api.dnsName, resolver: VPC_RESOLVER, ...CONTAINER_PORTS });
+      const context = renderedContext('nginx', { 'nginx.conf': nginxConf }, { Dockerfile: join(REPO_ROOT, 'nginx', 'Dockerfile') });
+      nginx = new NginxBalancer(this, 'Nginx', {
+        profile: p,
+        cluster,
+        subnets: this.network.appSubnets,
+        image: ecs.ContainerImage.fromAsset(context, { platform, buildArgs: { NGINX_VERSION: p.nginx.imageTag, NGINX_CONF: 'nginx.conf' } }),
+        api: this.api,
+      });
+      alarmSources = { ...alarmSources, nlb: { loadBalancer: nginx.loadBalancer, targetGroup: nginx.targetGroup, nginxLogs: nginx.logGroup } };
+    } else {
+      const alb = new AlbBalancer(this, 'Alb', { profile: p, vpc, api: this.api });
+      alarmSources = { ...alarmSources, alb: { loadBalancer: alb.loadBalancer, targetGroup: alb.targetGroup } };
+    }
+
+    if (!managed) {
+      const monitoring = new SelfHostedMonitoring(this, 'Monitoring', { profile: p, cluster, subnets: this.network.appSubnets, apiDnsName: this.api.dnsName, ...(nginx ? { nginxDnsName: nginx.dnsName } : {}) });
+      const scraped = [[this.api.securityGroup, PORTS.apiMetrics, 'the API']] as [ec2.SecurityGroup, number, string][];
+      if (nginx) scraped.push([nginx.securityGroup, PORTS.nginxExporter, 'the nginx exporter']);
+      for (const [group, port, name] of scraped) {
+        group.addIngressRule(monitoring.securityGroup, ec2.Port.tcp(port), 'Prometheus scrapes metrics');
+        monitoring.securityGroup.addEgressRule(group, ec2.Port.tcp(port), `scrape ${name}`);
+      }
+    }
+    new Alarms(this, 'Alarms', alarmSources);
+  }
+}

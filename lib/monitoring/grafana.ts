@@ -1,0 +1,24 @@
+/** Grafana provisioning files (datasource, dashboard provider, dashboards) for any target. */
+import type { ResolvedProfile } from '../profile/load.ts';
+import { dashboardSpecs, grafanaDashboard } from './dashboards.ts';
+import { renderYaml } from './render.ts';
+
+/** Where the provider reads dashboards from inside the Grafana container. */
+export const GRAFANA_DASHBOARDS_DIR = '/var/lib/grafana/dashboards';
+
+export interface GrafanaProvisioning {
+  /** provisioning/datasources/prometheus.yml */
+  readonly datasources: string;
+  /** provisioning/dashboards/apistack.yml */
+  readonly providers: string;
+  /** File name → dashboard JSON, for GRAFANA_DASHBOARDS_DIR. */
+  readonly dashboards: Readonly<Record<string, string>>;
+}
+
+export function grafanaProvisioning(p: ResolvedProfile, prometheusUrl: string): GrafanaProvisioning {
+  return {
+    datasources: renderYaml({ apiVersion: 1, datasources: [{ name: 'Prometheus', type: 'prometheus', uid: 'prometheus', access: 'proxy', url: prometheusUrl, isDefault: true }] }),
+    providers: renderYaml({ apiVersion: 1, providers: [{ name: 'apistack', folder: 'apistack', type: 'file', options: { path: GRAFANA_DASHBOARDS_DIR } }] }),
+    dashboards: Object.fromEntries(dashboardSpecs(p).map((d) => [`${d.uid}.json`, JSON.stringify(grafanaDashboard(d))])),
+  };
+}
