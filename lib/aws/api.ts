@@ -116,7 +116,7 @@ export class ApiService extends Construct {
       vpcSubnets: props.subnets,
       securityGroups: [this.securityGroup],
       assignPublicIp: false,
-      cloudMapOptions: { name: 'api', dnsRecordType: servicediscovery.DnsRecordType.A, dnsTtl: Duration.seconds(CLOUD_MAP_TTL_SECONDS), container: api, containerPort: PORTS.api },
+      cloudMapOptions: { name: 'api', dnsRecordType: servicediscovery.DnsRecordType.A, dnsTtl: Duration.seconds(CLOUD_MAP_TTL_SECONDS) },
       propagateTags: ecs.PropagatedTagSource.SERVICE,
     });
     this.dnsName = `api.${props.cluster.defaultCloudMapNamespace!.namespaceName}`;

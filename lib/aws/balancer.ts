@@ -152,7 +152,7 @@ export class AlbBalancer extends Construct {
     securityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(PUBLIC_PORT), 'the public API');
     securityGroup.addEgressRule(props.api.securityGroup, ec2.Port.tcp(PORTS.api), 'to the API tasks');
     props.api.securityGroup.addIngressRule(securityGroup, ec2.Port.tcp(PORTS.api), 'from the ALB');
-    acknowledge(securityGroup, [['AwsSolutions-EC23', `The public API listens on port ${PUBLIC_PORT} for every client`]]);
+    acknowledge(securityGroup, [['AwsSolutions-EC23', `The public API listens on port ${PUBLIC_PORT} for every client; the ALB drops invalid headers and the API rate-limits per key`]]);
 
     this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'LoadBalancer', {
       vpc: props.vpc,
