@@ -25,9 +25,10 @@ export function seccompRuntimeDefault(workload: PodTemplated): void {
 }
 
 /**
- * `topologySpreadConstraints` with `whenUnsatisfiable: ScheduleAnyway`: cdk8s-plus-27 spreads
- * only through pod anti-affinity (`scheduling.spread`), which a small cluster cannot always
- * satisfy. Preferred, not required, so a small cluster still schedules every replica.
+ * `topologySpreadConstraints` with `whenUnsatisfiable: ScheduleAnyway`: cdk8s-plus-27 has none;
+ * its `scheduling.spread` is pod anti-affinity, which keeps pods apart rather than balancing them
+ * (maxSkew) over nodes and zones. Preferred, not required, so a small cluster still schedules
+ * every replica.
  */
 export function preferredTopologySpread(workload: kplus.Deployment, name: string, topologyKeys: readonly string[]): void {
   const constraints: kplus.k8s.TopologySpreadConstraint[] = topologyKeys.map((topologyKey) => ({ maxSkew: 1, topologyKey, whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: selector(name) } }));
