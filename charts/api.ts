@@ -1,16 +1,31 @@
 /** The API: Deployment (replicas owned by the HPA), HPA, PDB, ClusterIP and headless Services, config. */
-import { Chart } from 'cdk8s';
+import { Chart, Duration } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
 import type { Construct } from 'constructs';
 import { appEnvironment } from '../lib/profile/app-env.ts';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
 import { kubernetesWorkloads, PORTS } from '../lib/profile/workloads.ts';
-import { containerSecurityContext, labels, podSecurityContext, resources, secretRef, selector, type SecretValues, manifest, podDisruptionBudget } from './common.ts';
+import { container, DATABASE, emptyDir, httpProbe, kubernetesDefaultScaling, meta, podDisruptionBudget, preStopSleep, selectByName, serviceFor, workloadProps } from './common.ts';
+import { preferredTopologySpread, seccompRuntimeDefault } from './patches.ts';
+import { secretEnv } from './secrets.ts';
 
 export const API_HEADLESS_SERVICE = 'api-headless';
+export const API_CONFIG_MAP = 'api-config';
+
+/**
+ * Where the API finds Postgres and Redis, without credentials: the app adds DATABASE_PASSWORD and
+ * REDIS_PASSWORD (from Secrets) to these URLs, so the ConfigMap holds no secret.
+ */
+export function connectionUrls(p: ResolvedProfile): { DATABASE_URL: string; REDIS_URL: string } {
+  const svc = (name: string) => `${name}.${p.kubernetes.namespace}.svc.${p.kubernetes.clusterDomain}`;
+  return {
+    DATABASE_URL: `postgres://${DATABASE.user}@${svc('postgres')}:${PORTS.postgres}/${DATABASE.name}`,
+    REDIS_URL: `redis://${svc('redis')}:${PORTS.redis}`,
+  };
+}
 
 export interface ApiChartProps {
   readonly profile: ResolvedProfile;
-  readonly secrets: SecretValues;
   /** @default `${profile.api.imageRepository}:${profile.api.imageTag}` */
   readonly image?: string;
 }
@@ -19,107 +34,54 @@ export class ApiChart extends Chart {
   constructor(scope: Construct, id: string, props: ApiChartProps) {
     const p = props.profile;
     super(scope, id, { namespace: p.kubernetes.namespace, labels: { 'app.kubernetes.io/part-of': 'apistack' } });
-    const ns = p.kubernetes.namespace;
-    const domain = p.kubernetes.clusterDomain;
     const image = props.image ?? `${p.api.imageRepository}:${p.api.imageTag}`;
     const api = kubernetesWorkloads(p).find((w) => w.name === 'api')!;
 
-    manifest(this, 'config', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'api-config', labels: labels('api') }, data: appEnvironment(p) });
-    manifest(this, 'secrets', {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'api-secrets', labels: labels('api') },
-      type: 'Opaque',
-      stringData: {
-        'database-url': `postgres://apistack:${props.secrets.postgresPassword}@postgres.${ns}.svc.${domain}:${PORTS.postgres}/apistack`,
-        'redis-url': `redis://:${props.secrets.redisPassword}@redis.${ns}.svc.${domain}:${PORTS.redis}`,
-        'admin-token': props.secrets.adminToken,
-      },
-    });
+    const config = new kplus.ConfigMap(this, 'config', { metadata: meta(API_CONFIG_MAP, 'api'), data: { ...appEnvironment(p), ...connectionUrls(p) } });
 
-    const probe = (path: string, extra: Record<string, number>) => ({ httpGet: { path, port: 'http' }, timeoutSeconds: 2, ...extra });
-    manifest(this, 'deployment', {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'api', labels: labels('api') },
-      spec: {
-        // No replicas: the HorizontalPodAutoscaler owns them.
-        selector: { matchLabels: selector('api') },
-        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-        template: {
-          metadata: { labels: labels('api') },
-          spec: {
-            automountServiceAccountToken: false,
-            securityContext: podSecurityContext(),
-            terminationGracePeriodSeconds: p.derived.api.terminationGracePeriodSeconds,
-            // Preferred, not required, so a small cluster still schedules every replica.
-            topologySpreadConstraints: ['kubernetes.io/hostname', 'topology.kubernetes.io/zone'].map((topologyKey) => ({
-              maxSkew: 1,
-              topologyKey,
-              whenUnsatisfiable: 'ScheduleAnyway',
-              labelSelector: { matchLabels: selector('api') },
-            })),
-            containers: [
-              {
-                name: 'api',
-                image,
-                ports: [
-                  { name: 'http', containerPort: PORTS.api },
-                  { name: 'metrics', containerPort: PORTS.apiMetrics },
-                ],
-                envFrom: [{ configMapRef: { name: 'api-config' } }],
-                env: [
-                  { name: 'DATABASE_URL', ...secretRef('api-secrets', 'database-url') },
-                  { name: 'REDIS_URL', ...secretRef('api-secrets', 'redis-url') },
-                  { name: 'ADMIN_TOKEN', ...secretRef('api-secrets', 'admin-token') },
-                ],
-                resources: resources(api.containers[0]!),
-                startupProbe: probe('/healthz', { periodSeconds: 2, failureThreshold: 30 }),
-                livenessProbe: probe('/healthz', { periodSeconds: 10, failureThreshold: 3 }),
-                readinessProbe: probe('/readyz', { periodSeconds: 5, failureThreshold: 2 }),
-                // Load balancers stop routing before the app starts draining.
-                lifecycle: { preStop: { exec: { command: ['sleep', String(p.api.preStopDelaySeconds)] } } },
-                securityContext: containerSecurityContext(),
-                volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
-              },
-            ],
-            volumes: [{ name: 'tmp', emptyDir: {} }],
+    const deployment = new kplus.Deployment(this, 'deployment', {
+      ...workloadProps('api'),
+      // No replicas: the HorizontalPodAutoscaler owns them (cdk8s-plus leaves them out once an HPA targets it).
+      strategy: kplus.DeploymentStrategy.rollingUpdate({ maxUnavailable: kplus.PercentOrAbsolute.absolute(0), maxSurge: kplus.PercentOrAbsolute.absolute(1) }),
+      terminationGracePeriod: Duration.seconds(p.derived.api.terminationGracePeriodSeconds),
+      containers: [
+        container(api.containers[0]!, {
+          image,
+          ports: [
+            { name: 'http', number: PORTS.api },
+            { name: 'metrics', number: PORTS.apiMetrics },
+          ],
+          envFrom: [kplus.Env.fromConfigMap(config)],
+          envVariables: {
+            DATABASE_PASSWORD: secretEnv(this, p, 'postgresPassword'),
+            REDIS_PASSWORD: secretEnv(this, p, 'redisPassword'),
+            ADMIN_TOKEN: secretEnv(this, p, 'adminToken'),
           },
-        },
-      },
+          startup: httpProbe('/healthz', PORTS.api, { periodSeconds: 2, failureThreshold: 30, timeoutSeconds: 2 }),
+          liveness: httpProbe('/healthz', PORTS.api, { periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 2 }),
+          readiness: httpProbe('/readyz', PORTS.api, { periodSeconds: 5, failureThreshold: 2, timeoutSeconds: 2 }),
+          // Load balancers stop routing before the app starts draining.
+          lifecycle: preStopSleep(p.api.preStopDelaySeconds),
+          volumeMounts: [{ path: '/tmp', volume: emptyDir(this, 'tmp') }],
+        }),
+      ],
     });
+    selectByName(deployment, 'api');
+    seccompRuntimeDefault(deployment);
+    preferredTopologySpread(deployment, 'api', ['kubernetes.io/hostname', 'topology.kubernetes.io/zone']);
 
-    manifest(this, 'hpa', {
-      apiVersion: 'autoscaling/v2',
-      kind: 'HorizontalPodAutoscaler',
-      metadata: { name: 'api', labels: labels('api') },
-      spec: {
-        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'api' },
-        minReplicas: p.derived.autoscaling.minReplicas,
-        maxReplicas: p.derived.autoscaling.maxReplicas,
-        metrics: [
-          { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: p.api.autoscalingCpuTargetPercent } } },
-          { type: 'Resource', resource: { name: 'memory', target: { type: 'Utilization', averageUtilization: p.api.autoscalingMemoryTargetPercent } } },
-        ],
-        behavior: {
-          scaleUp: { stabilizationWindowSeconds: p.api.scaleUpStabilizationSeconds },
-          scaleDown: { stabilizationWindowSeconds: p.api.scaleDownStabilizationSeconds },
-        },
-      },
+    new kplus.HorizontalPodAutoscaler(this, 'hpa', {
+      metadata: meta('api'),
+      target: deployment,
+      minReplicas: p.derived.autoscaling.minReplicas,
+      maxReplicas: p.derived.autoscaling.maxReplicas,
+      metrics: [kplus.Metric.resourceCpu(kplus.MetricTarget.averageUtilization(p.api.autoscalingCpuTargetPercent)), kplus.Metric.resourceMemory(kplus.MetricTarget.averageUtilization(p.api.autoscalingMemoryTargetPercent))],
+      ...kubernetesDefaultScaling(p.api.scaleUpStabilizationSeconds, p.api.scaleDownStabilizationSeconds),
     });
     podDisruptionBudget(this, 'api');
-    manifest(this, 'service', {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name: 'api', labels: labels('api') },
-      spec: { type: 'ClusterIP', selector: selector('api'), ports: [{ name: 'http', port: PORTS.api, targetPort: 'http' }] },
-    });
+    const http: kplus.ServicePort = { name: 'http', port: PORTS.api, targetPort: PORTS.api };
+    serviceFor(this, 'service', { name: 'api', owner: 'api', ports: [http] });
     // nginx resolves this name and balances least_conn over the pod IPs it returns.
-    manifest(this, 'headless', {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name: API_HEADLESS_SERVICE, labels: labels('api') },
-      spec: { clusterIP: 'None', selector: selector('api'), ports: [{ name: 'http', port: PORTS.api, targetPort: 'http' }] },
-    });
+    serviceFor(this, 'headless', { name: API_HEADLESS_SERVICE, owner: 'api', ports: [http], headless: true });
   }
 }

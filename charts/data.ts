@@ -1,13 +1,16 @@
-/** Postgres (StatefulSet, PVC, credentials, migrations Job) and Redis/Valkey, each with its exporter sidecar. */
-import { Chart } from 'cdk8s';
+/** Postgres (StatefulSet, PVC, migrations Job) and Redis/Valkey, each with its exporter sidecar; credentials come from Secrets the manifests only name. */
+import { Chart, Duration } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
 import type { Construct } from 'constructs';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
-import { kubernetesWorkloads, MIGRATIONS_JOB_RESOURCES, PORTS } from '../lib/profile/workloads.ts';
-import { containerSecurityContext, IMAGES, labels, podSecurityContext, resources, secretRef, selector, type SecretValues, manifest, dataVolumeClaim } from './common.ts';
+import { kubernetesWorkloads, MIGRATIONS_JOB_RESOURCES, PORTS, type Workload } from '../lib/profile/workloads.ts';
+import { API_CONFIG_MAP } from './api.ts';
+import { container, DATABASE, emptyDir, execProbe, httpProbe, IMAGES, selectByName, serviceFor, tcpProbe, workloadProps } from './common.ts';
+import { dataVolumeClaim, seccompRuntimeDefault } from './patches.ts';
+import { secretEnv } from './secrets.ts';
 
 export interface DataChartProps {
   readonly profile: ResolvedProfile;
-  readonly secrets: SecretValues;
   readonly apiImage?: string;
 }
 
@@ -18,179 +21,112 @@ export class DataChart extends Chart {
     const workloads = kubernetesWorkloads(p);
     const pgW = workloads.find((w) => w.name === 'postgres')!;
     const redisW = workloads.find((w) => w.name === 'redis')!;
-    const pick = (w: typeof pgW, name: string) => w.containers.find((c) => c.name === name)!;
+    const pick = (w: Workload, name: string) => w.containers.find((c) => c.name === name)!;
 
-    manifest(this, 'pg-secret', {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'postgres-credentials', labels: labels('postgres') },
-      type: 'Opaque',
-      stringData: {
-        username: 'apistack',
-        password: props.secrets.postgresPassword,
-        'exporter-dsn': `postgresql://apistack:${props.secrets.postgresPassword}@localhost:${PORTS.postgres}/apistack?sslmode=disable`,
-      },
-    });
-    const pgProbe = { exec: { command: ['pg_isready', '-U', 'apistack', '-d', 'apistack', '-h', '127.0.0.1'] }, timeoutSeconds: 3 };
-    manifest(this, 'postgres', {
-      apiVersion: 'apps/v1',
-      kind: 'StatefulSet',
-      metadata: { name: 'postgres', labels: labels('postgres') },
-      spec: {
-        serviceName: 'postgres',
-        replicas: 1,
-        selector: { matchLabels: selector('postgres') },
-        template: {
-          metadata: { labels: labels('postgres') },
-          spec: {
-            automountServiceAccountToken: false,
-            securityContext: podSecurityContext(),
-            terminationGracePeriodSeconds: 60,
-            containers: [
-              {
-                name: 'postgres',
-                image: `postgres:${p.postgres.engineVersion}-alpine`,
-                // max_connections from the memory limit, as the connection budget assumes.
-                args: ['-c', `max_connections=${p.derived.postgres.maxConnectionsKubernetes}`],
-                ports: [{ name: 'postgres', containerPort: PORTS.postgres }],
-                env: [
-                  { name: 'POSTGRES_USER', ...secretRef('postgres-credentials', 'username') },
-                  { name: 'POSTGRES_PASSWORD', ...secretRef('postgres-credentials', 'password') },
-                  { name: 'POSTGRES_DB', value: 'apistack' },
-                  { name: 'PGDATA', value: '/var/lib/postgresql/data/pgdata' },
-                ],
-                resources: resources(pick(pgW, 'postgres')),
-                startupProbe: { ...pgProbe, periodSeconds: 2, failureThreshold: 60 },
-                livenessProbe: { tcpSocket: { port: 'postgres' }, periodSeconds: 10, failureThreshold: 6 },
-                readinessProbe: { ...pgProbe, periodSeconds: 5 },
-                securityContext: containerSecurityContext(),
-                volumeMounts: [
-                  { name: 'data', mountPath: '/var/lib/postgresql/data' },
-                  { name: 'run', mountPath: '/var/run/postgresql' },
-                  { name: 'tmp', mountPath: '/tmp' },
-                ],
-              },
-              {
-                name: 'postgres-exporter',
-                image: IMAGES.postgresExporter,
-                ports: [{ name: 'pg-exporter', containerPort: PORTS.postgresExporter }],
-                env: [{ name: 'DATA_SOURCE_NAME', ...secretRef('postgres-credentials', 'exporter-dsn') }],
-                resources: resources(pick(pgW, 'postgres-exporter')),
-                livenessProbe: { httpGet: { path: '/', port: 'pg-exporter' }, periodSeconds: 20 },
-                readinessProbe: { httpGet: { path: '/metrics', port: 'pg-exporter' }, periodSeconds: 20 },
-                securityContext: containerSecurityContext(),
-              },
-            ],
-            volumes: [
-              { name: 'run', emptyDir: {} },
-              { name: 'tmp', emptyDir: {} },
-            ],
+    // Postgres: the password initialises the data directory at first start only; rotating it means ALTER ROLE too.
+    const pgProbe = ['pg_isready', '-U', DATABASE.user, '-d', DATABASE.name, '-h', '127.0.0.1'];
+    const pgService = serviceFor(this, 'pg-service', { name: 'postgres', owner: 'postgres', headless: true, ports: [{ name: 'postgres', port: PORTS.postgres, targetPort: PORTS.postgres }] });
+    const postgres = new kplus.StatefulSet(this, 'postgres', {
+      ...workloadProps('postgres'),
+      service: pgService,
+      replicas: 1,
+      terminationGracePeriod: Duration.seconds(60),
+      containers: [
+        container(pick(pgW, 'postgres'), {
+          image: `postgres:${p.postgres.engineVersion}-alpine`,
+          // max_connections from the memory limit, as the connection budget assumes.
+          args: ['-c', `max_connections=${p.derived.postgres.maxConnectionsKubernetes}`],
+          ports: [{ name: 'postgres', number: PORTS.postgres }],
+          envVariables: {
+            POSTGRES_USER: kplus.EnvValue.fromValue(DATABASE.user),
+            POSTGRES_PASSWORD: secretEnv(this, p, 'postgresPassword'),
+            POSTGRES_DB: kplus.EnvValue.fromValue(DATABASE.name),
+            PGDATA: kplus.EnvValue.fromValue('/var/lib/postgresql/data/pgdata'),
           },
-        },
-        volumeClaimTemplates: [dataVolumeClaim('postgres', p.kubernetes.storageClassName, pgW.volumeGiB!)],
-      },
-    });
-    manifest(this, 'pg-service', {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name: 'postgres', labels: labels('postgres') },
-      spec: { clusterIP: 'None', selector: selector('postgres'), ports: [{ name: 'postgres', port: PORTS.postgres, targetPort: 'postgres' }] },
-    });
-    manifest(this, 'migrations', {
-      apiVersion: 'batch/v1',
-      kind: 'Job',
-      metadata: { name: 'migrations', labels: labels('migrations') },
-      spec: {
-        backoffLimit: 10,
-        ttlSecondsAfterFinished: 3600,
-        template: {
-          metadata: { labels: labels('migrations') },
-          spec: {
-            restartPolicy: 'OnFailure',
-            automountServiceAccountToken: false,
-            securityContext: podSecurityContext(),
-            containers: [
-              {
-                name: 'migrate',
-                image: props.apiImage ?? `${p.api.imageRepository}:${p.api.imageTag}`,
-                args: ['migrate'],
-                env: [{ name: 'DATABASE_URL', ...secretRef('api-secrets', 'database-url') }],
-                resources: resources(MIGRATIONS_JOB_RESOURCES),
-                securityContext: containerSecurityContext(),
-              },
-            ],
+          startup: execProbe(pgProbe, { periodSeconds: 2, failureThreshold: 60, timeoutSeconds: 3 }),
+          liveness: tcpProbe(PORTS.postgres, { periodSeconds: 10, failureThreshold: 6 }),
+          readiness: execProbe(pgProbe, { periodSeconds: 5, timeoutSeconds: 3 }),
+          volumeMounts: [
+            { path: '/var/run/postgresql', volume: emptyDir(this, 'run') },
+            { path: '/tmp', volume: emptyDir(this, 'tmp') },
+          ],
+        }),
+        container(pick(pgW, 'postgres-exporter'), {
+          image: IMAGES.postgresExporter,
+          ports: [{ name: 'pg-exporter', number: PORTS.postgresExporter }],
+          // URI, user and password apart, so no connection string with the password is stored anywhere.
+          envVariables: {
+            DATA_SOURCE_URI: kplus.EnvValue.fromValue(`localhost:${PORTS.postgres}/${DATABASE.name}?sslmode=disable`),
+            DATA_SOURCE_USER: kplus.EnvValue.fromValue(DATABASE.user),
+            DATA_SOURCE_PASS: secretEnv(this, p, 'postgresPassword'),
           },
-        },
-      },
+          liveness: httpProbe('/', PORTS.postgresExporter, { periodSeconds: 20 }),
+          readiness: httpProbe('/metrics', PORTS.postgresExporter, { periodSeconds: 20 }),
+        }),
+      ],
     });
+    selectByName(postgres, 'postgres');
+    seccompRuntimeDefault(postgres);
+    dataVolumeClaim(postgres, { name: 'postgres', container: postgres.containers[0]!, mountPath: '/var/lib/postgresql/data', storageClassName: p.kubernetes.storageClassName, sizeGiB: pgW.volumeGiB! });
+
+    const migrations = new kplus.Job(this, 'migrations', {
+      ...workloadProps('migrations'),
+      restartPolicy: kplus.RestartPolicy.ON_FAILURE,
+      backoffLimit: 10,
+      ttlAfterFinished: Duration.seconds(3600),
+      containers: [
+        container(MIGRATIONS_JOB_RESOURCES, {
+          image: props.apiImage ?? `${p.api.imageRepository}:${p.api.imageTag}`,
+          args: ['migrate'],
+          // The API's own configuration (DATABASE_URL without a password), plus the password.
+          envFrom: [kplus.Env.fromConfigMap(kplus.ConfigMap.fromConfigMapName(this, 'api-config', API_CONFIG_MAP))],
+          envVariables: { DATABASE_PASSWORD: secretEnv(this, p, 'postgresPassword') },
+        }),
+      ],
+    });
+    seccompRuntimeDefault(migrations);
 
     // Redis or Valkey: StatefulSet with a PVC when persistent, else a Deployment.
-    manifest(this, 'redis-secret', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'redis-credentials', labels: labels('redis') }, type: 'Opaque', stringData: { password: props.secrets.redisPassword } });
     const persistent = p.redis.persistence;
-    const image = p.redis.engine === 'valkey' ? `valkey/valkey:${p.redis.engineVersion}-alpine` : `redis:${p.redis.engineVersion}-alpine`;
-    const server = p.redis.engine === 'valkey' ? 'valkey-server' : 'redis-server';
-    const podSpec = {
-      automountServiceAccountToken: false,
-      securityContext: podSecurityContext(),
-      containers: [
-        {
-          name: 'redis',
-          image,
-          command: [server],
-          args: [
-            '--requirepass', '$(REDIS_PASSWORD)',
-            '--maxmemory', `${p.derived.redis.maxmemoryMiB}mb`,
-            '--maxmemory-policy', p.redis.maxmemoryPolicy,
-            '--save', persistent ? '300 100' : '',
-            '--appendonly', 'no',
-            '--dir', '/data',
-          ],
-          ports: [{ name: 'redis', containerPort: PORTS.redis }],
-          env: [{ name: 'REDIS_PASSWORD', ...secretRef('redis-credentials', 'password') }],
-          resources: resources(pick(redisW, 'redis')),
-          startupProbe: { tcpSocket: { port: 'redis' }, periodSeconds: 2, failureThreshold: 30 },
-          livenessProbe: { tcpSocket: { port: 'redis' }, periodSeconds: 10 },
-          readinessProbe: { exec: { command: ['sh', '-c', `${p.redis.engine === 'valkey' ? 'valkey-cli' : 'redis-cli'} --no-auth-warning -a "$REDIS_PASSWORD" ping | grep -q PONG`] }, periodSeconds: 5 },
-          securityContext: containerSecurityContext(),
-          volumeMounts: [{ name: 'data', mountPath: '/data' }],
-        },
-        {
-          name: 'redis-exporter',
-          image: IMAGES.redisExporter,
-          ports: [{ name: 'redis-exporter', containerPort: PORTS.redisExporter }],
-          env: [
-            { name: 'REDIS_ADDR', value: `redis://localhost:${PORTS.redis}` },
-            { name: 'REDIS_PASSWORD', ...secretRef('redis-credentials', 'password') },
-          ],
-          resources: resources(pick(redisW, 'redis-exporter')),
-          livenessProbe: { httpGet: { path: '/health', port: 'redis-exporter' }, periodSeconds: 20 },
-          readinessProbe: { httpGet: { path: '/metrics', port: 'redis-exporter' }, periodSeconds: 20 },
-          securityContext: containerSecurityContext(),
-        },
+    const cli = p.redis.engine === 'valkey' ? 'valkey-cli' : 'redis-cli';
+    const redisService = serviceFor(this, 'redis-service', { name: 'redis', owner: 'redis', ports: [{ name: 'redis', port: PORTS.redis, targetPort: PORTS.redis }] });
+    const redisContainer = container(pick(redisW, 'redis'), {
+      image: p.redis.engine === 'valkey' ? `valkey/valkey:${p.redis.engineVersion}-alpine` : `redis:${p.redis.engineVersion}-alpine`,
+      command: [p.redis.engine === 'valkey' ? 'valkey-server' : 'redis-server'],
+      args: [
+        '--requirepass', '$(REDIS_PASSWORD)',
+        '--maxmemory', `${p.derived.redis.maxmemoryMiB}mb`,
+        '--maxmemory-policy', p.redis.maxmemoryPolicy,
+        '--save', persistent ? '300 100' : '',
+        '--appendonly', 'no',
+        '--dir', '/data',
       ],
-      volumes: persistent ? [] : [{ name: 'data', emptyDir: {} }],
-    };
-    manifest(this, 'redis', {
-      apiVersion: 'apps/v1',
-      kind: persistent ? 'StatefulSet' : 'Deployment',
-      metadata: { name: 'redis', labels: labels('redis') },
-      spec: {
-        ...(persistent ? { serviceName: 'redis' } : { strategy: { type: 'Recreate' } }),
-        replicas: 1,
-        selector: { matchLabels: selector('redis') },
-        template: { metadata: { labels: labels('redis') }, spec: podSpec },
-        ...(persistent
-          ? {
-              volumeClaimTemplates: [dataVolumeClaim('redis', p.kubernetes.storageClassName, redisW.volumeGiB!)],
-            }
-          : {}),
+      ports: [{ name: 'redis', number: PORTS.redis }],
+      envVariables: { REDIS_PASSWORD: secretEnv(this, p, 'redisPassword') },
+      startup: tcpProbe(PORTS.redis, { periodSeconds: 2, failureThreshold: 30 }),
+      liveness: tcpProbe(PORTS.redis, { periodSeconds: 10 }),
+      readiness: execProbe(['sh', '-c', `${cli} --no-auth-warning -a "$REDIS_PASSWORD" ping | grep -q PONG`], { periodSeconds: 5 }),
+      volumeMounts: persistent ? [] : [{ path: '/data', volume: emptyDir(this, 'data') }],
+    });
+    const exporterContainer = container(pick(redisW, 'redis-exporter'), {
+      image: IMAGES.redisExporter,
+      ports: [{ name: 'redis-exporter', number: PORTS.redisExporter }],
+      envVariables: {
+        REDIS_ADDR: kplus.EnvValue.fromValue(`redis://localhost:${PORTS.redis}`),
+        REDIS_PASSWORD: secretEnv(this, p, 'redisPassword'),
       },
+      liveness: httpProbe('/health', PORTS.redisExporter, { periodSeconds: 20 }),
+      readiness: httpProbe('/metrics', PORTS.redisExporter, { periodSeconds: 20 }),
     });
-    manifest(this, 'redis-service', {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name: 'redis', labels: labels('redis') },
-      spec: { type: 'ClusterIP', selector: selector('redis'), ports: [{ name: 'redis', port: PORTS.redis, targetPort: 'redis' }] },
-    });
+    if (persistent) {
+      const redis = new kplus.StatefulSet(this, 'redis', { ...workloadProps('redis'), service: redisService, replicas: 1, containers: [redisContainer, exporterContainer] });
+      selectByName(redis, 'redis');
+      seccompRuntimeDefault(redis);
+      dataVolumeClaim(redis, { name: 'redis', container: redis.containers[0]!, mountPath: '/data', storageClassName: p.kubernetes.storageClassName, sizeGiB: redisW.volumeGiB! });
+    } else {
+      const redis = new kplus.Deployment(this, 'redis', { ...workloadProps('redis'), replicas: 1, strategy: kplus.DeploymentStrategy.recreate(), containers: [redisContainer, exporterContainer] });
+      selectByName(redis, 'redis');
+      seccompRuntimeDefault(redis);
+    }
   }
 }

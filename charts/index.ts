@@ -2,7 +2,6 @@
 import { App, YamlOutputType } from 'cdk8s';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
 import { ApiChart } from './api.ts';
-import { generateSecretValues, type SecretValues } from './common.ts';
 import { DataChart } from './data.ts';
 import { MonitoringChart } from './monitoring.ts';
 import { NamespaceChart } from './namespace.ts';
@@ -11,28 +10,30 @@ import { NginxChart } from './nginx.ts';
 
 export { kubernetesNginxConfig } from './nginx.ts';
 export * from './common.ts';
+export * from './secrets.ts';
 
 export interface KubernetesAppProps {
   readonly profile: ResolvedProfile;
   /** Directory the YAML files go to. */
   readonly outdir: string;
-  /** @default generated at synth time */
-  readonly secrets?: SecretValues;
   /** @default the profile's api image */
   readonly apiImage?: string;
 }
 
-/** One file per chart: 00-namespace.yaml, 10-api.yaml, ... (ordered for `kubectl apply -f`). A load-test Job chart joins this list later. */
+/**
+ * One file per chart: 00-namespace.yaml, 10-api.yaml, ... (ordered for `kubectl apply -f`). A
+ * load-test Job chart joins this list later. The files name the Secrets of `referencedSecrets`
+ * and never contain them, so the same profile always synthesizes the same bytes.
+ */
 export function kubernetesApp(props: KubernetesAppProps): App {
   const app = new App({ outdir: props.outdir, outputFileExtension: '.yaml', yamlOutputType: YamlOutputType.FILE_PER_CHART });
-  const secrets = props.secrets ?? generateSecretValues();
   const profile = props.profile;
   const image = props.apiImage ? { image: props.apiImage } : {};
   new NamespaceChart(app, '00-namespace', { profile });
-  new DataChart(app, '10-data', { profile, secrets, ...(props.apiImage ? { apiImage: props.apiImage } : {}) });
-  new ApiChart(app, '20-api', { profile, secrets, ...image });
+  new DataChart(app, '10-data', { profile, ...(props.apiImage ? { apiImage: props.apiImage } : {}) });
+  new ApiChart(app, '20-api', { profile, ...image });
   new NginxChart(app, '30-nginx', { profile });
-  new MonitoringChart(app, '40-monitoring', { profile, secrets });
+  new MonitoringChart(app, '40-monitoring', { profile });
   new NetworkChart(app, '50-network', { profile });
   return app;
 }

@@ -1,52 +1,57 @@
 /**
  * NetworkPolicies: deny everything in the namespace, then allow exactly outside → nginx,
  * nginx → API, API → Postgres and Redis, Prometheus → metrics ports, migrations → Postgres,
- * Grafana → Prometheus, and every pod → DNS.
+ * Grafana → Prometheus, and every pod → DNS. Built with cdk8s-plus-27's NetworkPolicy and its
+ * peers, selecting pods by their name label: one named policy per workload, so a reader finds
+ * every flow of a workload in one place.
  */
 import { Chart } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
 import type { Construct } from 'constructs';
-import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
 import { PORTS } from '../lib/profile/workloads.ts';
-import { labels, selector, manifest } from './common.ts';
+import { meta, selector } from './common.ts';
+import { explicitDenyAll, policyOpenToAnyPeer } from './patches.ts';
 
-type PolicySpec = NonNullable<INetworkPolicy['spec']>;
-type Rules = Pick<PolicySpec, 'ingress' | 'egress'>;
-type Peer = NonNullable<NonNullable<PolicySpec['ingress']>[number]['from']>[number];
-const pods = (name: string): Peer => ({ podSelector: { matchLabels: selector(name) } });
-const tcp = (...ports: number[]) => ports.map((port) => ({ protocol: 'TCP' as const, port }));
+const tcp = (...ports: number[]) => ports.map((port) => kplus.NetworkPolicyPort.tcp(port));
 
 export class NetworkChart extends Chart {
   constructor(scope: Construct, id: string, props: { profile: ResolvedProfile }) {
     const p = props.profile;
     super(scope, id, { namespace: p.kubernetes.namespace });
-    const policy = (name: string, podSelector: PolicySpec['podSelector'], spec: Rules) =>
-      manifest(this, name, {
-        apiVersion: 'networking.k8s.io/v1',
-        kind: 'NetworkPolicy',
-        metadata: { name, labels: labels('apistack') },
-        spec: { podSelector, policyTypes: [...(spec.ingress ? (['Ingress'] as const) : []), ...(spec.egress ? (['Egress'] as const) : [])], ...spec },
-      });
-    const match = (name: string) => ({ matchLabels: selector(name) });
+    const ns = p.kubernetes.namespace;
+    /** The pods of a workload of this namespace, by name label. */
+    const pods = (name: string) => (this.node.tryFindChild(`pods-${name}`) as kplus.Pods | undefined) ?? kplus.Pods.select(this, `pods-${name}`, { labels: selector(name) });
+    const allPods = kplus.Pods.all(this, 'all-pods');
+    const policyProps = (name: string, podSelector: kplus.IPodSelector) => ({ metadata: { ...meta(name, 'apistack'), namespace: ns }, selector: podSelector });
+    const policy = (name: string, podSelector: kplus.IPodSelector) => new kplus.NetworkPolicy(this, name, policyProps(name, podSelector));
 
-    policy('default-deny', {}, { ingress: [], egress: [] });
-    policy('allow-dns', {}, {
-      egress: [{ to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: [{ protocol: 'UDP' as const, port: 53 }, ...tcp(53)] }],
-    });
-    policy('nginx', match('nginx'), {
-      ingress: [{ ports: tcp(PORTS.nginx) }],
-      egress: [{ to: [pods('api')], ports: tcp(PORTS.api) }],
-    });
-    policy('api', match('api'), {
-      ingress: [{ from: [pods('nginx')], ports: tcp(PORTS.api) }],
-      egress: [
-        { to: [pods('postgres')], ports: tcp(PORTS.postgres) },
-        { to: [pods('redis')], ports: tcp(PORTS.redis) },
-      ],
-    });
-    policy('postgres', match('postgres'), { ingress: [{ from: [pods('api'), pods('migrations')], ports: tcp(PORTS.postgres) }] });
-    policy('redis', match('redis'), { ingress: [{ from: [pods('api')], ports: tcp(PORTS.redis) }] });
-    policy('migrations', match('migrations'), { egress: [{ to: [pods('postgres')], ports: tcp(PORTS.postgres) }] });
+    explicitDenyAll(
+      new kplus.NetworkPolicy(this, 'default-deny', {
+        metadata: { ...meta('default-deny', 'apistack'), namespace: ns },
+        selector: allPods,
+        ingress: { default: kplus.NetworkPolicyTrafficDefault.DENY },
+        egress: { default: kplus.NetworkPolicyTrafficDefault.DENY },
+      }),
+    );
+    const kubeDns = kplus.Pods.select(this, 'kube-dns', { labels: { 'k8s-app': 'kube-dns' }, namespaces: kplus.Namespaces.select(this, 'kube-system', { names: ['kube-system'] }) });
+    policy('allow-dns', allPods).addEgressRule(kubeDns, [kplus.NetworkPolicyPort.udp(53), kplus.NetworkPolicyPort.tcp(53)]);
+
+    // From anywhere: the load balancer, clients outside, and in-cluster load generators.
+    const nginx = policyOpenToAnyPeer(this, 'nginx', policyProps('nginx', pods('nginx')), 'ingress', tcp(PORTS.nginx));
+    nginx.addEgressRule(pods('api'), tcp(PORTS.api));
+
+    const api = policy('api', pods('api'));
+    api.addIngressRule(pods('nginx'), tcp(PORTS.api));
+    api.addEgressRule(pods('postgres'), tcp(PORTS.postgres));
+    api.addEgressRule(pods('redis'), tcp(PORTS.redis));
+
+    const postgres = policy('postgres', pods('postgres'));
+    postgres.addIngressRule(pods('api'), tcp(PORTS.postgres));
+    postgres.addIngressRule(pods('migrations'), tcp(PORTS.postgres));
+    policy('redis', pods('redis')).addIngressRule(pods('api'), tcp(PORTS.redis));
+    policy('migrations', pods('migrations')).addEgressRule(pods('postgres'), tcp(PORTS.postgres));
+
     if (!p.monitoring.prometheusOperator) {
       const metricsPorts = [
         ['api', PORTS.apiMetrics],
@@ -54,16 +59,12 @@ export class NetworkChart extends Chart {
         ['postgres', PORTS.postgresExporter],
         ['redis', PORTS.redisExporter],
       ] as const;
-      for (const [name, port] of metricsPorts) policy(`scrape-${name}`, match(name), { ingress: [{ from: [pods('prometheus')], ports: tcp(port) }] });
-      policy('prometheus', match('prometheus'), {
-        ingress: [{ from: [pods('grafana')], ports: tcp(PORTS.prometheus) }],
-        egress: [
-          ...metricsPorts.map(([name, port]) => ({ to: [pods(name)], ports: tcp(port) })),
-          // The Kubernetes API for pod discovery.
-          { ports: tcp(443, 6443) },
-        ],
-      });
-      policy('grafana', match('grafana'), { egress: [{ to: [pods('prometheus')], ports: tcp(PORTS.prometheus) }] });
+      for (const [name, port] of metricsPorts) policy(`scrape-${name}`, pods(name)).addIngressRule(pods('prometheus'), tcp(port));
+      // The Kubernetes API for pod discovery, wherever the cluster runs it.
+      const prometheus = policyOpenToAnyPeer(this, 'prometheus', policyProps('prometheus', pods('prometheus')), 'egress', tcp(443, 6443));
+      prometheus.addIngressRule(pods('grafana'), tcp(PORTS.prometheus));
+      for (const [name, port] of metricsPorts) prometheus.addEgressRule(pods(name), tcp(port));
+      policy('grafana', pods('grafana')).addEgressRule(pods('prometheus'), tcp(PORTS.prometheus));
     }
   }
 }

@@ -4,7 +4,8 @@ import { registerCostCommands } from './cost.ts';
 import { registerLocalCommands } from './local.ts';
 import { registerMainCommand } from './main.ts';
 import { registerPricesCommands } from './prices.ts';
+import { registerSecretsCommands } from './secrets.ts';
 import { registerSynthCommands } from './synth.ts';
 import { registerProfileCommands } from './profile.ts';
 
-export const registrations: ReadonlyArray<(program: Command) => void> = [registerMainCommand, registerProfileCommands, registerCostCommands, registerPricesCommands, registerLocalCommands, registerSynthCommands];
+export const registrations: ReadonlyArray<(program: Command) => void> = [registerMainCommand, registerProfileCommands, registerCostCommands, registerPricesCommands, registerLocalCommands, registerSynthCommands, registerSecretsCommands];

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { kubernetesApp } from '../../charts/index.ts';
+import { generateSecretValues, kubernetesApp } from '../../charts/index.ts';
 import { Catalog, priceKubernetes, priceKubernetesProfile, type KubernetesCostInputs } from '../../lib/cost/index.ts';
 import { kubernetesWorkloads, loadProfile, resolveProfileLayer, type ResolvedProfile } from '../../lib/profile/index.ts';
 import { versionAtLeast } from '../../nginx/index.ts';
@@ -14,11 +14,12 @@ import { tempDir } from '../helpers/servers.ts';
 
 type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: any; data?: Record<string, string>; stringData?: Record<string, string> };
 
-const secrets = { postgresPassword: 'pg-secret-value', redisPassword: 'redis-secret-value', adminToken: 'admin-secret-value', grafanaAdminPassword: 'grafana-secret-value' };
+// Values as `apistack secrets init` makes them: none may reach the manifests.
+const secrets = generateSecretValues(loadProfile('optimized'));
 
 function synth(profile: ResolvedProfile): { files: string[]; objects: K8sObject[] } {
   const outdir = tempDir('apistack-k8s-');
-  kubernetesApp({ profile, outdir, secrets }).synth();
+  kubernetesApp({ profile, outdir }).synth();
   const files = readdirSync(outdir).sort();
   const objects = files.flatMap((f) => parseAllDocuments(readFileSync(join(outdir, f), 'utf8')).map((d) => d.toJSON() as K8sObject)).filter(Boolean);
   return { files, objects };
@@ -143,17 +144,88 @@ describe('Kubernetes target', () => {
       }
     });
 
+    it('every container also sets seccompProfile RuntimeDefault, and pulls its pinned image only when missing', () => {
+      for (const { owner, c } of allContainers(opt.objects)) {
+        expect(c.securityContext.seccompProfile, `${owner}/${c.name}`).toEqual({ type: 'RuntimeDefault' });
+        expect(c.imagePullPolicy, `${owner}/${c.name}`).toBe('IfNotPresent');
+      }
+    });
+
+    it('workloads select their pods by name label alone, the selector clusters already run (it is immutable)', () => {
+      for (const o of workloadsOf(opt.objects).filter((x) => x.kind !== 'Job')) {
+        expect(o.spec.selector, `${o.kind}/${o.metadata.name}`).toEqual({ matchLabels: { 'app.kubernetes.io/name': o.metadata.name } });
+        expect(o.spec.template.metadata.labels, `${o.kind}/${o.metadata.name}`).toMatchObject({ 'app.kubernetes.io/name': o.metadata.name, 'app.kubernetes.io/part-of': 'apistack' });
+      }
+    });
+
+    it('every probe and every Service targets a port its container declares', () => {
+      for (const { owner, c } of allContainers(opt.objects)) {
+        const declared = (c.ports ?? []).map((x: any) => x.containerPort);
+        for (const probe of [c.startupProbe, c.livenessProbe, c.readinessProbe].filter(Boolean)) {
+          const port = probe.httpGet?.port ?? probe.tcpSocket?.port;
+          if (port !== undefined) expect(declared, `${owner}/${c.name}`).toContain(port);
+        }
+      }
+      const workloads = workloadsOf(opt.objects);
+      for (const s of byKind(opt.objects, 'Service')) {
+        const pods = workloads.filter((o) => Object.entries(s.spec.selector as Record<string, string>).every(([k, v]) => o.spec.template.metadata.labels[k] === v));
+        const declared = pods.flatMap((o) => podSpecOf(o).containers.flatMap((c: any) => (c.ports ?? []).map((x: any) => x.containerPort)));
+        for (const port of s.spec.ports) expect(declared, `Service/${s.metadata.name}`).toContain(port.targetPort);
+      }
+    });
+
+    it('HPAs scale with the Kubernetes default policies and the profile stabilization windows', () => {
+      const k8sDefaults = (up: number, down: number) => ({
+        scaleUp: { stabilizationWindowSeconds: up, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }, { type: 'Pods', value: 4, periodSeconds: 15 }] },
+        scaleDown: { stabilizationWindowSeconds: down, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }] },
+      });
+      expect(find(opt.objects, 'HorizontalPodAutoscaler', 'api').spec.behavior).toEqual(k8sDefaults(optimized.api.scaleUpStabilizationSeconds, optimized.api.scaleDownStabilizationSeconds));
+      const ha = synth(loadProfile('production-ha')).objects;
+      expect(find(ha, 'HorizontalPodAutoscaler', 'nginx').spec.behavior).toEqual(k8sDefaults(0, 300));
+      expect(find(ha, 'Deployment', 'nginx').spec.replicas).toBeUndefined();
+    });
+
+    it('nginx takes traffic from anywhere and Prometheus reaches the API server: rules without peers, no CIDR', () => {
+      const nginx = find(opt.objects, 'NetworkPolicy', 'nginx');
+      expect(nginx.spec.ingress).toEqual([{ ports: [{ protocol: 'TCP', port: 8080 }] }]);
+      const prometheus = find(opt.objects, 'NetworkPolicy', 'prometheus');
+      expect(prometheus.spec.egress).toContainEqual({ ports: [{ protocol: 'TCP', port: 443 }, { protocol: 'TCP', port: 6443 }] });
+      expect(JSON.stringify(byKind(opt.objects, 'NetworkPolicy'))).not.toContain('ipBlock');
+    });
+
+    it('the ConfigMap holds the connection URLs without passwords; the passwords come from Secrets', () => {
+      const config = find(opt.objects, 'ConfigMap', 'api-config').data!;
+      const db = new URL(config.DATABASE_URL!);
+      expect([db.protocol, db.username, db.password, db.host, db.pathname]).toEqual(['postgres:', 'apistack', '', 'postgres.apistack.svc.cluster.local:5432', '/apistack']);
+      const redis = new URL(config.REDIS_URL!);
+      expect([redis.protocol, redis.username, redis.password, redis.host]).toEqual(['redis:', '', '', 'redis.apistack.svc.cluster.local:6379']);
+      const ref = (c: any, name: string) => c.env.find((e: any) => e.name === name)?.valueFrom?.secretKeyRef;
+      const api = podSpecOf(find(opt.objects, 'Deployment', 'api')).containers[0];
+      expect(api.envFrom).toEqual([{ configMapRef: { name: 'api-config' } }]);
+      expect(ref(api, 'DATABASE_PASSWORD')).toEqual({ name: 'postgres-credentials', key: 'password' });
+      expect(ref(api, 'REDIS_PASSWORD')).toEqual({ name: 'redis-credentials', key: 'password' });
+      expect(ref(api, 'ADMIN_TOKEN')).toEqual({ name: 'api-secrets', key: 'admin-token' });
+      const [postgres, exporter] = podSpecOf(find(opt.objects, 'StatefulSet', 'postgres')).containers;
+      expect(ref(postgres, 'POSTGRES_PASSWORD')).toEqual({ name: 'postgres-credentials', key: 'password' });
+      expect(ref(exporter, 'DATA_SOURCE_PASS')).toEqual({ name: 'postgres-credentials', key: 'password' });
+      expect(exporter.env.map((e: any) => e.name)).not.toContain('DATA_SOURCE_NAME');
+      const migrate = podSpecOf(find(opt.objects, 'Job', 'migrations')).containers[0];
+      expect(migrate.envFrom).toEqual([{ configMapRef: { name: 'api-config' } }]);
+      expect(ref(migrate, 'DATABASE_PASSWORD')).toEqual({ name: 'postgres-credentials', key: 'password' });
+    });
+
     it('mounts the service account token only where RBAC needs it (Prometheus)', () => {
       for (const o of workloadsOf(opt.objects)) expect(podSpecOf(o).automountServiceAccountToken, o.metadata.name).toBe(o.metadata.name === 'prometheus');
     });
 
     it('passes secrets only through secretKeyRef, never as plain values', () => {
-      const secretValues = Object.values(secrets);
+      const secretValues = Object.values(secrets) as string[];
+      expect(secretValues).toHaveLength(4);
       for (const { owner, c } of allContainers(opt.objects)) {
         for (const e of c.env ?? []) {
           if (e.value !== undefined) for (const s of secretValues) expect(String(e.value), `${owner} ${e.name}`).not.toContain(s);
         }
-        const secretNames = (c.env ?? []).filter((e: any) => /PASSWORD|TOKEN|DATABASE_URL|REDIS_URL|DATA_SOURCE_NAME/.test(e.name));
+        const secretNames = (c.env ?? []).filter((e: any) => /PASSWORD|PASS$|TOKEN|DATABASE_URL|REDIS_URL|DATA_SOURCE_NAME/.test(e.name));
         for (const e of secretNames) expect(e.valueFrom?.secretKeyRef, `${owner} ${e.name}`).toBeDefined();
       }
       for (const cm of byKind(opt.objects, 'ConfigMap')) for (const s of secretValues) expect(JSON.stringify(cm.data)).not.toContain(s);

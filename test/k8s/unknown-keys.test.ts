@@ -1,6 +1,7 @@
 /**
- * Unknown keys in chart objects are caught before synthesis: every built-in object goes through
- * `manifest()`, typed by the Kubernetes OpenAPI schema, so a misspelt key fails the typecheck.
+ * Unknown keys in hand-written chart objects are caught before synthesis: the objects cdk8s-plus-27
+ * has no construct for go through `manifest()`, typed by the Kubernetes OpenAPI schema, so a
+ * misspelt key fails the typecheck.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
