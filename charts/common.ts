@@ -49,17 +49,7 @@ export const PART_OF = 'apistack';
 /** Non-root uid/gid for every pod (Pod Security Standards "restricted"; ≥ 10000 keeps clear of host users). */
 export const RUN_AS = 10001;
 
-/** The Postgres role and database the API, the migrations and the exporter use; the password alone is secret. */
-export const DATABASE = Object.freeze({ user: 'apistack', name: 'apistack' });
-
-/** Third-party images, pinned. */
-export const IMAGES = {
-  postgresExporter: 'quay.io/prometheuscommunity/postgres-exporter:v0.15.0',
-  redisExporter: 'oliver006/redis_exporter:v1.62.0',
-  nginxExporter: 'nginx/nginx-prometheus-exporter:1.3.0',
-  prometheus: 'prom/prometheus:v2.54.1',
-  grafana: 'grafana/grafana:11.2.0',
-} as const;
+export { DATABASE, CONTAINER_IMAGES as IMAGES } from '../lib/profile/index.ts';
 
 export function labels(name: string): Record<string, string> {
   return { 'app.kubernetes.io/name': name, 'app.kubernetes.io/part-of': PART_OF };

@@ -2,7 +2,7 @@
 import { ApiObject, Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import type { Construct } from 'constructs';
-import { allRuleGroups, dashboardSpecs, grafanaDashboard, prometheusConfig, renderRulesYaml, renderYaml } from '../lib/monitoring/index.ts';
+import { allRuleGroups, GRAFANA_DASHBOARDS_DIR, grafanaProvisioning, prometheusConfig, renderRulesYaml, renderYaml } from '../lib/monitoring/index.ts';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
 import { kubernetesWorkloads, PORTS } from '../lib/profile/workloads.ts';
 import { container, emptyDir, httpProbe, IMAGES, labels, meta, selectByName, serviceFor, workloadProps } from './common.ts';
@@ -58,17 +58,18 @@ export class MonitoringChart extends Chart {
     seccompRuntimeDefault(prometheus);
     dataVolumeClaim(prometheus, { name: 'prometheus', container: prometheus.containers[0]!, mountPath: '/prometheus', storageClassName: p.kubernetes.storageClassName, sizeGiB: prom.volumeGiB! });
 
+    const provisioning = grafanaProvisioning(p, `http://prometheus:${PORTS.prometheus}`);
     const datasources = new kplus.ConfigMap(this, 'grafana-datasource', {
       metadata: meta('grafana-datasources', 'grafana'),
-      data: { 'prometheus.yml': renderYaml({ apiVersion: 1, datasources: [{ name: 'Prometheus', type: 'prometheus', uid: 'prometheus', access: 'proxy', url: `http://prometheus:${PORTS.prometheus}`, isDefault: true }] }) },
+      data: { 'prometheus.yml': provisioning.datasources },
     });
     const providers = new kplus.ConfigMap(this, 'grafana-providers', {
       metadata: meta('grafana-dashboard-providers', 'grafana'),
-      data: { 'apistack.yml': renderYaml({ apiVersion: 1, providers: [{ name: 'apistack', folder: 'apistack', type: 'file', options: { path: '/var/lib/grafana/dashboards' } }] }) },
+      data: { 'apistack.yml': provisioning.providers },
     });
     const dashboards = new kplus.ConfigMap(this, 'grafana-dashboards', {
       metadata: meta('grafana-dashboards', 'grafana'),
-      data: Object.fromEntries(dashboardSpecs(p).map((d) => [`${d.uid}.json`, JSON.stringify(grafanaDashboard(d))])),
+      data: { ...provisioning.dashboards },
     });
     const grafanaDeployment = new kplus.Deployment(this, 'grafana', {
       ...workloadProps('grafana'),
@@ -89,7 +90,7 @@ export class MonitoringChart extends Chart {
             { path: '/tmp', volume: emptyDir(this, 'tmp') },
             { path: '/etc/grafana/provisioning/datasources', readOnly: true, volume: kplus.Volume.fromConfigMap(this, 'datasources-volume', datasources, { name: 'datasources' }) },
             { path: '/etc/grafana/provisioning/dashboards', readOnly: true, volume: kplus.Volume.fromConfigMap(this, 'providers-volume', providers, { name: 'providers' }) },
-            { path: '/var/lib/grafana/dashboards', readOnly: true, volume: kplus.Volume.fromConfigMap(this, 'dashboards-volume', dashboards, { name: 'dashboards' }) },
+            { path: GRAFANA_DASHBOARDS_DIR, readOnly: true, volume: kplus.Volume.fromConfigMap(this, 'dashboards-volume', dashboards, { name: 'dashboards' }) },
           ],
         }),
       ],

@@ -23,6 +23,9 @@ export function defaultSecretsFile(namespace: string): string {
 }
 
 export function secretsInit(opts: SecretsInitOptions): string {
+  if (opts.target === 'aws') {
+    throw new UserError('secrets init: the AWS target needs no step of its own: Secrets Manager generates every secret when the stack is deployed, and the template holds only references to them');
+  }
   if (opts.target !== 'k8s') throw new UserError(`secrets init: unknown target "${opts.target}"; use --target k8s`);
   const profile = loadProfile(opts.profile);
   const namespace = profile.kubernetes.namespace;

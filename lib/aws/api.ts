@@ -7,10 +7,9 @@ import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import { Construct } from 'constructs';
-import { appEnvironment, PORTS, type ResolvedProfile } from '../profile/index.ts';
+import { appEnvironment, type APP_SECRET_ENV, DATABASE, PORTS, type ResolvedProfile } from '../profile/index.ts';
 import { acknowledge, acknowledgeImagePull, cpuUnits, retention } from './common.ts';
 import type { Cache, Database } from './data.ts';
-import { DATABASE_NAME, DATABASE_USER } from './data.ts';
 
 /** Cloud Map records live this long; nginx re-resolves every 5 s on top (nginx/render.ts). */
 export const CLOUD_MAP_TTL_SECONDS = 5;
@@ -55,12 +54,12 @@ export class ApiService extends Construct {
     const environment = {
       ...appEnvironment(p),
       // Only the password is secret: Secrets Manager hands it to the task as DATABASE_PASSWORD.
-      DATABASE_URL: `postgres://${DATABASE_USER}@${props.database.instance.dbInstanceEndpointAddress}:${PORTS.postgres}/${DATABASE_NAME}?sslmode=require`,
+      DATABASE_URL: `postgres://${DATABASE.user}@${props.database.instance.dbInstanceEndpointAddress}:${PORTS.postgres}/${DATABASE.name}?sslmode=require`,
       REDIS_URL: props.cache.url,
       // ECS has no preStop hook: the app itself answers readiness 503 this long before it drains.
       SHUTDOWN_DELAY: String(p.api.preStopDelaySeconds),
     };
-    const secrets = {
+    const secrets: Record<(typeof APP_SECRET_ENV)[number], ecs.Secret> = {
       DATABASE_PASSWORD: ecs.Secret.fromSecretsManager(props.database.secret, 'password'),
       REDIS_PASSWORD: ecs.Secret.fromSecretsManager(props.cache.authToken),
       ADMIN_TOKEN: props.adminToken,

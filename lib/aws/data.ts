@@ -5,12 +5,9 @@ import * as elasticache from 'aws-cdk-lib/aws-elasticache';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { PORTS, type ResolvedProfile } from '../profile/index.ts';
+import { DATABASE, PORTS, type ResolvedProfile } from '../profile/index.ts';
 import { acknowledge } from './common.ts';
 
-/** The database and role the app uses (the same names the Kubernetes StatefulSet creates). */
-export const DATABASE_NAME = 'apistack';
-export const DATABASE_USER = 'apistack';
 
 export class Database extends Construct {
   readonly instance: rds.DatabaseInstance;
@@ -50,9 +47,9 @@ export class Database extends Construct {
       allocatedStorage: pg.storageGiB,
       storageType: storageType(pg.storageType),
       storageEncrypted: true,
-      databaseName: DATABASE_NAME,
+      databaseName: DATABASE.name,
       // Secrets Manager generates the password; the template holds only a reference to it.
-      credentials: rds.Credentials.fromGeneratedSecret(DATABASE_USER, { excludeCharacters: ' %+~`#$&*()|[]{}:;<>?!\'/@"\\' }),
+      credentials: rds.Credentials.fromGeneratedSecret(DATABASE.user, { excludeCharacters: ' %+~`#$&*()|[]{}:;<>?!\'/@"\\' }),
       parameterGroup,
       backupRetention: Duration.days(pg.backupRetentionDays),
       deletionProtection: p.derived.postgres.deletionProtection,

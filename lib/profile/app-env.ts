@@ -28,5 +28,8 @@ export function appEnvironment(p: ResolvedProfile, overrides: { host?: string; p
   };
 }
 
-/** Secret settings each target supplies: Kubernetes from Secrets, AWS from Secrets Manager, local from its state directory. */
-export const APP_SECRET_ENV = ['DATABASE_URL', 'REDIS_URL', 'ADMIN_TOKEN'] as const;
+/**
+ * Secret settings each target supplies: Kubernetes from Secrets, AWS from Secrets Manager. The
+ * URLs themselves are not secret: the app puts the passwords into them (app/src/config.ts).
+ */
+export const APP_SECRET_ENV = ['DATABASE_PASSWORD', 'REDIS_PASSWORD', 'ADMIN_TOKEN'] as const;

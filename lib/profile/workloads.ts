@@ -21,6 +21,9 @@ export const PORTS = Object.freeze({
   grafana: 3000,
 });
 
+/** The Postgres role and database the API, the migrations and the exporter use on every target; the password alone is secret. */
+export const DATABASE = Object.freeze({ user: 'apistack', name: 'apistack' });
+
 /** Third-party images every target runs, pinned, so Kubernetes and AWS run the same versions. */
 export const CONTAINER_IMAGES = Object.freeze({
   postgresExporter: 'quay.io/prometheuscommunity/postgres-exporter:v0.15.0',
