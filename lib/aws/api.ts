@@ -5,14 +5,10 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import { Construct } from 'constructs';
 import { appEnvironment, type APP_SECRET_ENV, DATABASE, PORTS, type ResolvedProfile } from '../profile/index.ts';
-import { acknowledge, acknowledgeImagePull, cpuUnits, retention } from './common.ts';
+import { acknowledge, acknowledgeImagePull, fargateTask, retention, serviceProps, taskSecurityGroup } from './common.ts';
 import type { Cache, Database } from './data.ts';
-
-/** Cloud Map records live this long; nginx re-resolves every 5 s on top (nginx/render.ts). */
-export const CLOUD_MAP_TTL_SECONDS = 5;
 
 export interface ApiServiceProps {
   readonly profile: ResolvedProfile;
@@ -42,14 +38,7 @@ export class ApiService extends Construct {
     this.profile = p;
     const d = p.derived;
     this.logGroup = new logs.LogGroup(this, 'Logs', { retention: retention(p), removalPolicy: RemovalPolicy.DESTROY });
-    this.task = new ecs.FargateTaskDefinition(this, 'Task', {
-      cpu: cpuUnits(p.api.vcpuPerReplica),
-      memoryLimitMiB: p.api.memoryMiBPerReplica,
-      runtimePlatform: {
-        operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
-        cpuArchitecture: p.api.cpuArchitecture === 'arm64' ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,
-      },
-    });
+    this.task = fargateTask(this, 'Task', p, { vcpu: p.api.vcpuPerReplica, memoryMiB: p.api.memoryMiBPerReplica });
 
     const environment = {
       ...appEnvironment(p),
@@ -102,21 +91,13 @@ export class ApiService extends Construct {
     api.addContainerDependencies({ container: migrate, condition: ecs.ContainerDependencyCondition.SUCCESS });
     props.sidecars?.(this.task, this.logGroup);
 
-    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', { vpc: props.cluster.vpc, description: 'API tasks: HTTP from the balancer, metrics from monitoring', allowAllOutbound: false });
-    // Image pulls, Secrets Manager and CloudWatch Logs (through the endpoints or NAT) are all HTTPS.
-    this.securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs and registries');
+    this.securityGroup = taskSecurityGroup(this, props.cluster.vpc, 'API tasks: HTTP from the balancer, metrics from monitoring');
     this.service = new ecs.FargateService(this, 'Service', {
-      cluster: props.cluster,
+      ...serviceProps({ cluster: props.cluster, subnets: props.subnets, securityGroup: this.securityGroup, name: 'api' }),
       taskDefinition: this.task,
       // No desiredCount: autoscaling owns it, and a deploy must not reset it to a fixed number.
       minHealthyPercent: 100,
       maxHealthyPercent: 200,
-      circuitBreaker: { enable: true, rollback: true },
-      vpcSubnets: props.subnets,
-      securityGroups: [this.securityGroup],
-      assignPublicIp: false,
-      cloudMapOptions: { name: 'api', dnsRecordType: servicediscovery.DnsRecordType.A, dnsTtl: Duration.seconds(CLOUD_MAP_TTL_SECONDS) },
-      propagateTags: ecs.PropagatedTagSource.SERVICE,
     });
     this.dnsName = `api.${props.cluster.defaultCloudMapNamespace!.namespaceName}`;
 

@@ -12,9 +12,8 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { CONTAINER_PORTS, NGINX_HEALTH_PATH, STUB_STATUS_PATH } from '../../nginx/render.ts';
 import { CONTAINER_IMAGES, EXPORTER_RESOURCES, fargateTaskSize, PORTS, type ResolvedProfile } from '../profile/index.ts';
-import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
-import { CLOUD_MAP_TTL_SECONDS, type ApiService } from './api.ts';
-import { acknowledge, acknowledgeImagePull, cpuUnits, retention } from './common.ts';
+import type { ApiService } from './api.ts';
+import { acknowledge, acknowledgeImagePull, fargateTask, retention, serviceProps, taskSecurityGroup } from './common.ts';
 
 /** The public listener port (plain TCP/HTTP: TLS needs a certificate for the user's own domain). */
 export const PUBLIC_PORT = 80;
@@ -51,14 +50,7 @@ export class NginxBalancer extends Construct {
     const size = fargateTaskSize(p.nginx.cpuMillicores, p.nginx.memoryMiB);
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: retention(p), removalPolicy: RemovalPolicy.DESTROY });
     this.logGroup = logGroup;
-    const task = new ecs.FargateTaskDefinition(this, 'Task', {
-      cpu: cpuUnits(size.vcpu),
-      memoryLimitMiB: size.memoryMiB,
-      runtimePlatform: {
-        operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
-        cpuArchitecture: p.api.cpuArchitecture === 'arm64' ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,
-      },
-    });
+    const task = fargateTask(this, 'Task', p, size);
     task.addContainer('nginx', {
       image: props.image,
       essential: true,
@@ -87,8 +79,7 @@ export class NginxBalancer extends Construct {
 
     acknowledgeImagePull(task);
 
-    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', { vpc, description: 'nginx tasks: HTTP from the NLB, API calls out', allowAllOutbound: false });
-    this.securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs and registries');
+    this.securityGroup = taskSecurityGroup(this, vpc, 'nginx tasks: HTTP from the NLB, API calls out');
     // DNS to the VPC resolver: nginx re-resolves the API's Cloud Map name.
     this.securityGroup.addEgressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.udp(53), 'DNS to the VPC resolver');
     this.securityGroup.addEgressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(53), 'DNS to the VPC resolver');
@@ -96,17 +87,11 @@ export class NginxBalancer extends Construct {
     props.api.securityGroup.addIngressRule(this.securityGroup, ec2.Port.tcp(PORTS.api), 'from nginx');
 
     this.service = new ecs.FargateService(this, 'Service', {
-      cluster: props.cluster,
+      ...serviceProps({ cluster: props.cluster, subnets: props.subnets, securityGroup: this.securityGroup, name: 'nginx' }),
       taskDefinition: task,
       desiredCount: p.nginx.replicasMin,
       minHealthyPercent: 100,
       maxHealthyPercent: 200,
-      circuitBreaker: { enable: true, rollback: true },
-      vpcSubnets: props.subnets,
-      securityGroups: [this.securityGroup],
-      assignPublicIp: false,
-      cloudMapOptions: { name: 'nginx', dnsRecordType: servicediscovery.DnsRecordType.A, dnsTtl: Duration.seconds(CLOUD_MAP_TTL_SECONDS) },
-      propagateTags: ecs.PropagatedTagSource.SERVICE,
     });
     this.dnsName = `nginx.${props.cluster.defaultCloudMapNamespace!.namespaceName}`;
     if (p.derived.nginx.hpa) {

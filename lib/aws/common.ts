@@ -3,9 +3,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, rmSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { Duration } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import { NagSuppressions } from 'cdk-nag';
-import type { IConstruct } from 'constructs';
+import type { Construct, IConstruct } from 'constructs';
 import type { ResolvedProfile } from '../profile/index.ts';
 
 export function retention(p: ResolvedProfile): logs.RetentionDays {
@@ -13,9 +17,44 @@ export function retention(p: ResolvedProfile): logs.RetentionDays {
   return p.derived.monitoring.logRetentionDays as logs.RetentionDays;
 }
 
+/** Cloud Map records live this long; nginx re-resolves every 5 s on top (nginx/render.ts). */
+export const CLOUD_MAP_TTL_SECONDS = 5;
+
 /** Fargate counts CPU in units of 1/1024 vCPU. */
 export function cpuUnits(vcpu: number): number {
   return Math.round(vcpu * 1024);
+}
+
+/** A Fargate task definition of one size, on the profile's CPU architecture. */
+export function fargateTask(scope: Construct, id: string, p: ResolvedProfile, size: { vcpu: number; memoryMiB: number }): ecs.FargateTaskDefinition {
+  return new ecs.FargateTaskDefinition(scope, id, {
+    cpu: cpuUnits(size.vcpu),
+    memoryLimitMiB: size.memoryMiB,
+    runtimePlatform: {
+      operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+      cpuArchitecture: p.api.cpuArchitecture === 'arm64' ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,
+    },
+  });
+}
+
+/** A task's security group: nothing in until a rule says so; out, HTTPS only (image pulls, Secrets Manager, logs, AWS APIs). */
+export function taskSecurityGroup(scope: Construct, vpc: ec2.IVpc, description: string): ec2.SecurityGroup {
+  const group = new ec2.SecurityGroup(scope, 'SecurityGroup', { vpc, description, allowAllOutbound: false });
+  group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs and registries');
+  return group;
+}
+
+/** What every long-running service shares: private subnets, its Cloud Map name, and deploys that roll back instead of failing. */
+export function serviceProps(props: { cluster: ecs.ICluster; subnets: ec2.SubnetSelection; securityGroup: ec2.ISecurityGroup; name: string }) {
+  return {
+    cluster: props.cluster,
+    circuitBreaker: { enable: true, rollback: true },
+    vpcSubnets: props.subnets,
+    securityGroups: [props.securityGroup],
+    assignPublicIp: false,
+    cloudMapOptions: { name: props.name, dnsRecordType: servicediscovery.DnsRecordType.A, dnsTtl: Duration.seconds(CLOUD_MAP_TTL_SECONDS) },
+    propagateTags: ecs.PropagatedTagSource.SERVICE,
+  } satisfies Partial<ecs.FargateServiceProps>;
 }
 
 /** A cdk-nag finding acknowledged on one construct, with the reason it does not apply here (and, for IAM5, which wildcard). */

@@ -18,14 +18,12 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Construct } from 'constructs';
 import { GRAFANA_DASHBOARDS_DIR, grafanaProvisioning, prometheusConfig, renderRulesYaml, renderYaml, sidecarScrapeConfig } from '../monitoring/index.ts';
 import { CONTAINER_IMAGES, fargateTaskSize, PORTS, type ResolvedProfile } from '../profile/index.ts';
-import { CLOUD_MAP_TTL_SECONDS } from './api.ts';
-import { acknowledge, acknowledgeImagePull, cpuUnits, renderedContext, retention } from './common.ts';
+import { acknowledge, acknowledgeImagePull, fargateTask, renderedContext, retention, serviceProps, taskSecurityGroup } from './common.ts';
 
 const PROMETHEUS_DATA = '/prometheus';
 const GRAFANA_DATA = '/var/lib/grafana/data';
@@ -42,8 +40,7 @@ export class SelfHostedMonitoring extends Construct {
     const vpc = props.cluster.vpc;
     const namespace = props.cluster.defaultCloudMapNamespace!.namespaceName;
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: retention(p), removalPolicy: RemovalPolicy.DESTROY });
-    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', { vpc, description: 'Prometheus and Grafana: scrape the API and nginx, NFS to EFS', allowAllOutbound: false });
-    this.securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs and registries');
+    this.securityGroup = taskSecurityGroup(this, vpc, 'Prometheus and Grafana: scrape the API and nginx, NFS to EFS');
     this.securityGroup.addEgressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.udp(53), 'DNS to the VPC resolver');
     this.securityGroup.addEgressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(53), 'DNS to the VPC resolver');
     // Grafana queries Prometheus inside the same group.
@@ -62,14 +59,8 @@ export class SelfHostedMonitoring extends Construct {
     this.fileSystem.connections.allowFrom(this.securityGroup, ec2.Port.tcp(2049), 'NFS from monitoring');
     this.securityGroup.addEgressRule(this.fileSystem.connections.securityGroups[0]!, ec2.Port.tcp(2049), 'NFS to EFS');
 
-    const arch = p.api.cpuArchitecture === 'arm64' ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64;
     const service = (name: 'prometheus' | 'grafana', cpuMillicores: number, memoryMiB: number, uid: string, dataPath: string, container: ecs.ContainerDefinitionOptions) => {
-      const size = fargateTaskSize(cpuMillicores, memoryMiB);
-      const task = new ecs.FargateTaskDefinition(this, `${name}Task`, {
-        cpu: cpuUnits(size.vcpu),
-        memoryLimitMiB: size.memoryMiB,
-        runtimePlatform: { operatingSystemFamily: ecs.OperatingSystemFamily.LINUX, cpuArchitecture: arch },
-      });
+      const task = fargateTask(this, `${name}Task`, p, fargateTaskSize(cpuMillicores, memoryMiB));
       const accessPoint = this.fileSystem.addAccessPoint(`${name}Data`, {
         path: `/${name}`,
         createAcl: { ownerUid: uid, ownerGid: uid, permissions: '750' },
@@ -80,16 +71,12 @@ export class SelfHostedMonitoring extends Construct {
       const c = task.addContainer(name, { ...container, essential: true, logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: name }), user: `${uid}:${uid}` });
       c.addMountPoints({ containerPath: dataPath, sourceVolume: 'data', readOnly: false });
       const svc = new ecs.FargateService(this, `${name}Service`, {
-        cluster: props.cluster,
+        ...serviceProps({ cluster: props.cluster, subnets: props.subnets, securityGroup: this.securityGroup, name }),
         taskDefinition: task,
         desiredCount: 1,
         // One writer per data directory: the old task stops before the new one starts.
         minHealthyPercent: 0,
         maxHealthyPercent: 100,
-        circuitBreaker: { enable: true, rollback: true },
-        vpcSubnets: props.subnets,
-        securityGroups: [this.securityGroup],
-        cloudMapOptions: { name, dnsRecordType: servicediscovery.DnsRecordType.A, dnsTtl: Duration.seconds(CLOUD_MAP_TTL_SECONDS) },
       });
       acknowledgeImagePull(task);
       acknowledge(task, [['AwsSolutions-ECS2', `${name}'s environment holds only non-secret settings; the Grafana admin password comes from Secrets Manager`]]);
