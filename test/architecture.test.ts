@@ -21,9 +21,10 @@ const MAY_IMPORT: Record<Exclude<Area, 'bin' | 'app/src/metrics-contract.ts'>, r
   'lib/monitoring': ['lib/profile', 'app/src/metrics-contract.ts'],
   // The local environment runs Prometheus with the same scrape config and rules as the clusters.
   'lib/local': ['lib/profile', 'nginx', 'lib/monitoring'],
-  'lib/aws': ['lib/profile', 'lib/monitoring', 'nginx'],
+  // Both deploy targets run the same load-test scenario (its k6 rendering is a pure renderer like nginx's).
+  'lib/aws': ['lib/profile', 'lib/monitoring', 'nginx', 'lib/loadtest'],
   'lib/loadtest': ['lib/profile'],
-  charts: ['lib/profile', 'lib/monitoring', 'nginx'],
+  charts: ['lib/profile', 'lib/monitoring', 'nginx', 'lib/loadtest'],
   nginx: ['lib/profile'],
 };
 

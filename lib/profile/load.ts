@@ -103,8 +103,8 @@ function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
   return cur;
 }
 
-function shapeKeysAt(path: readonly PropertyKey[]): string[] {
-  let schema: z.ZodType = profileSchema;
+function shapeKeysAt(root: z.ZodType, path: readonly PropertyKey[]): string[] {
+  let schema: z.ZodType = root;
   for (const k of path) {
     const shape = (schema as unknown as { shape?: Record<string, z.ZodType> }).shape;
     if (!shape || !shape[k as string]) return [];
@@ -123,13 +123,13 @@ function show(value: unknown): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
-/** Turn schema issues into "path: value — what is allowed" lines. */
-export function describeIssues(issues: readonly z.core.$ZodIssue[], data: unknown): string[] {
+/** Turn schema issues into "path: value — what is allowed" lines; `root` is the schema the data was checked against. */
+export function describeIssues(issues: readonly z.core.$ZodIssue[], data: unknown, root: z.ZodType = profileSchema): string[] {
   const lines: string[] = [];
   for (const issue of issues) {
     const path = issue.path.join('.') || '(top level)';
     if (issue.code === 'unrecognized_keys') {
-      const known = shapeKeysAt(issue.path);
+      const known = shapeKeysAt(root, issue.path);
       for (const key of issue.keys) {
         const hint = suggest(key, known);
         const full = [...issue.path, key].join('.');
