@@ -1,0 +1,81 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { Catalog, priceProfile } from '../../lib/cost/index.ts';
+import { plan, renderPlan, type MeasuredRun } from '../../lib/loadtest/plan.ts';
+import { loadProfile, UserError } from '../../lib/profile/index.ts';
+
+interface PlanOptions {
+  runs: string[];
+  rps: string;
+  p95: string;
+  target: string;
+  profile?: string;
+  format: string;
+  maxReplicas: string;
+  headroom?: string;
+  prices: string[];
+}
+
+function readRun(file: string): MeasuredRun {
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UserError(`${file}: not a JSON load-test report (${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}); write one with apistack loadtest --format json --out FILE`);
+  }
+  const r = data as Partial<MeasuredRun>;
+  const missing = [
+    typeof r.scenario === 'string' ? undefined : 'scenario',
+    typeof r.requests?.perSecond === 'number' ? undefined : 'requests.perSecond',
+    typeof r.latencyMs?.p95 === 'number' ? undefined : 'latencyMs.p95',
+    typeof r.successRate === 'number' ? undefined : 'successRate',
+  ].filter(Boolean);
+  if (missing.length) throw new UserError(`${file}: not a load-test report, it lacks ${missing.join(', ')}; write one with apistack loadtest --format json --out FILE`);
+  return r as MeasuredRun;
+}
+
+function positive(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new UserError(`${flag} must be a positive number, got "${value}"`);
+  return n;
+}
+
+function nonNegative(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new UserError(`${flag} must be a number of percent, 0 or more, got "${value}"`);
+  return n;
+}
+
+export function planReport(opts: PlanOptions): string {
+  if (opts.runs.length === 0) throw new UserError('give at least one measured run: --runs report.json (apistack loadtest --format json --out report.json)');
+  if (opts.target !== 'aws' && opts.target !== 'k8s') throw new UserError(`unknown target "${opts.target}"; use aws or k8s`);
+  if (opts.format !== 'table' && opts.format !== 'json') throw new UserError(`unknown format "${opts.format}"; use table or json`);
+  const runs = opts.runs.map(readRun);
+  const named = [...new Set(runs.map((r) => r.profile).filter((p): p is string => Boolean(p)))];
+  if (!opts.profile && named.length !== 1) {
+    throw new UserError(named.length === 0 ? 'the reports name no profile; pass --profile P (the profile the runs were measured under)' : `the reports were measured under different profiles (${named.join(', ')}); plan from runs of one profile, or pass --profile P`);
+  }
+  const profile = loadProfile(opts.profile ?? named[0]!);
+  const catalog = Catalog.load(opts.prices);
+  const target = opts.target;
+  const answer = plan(runs, profile, { requestsPerSecond: positive('--rps', opts.rps), p95Ms: positive('--p95', opts.p95), target, maxReplicas: positive('--max-replicas', opts.maxReplicas), ...(opts.headroom !== undefined ? { minHeadroomPercent: nonNegative('--headroom', opts.headroom) } : {}) }, (p) => priceProfile(p, target, catalog).total);
+  return renderPlan(answer, opts.format);
+}
+
+export function registerPlanCommand(program: Command): void {
+  program
+    .command('plan')
+    .description('capacity planning: the cheapest replicas × workers × size that serves a rate at a p95, from measured load-test runs')
+    .option('--runs <files...>', 'JSON load-test reports (apistack loadtest --format json)', [] as string[])
+    .requiredOption('--rps <n>', 'requests per second to serve')
+    .requiredOption('--p95 <ms>', 'p95 latency to stay under, in milliseconds')
+    .option('-t, --target <target>', 'aws or k8s', 'aws')
+    .option('-p, --profile <profile>', 'the profile the runs were measured under (default: the one the reports name)')
+    .option('-f, --format <format>', 'table or json', 'table')
+    .option('--headroom <percent>', "capacity to keep above the rate (default: what the profile's CPU autoscaling target leaves, 70% → 43%)")
+    .option('--max-replicas <n>', 'largest replica count to consider', '100')
+    .option('--prices <file>', 'price file overriding or extending the catalog (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .action((opts: PlanOptions) => {
+      console.log(planReport(opts));
+    });
+}
