@@ -1,10 +1,13 @@
 /**
  * Sustained-load benchmark: what a user sees when they drive the local stack hard. Starts the
  * real stack with `apistack local up --profile loadtest`, then drives it with wrk (1 thread, 50
- * connections) next to two references measured in the same run on the same machine: the stack's
- * nginx answering `return 200` itself (the ceiling) and a bare Fastify pair behind a minimal
- * nginx (what the framework alone costs). Reports non-2xx, socket errors and worker recycles
- * per case, and writes test/bench/results/load.json and load.md.
+ * connections): /api/status, cached user reads and event writes, each through nginx least_conn,
+ * next to references measured in the same run on the same machine with the same connections:
+ * the stack's nginx answering `return 200` itself (the ceiling), a bare Fastify pair behind a
+ * minimal nginx (what the framework alone costs), and pgbench select-only and single-row insert
+ * on the stack's own Postgres (the database's ceilings for a read and a committed write).
+ * Reports non-2xx, socket errors and worker recycles per case, and writes
+ * test/bench/results/load.json and load.md.
  * Run with `npm run bench:load` (BENCH_SECONDS per stack case, default 60; BENCH_REFERENCE_SECONDS
  * per reference, default 15). Targets are reported, never enforced: exit 1 means the bench broke.
  */
@@ -115,10 +118,11 @@ const CLOCK_TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encodi
 requireBinary('wrk'); // before anything starts: a missing wrk names its package
 
 /** One case: an unmeasured warm-up (JIT, caches, upstream keepalive pools), then the measured run. */
-async function measure(name: string, url: string, duration: number, between?: () => Promise<void>): Promise<Result> {
-  await runWrk({ url, seconds: warmupSeconds, connections, threads });
+async function measure(name: string, url: string, duration: number, between?: () => Promise<void>, scriptFile?: string): Promise<Result> {
+  const script = scriptFile ? { script: scriptFile } : {};
+  await runWrk({ url, seconds: warmupSeconds, connections, threads, ...script });
   await between?.();
-  const r = await runWrk({ url, seconds: duration, connections, threads });
+  const r = await runWrk({ url, seconds: duration, connections, threads, ...script });
   const round = (ms: number) => Math.round(ms * 1000) / 1000;
   const result: Result = {
     name,
@@ -148,17 +152,55 @@ async function restarts(state: LocalState): Promise<{ recycle: number; crash: nu
   return total;
 }
 
-async function stackCase(name: string, url: string, state: LocalState): Promise<Result> {
+async function stackCase(name: string, url: string, state: LocalState, scriptFile?: string): Promise<Result> {
   // Counted around the measured run only, like every other figure of the case.
   let before = { recycle: 0, crash: 0 };
   let cpuBefore = cpuSnapshot(state);
-  const result = await measure(name, url, seconds, async () => {
-    before = await restarts(state);
-    cpuBefore = cpuSnapshot(state);
-  });
+  const result = await measure(
+    name,
+    url,
+    seconds,
+    async () => {
+      before = await restarts(state);
+      cpuBefore = cpuSnapshot(state);
+    },
+    scriptFile,
+  );
   const cpu = cpuShare(cpuBefore, cpuSnapshot(state), result.requests);
   const after = await restarts(state);
   return { ...result, recycles: after.recycle - before.recycle, crashes: after.crash - before.crash, cpuMicrosecondsPerRequest: cpu };
+}
+
+/**
+ * wrk Lua: POST /api/events with API keys taken in turn (each key has its own rate limit) and a
+ * new Idempotency-Key per request, so every request is a committed write.
+ */
+function postEventsScript(keys: readonly string[]): string {
+  return `local keys = { ${keys.map((k) => JSON.stringify(k)).join(', ')} }
+local counter = 0
+local run = "${process.pid}-${Date.now()}"
+request = function()
+  counter = counter + 1
+  local headers = {
+    ["Content-Type"] = "application/json",
+    ["X-API-Key"] = keys[(counter % #keys) + 1],
+    ["Idempotency-Key"] = run .. "-" .. counter,
+  }
+  return wrk.format("POST", "/api/events", headers, '{"type":"bench","payload":{"n":' .. counter .. '}}')
+end
+`;
+}
+
+/** pgbench with the same connections, on the stack's Postgres: the database's own ceiling. */
+function pgbench(name: string, url: string, file: string): Result {
+  const r = spawnSync(requireBinary('pgbench'), ['-f', file, '-c', String(connections), '-j', '2', '-T', String(referenceSeconds), '-n', url], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`pgbench failed: ${r.stderr}`);
+  const tps = Number(/tps = ([\d.]+)/.exec(r.stdout)?.[1]);
+  const latency = Number(/latency average = ([\d.]+) ms/.exec(r.stdout)?.[1]);
+  const failed = Number(/number of failed transactions: (\d+)/.exec(r.stdout)?.[1] ?? 0);
+  console.error(`· ${name}: ${Math.round(tps)} tps, mean ${latency} ms`);
+  // pgbench reports a mean, not percentiles: p50/p90/p99 hold the mean, marked in the summary.
+  return { name, seconds: referenceSeconds, requestsPerSecond: Math.round(tps), requests: Math.round(tps * referenceSeconds), p50Ms: latency, p90Ms: latency, p99Ms: latency, non2xx: failed, socketErrors: { connect: 0, read: 0, write: 0, timeout: 0, total: 0 } };
 }
 
 // One plain Fastify process, nothing of the app: the framework's own cost behind nginx.
@@ -240,25 +282,53 @@ http {
   bareNginx = undefined;
   await Promise.all(bareProcs.splice(0).map((p) => stopPid(p.pid!, { timeoutMs: 5000 })));
 
+  // The database's ceilings, on the stack's own Postgres with its durable settings.
+  const sqlDir = join(bareDir, 'sql');
+  mkdirSync(sqlDir, { recursive: true });
+  writeFileSync(join(sqlDir, 'select.sql'), `SELECT id, name, email FROM users WHERE id = ${Number(id)};\n`);
+  writeFileSync(join(sqlDir, 'insert.sql'), `INSERT INTO bench_insert (payload) VALUES ('{"type":"bench","payload":{"n":1}}');\n`);
+  const psql = (sql: string) => {
+    const r = spawnSync(requireBinary('psql'), [state.databaseUrl, '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
+  };
+  psql('CREATE TABLE IF NOT EXISTS bench_insert (id bigserial primary key, payload jsonb not null, created_at timestamptz not null default now())');
+  const pgSelect = pgbench('pgbench select one user by id', state.databaseUrl, join(sqlDir, 'select.sql'));
+  const pgInsert = pgbench('pgbench single-row insert', state.databaseUrl, join(sqlDir, 'insert.sql'));
+  psql('DROP TABLE bench_insert');
+
   const status = await stackCase('GET /api/status through the stack', `${state.url}/api/status`, state);
   const cached = await stackCase('GET /api/users/:id (cached) through the stack', `${state.url}/api/users/${id}`, state);
+  // Enough API keys that the per-key rate limit (api.rateLimitPerMinute) is not what is measured.
+  const keys: string[] = [];
+  for (let i = 0; i < 200; i++) {
+    const made = await fetch(`${state.url}/api/keys`, { method: 'POST', headers: { authorization: `Bearer ${state.adminToken}` } });
+    if (made.status !== 201) throw new Error(`creating an API key answered ${made.status}: ${await made.text()}`);
+    keys.push(((await made.json()) as { key: string }).key);
+  }
+  const eventsScript = join(bareDir, 'post-events.lua');
+  writeFileSync(eventsScript, postEventsScript(keys));
+  const events = await stackCase('POST /api/events through the stack', `${state.url}/api/events`, state, eventsScript);
 
   const ratio = (a: Result, b: Result) => Math.round((a.requestsPerSecond / b.requestsPerSecond) * 1000) / 1000;
-  const ratios = { statusVsStatic: ratio(status, nginxStatic), cachedVsStatic: ratio(cached, nginxStatic), statusVsBareFastify: ratio(status, bareFastify) };
+  const ratios = {
+    statusVsStatic: ratio(status, nginxStatic),
+    cachedVsStatic: ratio(cached, nginxStatic),
+    statusVsBareFastify: ratio(status, bareFastify),
+    cachedVsPgbenchSelect: ratio(cached, pgSelect),
+    eventsVsPgbenchInsert: ratio(events, pgInsert),
+  };
   const target = (name: string, value: number, op: '==' | '>=', want: number) => ({ name, value, target: want, op, passed: op === '==' ? value === want : value >= want });
   const targets = [
-    ...[status, cached].flatMap((r) => [
-      target(`${r.name}: non-2xx`, r.non2xx, '==', 0),
-      target(`${r.name}: socket errors`, r.socketErrors.total, '==', 0),
-      target(`${r.name}: recycles`, r.recycles ?? 0, '>=', 4),
-    ]),
+    ...[status, cached, events].flatMap((r) => [target(`${r.name}: non-2xx`, r.non2xx, '==', 0), target(`${r.name}: socket errors`, r.socketErrors.total, '==', 0)]),
+    // Recycling must happen during the fast cases, or they did not test it (writes are fewer).
+    ...[status, cached].map((r) => target(`${r.name}: recycles`, r.recycles ?? 0, '>=', 4)),
     target('statusVsStatic', ratios.statusVsStatic, '>=', 0.3),
   ];
   const nginxVersion = /nginx\/(\S+)/.exec(spawnSync(requireBinary('nginx'), ['-v'], { encoding: 'utf8' }).stderr)?.[1] ?? 'unknown';
   const report = {
     machine: { cpus: availableParallelism(), node: process.version, nginx: nginxVersion },
     settings: { connections, threads, seconds, referenceSeconds, warmupSeconds },
-    results: [nginxStatic, bareFastify, status, cached],
+    results: [nginxStatic, bareFastify, pgSelect, pgInsert, status, cached, events],
     ratios,
     targets,
   };
@@ -267,7 +337,7 @@ http {
   const md = [
     `# Sustained load (wrk, ${threads} thread, ${connections} connections)`,
     '',
-    `${report.machine.cpus} CPUs, Node ${report.machine.node}, nginx ${nginxVersion}; stack cases ${seconds} s, references ${referenceSeconds} s, each after ${warmupSeconds} s of unmeasured warm-up.`,
+    `${report.machine.cpus} CPUs, Node ${report.machine.node}, nginx ${nginxVersion}; stack cases ${seconds} s, references ${referenceSeconds} s, each HTTP case after ${warmupSeconds} s of unmeasured warm-up. pgbench reports a mean latency only: its p50 and p99 columns show the mean.`,
     '',
     '| case | req/s | p50 ms | p99 ms | non-2xx | socket errors | recycles | crashes |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',

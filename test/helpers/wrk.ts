@@ -25,7 +25,7 @@ export interface WrkOptions {
   readonly threads?: number;
   /** Extra request headers, e.g. { 'accept-encoding': 'br' }. */
   readonly headers?: Readonly<Record<string, string>>;
-  /** A Lua script that builds the requests (see postUsersScript). */
+  /** Path of a Lua script file that builds the requests (see postUsersScript). */
   readonly script?: string;
 }
 
@@ -80,7 +80,8 @@ export function runWrk(opts: WrkOptions): Promise<WrkResult> {
     child.stderr.on('data', (d) => (output += d));
     child.on('error', reject);
     child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`wrk exited ${code}:\n${output}`));
+      // wrk says it cannot open a script and then runs plain GETs anyway, exit 0: a silent wrong result.
+      if (code !== 0 || /: cannot open /.test(output)) return reject(new Error(`wrk exited ${code}:\n${output}`));
       try {
         resolve(parseWrk(output));
       } catch (e) {
