@@ -59,7 +59,7 @@ export function secretsInit(opts: SecretsInitOptions): string {
 function kubectlCreate(file: string): void {
   const probe = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
   if ((probe.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
-    throw new UserError(`--apply needs kubectl on PATH; ${file} is written: apply it where kubectl reaches the cluster with kubectl apply -f ${file}`);
+    throw new UserError(`--apply needs kubectl on PATH; ${file} is written: create them where kubectl reaches the cluster with kubectl create -f ${file}`);
   }
   const r = spawnSync('kubectl', ['create', '-f', file], { stdio: 'inherit' });
   if (r.status !== 0) {
@@ -85,7 +85,7 @@ export function registerSecretsCommands(program: Command): void {
         return;
       }
       console.log('next, once the namespace exists (kubectl apply -f dist/k8s/00-namespace.yaml):');
-      console.log(`  kubectl apply -f ${file}`);
+      console.log(`  kubectl create -f ${file}   # create, not apply: it never replaces a Secret the cluster already has`);
       console.log('then the rest: kubectl apply -f dist/k8s/');
     });
 }

@@ -85,7 +85,8 @@ describe('Kubernetes manifests hold no secret and synthesize deterministically',
     expect(init.stderr).toBe('');
     expect(init.status).toBe(0);
     expect(statSync(secretsFile).mode & 0o777).toBe(0o600);
-    expect(init.stdout).toContain('kubectl apply -f .apistack/secrets/k8s-apistack.yaml');
+    expect(init.stdout).toContain('kubectl create -f .apistack/secrets/k8s-apistack.yaml');
+    expect(init.stdout).not.toContain('kubectl apply -f .apistack');
     const secrets = docs(readFileSync(secretsFile, 'utf8'));
     expect(secrets.map((s) => s.kind)).toEqual(secrets.map(() => 'Secret'));
     expect(secrets.map((s) => s.metadata.namespace)).toEqual(secrets.map(() => 'apistack'));
