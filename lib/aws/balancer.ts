@@ -42,7 +42,9 @@ export class NginxBalancer extends Construct {
   /** Cloud Map name of the nginx tasks (Prometheus scrapes their exporters). */
   readonly dnsName: string;
 
-  constructor(scope: Construct, id: string, props: { profile: ResolvedProfile; cluster: ecs.ICluster; subnets: ec2.SubnetSelection; image: ecs.ContainerImage; api: ApiService }) {
+  readonly task: ecs.FargateTaskDefinition;
+
+  constructor(scope: Construct, id: string, props: { profile: ResolvedProfile; cluster: ecs.ICluster; subnets: ec2.SubnetSelection; image: ecs.ContainerImage; api: ApiService; sidecars?: (task: ecs.FargateTaskDefinition, logGroup: logs.ILogGroup) => void }) {
     super(scope, id);
     const p = props.profile;
     const vpc = props.cluster.vpc;
@@ -51,7 +53,9 @@ export class NginxBalancer extends Construct {
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: retention(p), removalPolicy: RemovalPolicy.DESTROY });
     this.logGroup = logGroup;
     const task = fargateTask(this, 'Task', p, size);
-    task.addContainer('nginx', {
+    // nginx writes its pid and temp files under /tmp (nginx/render.ts); the root filesystem is read-only.
+    task.addVolume({ name: 'tmp' });
+    const nginx = task.addContainer('nginx', {
       image: props.image,
       essential: true,
       memoryLimitMiB: p.nginx.memoryMiB,
@@ -67,6 +71,7 @@ export class NginxBalancer extends Construct {
       stopTimeout: Duration.seconds(Math.min(120, p.derived.nginx.shutdownTimeoutSeconds + 5)),
       readonlyRootFilesystem: true,
     });
+    nginx.addMountPoints({ containerPath: '/tmp', sourceVolume: 'tmp', readOnly: false });
     task.addContainer('nginx-exporter', {
       image: ecs.ContainerImage.fromRegistry(CONTAINER_IMAGES.nginxExporter),
       essential: false,
@@ -77,12 +82,12 @@ export class NginxBalancer extends Construct {
       readonlyRootFilesystem: true,
     });
 
+    props.sidecars?.(task, logGroup);
+    this.task = task;
     acknowledgeImagePull(task);
 
+    // No DNS rule: security groups do not filter traffic to the VPC's resolver, which nginx re-resolves Cloud Map names with.
     this.securityGroup = taskSecurityGroup(this, vpc, 'nginx tasks: HTTP from the NLB, API calls out');
-    // DNS to the VPC resolver: nginx re-resolves the API's Cloud Map name.
-    this.securityGroup.addEgressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.udp(53), 'DNS to the VPC resolver');
-    this.securityGroup.addEgressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(53), 'DNS to the VPC resolver');
     this.securityGroup.addEgressRule(props.api.securityGroup, ec2.Port.tcp(PORTS.api), 'to the API tasks');
     props.api.securityGroup.addIngressRule(this.securityGroup, ec2.Port.tcp(PORTS.api), 'from nginx');
 

@@ -14,7 +14,7 @@ export class Database extends Construct {
   readonly securityGroup: ec2.SecurityGroup;
   readonly secret: secretsmanager.ISecret;
 
-  constructor(scope: Construct, id: string, props: { profile: ResolvedProfile; vpc: ec2.IVpc; subnets: ec2.SubnetSelection }) {
+  constructor(scope: Construct, id: string, props: { profile: ResolvedProfile; vpc: ec2.IVpc; subnets: ec2.SubnetSelection; rotationSubnets: ec2.SubnetSelection }) {
     super(scope, id);
     const p = props.profile;
     const pg = p.postgres;
@@ -61,7 +61,14 @@ export class Database extends Construct {
       port: PORTS.postgres,
     });
     this.secret = this.instance.secret!;
-    this.instance.addRotationSingleUser({ automaticallyAfter: Duration.days(30) });
+    this.instance.addRotationSingleUser({
+      automaticallyAfter: Duration.days(30),
+      // The rotation function calls Secrets Manager: it runs where there is a route out (the isolated
+      // subnets have none unless the profile adds interface endpoints).
+      vpcSubnets: props.rotationSubnets,
+      // Not at creation: tasks starting then would read a password about to change.
+      rotateImmediatelyOnUpdate: false,
+    });
 
     acknowledge(this.instance, [
       ['AwsSolutions-RDS11', `Postgres listens on its standard port ${PORTS.postgres}: it is in isolated subnets and its security group admits only the API tasks, so a non-default port hides nothing`],

@@ -3,7 +3,7 @@
  * Amazon Managed Prometheus (rules loaded, a collector beside each API task) and Managed Grafana.
  * Either way, CloudWatch alarms page for what matters even when Prometheus is down.
  */
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as aps from 'aws-cdk-lib/aws-aps';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -19,9 +19,10 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as snsSubscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Construct } from 'constructs';
-import { GRAFANA_DASHBOARDS_DIR, grafanaProvisioning, prometheusConfig, renderRulesYaml, renderYaml, sidecarScrapeConfig } from '../monitoring/index.ts';
+import { externalLabels, GRAFANA_DASHBOARDS_DIR, grafanaProvisioning, prometheusConfig, renderRulesYaml, renderYaml, sidecarScrapeConfig } from '../monitoring/index.ts';
 import { CONTAINER_IMAGES, fargateTaskSize, PORTS, type ResolvedProfile } from '../profile/index.ts';
 import { acknowledge, acknowledgeImagePull, fargateTask, renderedContext, retention, serviceProps, taskSecurityGroup } from './common.ts';
 
@@ -41,8 +42,6 @@ export class SelfHostedMonitoring extends Construct {
     const namespace = props.cluster.defaultCloudMapNamespace!.namespaceName;
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: retention(p), removalPolicy: RemovalPolicy.DESTROY });
     this.securityGroup = taskSecurityGroup(this, vpc, 'Prometheus and Grafana: scrape the API and nginx, NFS to EFS');
-    this.securityGroup.addEgressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.udp(53), 'DNS to the VPC resolver');
-    this.securityGroup.addEgressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(53), 'DNS to the VPC resolver');
     // Grafana queries Prometheus inside the same group.
     this.securityGroup.addIngressRule(this.securityGroup, ec2.Port.tcp(PORTS.prometheus), 'Grafana to Prometheus');
     this.securityGroup.addEgressRule(this.securityGroup, ec2.Port.tcp(PORTS.prometheus), 'Grafana to Prometheus');
@@ -52,7 +51,8 @@ export class SelfHostedMonitoring extends Construct {
       vpcSubnets: props.subnets,
       encrypted: true,
       performanceMode: efs.PerformanceMode.GENERAL_PURPOSE,
-      throughputMode: efs.ThroughputMode.BURSTING,
+      // Bursting throughput scales with size: a 20 GiB file system would get a trickle. Elastic pays per use.
+      throughputMode: efs.ThroughputMode.ELASTIC,
       removalPolicy: RemovalPolicy.DESTROY,
       securityGroup: new ec2.SecurityGroup(this, 'StorageSecurityGroup', { vpc, description: 'EFS: NFS from Prometheus and Grafana', allowAllOutbound: false }),
     });
@@ -77,6 +77,8 @@ export class SelfHostedMonitoring extends Construct {
         // One writer per data directory: the old task stops before the new one starts.
         minHealthyPercent: 0,
         maxHealthyPercent: 100,
+        // Nothing here faces the internet: reach Grafana and Prometheus through an SSM port forward (README).
+        enableExecuteCommand: true,
       });
       acknowledgeImagePull(task);
       acknowledge(task, [['AwsSolutions-ECS2', `${name}'s environment holds only non-secret settings; the Grafana admin password comes from Secrets Manager`]]);
@@ -136,11 +138,27 @@ export class ManagedMonitoring extends Construct {
   readonly grafana: grafana.CfnWorkspace;
   private readonly profile: ResolvedProfile;
 
-  constructor(scope: Construct, id: string, props: { profile: ResolvedProfile }) {
+  constructor(scope: Construct, id: string, props: { profile: ResolvedProfile; paging: Paging }) {
     super(scope, id);
     const p = props.profile;
     this.profile = p;
-    this.workspace = new aps.CfnWorkspace(this, 'Prometheus', { alias: `apistack-${p.name}` });
+    const region = Stack.of(this).region;
+    // The workspace's alert manager sends what the rules fire to the same topic the CloudWatch alarms use.
+    const alertManager = [
+      'alertmanager_config: |',
+      '  route:',
+      '    receiver: page',
+      '    group_by: [alertname]',
+      '  receivers:',
+      '    - name: page',
+      '      sns_configs:',
+      `        - topic_arn: ${props.paging.topic.topicArn}`,
+      '          sigv4:',
+      `            region: ${region}`,
+      '',
+    ].join('\n');
+    this.workspace = new aps.CfnWorkspace(this, 'Prometheus', { alias: `apistack-${p.name}`, alertManagerDefinition: alertManager });
+    props.paging.allowPublisher(new iam.ServicePrincipal('aps.amazonaws.com'));
     new aps.CfnRuleGroupsNamespace(this, 'Rules', { workspace: this.workspace.attrArn, name: 'apistack', data: renderRulesYaml(p) });
     const role = new iam.Role(this, 'GrafanaRole', { assumedBy: new iam.ServicePrincipal('grafana.amazonaws.com'), description: 'Managed Grafana reads the workspace and CloudWatch' });
     role.addToPolicy(new iam.PolicyStatement({ actions: ['aps:QueryMetrics', 'aps:GetSeries', 'aps:GetLabels', 'aps:GetMetricMetadata', 'aps:DescribeWorkspace'], resources: [this.workspace.attrArn] }));
@@ -160,14 +178,16 @@ export class ManagedMonitoring extends Construct {
     });
   }
 
-  /** The collector beside the API: scrapes 127.0.0.1's metrics port and remote-writes with SigV4. */
-  addCollector(task: ecs.FargateTaskDefinition, logGroup: logs.ILogGroup): void {
+  /** A collector beside a task's own metrics (the API's, or nginx's exporter): scrapes 127.0.0.1 and remote-writes with SigV4. */
+  addCollector(task: ecs.FargateTaskDefinition, logGroup: logs.ILogGroup, job: 'api' | 'nginx'): void {
     const p = this.profile;
     const region = Stack.of(this).region;
     const config = {
       extensions: { sigv4auth: { region, service: 'aps' } },
-      receivers: { prometheus: { config: sidecarScrapeConfig(p) } },
-      exporters: { prometheusremotewrite: { endpoint: `${this.workspace.attrPrometheusEndpoint}api/v1/remote_write`, auth: { authenticator: 'sigv4auth' } } },
+      receivers: { prometheus: { config: sidecarScrapeConfig(p, job) } },
+      exporters: {
+        prometheusremotewrite: { endpoint: `${this.workspace.attrPrometheusEndpoint}api/v1/remote_write`, auth: { authenticator: 'sigv4auth' }, external_labels: externalLabels(p, 'aws') },
+      },
       service: { extensions: ['sigv4auth'], pipelines: { metrics: { receivers: ['prometheus'], exporters: ['prometheusremotewrite'] } } },
     };
     task.addContainer('collector', {
@@ -180,31 +200,55 @@ export class ManagedMonitoring extends Construct {
       readonlyRootFilesystem: true,
     });
     task.taskRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['aps:RemoteWrite'], resources: [this.workspace.attrArn] }));
+    acknowledge(task, [['AwsSolutions-ECS2', 'AOT_CONFIG_CONTENT is the collector\'s scrape and remote-write configuration (endpoints and labels); it holds no secret, the collector signs with the task role']]);
+  }
+}
+
+/**
+ * Where pages go: one SNS topic, encrypted with a key of our own. CloudWatch alarms (and Amazon
+ * Managed Prometheus's alert manager) cannot publish to a topic under the AWS-managed SNS key,
+ * whose policy cannot grant them its use.
+ */
+export class Paging extends Construct {
+  readonly topic: sns.Topic;
+  readonly key: kms.Key;
+
+  constructor(scope: Construct, id: string, props: { profile: ResolvedProfile }) {
+    super(scope, id);
+    const p = props.profile;
+    this.key = new kms.Key(this, 'Key', { description: `apistack ${p.name}: encrypts the paging topic`, enableKeyRotation: true, removalPolicy: RemovalPolicy.DESTROY });
+    this.topic = new sns.Topic(this, 'Topic', { displayName: `apistack ${p.name} alarms`, enforceSSL: true, masterKey: this.key });
+    this.allowPublisher(new iam.ServicePrincipal('cloudwatch.amazonaws.com'));
+    for (const email of p.monitoring.alarmEmails ?? []) this.topic.addSubscription(new snsSubscriptions.EmailSubscription(email));
+    new CfnOutput(Stack.of(this), 'AlarmTopicArn', { value: this.topic.topicArn, description: 'Subscribe here to be paged (email, chat, incident tooling)' });
+  }
+
+  /** Let an AWS service publish to the topic: the key and the topic policy both have to say so. */
+  allowPublisher(service: iam.ServicePrincipal): void {
+    const account = Stack.of(this).account;
+    const fromThisAccount = { StringEquals: { 'aws:SourceAccount': account } };
+    this.key.addToResourcePolicy(new iam.PolicyStatement({ principals: [service], actions: ['kms:Decrypt', 'kms:GenerateDataKey*'], resources: ['*'], conditions: fromThisAccount }));
+    this.topic.addToResourcePolicy(new iam.PolicyStatement({ principals: [service], actions: ['sns:Publish', 'sns:GetTopicAttributes'], resources: [this.topic.topicArn], conditions: fromThisAccount }));
   }
 }
 
 export interface AlarmSources {
   readonly profile: ResolvedProfile;
+  readonly paging: Paging;
   readonly database: rds.DatabaseInstance;
   readonly cache: elasticache.CfnReplicationGroup;
   readonly nlb?: { loadBalancer: elbv2.NetworkLoadBalancer; targetGroup: elbv2.NetworkTargetGroup; nginxLogs: logs.ILogGroup };
   readonly alb?: { loadBalancer: elbv2.ApplicationLoadBalancer; targetGroup: elbv2.ApplicationTargetGroup };
 }
 
-/** CloudWatch alarms that page even when Prometheus is down, to one encrypted SNS topic. */
+/** CloudWatch alarms that page even when Prometheus is down, to the paging topic. */
 export class Alarms extends Construct {
-  readonly topic: sns.Topic;
   readonly alarms: cloudwatch.Alarm[] = [];
 
   constructor(scope: Construct, id: string, props: AlarmSources) {
     super(scope, id);
     const p = props.profile;
     const a = p.monitoring.alerts;
-    this.topic = new sns.Topic(this, 'Topic', {
-      displayName: `apistack ${p.name} alarms`,
-      enforceSSL: true,
-      masterKey: kms.Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns'),
-    });
     const alarm = (name: string, description: string, metric: cloudwatch.IMetric, threshold: number, comparison = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, evaluationPeriods = 3) => {
       const created = new cloudwatch.Alarm(this, name, {
         alarmDescription: description,
@@ -214,7 +258,7 @@ export class Alarms extends Construct {
         evaluationPeriods,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
-      created.addAlarmAction(new cwActions.SnsAction(this.topic));
+      created.addAlarmAction(new cwActions.SnsAction(props.paging.topic));
       this.alarms.push(created);
     };
     const minute = Duration.minutes(1);
@@ -246,8 +290,16 @@ export class Alarms extends Construct {
     const maxConnections = p.derived.postgres.budgetAws.maxConnections;
     alarm('DatabaseConnections', `RDS connections above ${a.dbConnectionsPercent}% of max_connections (${maxConnections})`, db.metricDatabaseConnections({ period: minute, statistic: 'Maximum' }), Math.floor((maxConnections * a.dbConnectionsPercent) / 100));
 
-    // ElastiCache names the primary's node <replication group>-001.
-    const memory = new cloudwatch.Metric({ namespace: 'AWS/ElastiCache', metricName: 'DatabaseMemoryUsagePercentage', dimensionsMap: { CacheClusterId: `${props.cache.ref}-001` }, period: Duration.minutes(5), statistic: 'Maximum' });
+    // ElastiCache names its nodes <replication group>-001, -002, ...; after a failover any of them is the
+    // primary, so the alarm watches the fullest node.
+    const nodes = p.redis.replicas + 1;
+    const perNode = Object.fromEntries(
+      Array.from({ length: nodes }, (_, i) => [
+        `node${i + 1}`,
+        new cloudwatch.Metric({ namespace: 'AWS/ElastiCache', metricName: 'DatabaseMemoryUsagePercentage', dimensionsMap: { CacheClusterId: `${props.cache.ref}-${String(i + 1).padStart(3, '0')}` }, period: Duration.minutes(5), statistic: 'Maximum' }),
+      ]),
+    );
+    const memory = nodes === 1 ? perNode.node1! : new cloudwatch.MathExpression({ expression: `MAX([${Object.keys(perNode).join(', ')}])`, usingMetrics: perNode, period: Duration.minutes(5), label: 'fullest cache node' });
     alarm('CacheMemory', `Cache memory above ${CACHE_MEMORY_ALARM_PERCENT}% of maxmemory: evictions or, with noeviction, refused writes follow`, memory, CACHE_MEMORY_ALARM_PERCENT);
   }
 }

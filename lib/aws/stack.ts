@@ -11,8 +11,9 @@ import { ApiService } from './api.ts';
 import { AlbBalancer, NginxBalancer } from './balancer.ts';
 import { acknowledge, renderedContext } from './common.ts';
 import { Cache, Database } from './data.ts';
-import { Alarms, ManagedMonitoring, platformOf, SelfHostedMonitoring } from './monitoring.ts';
+import { Alarms, ManagedMonitoring, Paging, platformOf, SelfHostedMonitoring } from './monitoring.ts';
 import { Network } from './network.ts';
+import { RedeployOnRotation } from './rotation.ts';
 
 /** The repository root: the API image builds from it (app/Dockerfile), the nginx image from nginx/Dockerfile. */
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');
@@ -48,7 +49,7 @@ export class ApistackStack extends Stack {
     const zones = Array.from({ length: p.network.availabilityZones }, (_, i) => `${p.region}${String.fromCharCode(97 + i)}`);
     this.network = new Network(this, 'Network', { profile: p, availabilityZones: zones });
     const vpc = this.network.vpc;
-    const database = new Database(this, 'Database', { profile: p, vpc, subnets: this.network.dataSubnets });
+    const database = new Database(this, 'Database', { profile: p, vpc, subnets: this.network.dataSubnets, rotationSubnets: this.network.appSubnets });
     const cache = new Cache(this, 'Cache', { profile: p, vpc, subnets: this.network.dataSubnets });
 
     const cluster = new ecs.Cluster(this, 'Cluster', {
@@ -62,7 +63,8 @@ export class ApistackStack extends Stack {
     });
     acknowledge(adminToken, [['AwsSolutions-SMG4', 'The admin token is read by the API at task start; rotate it by putting a new value and forcing a new deployment (README: AWS secrets)']]);
 
-    const managed = p.monitoring.mode === 'managed' ? new ManagedMonitoring(this, 'ManagedMonitoring', { profile: p }) : undefined;
+    const paging = new Paging(this, 'Paging', { profile: p });
+    const managed = p.monitoring.mode === 'managed' ? new ManagedMonitoring(this, 'ManagedMonitoring', { profile: p, paging }) : undefined;
     const platform = platformOf(p);
     const apiImage = ecs.ContainerImage.fromAsset(REPO_ROOT, {
       file: 'app/Dockerfile',
@@ -78,10 +80,12 @@ export class ApistackStack extends Stack {
       database,
       cache,
       adminToken: ecs.Secret.fromSecretsManager(adminToken),
-      ...(managed ? { sidecars: (task, logs) => managed.addCollector(task, logs) } : {}),
+      ...(managed ? { sidecars: (task, logs) => managed.addCollector(task, logs, 'api') } : {}),
     });
 
-    let alarmSources: ConstructorParameters<typeof Alarms>[2] = { profile: p, database: database.instance, cache: cache.replicationGroup };
+    new RedeployOnRotation(this, 'RedeployOnRotation', { profile: p, secret: database.secret, service: this.api.service });
+
+    let alarmSources: ConstructorParameters<typeof Alarms>[2] = { profile: p, paging, database: database.instance, cache: cache.replicationGroup };
     let nginx: NginxBalancer | undefined;
     if (p.network.loadBalancer === 'nlb') {
       const nginxConf = renderNginxConfig(p, { kind: 'aws', upstreamHost: this.api.dnsName, resolver: VPC_RESOLVER, ...CONTAINER_PORTS });
@@ -92,6 +96,7 @@ export class ApistackStack extends Stack {
         subnets: this.network.appSubnets,
         image: ecs.ContainerImage.fromAsset(context, { platform, buildArgs: { NGINX_VERSION: p.nginx.imageTag, NGINX_CONF: 'nginx.conf' } }),
         api: this.api,
+        ...(managed ? { sidecars: (task, logs) => managed.addCollector(task, logs, 'nginx') } : {}),
       });
       alarmSources = { ...alarmSources, nlb: { loadBalancer: nginx.loadBalancer, targetGroup: nginx.targetGroup, nginxLogs: nginx.logGroup } };
     } else {

@@ -11,7 +11,7 @@ export const RULE_FILES = ['/etc/prometheus/rules/*.yml'];
 
 export function prometheusConfig(p: ResolvedProfile, target: ScrapeTarget, opts: { ruleFiles?: readonly string[] } = {}): Record<string, unknown> {
   const interval = `${p.monitoring.scrapeIntervalSeconds}s`;
-  const global = { scrape_interval: interval, evaluation_interval: interval, external_labels: { profile: p.name, target: target.kind } };
+  const global = { scrape_interval: interval, evaluation_interval: interval, external_labels: externalLabels(p, target.kind) };
   const rule_files = [...(opts.ruleFiles ?? RULE_FILES)];
   if (target.kind === 'local') {
     return {
@@ -55,13 +55,20 @@ export function prometheusConfig(p: ResolvedProfile, target: ScrapeTarget, opts:
 }
 
 /**
- * Managed monitoring on AWS: a collector beside each API task scrapes that task alone and
- * remote-writes to Amazon Managed Prometheus, where the rules run (no rule_files here).
+ * Managed monitoring on AWS: a collector beside each task scrapes that task alone and
+ * remote-writes to Amazon Managed Prometheus, where the rules run (no rule_files here; the
+ * labels every series carries are set on the exporter, which is where the collector applies them).
  */
-export function sidecarScrapeConfig(p: ResolvedProfile): Record<string, unknown> {
+export function sidecarScrapeConfig(p: ResolvedProfile, job: 'api' | 'nginx'): Record<string, unknown> {
   const interval = `${p.monitoring.scrapeIntervalSeconds}s`;
+  const port = job === 'api' ? PORTS.apiMetrics : PORTS.nginxExporter;
   return {
-    global: { scrape_interval: interval, external_labels: { profile: p.name, target: 'aws' } },
-    scrape_configs: [{ job_name: 'api', metrics_path: '/metrics', static_configs: [{ targets: [`127.0.0.1:${PORTS.apiMetrics}`] }] }],
+    global: { scrape_interval: interval },
+    scrape_configs: [{ job_name: job, metrics_path: '/metrics', static_configs: [{ targets: [`127.0.0.1:${port}`] }] }],
   };
+}
+
+/** The labels every series from a target carries (Prometheus external_labels). */
+export function externalLabels(p: ResolvedProfile, target: ScrapeTarget['kind']): Record<string, string> {
+  return { profile: p.name, target };
 }

@@ -244,6 +244,8 @@ export const monitoringSchema = z.strictObject({
     .int()
     .refine((d) => CLOUDWATCH_LOG_RETENTION_DAYS.includes(d as never), { message: `must be a CloudWatch Logs retention: one of ${CLOUDWATCH_LOG_RETENTION_DAYS.join(', ')}` })
     .optional(),
+  /** AWS: addresses subscribed to the paging topic (CloudWatch alarms, and the managed alert manager). @default none: subscribe to the AlarmTopicArn output */
+  alarmEmails: z.array(z.string().regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, { message: 'must be an email address' })).max(20).optional(),
   grafanaEditors: nonNegativeInt,
   grafanaViewers: nonNegativeInt,
   slo: sloSchema,
