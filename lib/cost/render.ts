@@ -360,10 +360,12 @@ function htmlPage(input: HtmlInput): string {
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(input.title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
-body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:72em}
+body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:0.5em 0 1.5em}
 th,td{padding:0.25em 0.6em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+table.lines td:first-child{min-width:22em}
+table.lines td:nth-child(3),table.lines td:last-child{white-space:nowrap}
 tr.component th,tr.component td{background:#f3f3f3;font-weight:600}
 tr.total th,tr.total td{font-weight:700;border-top:2px solid #444}
 .field{color:#555}
