@@ -53,7 +53,8 @@ export function costReport(opts: CostOptions): string {
   if (opts.current || opts.optimized) {
     if (opts.profile) throw new UserError('use either --profile P, or --current A --optimized B, not both');
     if (!opts.current || !opts.optimized) throw new UserError('a savings table needs both --current and --optimized');
-    return renderComparison(compare(price(opts.current), price(opts.optimized), implementationCost), format);
+    const range = (ref: string) => autoscalingTotals(loadProfile(ref), target, catalog, hoursPerMonth);
+    return renderComparison(compare(price(opts.current), price(opts.optimized), implementationCost), format, { current: range(opts.current), optimized: range(opts.optimized) });
   }
   if (implementationCost !== undefined) throw new UserError('--implementation-cost needs --current and --optimized');
   const ref = opts.profile ?? 'optimized';

@@ -46,6 +46,8 @@ export class Database extends Construct {
       multiAz: pg.multiAz,
       allocatedStorage: pg.storageGiB,
       storageType: storageType(pg.storageType),
+      // io1/io2 only (the profile refuses iops elsewhere); left unset CDK would provision 1,000 unpriced IOPS.
+      ...(pg.iops !== undefined ? { iops: pg.iops } : {}),
       storageEncrypted: true,
       databaseName: DATABASE.name,
       // Secrets Manager generates the password; the template holds only a reference to it.

@@ -2,6 +2,7 @@
  * Values derived from a profile, computed in one place so every target agrees,
  * and the invariants they must satisfy.
  */
+import { RDS_FAMILIES, rdsInstanceMemoryGiB } from './instances.ts';
 import { FARGATE_VCPU, type Profile } from './schema.ts';
 
 /** Usage figures the cost depends on, used when a profile does not give them. */
@@ -21,32 +22,12 @@ export const USAGE_DEFAULTS = Object.freeze({
 export type UsageField = keyof typeof USAGE_DEFAULTS;
 
 /**
- * Memory of RDS instance classes in GiB, from the instance class specifications:
+ * Memory of every RDS instance class apistack knows, in GiB (lib/profile/instances.ts).
  * https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Concepts.DBInstanceClass.Summary.html
  */
-export const RDS_INSTANCE_MEMORY_GIB: Readonly<Record<string, number>> = Object.freeze({
-  'db.t3.micro': 1,
-  'db.t3.small': 2,
-  'db.t3.medium': 4,
-  'db.t3.large': 8,
-  'db.t4g.micro': 1,
-  'db.t4g.small': 2,
-  'db.t4g.medium': 4,
-  'db.t4g.large': 8,
-  'db.t4g.xlarge': 16,
-  'db.m6g.large': 8,
-  'db.m6g.xlarge': 16,
-  'db.m6i.large': 8,
-  'db.m6i.xlarge': 16,
-  'db.m7g.large': 8,
-  'db.m7g.xlarge': 16,
-  'db.m7g.2xlarge': 32,
-  'db.r6g.large': 16,
-  'db.r6g.xlarge': 32,
-  'db.r7g.large': 16,
-  'db.r7g.xlarge': 32,
-  'db.r7g.2xlarge': 64,
-});
+export const RDS_INSTANCE_MEMORY_GIB: Readonly<Record<string, number>> = Object.freeze(
+  Object.fromEntries(Object.entries(RDS_FAMILIES).flatMap(([family, f]) => f.sizes.map((size) => [`${family}.${size}`, rdsInstanceMemoryGiB(`${family}.${size}`)!]))),
+);
 
 const BYTES_PER_GIB = 1024 ** 3;
 const BYTES_PER_MIB = 1024 ** 2;
@@ -267,8 +248,16 @@ export function fargateMemoryRangeMiB(vcpu: number): { min: number; max: number;
   }
 }
 
-/** The smallest valid Fargate task size that holds a requested CPU and memory. */
-export function fargateTaskSize(cpuMillicores: number, memoryMiB: number): { vcpu: number; memoryMiB: number } {
+/** The largest Fargate task. */
+export const FARGATE_MAX = Object.freeze({ vcpu: 16, memoryMiB: 122880 });
+
+/**
+ * Provisioned IOPS RDS accepts on io1 and io2, and per GiB of storage.
+ * https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Storage.html#USER_PIOPS
+ */
+export const RDS_PIOPS = Object.freeze({ min: 1000, max: 256000, minPerGiB: 0.5, maxPerGiB: { io1: 50, io2: 1000 } });
+
+function fargateTaskSizeOrUndefined(cpuMillicores: number, memoryMiB: number): { vcpu: number; memoryMiB: number } | undefined {
   for (const vcpu of FARGATE_VCPU) {
     if (vcpu * 1000 < cpuMillicores) continue;
     const range = fargateMemoryRangeMiB(vcpu)!;
@@ -276,7 +265,14 @@ export function fargateTaskSize(cpuMillicores: number, memoryMiB: number): { vcp
     const fit = options.find((m) => m >= memoryMiB);
     if (fit !== undefined) return { vcpu, memoryMiB: fit };
   }
-  throw new Error(`no Fargate task size holds ${cpuMillicores}m CPU and ${memoryMiB} MiB`);
+  return undefined;
+}
+
+/** The smallest valid Fargate task size that holds a requested CPU and memory (checkInvariants refuses profiles where none does). */
+export function fargateTaskSize(cpuMillicores: number, memoryMiB: number): { vcpu: number; memoryMiB: number } {
+  const size = fargateTaskSizeOrUndefined(cpuMillicores, memoryMiB);
+  if (!size) throw new Error(`no Fargate task size holds ${cpuMillicores}m CPU and ${memoryMiB} MiB`);
+  return size;
 }
 
 /** One broken invariant: the field to change, what is wrong, and how to fix it. */
@@ -321,7 +317,7 @@ export function checkInvariants(p: Profile, d: Derived): InvariantProblem[] {
   if (!Number.isFinite(d.postgres.instanceMemoryGiB)) {
     add(
       'postgres.instanceClass',
-      `unknown RDS instance class "${postgres.instanceClass}"; known classes: ${Object.keys(RDS_INSTANCE_MEMORY_GIB).join(', ')}`,
+      `unknown RDS instance class "${postgres.instanceClass}"; known families (sizes): ${Object.entries(RDS_FAMILIES).map(([f, { sizes }]) => `${f} (${sizes[0]} to ${sizes.at(-1)})`).join(', ')}`,
     );
   } else {
     const b = d.postgres.budgetAws;
@@ -343,8 +339,23 @@ export function checkInvariants(p: Profile, d: Derived): InvariantProblem[] {
       `${postgres.k8sMemoryLimitMiB} MiB gives max_connections ${d.postgres.maxConnectionsKubernetes}, and Postgres refuses to start unless max_connections exceeds superuser_reserved_connections (${POSTGRES_SUPERUSER_RESERVED_CONNECTIONS}); use at least ${Math.ceil(((POSTGRES_SUPERUSER_RESERVED_CONNECTIONS + 1) * 9531392) / BYTES_PER_MIB)} MiB`,
     );
   }
-  if ((postgres.storageType === 'io1' || postgres.storageType === 'io2') && postgres.storageGiB < 100) {
+  const provisionedIops = postgres.storageType === 'io1' || postgres.storageType === 'io2';
+  if (provisionedIops && postgres.storageGiB < 100) {
     add('postgres.storageGiB', `${postgres.storageGiB} GiB is below the 100 GiB RDS requires for ${postgres.storageType} storage; use at least 100, or storageType gp3`);
+  }
+  if (provisionedIops && postgres.iops === undefined) {
+    add('postgres.iops', `storageType ${postgres.storageType} bills provisioned IOPS, but postgres.iops is not set; set it (${RDS_PIOPS.min} to ${RDS_PIOPS.max}), or use storageType gp3 (3,000 IOPS included)`);
+  }
+  if (!provisionedIops && postgres.iops !== undefined) {
+    add('postgres.iops', `${postgres.iops} IOPS cannot be provisioned on ${postgres.storageType}; remove postgres.iops, or use storageType io1 or io2`);
+  }
+  if (provisionedIops && postgres.iops !== undefined) {
+    const maxRatio = RDS_PIOPS.maxPerGiB[postgres.storageType as 'io1' | 'io2'];
+    const max = Math.min(RDS_PIOPS.max, maxRatio * postgres.storageGiB);
+    const min = Math.max(RDS_PIOPS.min, Math.ceil(RDS_PIOPS.minPerGiB * postgres.storageGiB));
+    if (postgres.iops < min || postgres.iops > max) {
+      add('postgres.iops', `${postgres.iops} IOPS is outside what RDS allows for ${postgres.storageGiB} GiB of ${postgres.storageType}: ${min} to ${max} (${RDS_PIOPS.min} to ${RDS_PIOPS.max}, ${RDS_PIOPS.minPerGiB} to ${maxRatio} per GiB)`);
+    }
   }
   if (postgres.k8sCpuRequestMillicores > postgres.k8sCpuLimitMillicores) {
     add('postgres.k8sCpuRequestMillicores', `request (${postgres.k8sCpuRequestMillicores}m) must be <= 'postgres.k8sCpuLimitMillicores' (${postgres.k8sCpuLimitMillicores}m)`);
@@ -354,6 +365,26 @@ export function checkInvariants(p: Profile, d: Derived): InvariantProblem[] {
   }
   if (p.redis.k8sMemoryRequestMiB > p.redis.k8sMemoryLimitMiB) {
     add('redis.k8sMemoryRequestMiB', `request (${p.redis.k8sMemoryRequestMiB} MiB) must be <= 'redis.k8sMemoryLimitMiB' (${p.redis.k8sMemoryLimitMiB} MiB)`);
+  }
+  // Multi-AZ places the standby (or replica) in another zone, so AWS needs two.
+  if (p.network.availabilityZones < 2) {
+    if (postgres.multiAz) add('network.availabilityZones', `1 availability zone cannot hold Multi-AZ Postgres (postgres.multiAz: true puts the standby in a second zone); set network.availabilityZones to 2 or more, or postgres.multiAz to false`);
+    if (p.redis.multiAz) add('network.availabilityZones', `1 availability zone cannot hold Multi-AZ Redis (redis.multiAz: true puts a replica in a second zone); set network.availabilityZones to 2 or more, or redis.multiAz to false`);
+  }
+  if (p.network.natGateways === 0 && p.usage.natProcessedGBPerMonth !== undefined) {
+    add('usage.natProcessedGBPerMonth', `${p.usage.natProcessedGBPerMonth} GB a month through NAT, but network.natGateways is 0, so there is no NAT gateway to process (or price) it; remove usage.natProcessedGBPerMonth, or set network.natGateways to 1 or more`);
+  }
+  // nginx and self-hosted Prometheus and Grafana run as Fargate tasks of the smallest size that holds them.
+  const fargateTasks: [string, string, number, number][] = [['nginx', 'nginx', nginx.cpuMillicores, nginx.memoryMiB]];
+  if (p.monitoring.mode === 'self-hosted') {
+    fargateTasks.push(['monitoring', 'prometheus', p.monitoring.prometheusCpuMillicores, p.monitoring.prometheusMemoryMiB]);
+    fargateTasks.push(['monitoring', 'grafana', p.monitoring.grafanaCpuMillicores, p.monitoring.grafanaMemoryMiB]);
+  }
+  for (const [section, name, cpu, memoryMiB] of fargateTasks) {
+    if (fargateTaskSizeOrUndefined(cpu, memoryMiB) !== undefined) continue;
+    const field = cpu > FARGATE_MAX.vcpu * 1000 ? 'CpuMillicores' : 'MemoryMiB';
+    const path = section === 'nginx' ? `nginx.${field === 'CpuMillicores' ? 'cpuMillicores' : 'memoryMiB'}` : `monitoring.${name}${field}`;
+    add(path, `${name} at ${cpu}m CPU and ${memoryMiB} MiB fits no Fargate task size (the largest is ${FARGATE_MAX.vcpu} vCPU with ${FARGATE_MAX.memoryMiB} MiB); use at most ${FARGATE_MAX.vcpu * 1000}m CPU and ${FARGATE_MAX.memoryMiB} MiB`);
   }
   if (p.redis.multiAz && p.redis.replicas < 1) {
     add('redis.replicas', `Multi-AZ ElastiCache needs at least 1 replica (got ${p.redis.replicas}); set redis.replicas to 1 or redis.multiAz to false`);

@@ -105,6 +105,12 @@ export const postgresSchema = z.strictObject({
   k8sMemoryLimitMiB: positiveInt,
   storageGiB: z.number().int().min(20, { message: 'RDS needs at least 20 GiB of gp2/gp3 storage' }).max(65536),
   storageType: z.enum(['gp2', 'gp3', 'io1', 'io2']),
+  /**
+   * Provisioned IOPS, required with io1 and io2 (and priced per IOPS-month); gp2 and gp3 take none.
+   * @see https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Storage.html#USER_PIOPS
+   * @default - none (gp2 and gp3)
+   */
+  iops: z.number().int().positive().optional(),
   multiAz: z.boolean(),
   backupRetentionDays: z.number().int().min(0).max(35),
   /** Connections kept free for superusers, migrations, exporters and humans. */

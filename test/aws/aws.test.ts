@@ -19,7 +19,10 @@ import { tempDir } from '../helpers/servers.ts';
 
 const catalog = Catalog.load();
 
-/** The built-in profiles, plus the AWS-native balancer with managed monitoring and interface endpoints. */
+/**
+ * The built-in profiles, plus the AWS-native balancer with managed monitoring and interface
+ * endpoints, and a European stack on provisioned-IOPS storage with classes priced by family.
+ */
 const PROFILES: Record<string, () => ResolvedProfile> = {
   optimized: () => loadProfile('optimized'),
   baseline: () => loadProfile('baseline'),
@@ -27,6 +30,8 @@ const PROFILES: Record<string, () => ResolvedProfile> = {
   'production-ha': () => loadProfile('production-ha'),
   'alb-managed': () =>
     resolveProfileLayer({ extends: 'production-ha', name: 'alb-managed', network: { loadBalancer: 'alb', interfaceEndpoints: true }, monitoring: { mode: 'managed', grafanaEditors: 1, grafanaViewers: 3 } }),
+  'io1-eu': () =>
+    resolveProfileLayer({ extends: 'production-ha', name: 'io1-eu', region: 'eu-west-1', postgres: { instanceClass: 'db.r6g.xlarge', storageType: 'io1', storageGiB: 200, iops: 4000 }, redis: { nodeType: 'cache.r7g.xlarge' } }),
 };
 
 interface Synth {
@@ -153,6 +158,8 @@ describe('data', () => {
       AllocatedStorage: String(pg.storageGiB),
       StorageType: pg.storageType,
       MultiAZ: pg.multiAz,
+      // Provisioned IOPS only where the profile gives them (io1/io2), as priced.
+      Iops: pg.iops ?? Match.absent(),
       BackupRetentionPeriod: pg.backupRetentionDays,
       DeletionProtection: s.profile.derived.postgres.deletionProtection,
       StorageEncrypted: true,

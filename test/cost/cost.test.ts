@@ -15,6 +15,14 @@ const repoRoot = join(import.meta.dirname, '..', '..');
 const teamFile = join(import.meta.dirname, 'fixtures', 'team.yaml');
 const cents = (n: number) => Math.round(n * 100) / 100;
 const H = 730;
+/** GB a log group holds at steady state: a month's ingestion × retention days / days in a 730-hour month. */
+const stored = (gbPerMonth: number, days: number) => Math.round(((gbPerMonth * days) / (H / 24)) * 1e4) / 1e4;
+const ipv4 = (zones: number, nat: number): Expected => [
+  'Network',
+  `Public IPv4 addresses (${zones + nat}: load balancer in ${zones} zones, ${nat} NAT gateway${nat === 1 ? '' : 's'})`,
+  (zones + nat) * H,
+  (zones + nat) * H * 0.005,
+];
 
 type Expected = [component: string, name: string, quantity: number, monthly: number, assumption?: boolean];
 
@@ -51,9 +59,10 @@ describe('AWS golden breakdowns', () => {
       ['Monitoring', `Grafana task vCPU (1 × 0.25 vCPU, arm64) (${sp})`, 0.25 * H, 0.25 * H * 0.03238 * 0.8],
       ['Monitoring', `Grafana task memory (1 × 0.5 GB) (${sp})`, 0.5 * H, 0.5 * H * 0.00356 * 0.8],
       ['Monitoring', 'CloudWatch Logs ingestion', 50, 50 * 0.5, true],
-      ['Monitoring', 'CloudWatch Logs storage (one month kept)', 50, 50 * 0.03, true],
+      ['Monitoring', 'CloudWatch Logs storage (30 days kept)', stored(50, 30), stored(50, 30) * 0.03, true],
       ['Network', 'NAT gateways (1)', H, H * 0.045],
       ['Network', 'NAT data processed', 100, 100 * 0.045, true],
+      ipv4(2, 1),
       ['Network', 'Data transfer out to the internet', 500, 500 * 0.09, true],
     ]);
   });
@@ -76,9 +85,10 @@ describe('AWS golden breakdowns', () => {
       ['Monitoring', 'Amazon Managed Grafana editors (2)', 2, 2 * 9],
       ['Monitoring', 'Amazon Managed Grafana viewers (10)', 10, 10 * 5],
       ['Monitoring', 'CloudWatch Logs ingestion', 50, 50 * 0.5, true],
-      ['Monitoring', 'CloudWatch Logs storage (one month kept)', 50, 50 * 0.03, true],
+      ['Monitoring', 'CloudWatch Logs storage (30 days kept)', stored(50, 30), stored(50, 30) * 0.03, true],
       ['Network', 'NAT gateways (2)', 2 * H, 2 * H * 0.045],
       ['Network', 'NAT data processed', 100, 100 * 0.045, true],
+      ipv4(2, 2),
       ['Network', 'Data transfer out to the internet', 500, 500 * 0.09, true],
     ]);
   });
@@ -102,9 +112,10 @@ describe('AWS golden breakdowns', () => {
       ['Monitoring', 'Amazon Managed Grafana editors (1)', 1, 9],
       ['Monitoring', 'Amazon Managed Grafana viewers (2)', 2, 10],
       ['Monitoring', 'CloudWatch Logs ingestion', 20, 20 * 0.5],
-      ['Monitoring', 'CloudWatch Logs storage (one month kept)', 20, 20 * 0.03],
+      ['Monitoring', 'CloudWatch Logs storage (7 days kept)', stored(20, 7), stored(20, 7) * 0.03],
       ['Network', 'NAT gateways (2)', 2 * H, 2 * H * 0.045],
       ['Network', 'NAT data processed', 40, 40 * 0.045],
+      ipv4(2, 2),
       ['Network', 'Data transfer out to the internet', 200, 200 * 0.09],
     ]);
   });
@@ -151,9 +162,10 @@ describe('Kubernetes golden breakdowns', () => {
       ['Monitoring', `prometheus pods (1 × 250m CPU, 1024 MiB requested ${label})`, H, H * pod(250, 1024)],
       ['Monitoring', `grafana pods (1 × 100m CPU, 256 MiB requested ${label})`, H, H * pod(100, 256)],
       ['Monitoring', 'CloudWatch Logs ingestion', 20, 20 * 0.5],
-      ['Monitoring', 'CloudWatch Logs storage (one month kept)', 20, 20 * 0.03],
+      ['Monitoring', 'CloudWatch Logs storage (7 days kept)', stored(20, 7), stored(20, 7) * 0.03],
       ['Network', 'NAT gateways (2)', 2 * H, 2 * H * 0.045],
       ['Network', 'NAT data processed', 40, 40 * 0.045],
+      ipv4(2, 2),
       ['Network', 'Data transfer out to the internet', 200, 200 * 0.09],
       ['Control Plane', 'EKS control plane', H, H * 0.1],
       ['Idle Capacity', 'unrequested capacity of 3 t4g.medium nodes (0 spare, reserved 1y all-upfront, -35%, upfront amortized)', cents((3 * H * node - allocated) / node), cents((3 * H * node - allocated) / node) * node],
@@ -186,9 +198,10 @@ describe('Kubernetes golden breakdowns', () => {
       ['Monitoring', `prometheus pods (1 × 250m CPU, 1024 MiB requested ${label})`, H, H * pod(250, 1024)],
       ['Monitoring', `grafana pods (1 × 100m CPU, 256 MiB requested ${label})`, H, H * pod(100, 256)],
       ['Monitoring', 'CloudWatch Logs ingestion', 50, 50 * 0.5, true],
-      ['Monitoring', 'CloudWatch Logs storage (one month kept)', 50, 50 * 0.03, true],
+      ['Monitoring', 'CloudWatch Logs storage (30 days kept)', stored(50, 30), stored(50, 30) * 0.03, true],
       ['Network', 'NAT gateways (1)', H, H * 0.045],
       ['Network', 'NAT data processed', 100, 100 * 0.045, true],
+      ipv4(2, 1),
       ['Network', 'Data transfer out to the internet', 500, 500 * 0.09, true],
       ['Control Plane', 'EKS control plane', H, H * 0.1],
       ['Idle Capacity', `unrequested capacity of 4 m7g.xlarge nodes (1 spare, Compute Savings Plan 1y no-upfront, -20%)`, idle, idle * node],
@@ -220,9 +233,10 @@ describe('Kubernetes golden breakdowns', () => {
       ['Monitoring', `prometheus pods (1 × 500m CPU, 2048 MiB requested ${label})`, H, H * pod(500, 2048)],
       ['Monitoring', `grafana pods (1 × 250m CPU, 512 MiB requested ${label})`, H, H * pod(250, 512)],
       ['Monitoring', 'CloudWatch Logs ingestion', 50, 50 * 0.5, true],
-      ['Monitoring', 'CloudWatch Logs storage (one month kept)', 50, 50 * 0.03, true],
+      ['Monitoring', 'CloudWatch Logs storage (30 days kept)', stored(50, 30), stored(50, 30) * 0.03, true],
       ['Network', 'NAT gateways (2)', 2 * H, 2 * H * 0.045],
       ['Network', 'NAT data processed', 100, 100 * 0.045, true],
+      ipv4(2, 2),
       ['Network', 'Data transfer out to the internet', 500, 500 * 0.09, true],
       ['Control Plane', 'EKS control plane', H, H * 0.1],
       ['Idle Capacity', 'unrequested capacity of 13 m6i.large nodes (1 spare)', idle, idle * node],
@@ -330,18 +344,20 @@ describe('bad input', () => {
   });
 
   it('a price missing for an item the profile uses names the item and how to add it', () => {
-    const p = resolveProfileLayer({ extends: 'optimized', postgres: { instanceClass: 'db.r7g.large' } });
-    expect(() => priceProfile(p, 'aws', catalog)).toThrow(UserError);
-    expect(() => priceProfile(p, 'aws', catalog)).toThrow(/no price for "rds\.postgres\.db\.r7g\.large" in us-east-1: .*--prices FILE/);
+    // m5 is not among the node families the catalog covers.
+    const p = resolveProfileLayer({ extends: 'optimized', kubernetes: { nodeInstanceType: 'm5.large' } });
+    expect(() => priceProfile(p, 'k8s', catalog)).toThrow(UserError);
+    expect(() => priceProfile(p, 'k8s', catalog)).toThrow(/no price for "ec2\.m5\.large" in us-east-1: .*--prices FILE/);
   });
 
   it('a price file adds the missing item', () => {
     const dir = tempDir();
     const file = join(dir, 'extra.json');
-    writeFileSync(file, JSON.stringify({ prices: [{ item: 'rds.postgres.db.r7g.large', unit: 'hour', usd: 0.239, region: 'us-east-1', source: 'https://aws.amazon.com/rds/postgresql/pricing/', asOf: '2025-06-01' }] }));
-    const p = resolveProfileLayer({ extends: 'optimized', postgres: { instanceClass: 'db.r7g.large' } });
-    const b = priceProfile(p, 'aws', Catalog.load([file]));
-    expect(b.components.find((c) => c.name === 'Database')!.monthly).toBe(cents(H * 0.239));
+    writeFileSync(file, JSON.stringify({ prices: [{ item: 'ec2.m5.xlarge', unit: 'hour', usd: 0.192, region: 'us-east-1', source: 'https://aws.amazon.com/ec2/pricing/on-demand/', asOf: '2025-06-01', vcpu: 4, memoryGiB: 16, maxPods: 58 }] }));
+    const p = resolveProfileLayer({ extends: 'optimized', kubernetes: { nodeInstanceType: 'm5.xlarge' } });
+    const b = priceProfile(p, 'k8s', Catalog.load([file]));
+    expect(b.components.find((c) => c.name === 'Control Plane')!.monthly).toBe(cents(H * 0.1));
+    expect(b.components.find((c) => c.name === 'Idle Capacity')!.lines[0]!.priceItem).toBe('ec2.m5.xlarge');
   });
 
   it('unknown format', () => {

@@ -190,7 +190,7 @@ describe('invariants: each broken one names the field, the numbers and the fix',
 
   it('unknown RDS instance class', () => {
     const [problem] = problemsOf({ postgres: { instanceClass: 'db.x9.huge' } });
-    expect(problem).toMatch(/^postgres\.instanceClass: unknown RDS instance class "db\.x9\.huge"; known classes: db\.t3\.micro/);
+    expect(problem).toMatch(/^postgres\.instanceClass: unknown RDS instance class "db\.x9\.huge"; known families \(sizes\): db\.t3 \(micro to 2xlarge\), db\.t4g .*db\.r7g \(large to 16xlarge\)$/);
   });
 
   it('commitment without a term', () => {

@@ -23,7 +23,8 @@ describe('nginx accepts every value the profile accepts', () => {
     const result = nginxAccepts({
       api: { gracefulTimeoutSeconds: 100 },
       nginx: {
-        cpuMillicores: 1_024_000,
+        // The largest Fargate task: the profile refuses more, as it does for the API (nginx alone would take 1,024 cores).
+        cpuMillicores: 16_000,
         workerConnections: 65535,
         rateLimitPerClientPerSecond: 1_000_000_000,
         rateLimitBurst: 1_000_000_000,
@@ -110,7 +111,7 @@ describe('values nginx, Postgres or RDS would refuse are profile errors', () => 
   });
 
   it('provisioned-IOPS storage below the RDS minimum', () => {
-    expect(problemsOf({ postgres: { storageType: 'io2', storageGiB: 50 } })).toEqual(['postgres.storageGiB: 50 GiB is below the 100 GiB RDS requires for io2 storage; use at least 100, or storageType gp3']);
+    expect(problemsOf({ postgres: { storageType: 'io2', storageGiB: 50, iops: 1000 } })).toEqual(['postgres.storageGiB: 50 GiB is below the 100 GiB RDS requires for io2 storage; use at least 100, or storageType gp3']);
   });
 
   it('a Postgres major version RDS does not run', () => {

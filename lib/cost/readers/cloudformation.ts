@@ -105,6 +105,8 @@ export function awsInputsFromTemplate(template: CloudFormationTemplate, file: st
   const lbs = ofType(template, 'AWS::ElasticLoadBalancingV2::LoadBalancer');
   if (lbs.length !== 1) throw missing('single load balancer');
   const loadBalancer = lbs[0]![1].Type === 'network' ? 'nlb' : 'alb';
+  const lbProps = lbs[0]![1];
+  const loadBalancerZones = ((lbProps.Subnets as unknown[] | undefined) ?? (lbProps.SubnetMappings as unknown[] | undefined) ?? []).length;
   const nginx = serviceWith('nginx');
 
   const [, db] = ofType(template, 'AWS::RDS::DBInstance')[0] ?? [];
@@ -127,12 +129,14 @@ export function awsInputsFromTemplate(template: CloudFormationTemplate, file: st
     architecture,
     api: tasks('API', api, apiCount),
     loadBalancer,
+    loadBalancerZones,
     ...(nginx ? { nginx: tasks('nginx', nginx, fixedCount(nginx)) } : {}),
     postgres: {
       instanceClass: String(db.DBInstanceClass),
       multiAz: db.MultiAZ === true || db.MultiAZ === 'true',
       storageType: String(db.StorageType ?? 'gp2'),
       storageGiB: Number(db.AllocatedStorage),
+      ...(db.Iops !== undefined ? { iops: Number(db.Iops) } : {}),
       backupRetentionDays: Number(db.BackupRetentionPeriod ?? 1),
     },
     cache: { engine: rg.Engine === 'valkey' ? 'valkey' : 'redis', nodeType: String(rg.CacheNodeType), nodes: Number(rg.NumCacheClusters ?? 1) },

@@ -21,24 +21,44 @@ export function apiReplicasAt(p: ResolvedProfile, point: ReplicaPoint | undefine
 }
 
 /** The assumption note for a line built on a usage figure the profile did not give. */
-export function assumptionFor(p: ResolvedProfile, field: UsageField): string | undefined {
-  return p.derived.usageAssumed.includes(field) ? `default usage.${field} = ${p.derived.usage[field]}; set it in the profile` : undefined;
+export function assumptionFor(p: ResolvedProfile, field: UsageField): { text: string; field: string } | undefined {
+  return p.derived.usageAssumed.includes(field) ? { text: `usage.${field} is not given: the default ${p.derived.usage[field]} is used`, field: `usage.${field}` } : undefined;
 }
 
-/** Usage lines both targets share: NAT, data transfer out and log ingestion. */
-export function addNetworkAndLogs(p: ResolvedProfile, b: BreakdownBuilder, logsComponent: ComponentName, natGateways = p.network.natGateways): void {
+/** Costs every AWS-hosted stack of apistack incurs that no line prices. */
+export const CROSS_AZ_NOT_INCLUDED = 'cross-AZ traffic between the tiers (balancer → API → Postgres and Redis in other zones): $0.01/GB in each direction; the profile has no figure for it';
+
+/**
+ * Usage lines both targets share: NAT, public IPv4 addresses, data transfer out and CloudWatch
+ * Logs. `loadBalancerZones` is how many zones the internet-facing balancer has a node (and a
+ * public IPv4 address) in.
+ */
+export function addNetworkAndLogs(p: ResolvedProfile, b: BreakdownBuilder, logsComponent: ComponentName, natGateways: number, loadBalancerZones: number): void {
   const u = p.derived.usage;
   const nat = natGateways;
   if (nat > 0) {
     b.hourly('Network', `NAT gateways (${nat})`, 'nat.hour', nat);
     b.usage('Network', 'NAT data processed', 'nat.data', u.natProcessedGBPerMonth, opt(assumptionFor(p, 'natProcessedGBPerMonth')));
   }
+  const ips = loadBalancerZones + nat;
+  if (ips > 0) {
+    b.hourly('Network', `Public IPv4 addresses (${ips}: load balancer in ${loadBalancerZones} zone${loadBalancerZones === 1 ? '' : 's'}, ${nat} NAT gateway${nat === 1 ? '' : 's'})`, 'public-ipv4.hour', ips);
+    b.assume(`one public IPv4 address per zone the internet-facing load balancer is in (${loadBalancerZones}), plus one per NAT gateway (${nat}); an ALB under heavy load may add nodes`, 'network.availabilityZones');
+  }
   b.usage('Network', 'Data transfer out to the internet', 'data-transfer.out', u.dataTransferOutGBPerMonth, opt(assumptionFor(p, 'dataTransferOutGBPerMonth')));
   b.usage(logsComponent, 'CloudWatch Logs ingestion', 'cloudwatch.logs.ingest', u.logIngestGBPerMonth, opt(assumptionFor(p, 'logIngestGBPerMonth')));
-  // One month of logs kept at any time.
-  b.usage(logsComponent, 'CloudWatch Logs storage (one month kept)', 'cloudwatch.logs.storage', u.logIngestGBPerMonth, opt(assumptionFor(p, 'logIngestGBPerMonth')));
+  // At steady state a log group holds the last `retention` days of what it ingests.
+  const days = p.derived.monitoring.logRetentionDays;
+  const daysPerMonth = b.hoursPerMonth / 24;
+  const stored = Math.round(((u.logIngestGBPerMonth * days) / daysPerMonth) * 1e4) / 1e4;
+  b.usage(logsComponent, `CloudWatch Logs storage (${days} days kept)`, 'cloudwatch.logs.storage', stored, opt(assumptionFor(p, 'logIngestGBPerMonth')));
+  b.assume(
+    `CloudWatch Logs storage holds ${days} days of ingestion (${u.logIngestGBPerMonth} GB a month × ${days} / ${Math.round(daysPerMonth * 100) / 100} days), priced on the ingested bytes: AWS bills the compressed bytes, so the line is an upper bound`,
+    'monitoring.logRetentionDays',
+  );
+  b.notIncluded(CROSS_AZ_NOT_INCLUDED);
 }
 
-export function opt(assumption: string | undefined): { assumption?: string } {
+export function opt(assumption: { text: string; field: string } | undefined): { assumption?: { text: string; field: string } } {
   return assumption ? { assumption } : {};
 }

@@ -132,6 +132,8 @@ export function priceKubernetes(inputs: KubernetesCostInputs, p: ResolvedProfile
   const commitment = commitmentFor(p, b, 'ec2');
   const nodeHourly = nodeEntry.usd * (1 - (commitment?.discount ?? 0));
   const label = commitment ? `, ${commitment.label}${commitment.upfrontShare > 0 ? ', upfront amortized' : ''}` : '';
+  // Node-priced lines carry the node price's source, and its flag or the commitment's.
+  const nodePrice = { priceItem: nodeEntry.item, source: nodeEntry.source, asOf: nodeEntry.asOf, ...(nodeEntry.uncertain || commitment?.uncertain ? { uncertain: true } : {}) };
 
   // OpenCost split: the node price divided into a CPU part and a memory part by default rates.
   const cpuWeight = (shape.vcpu * OPENCOST_CPU_HOURLY_PER_VCPU) / (shape.vcpu * OPENCOST_CPU_HOURLY_PER_VCPU + shape.memoryGiB * OPENCOST_RAM_HOURLY_PER_GIB);
@@ -150,7 +152,7 @@ export function priceKubernetes(inputs: KubernetesCostInputs, p: ResolvedProfile
       unit: 'pod-hour',
       unitPrice: podHourly,
       period: 'hourly',
-      priceItem: nodeEntry.item,
+      ...nodePrice,
     });
     allocated += pods.length * opts.hoursPerMonth * podHourly;
   }
@@ -163,7 +165,7 @@ export function priceKubernetes(inputs: KubernetesCostInputs, p: ResolvedProfile
     unit: 'node-hour',
     unitPrice: round6(nodeHourly),
     period: 'hourly',
-    priceItem: nodeEntry.item,
+    ...nodePrice,
   });
   b.hourly('Control Plane', 'EKS control plane', 'eks.cluster', 1);
   for (const v of inputs.volumes) b.usage('Storage', `PVC ${v.name} (${v.storageClassName})`, volumePriceItem(v.storageClassName), v.sizeGiB);
@@ -171,7 +173,8 @@ export function priceKubernetes(inputs: KubernetesCostInputs, p: ResolvedProfile
     b.hourly('Load Balancer', `Network Load Balancer (${inputs.loadBalancerServices} LoadBalancer Service)`, 'nlb.hour', inputs.loadBalancerServices);
     b.usage('Load Balancer', 'NLB capacity units (1 NLCU-hour per GB processed)', 'nlb.nlcu', p.derived.usage.dataTransferOutGBPerMonth, opt(assumptionFor(p, 'dataTransferOutGBPerMonth')));
   }
-  addNetworkAndLogs(p, b, 'Monitoring');
+  addNetworkAndLogs(p, b, 'Monitoring', p.network.natGateways, inputs.loadBalancerServices * p.network.availabilityZones);
+  b.notIncluded(`the nodes' root volumes (EBS, 20 GiB gp3 each in an EKS managed node group by default) and snapshots of the PVCs`);
   return b.build({ profile: inputs.profile, target: 'k8s', apiReplicas: inputs.apiReplicas });
 }
 

@@ -31,7 +31,9 @@ export interface AwsCostInputs {
   readonly loadBalancer: 'nlb' | 'alb';
   /** nginx tasks behind the NLB. */
   readonly nginx?: FargateTasks;
-  readonly postgres: { readonly instanceClass: string; readonly multiAz: boolean; readonly storageType: string; readonly storageGiB: number; readonly backupRetentionDays: number };
+  /** Zones the internet-facing load balancer has a node (and a public IPv4 address) in. */
+  readonly loadBalancerZones: number;
+  readonly postgres: { readonly instanceClass: string; readonly multiAz: boolean; readonly storageType: string; readonly storageGiB: number; readonly iops?: number; readonly backupRetentionDays: number };
   readonly cache: { readonly engine: 'redis' | 'valkey'; readonly nodeType: string; readonly nodes: number };
   /** Self-hosted monitoring tasks (Prometheus, Grafana); empty when managed. */
   readonly monitoringTasks: readonly FargateTasks[];
@@ -53,7 +55,15 @@ export function awsInputsFromProfile(p: ResolvedProfile, replicas?: ReplicaPoint
     api: { name: 'API', count: apiReplicasAt(p, replicas), vcpu: p.api.vcpuPerReplica, memoryMiB: p.api.memoryMiBPerReplica },
     loadBalancer: p.network.loadBalancer,
     ...(p.network.loadBalancer === 'nlb' ? { nginx: task('nginx', p.nginx.replicasMin, p.nginx.cpuMillicores, p.nginx.memoryMiB) } : {}),
-    postgres: { instanceClass: p.postgres.instanceClass, multiAz: p.postgres.multiAz, storageType: p.postgres.storageType, storageGiB: p.postgres.storageGiB, backupRetentionDays: p.postgres.backupRetentionDays },
+    loadBalancerZones: p.network.availabilityZones,
+    postgres: {
+      instanceClass: p.postgres.instanceClass,
+      multiAz: p.postgres.multiAz,
+      storageType: p.postgres.storageType,
+      storageGiB: p.postgres.storageGiB,
+      ...(p.postgres.iops !== undefined ? { iops: p.postgres.iops } : {}),
+      backupRetentionDays: p.postgres.backupRetentionDays,
+    },
     cache: { engine: p.redis.engine, nodeType: p.redis.nodeType, nodes: 1 + p.redis.replicas },
     managedMonitoring: m.mode === 'managed',
     monitoringTasks: m.mode === 'managed' ? [] : [task('Prometheus', 1, m.prometheusCpuMillicores, m.prometheusMemoryMiB), task('Grafana', 1, m.grafanaCpuMillicores, m.grafanaMemoryMiB)],
@@ -81,6 +91,7 @@ export function priceAws(inputs: AwsCostInputs, p: ResolvedProfile, catalog: Cat
     b.hourly('Load Balancer', 'Network Load Balancer', 'nlb.hour', 1);
     // For TCP, one NLCU is 1 GB processed per hour: processed bytes dominate at this scale.
     b.usage('Load Balancer', 'NLB capacity units (1 NLCU-hour per GB processed)', 'nlb.nlcu', u.dataTransferOutGBPerMonth, opt(assumptionFor(p, 'dataTransferOutGBPerMonth')));
+    b.assume('NLB capacity units from processed bytes (1 NLCU-hour per GB, traffic spread evenly over the month); TCP flows (800 new a second, 100,000 active per NLCU) are not counted', 'usage.dataTransferOutGBPerMonth');
   } else {
     b.hourly('Load Balancer', 'Application Load Balancer', 'alb.hour', 1);
     // One LCU covers 1 GB/hour processed or 1,000 rule evaluations/s; take the larger dimension.
@@ -88,6 +99,10 @@ export function priceAws(inputs: AwsCostInputs, p: ResolvedProfile, catalog: Cat
     const ruleLcuHours = u.requestsPerMonth / 3600 / 1000;
     const field = gbLcuHours >= ruleLcuHours ? 'dataTransferOutGBPerMonth' : 'requestsPerMonth';
     b.usage('Load Balancer', 'ALB capacity units', 'alb.lcu', Math.max(gbLcuHours, ruleLcuHours), opt(assumptionFor(p, field)));
+    b.assume(
+      'ALB capacity units: the larger of processed bytes (1 LCU-hour per GB) and rule evaluations (one per request, 1,000 a second per LCU), traffic spread evenly over the month; new connections (25 a second per LCU) and active connections (3,000 a minute) are not counted, as clients keep connections alive',
+      'usage.requestsPerMonth',
+    );
   }
 
   const pg = inputs.postgres;
@@ -95,10 +110,11 @@ export function priceAws(inputs: AwsCostInputs, p: ResolvedProfile, catalog: Cat
   const az = pg.multiAz ? 2 : 1;
   committedHourly(b, 'Database', `RDS PostgreSQL ${pg.instanceClass}${pg.multiAz ? ' Multi-AZ' : ''}`, `rds.postgres.${pg.instanceClass}`, az, rds);
   b.usage('Storage', `RDS ${pg.storageType} storage${pg.multiAz ? ' (Multi-AZ, billed twice)' : ''}`, `rds.storage.${pg.storageType}`, pg.storageGiB * az);
+  if (pg.iops !== undefined) b.usage('Storage', `RDS ${pg.storageType} provisioned IOPS (${pg.iops}${pg.multiAz ? ', Multi-AZ, billed twice' : ''})`, `rds.iops.${pg.storageType}`, pg.iops * az);
   if (pg.backupRetentionDays > 0) {
     const billable = pg.storageGiB * RDS_DAILY_CHANGE_RATIO * pg.backupRetentionDays;
     b.usage('Storage', `RDS backups beyond the free allowance (${pg.backupRetentionDays} days)`, 'rds.backup', billable, {
-      assumption: `${RDS_DAILY_CHANGE_RATIO * 100}% of the database changes per day, kept ${pg.backupRetentionDays} days`,
+      assumption: { text: `${RDS_DAILY_CHANGE_RATIO * 100}% of the database changes per day, kept ${pg.backupRetentionDays} days`, field: 'postgres.backupRetentionDays' },
     });
   }
 
@@ -111,19 +127,25 @@ export function priceAws(inputs: AwsCostInputs, p: ResolvedProfile, catalog: Cat
   if (inputs.managedMonitoring) {
     b.usage('Monitoring', 'Amazon Managed Prometheus samples ingested', 'amp.ingest', u.metricSamplesPerMonth / 1e7, opt(assumptionFor(p, 'metricSamplesPerMonth')));
     // Alert rules and dashboards read each sample about once more: an assumption, flagged.
-    b.usage('Monitoring', 'Amazon Managed Prometheus query samples', 'amp.query', u.metricSamplesPerMonth / 1e9, { assumption: 'query samples = samples ingested (rules and dashboards read each sample about once)' });
+    b.usage('Monitoring', 'Amazon Managed Prometheus query samples', 'amp.query', u.metricSamplesPerMonth / 1e9, { assumption: { text: 'query samples = samples ingested (rules and dashboards read each sample about once)', field: 'usage.metricSamplesPerMonth' } });
     if (m.grafanaEditors > 0) b.usage('Monitoring', `Amazon Managed Grafana editors (${m.grafanaEditors})`, 'amg.editor', m.grafanaEditors);
     if (m.grafanaViewers > 0) b.usage('Monitoring', `Amazon Managed Grafana viewers (${m.grafanaViewers})`, 'amg.viewer', m.grafanaViewers);
+    b.notIncluded(`Amazon Managed Prometheus storage ($0.03/GB-month in us-east-1 for the samples kept, ${m.retentionDays} days here)`);
+    b.assume('the metrics collector runs as a sidecar inside each API task, within its Fargate size, so its cost is already in the API task lines', 'monitoring.mode');
   }
   for (const t of inputs.monitoringTasks) tasks('Monitoring', t, 'task');
   if (inputs.monitoringStorageGiB !== undefined) {
     // EFS bills what is stored; the TSDB fills up to its retention size, so the profile's storage is the ceiling priced.
-    b.usage('Storage', 'Prometheus and Grafana EFS storage', 'efs.standard', inputs.monitoringStorageGiB, { assumption: `the TSDB at its size cap (monitoring.storageGiB = ${inputs.monitoringStorageGiB})` });
+    b.usage('Storage', 'Prometheus and Grafana EFS storage', 'efs.standard', inputs.monitoringStorageGiB, { assumption: { text: `the TSDB at its size cap (monitoring.storageGiB = ${inputs.monitoringStorageGiB})`, field: 'monitoring.storageGiB' } });
   }
   if (inputs.interfaceEndpointAzs > 0) {
     b.hourly('Network', `VPC interface endpoints (${inputs.interfaceEndpointAzs} endpoint-AZs)`, 'vpc.endpoint.interface', inputs.interfaceEndpointAzs);
   }
-  addNetworkAndLogs(p, b, 'Monitoring', inputs.natGateways);
+  addNetworkAndLogs(p, b, 'Monitoring', inputs.natGateways, inputs.loadBalancerZones);
+  b.notIncluded('Secrets Manager secrets ($0.40 each a month: three or four)');
+  b.notIncluded('CloudWatch alarms ($0.10 each a month: six or seven) and Container Insights metrics');
+  b.notIncluded('VPC flow logs (rejected traffic only)');
+  if (inputs.interfaceEndpointAzs > 0) b.notIncluded('interface endpoint data processing ($0.01/GB)');
   return b.build({ profile: inputs.profile, target: 'aws', apiReplicas: inputs.api.count });
 }
 
