@@ -41,7 +41,8 @@ export function registerSynthCommands(program: Command): void {
       const loadTest = loadTestScenario(opts.loadtest, opts.parallelism);
       if (opts.target === 'aws') {
         if (opts.image !== undefined) throw new UserError('--image applies to --target k8s; on AWS the API image is built from app/Dockerfile as a CDK asset');
-        for (const line of describeAwsAssembly(synthAws(opts.profile, opts.out))) console.log(line);
+        for (const line of describeAwsAssembly(synthAws(opts.profile, opts.out, loadTest))) console.log(line);
+        if (loadTest) console.log(`load test ${loadTest.name} on ${runnersOf(loadTest)} runner(s): npx cdk deploy --app ${join(opts.out, 'aws')} --all, then aws stepfunctions start-execution --state-machine-arn <StateMachineArn output>; remove it with cdk destroy of the -loadtest stack`);
         return;
       }
       if (opts.image !== undefined && (!/:[\w.-]+$/.test(opts.image) || opts.image.endsWith(':latest'))) {
