@@ -1,15 +1,18 @@
 /**
- * The AWS CDK app named in cdk.json: `npx cdk synth [-c profile=NAME|FILE]` (default: optimized).
- * Also `apistack synth --target aws`, which writes the cloud assembly to DIR/aws.
+ * The AWS CDK app named in cdk.json: `npx cdk synth [-c profile=NAME|FILE]` (default: optimized),
+ * plus the load-test stack with `-c loadtest=SCENARIO [-c parallelism=N]`.
+ * Also `apistack synth --target aws [--loadtest SCENARIO]`, which writes the cloud assembly to DIR/aws.
  */
 import { App } from 'aws-cdk-lib';
 import { join } from 'node:path';
 import { awsApp } from '../lib/aws/index.ts';
+import type { Scenario } from '../lib/loadtest/scenario.ts';
+import { loadTestScenario } from './commands/synth.ts';
 import { DEFAULT_PROFILE, isUserError, loadProfile } from '../lib/profile/index.ts';
 
-export function synthAws(profileRef: string, outDir: string): string {
+export function synthAws(profileRef: string, outDir: string, loadTest?: Scenario): string {
   const outdir = join(outDir, 'aws');
-  const { app } = awsApp({ profile: loadProfile(profileRef), outdir });
+  const { app } = awsApp({ profile: loadProfile(profileRef), outdir, ...(loadTest ? { loadTest } : {}) });
   app.synth();
   return outdir;
 }
@@ -19,7 +22,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     // Under the cdk CLI the App reads its outdir and context (-c profile=...) from the environment.
     const app = new App();
     const ref = (app.node.tryGetContext('profile') as string | undefined) ?? (app.node.tryGetContext('apistack:profile') as string | undefined) ?? DEFAULT_PROFILE;
-    awsApp({ profile: loadProfile(ref), app });
+    const context = (key: string) => app.node.tryGetContext(key) as string | number | undefined;
+    const parallelism = context('parallelism');
+    const loadTest = loadTestScenario(context('loadtest') as string | undefined, parallelism === undefined ? undefined : String(parallelism));
+    awsApp({ profile: loadProfile(ref), app, ...(loadTest ? { loadTest } : {}) });
     app.synth();
   } catch (e) {
     if (!isUserError(e)) throw e;

@@ -1,11 +1,16 @@
 /** The cdk8s app: `tsx bin/k8s.ts [profile] [outdir]` writes the Kubernetes YAML (also `apistack synth --target k8s`). */
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { kubernetesApp } from '../charts/index.ts';
+import type { Scenario } from '../lib/loadtest/scenario.ts';
 import { DEFAULT_PROFILE, loadProfile } from '../lib/profile/index.ts';
 
-export function synthKubernetes(profileRef: string, outDir: string, apiImage?: string): string {
+/** `loadTest`: also write 90-loadtest.yaml, this scenario's k6 Jobs (`synth --loadtest`). */
+export function synthKubernetes(profileRef: string, outDir: string, apiImage?: string, loadTest?: Scenario): string {
   const outdir = join(outDir, 'k8s');
-  kubernetesApp({ profile: loadProfile(profileRef), outdir, ...(apiImage ? { apiImage } : {}) }).synth();
+  // A load test written by an earlier synth must not be applied with a stack that no longer receives its metrics.
+  rmSync(join(outdir, '90-loadtest.yaml'), { force: true });
+  kubernetesApp({ profile: loadProfile(profileRef), outdir, ...(apiImage ? { apiImage } : {}), ...(loadTest ? { loadTest } : {}) }).synth();
   return outdir;
 }
 

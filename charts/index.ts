@@ -1,14 +1,17 @@
 /** Every chart of the Kubernetes target, composed in one cdk8s App; each is a function of the profile. */
 import { App, YamlOutputType } from 'cdk8s';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
+import type { Scenario } from '../lib/loadtest/scenario.ts';
 import { ApiChart } from './api.ts';
 import { DataChart } from './data.ts';
+import { LoadTestChart } from './loadtest.ts';
 import { MonitoringChart } from './monitoring.ts';
 import { NamespaceChart } from './namespace.ts';
 import { NetworkChart } from './network.ts';
 import { NginxChart } from './nginx.ts';
 
 export { kubernetesNginxConfig } from './nginx.ts';
+export * from './loadtest.ts';
 export * from './common.ts';
 export * from './secrets.ts';
 
@@ -18,12 +21,17 @@ export interface KubernetesAppProps {
   readonly outdir: string;
   /** @default the profile's api image */
   readonly apiImage?: string;
+  /**
+   * Add 90-loadtest.yaml, this scenario's k6 Jobs, and let Prometheus receive their metrics and
+   * Grafana show them. @default - no load test: the files are exactly the stack's
+   */
+  readonly loadTest?: Scenario;
 }
 
 /**
- * One file per chart: 00-namespace.yaml, 10-api.yaml, ... (ordered for `kubectl apply -f`). A
- * load-test Job chart joins this list later. The files name the Secrets of `referencedSecrets`
- * and never contain them, so the same profile always synthesizes the same bytes.
+ * One file per chart: 00-namespace.yaml, 10-api.yaml, ... (ordered for `kubectl apply -f`), and
+ * 90-loadtest.yaml when a load test is asked for. The files name the Secrets of
+ * `referencedSecrets` and never contain them, so the same profile always synthesizes the same bytes.
  */
 export function kubernetesApp(props: KubernetesAppProps): App {
   const app = new App({ outdir: props.outdir, outputFileExtension: '.yaml', yamlOutputType: YamlOutputType.FILE_PER_CHART });
@@ -33,7 +41,8 @@ export function kubernetesApp(props: KubernetesAppProps): App {
   new DataChart(app, '10-data', { profile, ...(props.apiImage ? { apiImage: props.apiImage } : {}) });
   new ApiChart(app, '20-api', { profile, ...image });
   new NginxChart(app, '30-nginx', { profile });
-  new MonitoringChart(app, '40-monitoring', { profile });
+  new MonitoringChart(app, '40-monitoring', { profile, ...(props.loadTest ? { loadTest: props.loadTest.thresholds } : {}) });
   new NetworkChart(app, '50-network', { profile });
+  if (props.loadTest) new LoadTestChart(app, '90-loadtest', { profile, scenario: props.loadTest });
   return app;
 }

@@ -2,15 +2,24 @@
 import { ApiObject, Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import type { Construct } from 'constructs';
-import { allRuleGroups, GRAFANA_DASHBOARDS_DIR, grafanaProvisioning, prometheusConfig, renderRulesYaml, renderYaml } from '../lib/monitoring/index.ts';
+import { allRuleGroups, GRAFANA_DASHBOARDS_DIR, grafanaProvisioning, prometheusConfig, renderRulesYaml, renderYaml, type LoadTestThresholds } from '../lib/monitoring/index.ts';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
 import { kubernetesWorkloads, PORTS } from '../lib/profile/workloads.ts';
 import { container, emptyDir, httpProbe, IMAGES, labels, meta, selectByName, serviceFor, workloadProps } from './common.ts';
 import { dataVolumeClaim, seccompRuntimeDefault } from './patches.ts';
 import { secretEnv } from './secrets.ts';
 
+export interface MonitoringChartProps {
+  readonly profile: ResolvedProfile;
+  /**
+   * A load test will run: Prometheus receives its runners' remote writes, and Grafana shows the
+   * load-test dashboard with these thresholds. @default - no load test (neither)
+   */
+  readonly loadTest?: LoadTestThresholds;
+}
+
 export class MonitoringChart extends Chart {
-  constructor(scope: Construct, id: string, props: { profile: ResolvedProfile }) {
+  constructor(scope: Construct, id: string, props: MonitoringChartProps) {
     const p = props.profile;
     super(scope, id, { namespace: p.kubernetes.namespace });
     if (p.monitoring.prometheusOperator) {
@@ -43,7 +52,7 @@ export class MonitoringChart extends Chart {
       containers: [
         container(prom.containers[0]!, {
           image: IMAGES.prometheus,
-          args: ['--config.file=/etc/prometheus/prometheus.yml', '--storage.tsdb.path=/prometheus', `--storage.tsdb.retention.time=${p.monitoring.retentionDays}d`, '--web.enable-lifecycle'],
+          args: ['--config.file=/etc/prometheus/prometheus.yml', '--storage.tsdb.path=/prometheus', `--storage.tsdb.retention.time=${p.monitoring.retentionDays}d`, '--web.enable-lifecycle', ...(props.loadTest ? ['--web.enable-remote-write-receiver'] : [])],
           ports: [{ name: 'web', number: PORTS.prometheus }],
           liveness: httpProbe('/-/healthy', PORTS.prometheus, { periodSeconds: 15 }),
           readiness: httpProbe('/-/ready', PORTS.prometheus, { periodSeconds: 5 }),
@@ -58,7 +67,7 @@ export class MonitoringChart extends Chart {
     seccompRuntimeDefault(prometheus);
     dataVolumeClaim(prometheus, { name: 'prometheus', container: prometheus.containers[0]!, mountPath: '/prometheus', storageClassName: p.kubernetes.storageClassName, sizeGiB: prom.volumeGiB! });
 
-    const provisioning = grafanaProvisioning(p, `http://prometheus:${PORTS.prometheus}`);
+    const provisioning = grafanaProvisioning(p, `http://prometheus:${PORTS.prometheus}`, props.loadTest ? { loadTest: props.loadTest } : {});
     const datasources = new kplus.ConfigMap(this, 'grafana-datasource', {
       metadata: meta('grafana-datasources', 'grafana'),
       data: { 'prometheus.yml': provisioning.datasources },

@@ -22,6 +22,19 @@ export function seccompRuntimeDefault(workload: PodTemplated): void {
   const object = ApiObject.of(workload);
   object.addJsonPatch(JsonPatch.add(`${POD_SPEC}/securityContext/seccompProfile`, runtimeDefault));
   workload.containers.forEach((_, i) => object.addJsonPatch(JsonPatch.add(`${POD_SPEC}/containers/${i}/securityContext/seccompProfile`, runtimeDefault)));
+  workload.initContainers.forEach((_, i) => object.addJsonPatch(JsonPatch.add(`${POD_SPEC}/initContainers/${i}/securityContext/seccompProfile`, runtimeDefault)));
+}
+
+/**
+ * `parallelism`, `completions` and `completionMode: Indexed`: cdk8s-plus-27's Job has none of
+ * them. Indexed, every pod is told its index (JOB_COMPLETION_INDEX, 0..pods-1), which is how N
+ * load-test runners each take their exact share.
+ * @see https://kubernetes.io/docs/concepts/workloads/controllers/job/#completion-mode
+ */
+export function indexedParallelJob(job: kplus.Job, pods: number): void {
+  const spec: Required<Pick<kplus.k8s.JobSpec, 'parallelism' | 'completions' | 'completionMode'>> = { parallelism: pods, completions: pods, completionMode: 'Indexed' };
+  const object = ApiObject.of(job);
+  for (const [field, value] of Object.entries(spec)) object.addJsonPatch(JsonPatch.add(`/spec/${field}`, value));
 }
 
 /**

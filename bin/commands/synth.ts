@@ -1,6 +1,8 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { runnersOf } from '../../lib/loadtest/k6.ts';
+import { loadScenario, parseScenario, type Scenario } from '../../lib/loadtest/scenario.ts';
 import { DEFAULT_PROFILE, UserError } from '../../lib/profile/index.ts';
 import { synthAws } from '../aws.ts';
 import { synthKubernetes } from '../k8s.ts';
@@ -12,6 +14,18 @@ export function describeAwsAssembly(dir: string): string[] {
   return [...files.filter((f) => f.endsWith('.template.json')).map((f) => `wrote ${join(dir, f)}`), `wrote ${dir} (cloud assembly, ${assets} image build contexts): npx cdk deploy --app ${dir}`];
 }
 
+/** The scenario `--loadtest` names, with `--parallelism` (runners) overriding its own; validated like a scenario file. */
+export function loadTestScenario(ref: string | undefined, parallelism: string | undefined): Scenario | undefined {
+  if (ref === undefined) {
+    if (parallelism !== undefined) throw new UserError('--parallelism applies to --loadtest SCENARIO: name the scenario to run');
+    return undefined;
+  }
+  const scenario = loadScenario(ref);
+  if (parallelism === undefined) return scenario;
+  if (!/^\d+$/.test(parallelism)) throw new UserError(`--parallelism must be a whole number of runners, got "${parallelism}"`);
+  return parseScenario({ ...scenario, parallelism: Number(parallelism) }, `${ref} with --parallelism ${parallelism}`);
+}
+
 export function registerSynthCommands(program: Command): void {
   program
     .command('synth')
@@ -20,17 +34,22 @@ export function registerSynthCommands(program: Command): void {
     .option('-p, --profile <profile>', 'built-in name or profile file', DEFAULT_PROFILE)
     .option('-o, --out <dir>', 'output directory', 'dist')
     .option('--image <image>', 'API image with a pinned tag (default: the profile api.imageRepository:api.imageTag)')
-    .action((opts: { target: string; profile: string; out: string; image?: string }) => {
+    .option('--loadtest <scenario>', 'also write a k6 load test of this scenario (built-in name or file): k8s adds 90-loadtest.yaml, aws the apistack-PROFILE-loadtest stack')
+    .option('--parallelism <n>', 'k6 runners sharing the load (default: the scenario parallelism, else 1)')
+    .action((opts: { target: string; profile: string; out: string; image?: string; loadtest?: string; parallelism?: string }) => {
       if (opts.target !== 'k8s' && opts.target !== 'aws') throw new UserError(`unknown target "${opts.target}"; use --target k8s or --target aws`);
+      const loadTest = loadTestScenario(opts.loadtest, opts.parallelism);
       if (opts.target === 'aws') {
         if (opts.image !== undefined) throw new UserError('--image applies to --target k8s; on AWS the API image is built from app/Dockerfile as a CDK asset');
-        for (const line of describeAwsAssembly(synthAws(opts.profile, opts.out))) console.log(line);
+        for (const line of describeAwsAssembly(synthAws(opts.profile, opts.out, loadTest))) console.log(line);
+        if (loadTest) console.log(`load test ${loadTest.name} on ${runnersOf(loadTest)} runner(s): npx cdk deploy --app ${join(opts.out, 'aws')} --all, then aws stepfunctions start-execution --state-machine-arn <StateMachineArn output>; remove it with cdk destroy of the -loadtest stack`);
         return;
       }
       if (opts.image !== undefined && (!/:[\w.-]+$/.test(opts.image) || opts.image.endsWith(':latest'))) {
         throw new UserError(`--image must carry a pinned tag such as registry/apistack-api:0.1.0, got "${opts.image}"`);
       }
-      const dir = synthKubernetes(opts.profile, opts.out, opts.image);
+      const dir = synthKubernetes(opts.profile, opts.out, opts.image, loadTest);
       for (const f of readdirSync(dir).sort()) console.log(`wrote ${join(dir, f)}`);
+      if (loadTest) console.log(`load test ${loadTest.name} on ${runnersOf(loadTest)} runner(s): kubectl apply -f ${dir}/ (Prometheus and Grafana change too), then kubectl -n NAMESPACE wait --for=condition=complete job/loadtest --timeout=1h`);
     });
 }

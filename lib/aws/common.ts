@@ -57,8 +57,11 @@ export function serviceProps(props: { cluster: ecs.ICluster; subnets: ec2.Subnet
   } satisfies Partial<ecs.FargateServiceProps>;
 }
 
-/** A cdk-nag finding acknowledged on one construct, with the reason it does not apply here (and, for IAM5, which wildcard). */
-export function acknowledge(construct: IConstruct, findings: ReadonlyArray<readonly [id: string, reason: string, appliesTo?: string[]]>, applyToChildren = true): void {
+/**
+ * A cdk-nag finding acknowledged on one construct, with the reason it does not apply here (and, for
+ * IAM5, which wildcard: its text, or `{ regex }` when the resource is a token CloudFormation resolves).
+ */
+export function acknowledge(construct: IConstruct, findings: ReadonlyArray<readonly [id: string, reason: string, appliesTo?: Array<string | { regex: string }>]>, applyToChildren = true): void {
   NagSuppressions.addResourceSuppressions(
     construct,
     findings.map(([id, reason, appliesTo]) => ({ id, reason, ...(appliesTo ? { appliesTo } : {}) })),

@@ -1,14 +1,22 @@
 /** The AWS target: a CDK app with one stack per profile (lib/aws/stack.ts). */
 import { App, Aspects } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import type { Scenario } from '../loadtest/scenario.ts';
 import type { ResolvedProfile } from '../profile/index.ts';
+import { LoadTestStack } from './loadtest.ts';
 import { ApistackStack } from './stack.ts';
 
 export { ApistackStack, REPO_ROOT, SERVICE_NAMESPACE } from './stack.ts';
+export { LoadTestStack } from './loadtest.ts';
 
 /** Stack name for a profile: one deployment per profile per account and region. */
 export function stackName(p: ResolvedProfile): string {
   return `apistack-${p.name}`;
+}
+
+/** The load-test stack of a profile's stack: destroying it removes the test and nothing else. */
+export function loadTestStackName(p: ResolvedProfile): string {
+  return `${stackName(p)}-loadtest`;
 }
 
 export interface AwsAppOptions {
@@ -17,11 +25,17 @@ export interface AwsAppOptions {
   /** Run the cdk-nag AwsSolutions checks during synth (errors and warnings become annotations). */
   readonly nag?: boolean;
   readonly app?: App;
+  /**
+   * Add the load-test stack for this scenario (and let the main stack's Prometheus receive its
+   * metrics). @default - no load test: the app holds the main stack alone, unchanged
+   */
+  readonly loadTest?: Scenario;
 }
 
-export function awsApp(opts: AwsAppOptions): { app: App; stack: ApistackStack } {
+export function awsApp(opts: AwsAppOptions): { app: App; stack: ApistackStack; loadTestStack?: LoadTestStack } {
   const app = opts.app ?? new App({ ...(opts.outdir ? { outdir: opts.outdir } : {}), context: { 'aws:cdk:enable-path-metadata': false, 'aws:cdk:disable-version-reporting': true } });
-  const stack = new ApistackStack(app, stackName(opts.profile), { profile: opts.profile });
+  const stack = new ApistackStack(app, stackName(opts.profile), { profile: opts.profile, ...(opts.loadTest ? { loadTest: opts.loadTest.thresholds } : {}) });
+  const loadTestStack = opts.loadTest ? new LoadTestStack(app, loadTestStackName(opts.profile), { profile: opts.profile, scenario: opts.loadTest, target: stack }) : undefined;
   if (opts.nag !== false) Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));
-  return { app, stack };
+  return { app, stack, ...(loadTestStack ? { loadTestStack } : {}) };
 }

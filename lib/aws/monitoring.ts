@@ -22,7 +22,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as snsSubscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Construct } from 'constructs';
-import { externalLabels, GRAFANA_DASHBOARDS_DIR, grafanaProvisioning, prometheusConfig, renderRulesYaml, renderYaml, sidecarScrapeConfig } from '../monitoring/index.ts';
+import { externalLabels, GRAFANA_DASHBOARDS_DIR, grafanaProvisioning, prometheusConfig, renderRulesYaml, renderYaml, sidecarScrapeConfig, type LoadTestThresholds } from '../monitoring/index.ts';
 import { CONTAINER_IMAGES, fargateTaskSize, PORTS, type ResolvedProfile } from '../profile/index.ts';
 import { acknowledge, acknowledgeImagePull, fargateTask, renderedContext, retention, serviceProps, taskSecurityGroup } from './common.ts';
 
@@ -34,12 +34,17 @@ export class SelfHostedMonitoring extends Construct {
   readonly securityGroup: ec2.SecurityGroup;
   readonly fileSystem: efs.FileSystem;
 
-  constructor(scope: Construct, id: string, props: { profile: ResolvedProfile; cluster: ecs.ICluster; subnets: ec2.SubnetSelection; apiDnsName: string; nginxDnsName?: string }) {
+  /** Where Prometheus is reached inside the VPC (Cloud Map). */
+  readonly prometheusUrl: string;
+
+  /** `loadTest`: accept k6 remote writes (--web.enable-remote-write-receiver) and add the load-test dashboard. */
+  constructor(scope: Construct, id: string, props: { profile: ResolvedProfile; cluster: ecs.ICluster; subnets: ec2.SubnetSelection; apiDnsName: string; nginxDnsName?: string; loadTest?: LoadTestThresholds }) {
     super(scope, id);
     const p = props.profile;
     const m = p.monitoring;
     const vpc = props.cluster.vpc;
     const namespace = props.cluster.defaultCloudMapNamespace!.namespaceName;
+    this.prometheusUrl = `http://prometheus.${namespace}:${PORTS.prometheus}`;
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: retention(p), removalPolicy: RemovalPolicy.DESTROY });
     this.securityGroup = taskSecurityGroup(this, vpc, 'Prometheus and Grafana: scrape the API and nginx, NFS to EFS');
     // Grafana queries Prometheus inside the same group.
@@ -98,14 +103,14 @@ export class SelfHostedMonitoring extends Construct {
     });
     service('prometheus', m.prometheusCpuMillicores, m.prometheusMemoryMiB, '65534', PROMETHEUS_DATA, {
       image: ecs.ContainerImage.fromAsset(promContext, { platform: platformOf(p) }),
-      command: ['--config.file=/etc/prometheus/prometheus.yml', `--storage.tsdb.path=${PROMETHEUS_DATA}`, `--storage.tsdb.retention.time=${m.retentionDays}d`, `--storage.tsdb.retention.size=${Math.floor(m.storageGiB * 0.9)}GB`],
+      command: ['--config.file=/etc/prometheus/prometheus.yml', `--storage.tsdb.path=${PROMETHEUS_DATA}`, `--storage.tsdb.retention.time=${m.retentionDays}d`, `--storage.tsdb.retention.size=${Math.floor(m.storageGiB * 0.9)}GB`, ...(props.loadTest ? ['--web.enable-remote-write-receiver'] : [])],
       portMappings: [{ name: 'web', containerPort: PORTS.prometheus }],
       healthCheck: { command: ['CMD-SHELL', `wget -q -O /dev/null http://127.0.0.1:${PORTS.prometheus}/-/ready || exit 1`], interval: Duration.seconds(15), timeout: Duration.seconds(3), retries: 3, startPeriod: Duration.seconds(60) },
     });
 
     const adminPassword = new secretsmanager.Secret(this, 'GrafanaAdminPassword', { description: `apistack ${p.name}: Grafana admin password`, generateSecretString: { passwordLength: 32, excludePunctuation: true } });
     acknowledge(adminPassword, [['AwsSolutions-SMG4', 'The Grafana admin password is read once when Grafana first initialises its database; rotating the secret would not change the password Grafana stores']]);
-    const prov = grafanaProvisioning(p, `http://prometheus.${namespace}:${PORTS.prometheus}`);
+    const prov = grafanaProvisioning(p, this.prometheusUrl, props.loadTest ? { loadTest: props.loadTest } : {});
     const grafanaContext = renderedContext('grafana', {
       Dockerfile: [
         `FROM ${CONTAINER_IMAGES.grafana}`,

@@ -11,6 +11,7 @@ import { ApiService } from './api.ts';
 import { AlbBalancer, NginxBalancer } from './balancer.ts';
 import { acknowledge, renderedContext } from './common.ts';
 import { Cache, Database } from './data.ts';
+import type { LoadTestThresholds } from '../monitoring/index.ts';
 import { Alarms, ManagedMonitoring, Paging, platformOf, SelfHostedMonitoring } from './monitoring.ts';
 import { Network } from './network.ts';
 import { RedeployOnRotation } from './rotation.ts';
@@ -24,12 +25,25 @@ export const VPC_RESOLVER = '169.254.169.253';
 
 export interface ApistackStackProps extends StackProps {
   readonly profile: ResolvedProfile;
+  /**
+   * A load-test stack will run against this one: self-hosted Prometheus receives its runners'
+   * remote writes and Grafana shows the load-test dashboard with these thresholds.
+   * @default - no load test (neither)
+   */
+  readonly loadTest?: LoadTestThresholds;
 }
 
 export class ApistackStack extends Stack {
   readonly profile: ResolvedProfile;
   readonly network: Network;
   readonly api: ApiService;
+  readonly cluster: ecs.Cluster;
+  /** The API's admin token (the load-test setup creates API keys with it). */
+  readonly adminToken: secretsmanager.Secret;
+  /** The public load balancer (NLB in front of nginx, or the ALB). */
+  readonly loadBalancerDnsName: string;
+  /** Self-hosted Prometheus and Grafana, when the profile runs them. */
+  readonly selfHostedMonitoring?: SelfHostedMonitoring;
 
   constructor(scope: Construct, id: string, props: ApistackStackProps) {
     const p = props.profile;
@@ -52,15 +66,15 @@ export class ApistackStack extends Stack {
     const database = new Database(this, 'Database', { profile: p, vpc, subnets: this.network.dataSubnets, rotationSubnets: this.network.appSubnets });
     const cache = new Cache(this, 'Cache', { profile: p, vpc, subnets: this.network.dataSubnets });
 
-    const cluster = new ecs.Cluster(this, 'Cluster', {
+    const cluster = (this.cluster = new ecs.Cluster(this, 'Cluster', {
       vpc,
       containerInsightsV2: ecs.ContainerInsights.ENABLED,
       defaultCloudMapNamespace: { name: SERVICE_NAMESPACE, vpc, useForServiceConnect: false },
-    });
-    const adminToken = new secretsmanager.Secret(this, 'AdminToken', {
+    }));
+    const adminToken = (this.adminToken = new secretsmanager.Secret(this, 'AdminToken', {
       description: `apistack ${p.name}: the API's admin token (POST /api/events needs it)`,
       generateSecretString: { passwordLength: 48, excludePunctuation: true },
-    });
+    }));
     acknowledge(adminToken, [['AwsSolutions-SMG4', 'The admin token is read by the API at task start; rotate it by putting a new value and forcing a new deployment (README: AWS secrets)']]);
 
     const paging = new Paging(this, 'Paging', { profile: p });
@@ -99,13 +113,22 @@ export class ApistackStack extends Stack {
         ...(managed ? { sidecars: (task, logs) => managed.addCollector(task, logs, 'nginx') } : {}),
       });
       alarmSources = { ...alarmSources, nlb: { loadBalancer: nginx.loadBalancer, targetGroup: nginx.targetGroup, nginxLogs: nginx.logGroup } };
+      this.loadBalancerDnsName = nginx.loadBalancer.loadBalancerDnsName;
     } else {
       const alb = new AlbBalancer(this, 'Alb', { profile: p, vpc, api: this.api });
+      this.loadBalancerDnsName = alb.loadBalancer.loadBalancerDnsName;
       alarmSources = { ...alarmSources, alb: { loadBalancer: alb.loadBalancer, targetGroup: alb.targetGroup } };
     }
 
     if (!managed) {
-      const monitoring = new SelfHostedMonitoring(this, 'Monitoring', { profile: p, cluster, subnets: this.network.appSubnets, apiDnsName: this.api.dnsName, ...(nginx ? { nginxDnsName: nginx.dnsName } : {}) });
+      const monitoring = (this.selfHostedMonitoring = new SelfHostedMonitoring(this, 'Monitoring', {
+        profile: p,
+        cluster,
+        subnets: this.network.appSubnets,
+        apiDnsName: this.api.dnsName,
+        ...(nginx ? { nginxDnsName: nginx.dnsName } : {}),
+        ...(props.loadTest ? { loadTest: props.loadTest } : {}),
+      }));
       const scraped = [[this.api.securityGroup, PORTS.apiMetrics, 'the API']] as [ec2.SecurityGroup, number, string][];
       if (nginx) scraped.push([nginx.securityGroup, PORTS.nginxExporter, 'the nginx exporter']);
       for (const [group, port, name] of scraped) {

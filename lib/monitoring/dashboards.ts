@@ -1,6 +1,7 @@
 /** Grafana dashboards generated from code, so every panel's PromQL is checked like the rules. */
 import { METRICS } from '../../app/src/metrics-contract.ts';
 import type { ResolvedProfile } from '../profile/load.ts';
+import { k6TrendMetric } from './metrics.ts';
 
 export interface Panel {
   readonly title: string;
@@ -99,6 +100,95 @@ export function dashboardSpecs(p: ResolvedProfile): DashboardSpec[] {
       ],
     },
   ];
+}
+
+/**
+ * A load test's limits, as the scenario states them (lib/loadtest's Thresholds; declared here so
+ * monitoring stays below the load tests).
+ */
+export interface LoadTestThresholds {
+  readonly p50Ms?: number;
+  readonly p95Ms?: number;
+  readonly p99Ms?: number;
+  readonly errorRatePercent?: number;
+  readonly minRequestsPerSecond?: number;
+}
+
+/** Over the last minute: live enough to watch a run, smooth enough to read. */
+const LIVE = '1m';
+const K6_REQS = 'k6_http_reqs_total';
+
+/**
+ * One PromQL expression per threshold, the verdict over every runner: 1 while it is met, 0 when
+ * not. Throughput and errors add the runners' counters; a percentile takes the worst runner's
+ * (and request's) value, which is conservative: if every runner keeps 95% of its requests under
+ * the limit, so does the run.
+ */
+export function loadTestVerdicts(t: LoadTestThresholds): { name: string; expr: string }[] {
+  const out: { name: string; expr: string }[] = [];
+  for (const [key, stat] of [['p50Ms', 'p(50)'], ['p95Ms', 'p(95)'], ['p99Ms', 'p(99)']] as const) {
+    const limit = t[key];
+    if (limit !== undefined) out.push({ name: `${stat} < ${limit} ms`, expr: `max(${k6TrendMetric('http_req_duration', stat)}) < bool ${limit / 1000}` });
+  }
+  if (t.errorRatePercent !== undefined) {
+    out.push({ name: `errors < ${t.errorRatePercent}%`, expr: `(sum(${K6_REQS}{expected_response="false"}) or vector(0)) / sum(${K6_REQS}) < bool ${t.errorRatePercent / 100}` });
+  }
+  if (t.minRequestsPerSecond !== undefined) {
+    out.push({ name: `throughput >= ${t.minRequestsPerSecond} req/s`, expr: `sum(rate(${K6_REQS}[${LIVE}])) >= bool ${t.minRequestsPerSecond}` });
+  }
+  return out;
+}
+
+/**
+ * A load test as it runs: what the k6 runners see (they remote-write to the stack's Prometheus,
+ * each with its own `runner` label), the thresholds as lines and as verdicts, and the API's own
+ * server-side view of the same minutes.
+ */
+export function loadTestDashboardSpec(p: ResolvedProfile, t: LoadTestThresholds = {}): DashboardSpec {
+  const line = (value: number | undefined, legend: string) => (value === undefined ? [] : [{ expr: `vector(${value})`, legend }]);
+  return {
+    uid: 'apistack-loadtest',
+    title: 'apistack / load test',
+    panels: [
+      {
+        title: 'Requests per second (all runners)',
+        unit: 'reqps',
+        exprs: [{ expr: `sum(rate(${K6_REQS}[${LIVE}]))`, legend: 'total' }, { expr: `sum by (name) (rate(${K6_REQS}[${LIVE}]))`, legend: '{{name}}' }, ...line(t.minRequestsPerSecond, 'threshold')],
+      },
+      {
+        title: 'Error ratio (all runners)',
+        unit: 'percentunit',
+        exprs: [{ expr: `(sum(rate(${K6_REQS}{expected_response="false"}[${LIVE}])) or vector(0)) / sum(rate(${K6_REQS}[${LIVE}]))`, legend: 'errors' }, ...line(t.errorRatePercent === undefined ? undefined : t.errorRatePercent / 100, 'threshold')],
+      },
+      {
+        title: 'Client latency p50 / p95 / p99 (worst runner, run so far)',
+        unit: 's',
+        exprs: [
+          ...(['p(50)', 'p(95)', 'p(99)'] as const).map((stat) => ({ expr: `max(${k6TrendMetric('http_req_duration', stat)})`, legend: stat })),
+          ...line(t.p95Ms === undefined ? undefined : t.p95Ms / 1000, 'p95 threshold'),
+          ...line(t.p99Ms === undefined ? undefined : t.p99Ms / 1000, 'p99 threshold'),
+        ],
+      },
+      { title: 'Client latency p95 by request', unit: 's', exprs: [{ expr: `max by (name) (${k6TrendMetric('http_req_duration', 'p(95)')})`, legend: '{{name}}' }] },
+      { title: 'Thresholds met (1) or not (0)', unit: 'short', exprs: loadTestVerdicts(t).map((v) => ({ expr: v.expr, legend: v.name })) },
+      { title: 'Responses per second by status', unit: 'reqps', exprs: [{ expr: `sum by (status) (rate(${K6_REQS}[${LIVE}]))`, legend: '{{status}}' }] },
+      { title: 'Virtual users by runner', unit: 'short', exprs: [{ expr: 'sum(k6_vus)', legend: 'total' }, { expr: 'sum by (runner) (k6_vus)', legend: '{{runner}}' }] },
+      {
+        title: 'Server side: API requests per second and p95',
+        unit: 'short',
+        exprs: [
+          { expr: `sum(rate(${H}_count[${LIVE}]))`, legend: 'req/s' },
+          { expr: `histogram_quantile(0.95, sum by (le) (rate(${H}_bucket[${LIVE}]))) * 1000`, legend: 'p95 ms' },
+        ],
+      },
+      {
+        title: 'Server side: CPU per API replica',
+        unit: 'percentunit',
+        exprs: [{ expr: `sum by (instance) (rate(${METRICS.processCpuSeconds}{job="api"}[${LIVE}])) / ${p.api.vcpuPerReplica}`, legend: '{{instance}}' }],
+      },
+      { title: 'Server side: in-flight requests and pool waits', unit: 'short', exprs: [{ expr: `sum(${METRICS.httpRequestsInFlight})`, legend: 'in flight' }, { expr: `sum(${METRICS.dbPoolConnectionsWaiting})`, legend: 'waiting for a connection' }] },
+    ],
+  };
 }
 
 /** Grafana dashboard JSON (schema 39) for a spec, with a Prometheus datasource variable. */

@@ -1,6 +1,6 @@
 /** Grafana provisioning files (datasource, dashboard provider, dashboards) for any target. */
 import type { ResolvedProfile } from '../profile/load.ts';
-import { dashboardSpecs, grafanaDashboard } from './dashboards.ts';
+import { dashboardSpecs, grafanaDashboard, loadTestDashboardSpec, type LoadTestThresholds } from './dashboards.ts';
 import { renderYaml } from './render.ts';
 
 /** Where the provider reads dashboards from inside the Grafana container. */
@@ -15,10 +15,16 @@ export interface GrafanaProvisioning {
   readonly dashboards: Readonly<Record<string, string>>;
 }
 
-export function grafanaProvisioning(p: ResolvedProfile, prometheusUrl: string): GrafanaProvisioning {
+export interface GrafanaProvisioningOptions {
+  /** Add the load-test dashboard, with these thresholds. @default - no load-test dashboard */
+  readonly loadTest?: LoadTestThresholds;
+}
+
+export function grafanaProvisioning(p: ResolvedProfile, prometheusUrl: string, opts: GrafanaProvisioningOptions = {}): GrafanaProvisioning {
+  const specs = [...dashboardSpecs(p), ...(opts.loadTest ? [loadTestDashboardSpec(p, opts.loadTest)] : [])];
   return {
     datasources: renderYaml({ apiVersion: 1, datasources: [{ name: 'Prometheus', type: 'prometheus', uid: 'prometheus', access: 'proxy', url: prometheusUrl, isDefault: true }] }),
     providers: renderYaml({ apiVersion: 1, providers: [{ name: 'apistack', folder: 'apistack', type: 'file', options: { path: GRAFANA_DASHBOARDS_DIR } }] }),
-    dashboards: Object.fromEntries(dashboardSpecs(p).map((d) => [`${d.uid}.json`, JSON.stringify(grafanaDashboard(d))])),
+    dashboards: Object.fromEntries(specs.map((d) => [`${d.uid}.json`, JSON.stringify(grafanaDashboard(d))])),
   };
 }

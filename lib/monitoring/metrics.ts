@@ -39,7 +39,7 @@ export const EXPORTER_METRICS: readonly string[] = [
 
 export const PROMETHEUS_METRICS: readonly string[] = ['up'];
 
-export const KNOWN_METRICS: ReadonlySet<string> = new Set([...APP_METRICS, ...EXPORTER_METRICS, ...PROMETHEUS_METRICS]);
+
 
 /** Recording rules are names too: expressions may use what the rules record. */
 export function metricNamesIn(expr: string): string[] {
@@ -50,3 +50,34 @@ export function metricNamesIn(expr: string): string[] {
   const candidates = labelsRemoved.match(/[a-zA-Z_:][a-zA-Z0-9_:]*/g) ?? [];
   return [...new Set(candidates.filter((w) => !keywords.has(w) && !/^\d/.test(w)))];
 }
+
+/**
+ * What k6's Prometheus remote-write output (`k6 run -o experimental-prometheus-rw`) writes: every
+ * name prefixed `k6_`; counters suffixed `_total`, rates `_rate`, gauges as they are, and each
+ * trend as one gauge per stat in K6_PROMETHEUS_RW_TREND_STATS (`p(95)` → `_p95`), in seconds,
+ * computed over the run so far by each runner.
+ * @see https://grafana.com/docs/k6/latest/results-output/real-time/prometheus-remote-write/
+ */
+export const K6_TREND_STATS = ['p(50)', 'p(95)', 'p(99)'] as const;
+export type K6TrendStat = (typeof K6_TREND_STATS)[number];
+/** The value of K6_PROMETHEUS_RW_TREND_STATS that writes the stats K6_METRICS lists. */
+export const K6_TREND_STATS_ENV = K6_TREND_STATS.join(',');
+
+const K6_COUNTERS = ['http_reqs', 'iterations', 'dropped_iterations', 'data_sent', 'data_received'];
+const K6_RATES = ['http_req_failed', 'checks'];
+const K6_GAUGES = ['vus', 'vus_max'];
+const K6_TRENDS = ['http_req_duration', 'http_req_waiting', 'http_req_connecting', 'http_req_blocked', 'http_req_sending', 'http_req_receiving', 'http_req_tls_handshaking', 'iteration_duration'];
+
+export function k6TrendMetric(trend: string, stat: K6TrendStat): string {
+  return `k6_${trend}_${stat.replace(/[()]/g, '').replace('.', '')}`;
+}
+
+export const K6_METRICS: readonly string[] = [
+  ...K6_COUNTERS.map((n) => `k6_${n}_total`),
+  ...K6_RATES.map((n) => `k6_${n}_rate`),
+  ...K6_GAUGES.map((n) => `k6_${n}`),
+  ...K6_TRENDS.flatMap((t) => K6_TREND_STATS.map((s) => k6TrendMetric(t, s))),
+];
+
+/** Every name above; k6's exist while a load test remote-writes to the stack's Prometheus. */
+export const KNOWN_METRICS: ReadonlySet<string> = new Set([...APP_METRICS, ...EXPORTER_METRICS, ...PROMETHEUS_METRICS, ...K6_METRICS]);

@@ -33,6 +33,8 @@ export const CONTAINER_IMAGES = Object.freeze({
   grafana: 'grafana/grafana:11.2.0',
   /** AWS Distro for OpenTelemetry collector: scrapes the API's metrics port into Amazon Managed Prometheus. */
   otelCollector: 'public.ecr.aws/aws-observability/aws-otel-collector:v0.43.3',
+  /** The load-test runners and their setup (`k6 run -o experimental-prometheus-rw`). */
+  k6: 'grafana/k6:1.7.1',
 });
 
 /** Exporter sidecars: small, fixed sizes (their load does not grow with traffic). */
@@ -47,6 +49,18 @@ export const EXPORTER_RESOURCES = Object.freeze({
  * other fixed ones. Not priced: it runs for seconds per deploy, in spare node capacity.
  */
 export const MIGRATIONS_JOB_RESOURCES = Object.freeze({ name: 'migrate', cpuRequestMillicores: 100, memoryRequestMiB: 128, cpuLimitMillicores: 500, memoryLimitMiB: 256 });
+
+/**
+ * Load-test pods and tasks, fixed sizes kept with the others. A runner's k6 needs about a core
+ * per few thousand requests/s and a few MiB per VU; raise parallelism, not these, to push harder.
+ * Not priced: they run only during a test.
+ */
+export const LOADTEST_RESOURCES = Object.freeze({
+  runner: { name: 'k6', cpuRequestMillicores: 1000, memoryRequestMiB: 512, cpuLimitMillicores: 2000, memoryLimitMiB: 1024 },
+  setup: { name: 'k6', cpuRequestMillicores: 250, memoryRequestMiB: 256, cpuLimitMillicores: 1000, memoryLimitMiB: 512 },
+  /** Waits in a loop for the fixtures file. */
+  wait: { name: 'wait-for-setup', cpuRequestMillicores: 10, memoryRequestMiB: 16, cpuLimitMillicores: 50, memoryLimitMiB: 32 },
+});
 
 export interface ContainerResources {
   readonly name: string;

@@ -6,8 +6,14 @@ import {
   allRuleGroups,
   dashboardSpecs,
   grafanaDashboard,
+  grafanaProvisioning,
+  K6_METRICS,
+  K6_TREND_STATS_ENV,
+  k6TrendMetric,
   KNOWN_METRICS,
   latencyBucket,
+  loadTestDashboardSpec,
+  loadTestVerdicts,
   metricNamesIn,
   prometheusConfig,
   recordingRules,
@@ -193,5 +199,82 @@ describe('Grafana dashboards', () => {
     expect(d).toMatchObject({ uid: 'apistack-overview', schemaVersion: 39 });
     const panels = d.panels as { targets: { expr: string; refId: string }[] }[];
     expect(panels[2]!.targets.map((t) => t.refId)).toEqual(['A', 'B', 'C']);
+  });
+});
+
+describe('load-test dashboard (k6 remote-write metrics)', () => {
+  const thresholds = { p95Ms: 50, p99Ms: 200, errorRatePercent: 0.1, minRequestsPerSecond: 2000 };
+  const spec = loadTestDashboardSpec(profile, thresholds);
+
+  it('names the k6 metrics as the remote-write output writes them, from the trend stats the runners are given', () => {
+    expect(K6_TREND_STATS_ENV).toBe('p(50),p(95),p(99)');
+    expect(k6TrendMetric('http_req_duration', 'p(95)')).toBe('k6_http_req_duration_p95');
+    expect(K6_METRICS).toEqual(expect.arrayContaining(['k6_http_reqs_total', 'k6_http_req_failed_rate', 'k6_vus', 'k6_http_req_duration_p50', 'k6_http_req_duration_p99', 'k6_iterations_total']));
+    for (const name of K6_METRICS) expect(KNOWN_METRICS.has(name), name).toBe(true);
+    expect(KNOWN_METRICS.has('k6_http_req_duration_p90')).toBe(false);
+  });
+
+  it('every panel query passes promtool and uses only metrics that exist (k6 and the API)', () => {
+    const exprs = spec.panels.flatMap((p) => p.exprs.map((e) => e.expr));
+    const dir = tempDir();
+    writeFileSync(join(dir, 'panels.yml'), renderYaml({ groups: [{ name: 'panels', rules: exprs.map((expr, i) => ({ record: `panel:check:${i}`, expr })) }] }));
+    const r = promtool(['check', 'rules', 'panels.yml'], dir);
+    expect(r.output).toContain('SUCCESS');
+    for (const expr of exprs) for (const name of metricNamesIn(expr)) expect(KNOWN_METRICS.has(name), `${expr}: ${name}`).toBe(true);
+    expect(exprs.some((e) => e.includes('k6_'))).toBe(true);
+    expect(exprs.some((e) => e.includes('apistack_http_request_duration_seconds'))).toBe(true);
+  });
+
+  it('draws each threshold, and states one verdict per threshold across every runner', () => {
+    const lines = spec.panels.flatMap((p) => p.exprs).filter((e) => e.legend.includes('threshold')).map((e) => e.expr);
+    expect(lines).toEqual(['vector(2000)', 'vector(0.001)', 'vector(0.05)', 'vector(0.2)']);
+    expect(loadTestVerdicts(thresholds).map((v) => v.expr)).toEqual([
+      'max(k6_http_req_duration_p95) < bool 0.05',
+      'max(k6_http_req_duration_p99) < bool 0.2',
+      '(sum(k6_http_reqs_total{expected_response="false"}) or vector(0)) / sum(k6_http_reqs_total) < bool 0.001',
+      'sum(rate(k6_http_reqs_total[1m])) >= bool 2000',
+    ]);
+  });
+
+  it('the verdicts compute across runners in Prometheus (promtool test rules)', () => {
+    const dir = tempDir();
+    const verdicts = loadTestVerdicts(thresholds);
+    writeFileSync(join(dir, 'verdicts.yml'), renderYaml({ groups: [{ name: 'verdicts', rules: verdicts.map((v, i) => ({ record: `verdict:${i}`, expr: v.expr })) }] }));
+    // Two runners, 1,500 req/s each; 0.05% errors overall; runner b's p95 is the worst at 40 ms.
+    const reqs = (runner: string, ok: string, expected: string) => ({ series: `k6_http_reqs_total{runner="${runner}",expected_response="${expected}",name="GET /api/status"}`, values: ok });
+    const tests = {
+      rule_files: ['verdicts.yml'],
+      evaluation_interval: '15s',
+      tests: [
+        {
+          interval: '15s',
+          input_series: [
+            reqs('a', '0+22500x8', 'true'),
+            reqs('b', '0+22485x8', 'true'),
+            reqs('b', '0+15x8', 'false'),
+            { series: 'k6_http_req_duration_p95{runner="a"}', values: '0.020x8' },
+            { series: 'k6_http_req_duration_p95{runner="b"}', values: '0.040x8' },
+            { series: 'k6_http_req_duration_p99{runner="a"}', values: '0.250x8' },
+          ],
+          promql_expr_test: [
+            { expr: 'verdict:0', eval_time: '2m', exp_samples: [{ labels: 'verdict:0', value: 1 }] },
+            { expr: 'verdict:1', eval_time: '2m', exp_samples: [{ labels: 'verdict:1', value: 0 }] },
+            { expr: 'verdict:2', eval_time: '2m', exp_samples: [{ labels: 'verdict:2', value: 1 }] },
+            { expr: 'verdict:3', eval_time: '2m', exp_samples: [{ labels: 'verdict:3', value: 1 }] },
+          ],
+        },
+      ],
+    };
+    writeFileSync(join(dir, 'tests.yml'), renderYaml(tests));
+    const r = promtool(['test', 'rules', 'tests.yml'], dir);
+    expect(r.output).toContain('SUCCESS');
+    expect(r.code).toBe(0);
+  });
+
+  it('Grafana provisioning adds it only when asked', () => {
+    expect(Object.keys(grafanaProvisioning(profile, 'http://prometheus:9090').dashboards)).not.toContain('apistack-loadtest.json');
+    const withLoadTest = grafanaProvisioning(profile, 'http://prometheus:9090', { loadTest: thresholds });
+    expect(Object.keys(withLoadTest.dashboards)).toContain('apistack-loadtest.json');
+    expect(JSON.parse(withLoadTest.dashboards['apistack-loadtest.json']!).title).toBe('apistack / load test');
   });
 });
