@@ -106,9 +106,9 @@ export class Cache extends Construct {
       description: `apistack ${p.name} cache subnets`,
       subnetIds: props.vpc.selectSubnets(props.subnets).subnetIds,
     });
-    const major = r.engineVersion.split('.')[0];
     const parameterGroup = new elasticache.CfnParameterGroup(this, 'Parameters', {
-      cacheParameterGroupFamily: `${r.engine}${major}`,
+      // The profile refuses versions without a known family, so this is always set.
+      cacheParameterGroupFamily: p.derived.redis.parameterFamily!,
       description: `apistack ${p.name}: ${r.maxmemoryPolicy}`,
       properties: { 'maxmemory-policy': r.maxmemoryPolicy },
     });

@@ -59,9 +59,10 @@ export class ApistackStack extends Stack {
     // What a template cannot say (expected traffic, purchase option), for `apistack cost --from-template`.
     this.templateOptions.metadata = { [PROFILE_METADATA_KEY]: profileData(p) };
 
-    // Zone names are <region>a, b, c...: fixed names keep the template the same without an account lookup.
-    const zones = Array.from({ length: p.network.availabilityZones }, (_, i) => `${p.region}${String.fromCharCode(97 + i)}`);
-    this.network = new Network(this, 'Network', { profile: p, availabilityZones: zones });
+    // Named zones keep the template the same without an account lookup (lib/profile/instances.ts).
+    const zones = p.derived.network.availabilityZoneNames;
+    if (!zones) throw new UserError(`profile ${p.name}: the availability zones of ${p.region} are not known here; list them in network.availabilityZoneNames, e.g. ["${p.region}a", "${p.region}b"]`);
+    this.network = new Network(this, 'Network', { profile: p, availabilityZones: [...zones] });
     const vpc = this.network.vpc;
     const database = new Database(this, 'Database', { profile: p, vpc, subnets: this.network.dataSubnets, rotationSubnets: this.network.appSubnets });
     const cache = new Cache(this, 'Cache', { profile: p, vpc, subnets: this.network.dataSubnets });

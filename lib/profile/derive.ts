@@ -2,7 +2,7 @@
  * Values derived from a profile, computed in one place so every target agrees,
  * and the invariants they must satisfy.
  */
-import { RDS_FAMILIES, rdsInstanceMemoryGiB } from './instances.ts';
+import { AVAILABILITY_ZONE_LETTERS, ELASTICACHE_PARAMETER_FAMILIES, elasticacheParameterFamily, RDS_FAMILIES, rdsInstanceMemoryGiB } from './instances.ts';
 import { FARGATE_VCPU, type Profile } from './schema.ts';
 
 /** Usage figures the cost depends on, used when a profile does not give them. */
@@ -115,6 +115,12 @@ export interface Derived {
   };
   readonly redis: {
     readonly maxmemoryMiB: number;
+    /** The ElastiCache parameter group family for the engine and version (undefined: not one apistack deploys). */
+    readonly parameterFamily: string | undefined;
+  };
+  readonly network: {
+    /** The zones the AWS target uses (undefined: the region's zone letters are not known; set network.availabilityZoneNames). */
+    readonly availabilityZoneNames: readonly string[] | undefined;
   };
   readonly nginx: {
     /** One worker process per requested core, at least one (`auto` would count the host's cores). */
@@ -207,7 +213,8 @@ export function derive(p: Profile): Derived {
       deletionProtection: p.postgres.deletionProtection ?? true,
     },
     monitoring: { logRetentionDays: p.monitoring.logRetentionDays ?? 30 },
-    redis: { maxmemoryMiB: Math.floor((p.redis.k8sMemoryLimitMiB * p.redis.maxmemoryPercent) / 100) },
+    redis: { maxmemoryMiB: Math.floor((p.redis.k8sMemoryLimitMiB * p.redis.maxmemoryPercent) / 100), parameterFamily: elasticacheParameterFamily(p.redis.engine, p.redis.engineVersion) },
+    network: { availabilityZoneNames: zoneNames(p) },
     nginx: {
       workerProcesses,
       rateLimitExemptCidrs: p.nginx.rateLimitExemptCidrs ?? [],
@@ -266,6 +273,12 @@ function fargateTaskSizeOrUndefined(cpuMillicores: number, memoryMiB: number): {
     if (fit !== undefined) return { vcpu, memoryMiB: fit };
   }
   return undefined;
+}
+
+function zoneNames(p: Profile): string[] | undefined {
+  if (p.network.availabilityZoneNames) return [...p.network.availabilityZoneNames];
+  const letters = AVAILABILITY_ZONE_LETTERS[p.region];
+  return letters ? [...letters.slice(0, p.network.availabilityZones)].map((l) => `${p.region}${l}`) : undefined;
 }
 
 /** The smallest valid Fargate task size that holds a requested CPU and memory (checkInvariants refuses profiles where none does). */
@@ -472,6 +485,23 @@ export function checkInvariants(p: Profile, d: Derived): InvariantProblem[] {
   const scheduleNames = (api.scheduledScaling ?? []).map((s) => s.name);
   const repeated = scheduleNames.find((n, i) => scheduleNames.indexOf(n) !== i);
   if (repeated) add('api.scheduledScaling', `schedule name "${repeated}" is used twice; each scheduled action needs its own name`);
+
+  if (d.redis.parameterFamily === undefined) {
+    const versions = Object.keys(ELASTICACHE_PARAMETER_FAMILIES[p.redis.engine]);
+    add('redis.engineVersion', `${p.redis.engine} ${p.redis.engineVersion} is not a version apistack deploys on ElastiCache; use one of ${versions.join(', ')}`);
+  }
+  const names = p.network.availabilityZoneNames;
+  if (names) {
+    if (names.length !== p.network.availabilityZones) add('network.availabilityZoneNames', `${names.length} zone names for network.availabilityZones ${p.network.availabilityZones}; give exactly one name per zone`);
+    const foreign = names.filter((n) => n.slice(0, -1) !== p.region);
+    if (foreign.length) add('network.availabilityZoneNames', `${foreign.join(', ')} ${foreign.length === 1 ? 'is' : 'are'} not in region ${p.region}`);
+    if (new Set(names).size !== names.length) add('network.availabilityZoneNames', 'a zone is named twice; each subnet tier needs distinct zones');
+  } else {
+    const letters = AVAILABILITY_ZONE_LETTERS[p.region];
+    if (letters && p.network.availabilityZones > letters.length) {
+      add('network.availabilityZones', `${p.region} has ${letters.length} availability zones (${[...letters].map((l) => `${p.region}${l}`).join(', ')}); use at most ${letters.length}`);
+    }
+  }
 
   if (p.network.natGateways > p.network.availabilityZones) {
     add('network.natGateways', `${p.network.natGateways} NAT gateways for ${p.network.availabilityZones} availability zones; use at most one per AZ`);

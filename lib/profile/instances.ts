@@ -109,3 +109,29 @@ export function ec2Shape(instanceType: string): { vcpu: number; memoryGiB: numbe
   const vcpu = nf / 2;
   return { vcpu, memoryGiB: vcpu * family.memoryGiBPerVcpu, maxPods: MAX_PODS[parts.size]! };
 }
+
+/**
+ * ElastiCache engine versions apistack deploys, with the parameter group family each needs
+ * (the family names are not a pattern: redis6.x, redis5.0, redis7, valkey7, valkey8).
+ * https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/ParameterGroups.Engine.html
+ */
+export const ELASTICACHE_PARAMETER_FAMILIES: Readonly<Record<'redis' | 'valkey', Readonly<Record<string, string>>>> = Object.freeze({
+  redis: { '5.0': 'redis5.0', '6.0': 'redis6.x', '6.2': 'redis6.x', '7.0': 'redis7', '7.1': 'redis7' },
+  valkey: { '7.2': 'valkey7', '8.0': 'valkey8', '8.1': 'valkey8' },
+});
+
+export function elasticacheParameterFamily(engine: 'redis' | 'valkey', version: string): string | undefined {
+  return ELASTICACHE_PARAMETER_FAMILIES[engine][version];
+}
+
+/**
+ * Availability zone letters of each region apistack prices, as every account sees them (zone IDs
+ * map to letters per account, but the letters a region offers are the same). A region not listed
+ * takes its names from network.availabilityZoneNames.
+ */
+export const AVAILABILITY_ZONE_LETTERS: Readonly<Record<string, string>> = Object.freeze({
+  'us-east-1': 'abcdef',
+  'us-west-2': 'abcd',
+  'eu-west-1': 'abc',
+  'eu-central-1': 'abc',
+});

@@ -121,7 +121,8 @@ export const postgresSchema = z.strictObject({
 
 export const redisSchema = z.strictObject({
   engine: z.enum(['redis', 'valkey']),
-  engineVersion: z.string().regex(/^\d+(\.\d+)?$/, { message: 'must look like "7.1"' }),
+  /** ElastiCache versions: redis 5.0, 6.0, 6.2, 7.0, 7.1; valkey 7.2, 8.0, 8.1 (checked with the engine). */
+  engineVersion: z.string().regex(/^\d+\.\d+$/, { message: 'must look like "7.1"' }),
   /** ElastiCache node type, e.g. cache.t4g.small. */
   nodeType: z.string().regex(/^cache\.[a-z0-9]+\.[a-z0-9]+$/, { message: 'must look like "cache.t4g.small"' }),
   /** Read replicas besides the primary. */
@@ -276,6 +277,8 @@ export const networkSchema = z.strictObject({
   natGateways: z.number().int().min(0).max(6),
   /** AWS: nlb in front of nginx, or alb (least outstanding requests) instead of nginx. */
   loadBalancer: z.enum(['nlb', 'alb']),
+  /** AWS: the zones to use, e.g. ["ap-northeast-1a", "ap-northeast-1c"]. @default the region's first availabilityZones zones */
+  availabilityZoneNames: z.array(z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/, { message: 'must be a zone name such as "us-east-1a"' })).min(1).max(6).optional(),
   /**
    * AWS: interface endpoints for ECR, CloudWatch Logs and Secrets Manager in every AZ, so that
    * traffic skips the NAT gateways. Each costs about $7.30 a month per AZ, so they pay off from

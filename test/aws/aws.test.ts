@@ -139,6 +139,26 @@ describe('network', () => {
     for (const [, e] of interfaces) expect(e.SubnetIds).toHaveLength(azs);
   });
 
+  it('zones: named per region, or from the profile where the region\'s letters are not contiguous', () => {
+    expect(() => resolveProfileLayer({ extends: 'loadtest', name: 'four-zones', region: 'eu-west-1', network: { availabilityZones: 4, natGateways: 1 } })).toThrow(
+      'network.availabilityZones: eu-west-1 has 3 availability zones (eu-west-1a, eu-west-1b, eu-west-1c); use at most 3',
+    );
+    const tokyo = resolveProfileLayer({ extends: 'loadtest', name: 'tokyo', region: 'ap-northeast-1' });
+    expect(() => awsApp({ profile: tokyo, outdir: tempDir() })).toThrow('the availability zones of ap-northeast-1 are not known here; list them in network.availabilityZoneNames');
+    const named = resolveProfileLayer({ extends: 'loadtest', name: 'tokyo', region: 'ap-northeast-1', network: { availabilityZoneNames: ['ap-northeast-1a', 'ap-northeast-1c'] } });
+    const { stack } = awsApp({ profile: named, outdir: tempDir(), nag: false });
+    const zones = new Set(Object.values(Template.fromStack(stack).findResources('AWS::EC2::Subnet')).map((r) => (r as { Properties: { AvailabilityZone: string } }).Properties.AvailabilityZone));
+    expect(zones).toEqual(new Set(['ap-northeast-1a', 'ap-northeast-1c']));
+    expect(() => resolveProfileLayer({ extends: 'loadtest', name: 'x', network: { availabilityZoneNames: ['us-east-1a', 'eu-west-1b'] } })).toThrow('network.availabilityZoneNames: eu-west-1b is not in region us-east-1');
+  });
+
+  it('the cache parameter group family comes from a table, and a version without one is refused', () => {
+    const six = resolveProfileLayer({ extends: 'loadtest', name: 'redis6', redis: { engine: 'redis', engineVersion: '6.2' } });
+    const { stack } = awsApp({ profile: six, outdir: tempDir(), nag: false });
+    Template.fromStack(stack).hasResourceProperties('AWS::ElastiCache::ParameterGroup', { CacheParameterGroupFamily: 'redis6.x' });
+    expect(() => resolveProfileLayer({ extends: 'loadtest', name: 'x', redis: { engine: 'valkey', engineVersion: '9.0' } })).toThrow('redis.engineVersion: valkey 9.0 is not a version apistack deploys on ElastiCache; use one of 7.2, 8.0, 8.1');
+  });
+
   it('refuses what AWS cannot run, with the field and the fix', () => {
     const oneAz = resolveProfileLayer({ extends: 'loadtest', name: 'one-az', network: { availabilityZones: 1, natGateways: 1 } });
     expect(() => awsApp({ profile: oneAz, outdir: tempDir() })).toThrow('network.availabilityZones is 1, but RDS and ElastiCache subnet groups need subnets in at least 2 availability zones on AWS; set it to 2 or more');
@@ -191,7 +211,9 @@ describe('data', () => {
       Port: PORTS.redis,
     });
     expect(JSON.stringify(group.AuthToken)).toContain('{{resolve:secretsmanager:');
-    s.template.hasResourceProperties('AWS::ElastiCache::ParameterGroup', { CacheParameterGroupFamily: `${r.engine}${r.engineVersion.split('.')[0]}`, Properties: { 'maxmemory-policy': r.maxmemoryPolicy } });
+    // Family names follow no pattern across versions (redis6.x, redis7, valkey8): written out here.
+    const family = ({ 'redis 7.1': 'redis7', 'valkey 8.0': 'valkey8' } as Record<string, string>)[`${r.engine} ${r.engineVersion}`];
+    s.template.hasResourceProperties('AWS::ElastiCache::ParameterGroup', { CacheParameterGroupFamily: family, Properties: { 'maxmemory-policy': r.maxmemoryPolicy } });
   });
 });
 
