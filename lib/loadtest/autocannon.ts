@@ -7,6 +7,8 @@ import type { EventEmitter } from 'node:events';
 import autocannonModule from 'autocannon';
 
 export interface AutocannonRequest {
+  readonly method?: string;
+  readonly path?: string;
   /** Called before each request is sent; returns the request to send. */
   readonly setupRequest?: (req: Record<string, unknown>, context: Record<string, unknown>) => Record<string, unknown>;
   /** Called with each answer, and the context setupRequest saw for its request. */

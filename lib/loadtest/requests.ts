@@ -87,3 +87,13 @@ export function requestPlan(scenario: Scenario, seed: SeedData, opts: RequestPla
     }
   };
 }
+
+/**
+ * The one request every request of the scenario is, when they are all the same (a status-only
+ * mix): sent as a prebuilt buffer, which costs the generator less per request.
+ */
+export function fixedRequest(scenario: Scenario, basePath = ''): PlannedRequest | undefined {
+  const kinds = new Set(scenario.mix.map((m) => m.kind));
+  if (kinds.size !== 1 || !kinds.has('status')) return undefined;
+  return { kind: 'status', method: 'GET', path: `${basePath}/api/status`, headers: {} };
+}

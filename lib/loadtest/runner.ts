@@ -11,7 +11,7 @@ import { connect } from 'node:net';
 import { UserError } from '../profile/errors.ts';
 import { autocannon, type AutocannonInstance } from './autocannon.ts';
 import { LatencyHistogram } from './histogram.ts';
-import { NO_SEED, requestPlan, type SeedData } from './requests.ts';
+import { fixedRequest, NO_SEED, requestPlan, type SeedData } from './requests.ts';
 import { scenarioDurationSeconds, type RequestKind, type Scenario } from './scenario.ts';
 
 export interface RunOptions {
@@ -164,7 +164,25 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
   const s = opts.scenario;
   const url = parseTargetUrl(opts.url);
   await checkReachable(url);
-  const next = requestPlan(s, opts.seed ?? NO_SEED, { basePath: url.pathname.replace(/\/+$/, ''), runId: opts.runId });
+  const basePath = url.pathname.replace(/\/+$/, '');
+  const next = requestPlan(s, opts.seed ?? NO_SEED, { basePath, runId: opts.runId });
+  const fixed = fixedRequest(s, basePath);
+  const requests = fixed
+    ? [{ method: fixed.method, path: fixed.path }]
+    : [
+        {
+          setupRequest: (req: Record<string, unknown>, context: Record<string, unknown>) => {
+            const r = next();
+            context.kind = r.kind;
+            return { ...req, method: r.method, path: r.path, headers: { ...r.headers }, body: r.body };
+          },
+          // Called with the answered request's context just before the 'response' event.
+          onResponse: (_status: number, _body: string, context: Record<string, unknown>) => {
+            answeredKind = context.kind as RequestKind;
+          },
+        },
+      ];
+  let answeredKind: RequestKind | undefined;
   const phases = phasesOf(s);
   const latency = new LatencyHistogram();
   const statusCodes: Record<string, number> = {};
@@ -221,7 +239,6 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
       // deadline is not counted, so every stage lasts exactly as long as planned.
       const deadline = phase.durationSeconds !== undefined ? phaseStart + phase.durationSeconds * 1000 : Number.POSITIVE_INFINITY;
       let lastEvent = phaseStart;
-      let answeredKind: RequestKind | undefined;
       await new Promise<void>((resolve, reject) => {
         const instance = autocannon(
           {
@@ -233,19 +250,7 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
             timeout: opts.timeoutSeconds ?? 10,
             // Checks for the end every 100 ms instead of every second.
             sampleInt: 100,
-            requests: [
-              {
-                setupRequest: (req, context) => {
-                  const r = next();
-                  context.kind = r.kind;
-                  return { ...req, method: r.method, path: r.path, headers: { ...r.headers }, body: r.body };
-                },
-                // Called with the answered request's context just before the 'response' event.
-                onResponse: (_status, _body, context) => {
-                  answeredKind = context.kind as RequestKind;
-                },
-              },
-            ],
+            requests,
           },
           (err) => (err ? reject(err) : resolve()),
         );
@@ -255,7 +260,8 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
           if (now > deadline) return;
           lastEvent = now;
           responses++;
-          if (answeredKind) requestsByKind[answeredKind] = (requestsByKind[answeredKind] ?? 0) + 1;
+          const kind = fixed?.kind ?? answeredKind;
+          if (kind) requestsByKind[kind] = (requestsByKind[kind] ?? 0) + 1;
           answeredKind = undefined;
           latency.record(ms);
           const st = secondAt(now);

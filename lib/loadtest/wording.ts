@@ -6,7 +6,7 @@ export const LATENCY_KEYS = ['p10', 'p25', 'p50', 'p75', 'p90', 'p95', 'p99', 'm
 export const int = (n: number) => Math.round(n).toLocaleString('en-US');
 export const fixed = (n: number, digits: number) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 /** Milliseconds with three significant digits or more: 0.412, 21.3, 153. */
-export const msText = (n: number) => (n < 1 ? fixed(n, 3) : n < 100 ? fixed(n, 1) : int(n));
+export const msText = (n: number) => (n === 0 ? '0' : n < 1 ? fixed(n, 3) : n < 100 ? fixed(n, 1) : int(n));
 export const usd = (n: number) => `$${n < 1 ? fixed(n, 4) : fixed(n, 2)}`;
 export const percentText = (fraction: number) => `${fixed(fraction * 100, 2)}%`;
 
