@@ -29,6 +29,14 @@ export interface AutocannonOptions {
   /** Milliseconds between autocannon's samples, which is also how often it checks for the end. @default 1000 */
   readonly sampleInt?: number;
   readonly requests?: readonly AutocannonRequest[];
+  /** Called with each connection's client as it is created. */
+  readonly setupClient?: (client: AutocannonClient) => void;
+}
+
+/** One connection of a run (lib/httpClient.js); the underscored methods are autocannon's own. */
+export interface AutocannonClient extends EventEmitter {
+  _doRequest(...args: unknown[]): void;
+  _resetConnection(): void;
 }
 
 /** The run's event emitter: 'response' (client, statusCode, bytes, ms) and 'reqError' (error) per request. */
@@ -45,3 +53,36 @@ export interface AutocannonResult {
 type Autocannon = (opts: AutocannonOptions, cb: (err: Error | null, result: AutocannonResult) => void) => AutocannonInstance;
 
 export const autocannon = autocannonModule as Autocannon;
+
+/**
+ * Make a client honour `Connection: close`. autocannon 8 writes the next request on a connection
+ * whose last answer announced it closes (nginx does so every `keepalive_requests`, 1,000 by
+ * default; Node servers with maxRequestsPerSocket answer 503 to what follows): it would count a
+ * reset or an error the server never caused. After such an answer the client reconnects, and the
+ * next request goes out on the new connection, once, as HTTP clients do.
+ */
+export function honourConnectionClose(client: AutocannonClient): void {
+  let closing = false;
+  let skipNext = false;
+  const doRequest = client._doRequest;
+  client._doRequest = function (this: AutocannonClient, ...args: unknown[]) {
+    if (skipNext) {
+      skipNext = false;
+      return;
+    }
+    doRequest.apply(this, args);
+  };
+  // http-parser-js tells from the version and the Connection header whether the server keeps the connection.
+  client.on('headers', (info: { shouldKeepAlive?: boolean }) => {
+    closing = info.shouldKeepAlive === false;
+  });
+  // Runs before autocannon records the answer and sends the next request (this listener is older).
+  client.on('response', () => {
+    if (!closing) return;
+    closing = false;
+    // Reconnects and sends the next request on the new connection...
+    client._resetConnection();
+    // ...so the one autocannon sends right after this event is already on its way.
+    skipNext = true;
+  });
+}

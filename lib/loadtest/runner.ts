@@ -9,7 +9,7 @@
  */
 import { connect } from 'node:net';
 import { UserError } from '../profile/errors.ts';
-import { autocannon, type AutocannonInstance } from './autocannon.ts';
+import { autocannon, honourConnectionClose, type AutocannonInstance } from './autocannon.ts';
 import { LatencyHistogram } from './histogram.ts';
 import { fixedRequest, NO_SEED, requestPlan, type SeedData } from './requests.ts';
 import { scenarioDurationSeconds, type RequestKind, type Scenario } from './scenario.ts';
@@ -251,6 +251,7 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
             // Checks for the end every 100 ms instead of every second.
             sampleInt: 100,
             requests,
+            setupClient: honourConnectionClose,
           },
           (err) => (err ? reject(err) : resolve()),
         );

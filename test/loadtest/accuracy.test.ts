@@ -118,3 +118,18 @@ describe('runner accuracy against a 20 ms target', () => {
     expect(r.timeline[1]!.requestsPerSecond).toBeGreaterThan(r.timeline[0]!.requestsPerSecond * 2);
   });
 });
+
+describe('runner against a server that closes keep-alive connections', () => {
+  it('reconnects when an answer says Connection: close, as nginx sends every keepalive_requests: no error, no 503', async () => {
+    const server = await startFixedLatencyServer(1, { maxRequestsPerConnection: 20 });
+    try {
+      const r = await runScenario({ url: server.url, scenario: { ...scenario(2), connections: 20 }, runId: 'close' });
+      // Every connection is closed by the server many times over.
+      expect(r.responses).toBeGreaterThan(20 * 20 * 3);
+      expect(r.errors).toEqual({});
+      expect(r.statusCodes).toEqual({ 200: r.responses });
+    } finally {
+      await server.stop();
+    }
+  });
+});
