@@ -12,6 +12,7 @@ import { Catalog, priceProfile, type Target } from '../../lib/cost/index.ts';
 import { localDown, localUp } from '../../lib/local/env.ts';
 import {
   buildReport,
+  checkReachable,
   checkSetupInputs,
   compareReports,
   loadScenario,
@@ -155,6 +156,7 @@ async function runLoadtest(opts: LoadtestOptions): Promise<void> {
   process.on('SIGTERM', onSignal);
 
   const measure = async (url: string, token: string | undefined): Promise<{ report: LoadTestReport; setup?: SetupResult }> => {
+    await checkReachable(parseTargetUrl(url));
     const setup = p.scenario.setup && ((p.scenario.setup.users ?? 0) > 0 || (p.scenario.setup.apiKeys ?? 0) > 0) ? await runSetup(p.scenario, { url, runId, log, ...(token ? { adminToken: token } : {}) }) : undefined;
     if (controller.signal.aborted) throw new UserError('interrupted before the load started');
     log(`running ${p.scenario.name} against ${url}`);

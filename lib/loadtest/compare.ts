@@ -106,7 +106,7 @@ function describe(s: RunSummary): string {
 export function renderComparison(c: Comparison, format: CompareFormat): string {
   if (format === 'json') return `${JSON.stringify(c, null, 2)}\n`;
   const head = ['metric', c.a.label, c.b.label, 'difference', 'change', ''];
-  const rows = c.rows.map((r) => [r.metric, valueText(r.unit, r.a), valueText(r.unit, r.b), differenceText(r), changeText(r), r.verdict === 'n/a' ? '' : r.verdict]);
+  const rows = c.rows.map((r) => [r.unit === 'ms' ? `${r.metric} (ms)` : r.metric, valueText(r.unit, r.a), valueText(r.unit, r.b), differenceText(r), changeText(r), r.verdict === 'n/a' ? '' : r.verdict]);
   if (format === 'md') {
     const line = (cells: string[]) => `| ${cells.map((x) => x.replace(/\|/g, '\\|')).join(' | ')} |`;
     return `${[`- ${describe(c.a)}`, `- ${describe(c.b)}`, '', line(head), line(['---', '---:', '---:', '---:', '---:', '---']), ...rows.map(line)].join('\n')}\n`;

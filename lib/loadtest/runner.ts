@@ -116,7 +116,7 @@ export function errorKind(error: { message?: string; code?: string }): string {
 }
 
 /** Refuse at once, with a clear message, a target nothing listens on (autocannon would retry forever). */
-async function checkReachable(url: URL): Promise<void> {
+export async function checkReachable(url: URL): Promise<void> {
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   const host = url.hostname.replace(/^\[|\]$/g, '');
   await new Promise<void>((resolve, reject) => {
