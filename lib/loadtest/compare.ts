@@ -5,7 +5,7 @@
  */
 import { UserError } from '../profile/errors.ts';
 import { errorRatePercent, type LoadTestReport } from './report.ts';
-import { fixed, msText, usd } from './wording.ts';
+import { errorPercentText, fixed, msText, usd } from './wording.ts';
 
 export interface ComparisonRow {
   readonly metric: string;
@@ -83,7 +83,7 @@ function valueText(unit: string, v: number | null): string {
   if (v === null) return '–';
   if (unit === 'ms') return msText(v);
   if (unit === 'USD') return usd(v);
-  if (unit === '%') return `${fixed(v, 3)}%`;
+  if (unit === '%') return errorPercentText(v);
   return fixed(v, 1);
 }
 

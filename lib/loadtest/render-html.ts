@@ -6,7 +6,7 @@
  */
 import { niceStep } from './histogram.ts';
 import { errorRatePercent, thresholdsPassed, type LoadTestReport } from './report.ts';
-import { costLine, fixed, int, msText, percentText, runShape, thresholdActual, thresholdLabel, usd } from './wording.ts';
+import { costLine, errorPercentText, fixed, int, msText, percentText, runShape, thresholdActual, thresholdLabel, usd } from './wording.ts';
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
@@ -192,7 +192,7 @@ ${latency}
 ${histogramChart(r)}
 ${table(['p10', 'p25', 'p50', 'p75', 'p90', 'p95', 'p99', 'max', 'mean'].map((k) => `${k} (ms)`), [(['p10', 'p25', 'p50', 'p75', 'p90', 'p95', 'p99', 'max', 'mean'] as const).map((k) => `<span class="num">${msText(r.latencyMs[k])}</span>`)], 'latency-table')}
 <h2>Status codes and errors</h2>
-${table(['', 'count'], [...codes.map(([c, n]) => [`status ${esc(c)}`, int(n)]), ...errs.map(([k, n]) => [`error: ${esc(k)}`, int(n)]), ['error rate', `${fixed(errorRatePercent(r), 3)}%`]], 'outcomes')}
+${table(['', 'count'], [...codes.map(([c, n]) => [`status ${esc(c)}`, int(n)]), ...errs.map(([k, n]) => [`error: ${esc(k)}`, int(n)]), ['error rate', errorPercentText(errorRatePercent(r))]], 'outcomes')}
 ${cost ? `<h2>Cost</h2><p id="cost">${esc(cost)}.</p>` : ''}
 <footer>${esc(r.generator ?? 'apistack loadtest')} · the report's JSON is embedded in this page (script#report-data).</footer>
 </main>

@@ -6,7 +6,7 @@ import { UserError } from '../profile/errors.ts';
 import type { HistogramBucket } from './histogram.ts';
 import { errorRatePercent, thresholdsPassed, type LoadTestReport } from './report.ts';
 import { renderHtml } from './render-html.ts';
-import { costLine, fixed, int, LATENCY_KEYS, msText, percentText, runShape, thresholdActual, thresholdLabel, usd } from './wording.ts';
+import { costLine, errorPercentText, fixed, int, LATENCY_KEYS, msText, percentText, runShape, thresholdActual, thresholdLabel, usd } from './wording.ts';
 
 export const REPORT_FORMATS = ['text', 'json', 'md', 'html'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
@@ -96,7 +96,7 @@ export function renderMarkdown(r: LoadTestReport): string {
           int(r.requests.total),
           fixed(r.requests.perSecond, 1),
           percentText(r.successRate),
-          `${fixed(errorRatePercent(r), 3)}%`,
+          errorPercentText(errorRatePercent(r)),
           ...(r.cost ? [usd(r.cost.perHour), r.cost.perMillionRequests === null ? '–' : usd(r.cost.perMillionRequests)] : []),
         ],
       ],

@@ -8,7 +8,19 @@ export const fixed = (n: number, digits: number) => n.toLocaleString('en-US', { 
 /** Milliseconds with three significant digits or more: 0.412, 21.3, 153. */
 export const msText = (n: number) => (n === 0 ? '0' : n < 1 ? fixed(n, 3) : n < 100 ? fixed(n, 1) : int(n));
 export const usd = (n: number) => `$${n < 1 ? fixed(n, 4) : fixed(n, 2)}`;
-export const percentText = (fraction: number) => `${fixed(fraction * 100, 2)}%`;
+/** A success rate in percent: never shown as 100.00% when something failed. */
+export function percentText(fraction: number): string {
+  let digits = 2;
+  while (fraction < 1 && digits < 6 && Number((fraction * 100).toFixed(digits)) >= 100) digits++;
+  return `${fixed(fraction * 100, digits)}%`;
+}
+
+/** An error rate (already in percent): never shown as 0.000% when something failed. */
+export function errorPercentText(percent: number): string {
+  let digits = 3;
+  while (percent > 0 && digits < 7 && Number(percent.toFixed(digits)) === 0) digits++;
+  return `${fixed(percent, digits)}%`;
+}
 
 export function thresholdLabel(t: Pick<ThresholdResult, 'name' | 'limit'>): string {
   const p = /^p(\d+)Ms$/.exec(t.name);
@@ -20,7 +32,7 @@ export function thresholdLabel(t: Pick<ThresholdResult, 'name' | 'limit'>): stri
 
 export function thresholdActual(t: Pick<ThresholdResult, 'name' | 'actual'>): string {
   if (/^p\d+Ms$/.test(t.name)) return `${msText(t.actual)} ms`;
-  if (t.name === 'errorRatePercent') return `${fixed(t.actual, 3)}%`;
+  if (t.name === 'errorRatePercent') return errorPercentText(t.actual);
   if (t.name === 'minRequestsPerSecond') return `${fixed(t.actual, 1)} req/s`;
   return String(t.actual);
 }
