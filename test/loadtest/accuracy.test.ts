@@ -5,6 +5,8 @@
  * a p50 from 20 to 24 ms, and wrk (an independent generator in C) must agree with it within 10%.
  * (A CPU-bound target would not do: on 2 cores every generator measures its own cost there.)
  */
+import { readFileSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runScenario, type RunResult, type Scenario } from '../../lib/loadtest/index.ts';
 import { startFixedLatencyServer, type FixedLatencyServer } from '../helpers/fixed-latency-server.ts';
@@ -29,6 +31,33 @@ interface Attempt {
   readonly wrk: { rps: number; p50: number; errors: number };
 }
 
+/** Idle CPU, in cores, over the next `ms` (from /proc/stat). */
+async function idleCores(ms = 1000): Promise<number> {
+  const sample = () => {
+    const cpus = readFileSync('/proc/stat', 'utf8').split('\n').filter((l) => /^cpu\d+ /.test(l));
+    let idle = 0;
+    let total = 0;
+    for (const line of cpus) {
+      const v = line.split(/\s+/).slice(1).map(Number);
+      idle += v[3]! + v[4]!;
+      total += v.reduce((a, b) => a + b, 0);
+    }
+    return { idle, total, cores: cpus.length };
+  };
+  const a = sample();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = sample();
+  return ((b.idle - a.idle) / Math.max(1, b.total - a.total)) * a.cores;
+}
+
+/** Wait (bounded) until a core is free: other suites running beside this one slow every generator alike. */
+async function quietMachine(timeoutMs = 30_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let idle = await idleCores();
+  while (idle < 1 && Date.now() < deadline) idle = await idleCores();
+  return idle;
+}
+
 function within(actual: number, expected: number, fraction: number): boolean {
   return Math.abs(actual - expected) <= expected * fraction;
 }
@@ -48,8 +77,16 @@ function meets(a: Attempt): boolean {
 describe('runner accuracy against a 20 ms target', () => {
   let server: FixedLatencyServer;
   const attempts: Attempt[] = [];
+  const priority = getPriority();
 
   beforeAll(async () => {
+    // Best effort (it needs the privilege): the target, the runner and wrk (children inherit it)
+    // ahead of whatever else runs on the machine.
+    try {
+      setPriority(-10);
+    } catch {
+      // an unprivileged user keeps the default priority
+    }
     server = await startFixedLatencyServer(DELAY_MS);
     // JIT warm-up of the runner's own code, unmeasured.
     await runScenario({ url: server.url, scenario: scenario(1), runId: 'warmup' });
@@ -57,12 +94,19 @@ describe('runner accuracy against a 20 ms target', () => {
 
   afterAll(async () => {
     await server?.stop();
+    try {
+      setPriority(priority);
+    } catch {
+      // unchanged
+    }
   });
 
   it(`measures ${EXPECTED_RPS} req/s within 10% and p50 within 20–24 ms, and agrees with wrk within 10%`, async () => {
     // Noise on a shared machine only ever slows a run down (no generator can finish more than
-    // 50 requests per 20 ms here), so the runner gets up to three tries; every try is reported.
+    // 50 requests per 20 ms here), so each try waits for a free core, the runner gets up to
+    // three tries, and every try is reported.
     for (let i = 0; i < 3; i++) {
+      const idle = await quietMachine();
       const r: RunResult = await runScenario({ url: server.url, scenario: scenario(SECONDS), runId: `accuracy-${i}` });
       const w: WrkResult = await runWrk({ url: `${server.url}/api/status`, seconds: SECONDS, connections: CONNECTIONS, threads: 1 });
       const attempt: Attempt = {
@@ -71,7 +115,7 @@ describe('runner accuracy against a 20 ms target', () => {
       };
       attempts.push(attempt);
       console.log(
-        `accuracy try ${i + 1}: runner ${attempt.runner.rps.toFixed(0)} req/s p50 ${attempt.runner.p50.toFixed(2)} ms; ` +
+        `accuracy try ${i + 1} (${idle.toFixed(1)} cores idle before): runner ${attempt.runner.rps.toFixed(0)} req/s p50 ${attempt.runner.p50.toFixed(2)} ms; ` +
           `wrk ${attempt.wrk.rps.toFixed(0)} req/s p50 ${attempt.wrk.p50.toFixed(2)} ms`,
       );
       if (meets(attempt)) break;
@@ -85,7 +129,7 @@ describe('runner accuracy against a 20 ms target', () => {
     expect(best.runner.p50, JSON.stringify(attempts)).toBeLessThanOrEqual(24);
     expect(Math.abs(best.runner.rps - best.wrk.rps) / best.wrk.rps, JSON.stringify(attempts)).toBeLessThanOrEqual(0.1);
     expect(Math.abs(best.runner.p50 - best.wrk.p50) / best.wrk.p50, JSON.stringify(attempts)).toBeLessThanOrEqual(0.1);
-  }, 120_000);
+  }, 240_000);
 
   it('bounds a run by request count: exactly that many answered', async () => {
     const r = await runScenario({ url: server.url, scenario: { ...scenario(1), durationSeconds: undefined, requests: 500 }, runId: 'count' });
