@@ -174,7 +174,9 @@ async function runLoadtest(opts: LoadtestOptions): Promise<void> {
       scenario: p.scenario,
       target: url,
       generator: generatorName(),
-      ...(p.profile ? { profile: p.profile.name, environment: { apiReplicas: cost?.apiReplicas ?? p.profile.api.replicasMin, workersPerReplica: p.profile.derived.api.workersPerReplica } } : {}),
+      ...(p.profile ? { profile: p.profile.name } : {}),
+      // Known only for an environment this command started: a remote target may have scaled.
+      ...(opts.local && p.profile ? { environment: { apiReplicas: p.profile.api.replicasMin, workersPerReplica: p.profile.derived.api.workersPerReplica } } : {}),
       ...(cost ? { cost } : {}),
       ...(setup ? { setup: { users: setup.users, apiKeys: setup.apiKeys.length, seconds: setup.seconds } } : {}),
     });

@@ -53,7 +53,7 @@ export const reportSchema = z.object({
   target: z.string(),
   /** The profile the target ran under, when known (cost and capacity planning need it). */
   profile: z.string().optional(),
-  /** The profile's API sizing during the run, when the profile is known. */
+  /** The API sizing that ran, when this run started the environment (--local). */
   environment: z.object({ apiReplicas: count, workersPerReplica: count }).optional(),
   startedAt: z.string(),
   durationSeconds: z.number().min(0),
