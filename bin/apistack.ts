@@ -9,6 +9,8 @@ program
   .description('Define, deploy, watch, load-test and price a high-throughput HTTP API stack from one profile.')
   .version('0.1.0')
   .showHelpAfterError('(run with --help for usage)')
+  // An option belongs to the command it follows: `loadtest` and `loadtest compare` both take --format.
+  .enablePositionalOptions()
   .exitOverride();
 
 for (const register of registrations) register(program);

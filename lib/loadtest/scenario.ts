@@ -189,3 +189,38 @@ export function scenarioDurationSeconds(s: Scenario): number | undefined {
   if (s.stages) return s.stages.reduce((sum, st) => sum + st.durationSeconds, 0);
   return s.durationSeconds;
 }
+
+/** What the command line may change in a scenario for one run. */
+export interface ScenarioOverrides {
+  /** Run this long instead; a ramp keeps its shape, each stage scaled to fit. */
+  readonly durationSeconds?: number;
+  /** Stop after this many requests instead. */
+  readonly requests?: number;
+  /** Hold this many connections; a ramp keeps its shape, scaled from its first stage. */
+  readonly connections?: number;
+  readonly rate?: number;
+}
+
+/** The scenario with the overrides applied, validated again (a UserError if the result is not a valid scenario). */
+export function withOverrides(s: Scenario, o: ScenarioOverrides): Scenario {
+  if (o.durationSeconds !== undefined && o.requests !== undefined) throw new UserError('give --duration or --requests, not both');
+  let next: Record<string, unknown> = { ...s };
+  if (o.connections !== undefined) {
+    const factor = o.connections / (s.stages?.[0]?.connections ?? s.connections);
+    next.connections = o.connections;
+    if (s.stages) next.stages = s.stages.map((st) => ({ ...st, connections: Math.max(1, Math.round(st.connections * factor)) }));
+  }
+  const stages = next.stages as Scenario['stages'];
+  if (o.durationSeconds !== undefined) {
+    if (stages) {
+      const total = stages.reduce((sum, st) => sum + st.durationSeconds, 0);
+      next.stages = stages.map((st) => ({ ...st, durationSeconds: Number(((st.durationSeconds * o.durationSeconds!) / total).toFixed(3)) }));
+    } else {
+      next = { ...next, durationSeconds: o.durationSeconds, requests: undefined };
+    }
+  }
+  if (o.requests !== undefined) next = { ...next, requests: o.requests, durationSeconds: undefined, stages: undefined };
+  if (o.rate !== undefined) next.rate = o.rate;
+  const clean = Object.fromEntries(Object.entries(next).filter(([, v]) => v !== undefined));
+  return parseScenario(clean, `${s.name} (with the command line's changes)`);
+}

@@ -1,10 +1,13 @@
 /**
- * Opens a page in headless Chromium (Debian's `chromium` package) and talks to it over the
- * DevTools protocol on a pipe (--remote-debugging-pipe: commands on fd 3, replies on fd 4, each
- * message a JSON text ended by a NUL byte), so no WebSocket client or npm package is needed.
+ * Opening pages in headless Chromium (Debian's `chromium` package), two ways: `openPage` talks to
+ * it over the DevTools protocol on a pipe (--remote-debugging-pipe: commands on fd 3, replies on
+ * fd 4, each message a JSON text ended by a NUL byte), so no WebSocket client or npm package is
+ * needed; `renderPage` reads the DOM it dumps and every console line it logs. A missing browser
+ * fails the test with the package to install, never a skip.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { tempDir } from './servers.ts';
@@ -117,4 +120,43 @@ export async function openPage(file: string, expression: string, timeoutMs = 30_
       clearTimeout(killer);
     }
   }
+}
+
+export interface RenderedPage {
+  /** The DOM after the page's scripts ran. */
+  readonly dom: string;
+  /** Every message the page sent to the console (logs, errors, uncaught exceptions, CSP violations). */
+  readonly console: readonly string[];
+}
+
+/**
+ * Chromium prints each console message as an `INFO:CONSOLE` line on stderr with --enable-logging,
+ * whatever its level, so a page meant to log nothing is checked for none at all.
+ */
+export function renderPage(file: string): RenderedPage {
+  const bin = requireChromium();
+  const profileDir = join(tempDir('apistack-chromium-'), 'profile');
+  const r = spawnSync(
+    bin,
+    [
+      '--headless=new',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--no-default-browser-check',
+      `--user-data-dir=${profileDir}`,
+      '--enable-logging=stderr',
+      '--v=0',
+      '--dump-dom',
+      pathToFileURL(file).href,
+    ],
+    { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
+  );
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`chromium exited with ${r.status}:\n${r.stderr}`);
+  const consoleLines = r.stderr.split('\n').filter((l) => /:CONSOLE[:(]/.test(l));
+  return { dom: r.stdout, console: consoleLines };
 }
