@@ -1,8 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
+/** Measures timing against a known target: it runs alone, after the rest, so other suites' load cannot skew it. */
+const TIMING = ['test/loadtest/accuracy.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     exclude: ['test/bench/**', 'node_modules/**'],
     // Integration suites start real Postgres/Redis/nginx; give them room on a 2-core machine.
     testTimeout: 60_000,
@@ -12,5 +14,9 @@ export default defineConfig({
     maxWorkers: 2,
     reporters: ['default', 'json'],
     outputFile: { json: 'dist/test-report.json' },
+    projects: [
+      { extends: true, test: { name: 'suite', include: ['test/**/*.test.ts'], exclude: ['test/bench/**', 'node_modules/**', ...TIMING], sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'timing', include: TIMING, sequence: { groupOrder: 1 } } },
+    ],
   },
 });
