@@ -20,6 +20,18 @@ export const tierSchema = z.strictObject({
   usd: z.number().nonnegative(),
 });
 
+/** Where a figure comes from: every price, single or per family, carries these. */
+const provenance = {
+  region: z.string().min(1),
+  /** The public page or price list the figure comes from. */
+  source: z.string().min(1),
+  /** The date the figure was read, YYYY-MM-DD. */
+  asOf: date,
+  /** The figure could not be verified or varies: outputs flag lines built on it. */
+  uncertain: z.boolean().optional(),
+  note: z.string().optional(),
+};
+
 export const priceEntrySchema = z
   .strictObject({
     /** Stable key the model asks for, e.g. "rds.postgres.db.t4g.medium". */
@@ -27,14 +39,7 @@ export const priceEntrySchema = z
     unit: z.string().min(1),
     /** The price per unit; for a tiered price, the first tier's. */
     usd: z.number().nonnegative(),
-    region: z.string().min(1),
-    /** The public page or price list the figure comes from. */
-    source: z.string().min(1),
-    /** The date the figure was read, YYYY-MM-DD. */
-    asOf: date,
-    /** The figure could not be verified or varies: outputs flag lines built on it. */
-    uncertain: z.boolean().optional(),
-    note: z.string().optional(),
+    ...provenance,
     /** Instance shape, for node bin-packing. */
     vcpu: z.number().positive().optional(),
     memoryGiB: z.number().positive().optional(),
@@ -67,11 +72,7 @@ export const familyEntrySchema = z
     sizes: z.array(z.string().min(1)).min(1),
     unit: z.string().min(1),
     usd: z.number().nonnegative(),
-    region: z.string().min(1),
-    source: z.string().min(1),
-    asOf: date,
-    uncertain: z.boolean().optional(),
-    note: z.string().optional(),
+    ...provenance,
   })
   .superRefine((f, ctx) => {
     for (const [i, size] of [f.per, ...f.sizes].entries()) {

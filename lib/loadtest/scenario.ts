@@ -78,6 +78,16 @@ export type Scenario = z.output<typeof scenarioSchema>;
 
 const STANDARD_THRESHOLDS = { p95Ms: 50, errorRatePercent: 0.1 } as const;
 
+/** A read-heavy API: 80% cached reads, 15% status, 5% writes, with what they need seeded. */
+const TYPICAL_MIX = {
+  mix: [
+    { kind: 'read', weight: 80 },
+    { kind: 'status', weight: 15 },
+    { kind: 'write', weight: 5 },
+  ],
+  setup: { users: 10_000, apiKeys: 200 },
+} satisfies Pick<Scenario, 'mix' | 'setup'>;
+
 export const BUILTIN_SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
   status: {
     name: 'status',
@@ -111,12 +121,7 @@ export const BUILTIN_SCENARIOS: Readonly<Record<string, Scenario>> = Object.free
     description: 'A typical read-heavy API: 80% cached reads, 15% status, 5% writes.',
     durationSeconds: 20,
     connections: 50,
-    mix: [
-      { kind: 'read', weight: 80 },
-      { kind: 'status', weight: 15 },
-      { kind: 'write', weight: 5 },
-    ],
-    setup: { users: 10_000, apiKeys: 200 },
+    ...TYPICAL_MIX,
     thresholds: STANDARD_THRESHOLDS,
   },
   spike: {
@@ -141,12 +146,7 @@ export const BUILTIN_SCENARIOS: Readonly<Record<string, Scenario>> = Object.free
     durationSeconds: 1800,
     connections: 20,
     rate: 500,
-    mix: [
-      { kind: 'read', weight: 80 },
-      { kind: 'status', weight: 15 },
-      { kind: 'write', weight: 5 },
-    ],
-    setup: { users: 10_000, apiKeys: 200 },
+    ...TYPICAL_MIX,
     thresholds: STANDARD_THRESHOLDS,
   },
 });
