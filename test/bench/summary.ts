@@ -32,7 +32,7 @@ for (const b of BENCHES) {
     [
       `## ${b.title}`,
       '',
-      ...(r.results
+      ...(Array.isArray(r.results)
         ? ['| case | req/s | p50 ms | p99 ms | non-2xx |', '|---|---:|---:|---:|---:|', ...r.results.map((x) => `| ${x.name} | ${x.requestsPerSecond} | ${x.p50Ms ?? '–'} | ${x.p99Ms ?? '–'} | ${x.non2xx ?? '–'} |`), '']
         : []),
       '| ratio | value |',
