@@ -3,16 +3,8 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import type { ResolvedProfile } from '../profile/index.ts';
+import { AWS_INTERFACE_ENDPOINTS, type ResolvedProfile } from '../profile/index.ts';
 import { acknowledge, retention } from './common.ts';
-
-/** Interface endpoints that keep image pulls, logs and secret reads off the NAT gateways. */
-export const INTERFACE_ENDPOINTS = [
-  ['EcrApi', ec2.InterfaceVpcEndpointAwsService.ECR],
-  ['EcrDocker', ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER],
-  ['Logs', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS],
-  ['SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
-] as const;
 
 export class Network extends Construct {
   readonly vpc: ec2.Vpc;
@@ -42,8 +34,8 @@ export class Network extends Construct {
 
     // S3 is a gateway endpoint (free); ECR layers are served from S3.
     this.vpc.addGatewayEndpoint('S3', { service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [this.appSubnets] });
-    for (const [name, service] of p.network.interfaceEndpoints ? INTERFACE_ENDPOINTS : []) {
-      const endpoint = this.vpc.addInterfaceEndpoint(name, { service, subnets: this.appSubnets, privateDnsEnabled: true });
+    for (const [name, service] of p.network.interfaceEndpoints ? Object.entries(AWS_INTERFACE_ENDPOINTS) : []) {
+      const endpoint = this.vpc.addInterfaceEndpoint(name, { service: new ec2.InterfaceVpcEndpointAwsService(service), subnets: this.appSubnets, privateDnsEnabled: true });
       acknowledge(endpoint, [['CdkNagValidationFailure', 'The endpoint admits HTTPS from the VPC\'s own CIDR, a reference cdk-nag cannot read; nothing outside the VPC reaches it']]);
     }
   }

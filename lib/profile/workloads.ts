@@ -21,6 +21,13 @@ export const PORTS = Object.freeze({
   grafana: 3000,
 });
 
+/**
+ * AWS interface endpoints (construct name → service), when the profile asks for them: image pulls,
+ * logs and secret reads then skip the NAT gateways. The stack creates these and the cost model
+ * prices as many.
+ */
+export const AWS_INTERFACE_ENDPOINTS = Object.freeze({ EcrApi: 'ecr.api', EcrDocker: 'ecr.dkr', Logs: 'logs', SecretsManager: 'secretsmanager' });
+
 /** The Postgres role and database the API, the migrations and the exporter use on every target; the password alone is secret. */
 export const DATABASE = Object.freeze({ user: 'apistack', name: 'apistack' });
 

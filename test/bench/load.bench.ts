@@ -1,7 +1,8 @@
 /**
  * Sustained-load benchmark: what a user sees when they drive the local stack hard. Starts the
  * real stack with `apistack local up --profile loadtest`, then drives it with wrk (1 thread, 50
- * connections): /api/status, cached user reads and event writes, each through nginx least_conn,
+ * connections): /api/status, cached user reads and event writes (keys seeded as the `write`
+ * scenario seeds them), each through nginx least_conn,
  * next to references measured in the same run on the same machine with the same connections:
  * the stack's nginx answering `return 200` itself (the ceiling), a bare Fastify pair behind a
  * minimal nginx (what the framework alone costs), and pgbench select-only and single-row insert
@@ -16,6 +17,8 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, w
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { LocalState } from '../../lib/local/env.ts';
+import { BUILTIN_SCENARIOS } from '../../lib/loadtest/scenario.ts';
+import { runSetup } from '../../lib/loadtest/setup.ts';
 import { requireBinary } from '../../lib/local/binaries.ts';
 import { isPortOpen, stopPid, waitFor } from '../../lib/local/process.ts';
 import { freePort, startTestNginx } from '../helpers/servers.ts';
@@ -298,15 +301,10 @@ http {
 
   const status = await stackCase('GET /api/status through the stack', `${state.url}/api/status`, state);
   const cached = await stackCase('GET /api/users/:id (cached) through the stack', `${state.url}/api/users/${id}`, state);
-  // Enough API keys that the per-key rate limit (api.rateLimitPerMinute) is not what is measured.
-  const keys: string[] = [];
-  for (let i = 0; i < 200; i++) {
-    const made = await fetch(`${state.url}/api/keys`, { method: 'POST', headers: { authorization: `Bearer ${state.adminToken}` } });
-    if (made.status !== 201) throw new Error(`creating an API key answered ${made.status}: ${await made.text()}`);
-    keys.push(((await made.json()) as { key: string }).key);
-  }
+  // The same keys the built-in write scenario seeds: enough that the per-key rate limit is not what is measured.
+  const { apiKeys } = await runSetup(BUILTIN_SCENARIOS.write!, { url: state.url, adminToken: state.adminToken, runId: `bench-${Date.now()}` });
   const eventsScript = join(bareDir, 'post-events.lua');
-  writeFileSync(eventsScript, postEventsScript(keys));
+  writeFileSync(eventsScript, postEventsScript(apiKeys));
   const events = await stackCase('POST /api/events through the stack', `${state.url}/api/events`, state, eventsScript);
 
   const ratio = (a: Result, b: Result) => Math.round((a.requestsPerSecond / b.requestsPerSecond) * 1000) / 1000;

@@ -5,6 +5,7 @@
  */
 import type { ResolvedProfile } from '../../profile/load.ts';
 import { fargateTaskSize } from '../../profile/derive.ts';
+import { AWS_INTERFACE_ENDPOINTS } from '../../profile/workloads.ts';
 import type { Catalog } from '../catalog.ts';
 import { commitmentFor, committedHourly } from '../commitment.ts';
 import { BreakdownBuilder, type Breakdown, type ComponentName } from '../model.ts';
@@ -12,8 +13,6 @@ import { addNetworkAndLogs, apiReplicasAt, assumptionFor, opt, type ReplicaPoint
 
 /** Daily snapshot churn assumed for RDS backups beyond the free allowance. */
 export const RDS_DAILY_CHANGE_RATIO = 0.05;
-/** Interface endpoints the VPC has (ECR API, ECR Docker, CloudWatch Logs, Secrets Manager): lib/aws/network.ts. */
-export const AWS_INTERFACE_ENDPOINTS = 4;
 
 export interface FargateTasks {
   readonly name: string;
@@ -69,7 +68,7 @@ export function awsInputsFromProfile(p: ResolvedProfile, replicas?: ReplicaPoint
     monitoringTasks: m.mode === 'managed' ? [] : [task('Prometheus', 1, m.prometheusCpuMillicores, m.prometheusMemoryMiB), task('Grafana', 1, m.grafanaCpuMillicores, m.grafanaMemoryMiB)],
     ...(m.mode === 'managed' ? {} : { monitoringStorageGiB: m.storageGiB }),
     natGateways: p.network.natGateways,
-    interfaceEndpointAzs: p.network.interfaceEndpoints ? AWS_INTERFACE_ENDPOINTS * p.network.availabilityZones : 0,
+    interfaceEndpointAzs: p.network.interfaceEndpoints ? Object.keys(AWS_INTERFACE_ENDPOINTS).length * p.network.availabilityZones : 0,
   };
 }
 
