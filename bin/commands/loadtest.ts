@@ -176,7 +176,7 @@ async function runLoadtest(opts: LoadtestOptions): Promise<void> {
       generator: generatorName(),
       ...(p.profile ? { profile: p.profile.name } : {}),
       // Known only for an environment this command started: a remote target may have scaled.
-      ...(opts.local && p.profile ? { environment: { apiReplicas: p.profile.api.replicasMin, workersPerReplica: p.profile.derived.api.workersPerReplica } } : {}),
+      ...(opts.local && p.profile ? { environment: { apiReplicas: p.profile.api.replicasMin, workersPerReplica: p.profile.derived.api.workersPerReplica, vcpuPerReplica: p.profile.api.vcpuPerReplica } } : {}),
       ...(cost ? { cost } : {}),
       ...(setup ? { setup: { users: setup.users, apiKeys: setup.apiKeys.length, seconds: setup.seconds } } : {}),
     });

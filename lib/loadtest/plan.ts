@@ -6,18 +6,17 @@
  * module needs nothing but the profile.
  */
 import { UserError } from '../profile/errors.ts';
+import type { LoadTestReport } from './report.ts';
 import { FARGATE_VCPU, fargateMemoryRangeMiB, resolveProfileLayer, type ResolvedProfile } from '../profile/index.ts';
 
-/** The fields of a load-test report (the JSON contract) that planning reads. */
-export interface MeasuredRun {
-  readonly scenario: string;
-  readonly profile?: string;
-  readonly requests: { readonly total: number; readonly perSecond: number };
-  readonly latencyMs: { readonly p95: number };
-  readonly successRate: number;
-  /** What served the run, when the runner recorded it; else the profile's minimum replicas and its workers. */
-  readonly environment?: { readonly replicas: number; readonly workersPerReplica: number; readonly vcpuPerReplica?: number };
-}
+/**
+ * The fields of a load-test report (the JSON contract) that planning reads. `environment` is what
+ * served the run when the runner recorded it; else the profile's minimum replicas and its workers.
+ */
+export type MeasuredRun = Pick<LoadTestReport, 'scenario' | 'profile' | 'successRate' | 'environment'> & {
+  readonly requests: Pick<LoadTestReport['requests'], 'total' | 'perSecond'>;
+  readonly latencyMs: Pick<LoadTestReport['latencyMs'], 'p95'>;
+};
 
 export interface PlanRequest {
   /** Requests per second the variant must serve. */
@@ -83,7 +82,7 @@ export function workerCapacity(runs: readonly MeasuredRun[], profile: ResolvedPr
       rejected.push(`${label}: success rate ${(r.successRate * 100).toFixed(2)}% is below ${MIN_SUCCESS_RATE * 100}%`);
       continue;
     }
-    const replicas = r.environment?.replicas ?? profile.api.replicasMin;
+    const replicas = r.environment?.apiReplicas ?? profile.api.replicasMin;
     const workers = r.environment?.workersPerReplica ?? profile.derived.api.workersPerReplica;
     const vcpu = r.environment?.vcpuPerReplica ?? profile.api.vcpuPerReplica;
     qualifying.push({

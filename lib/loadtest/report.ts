@@ -54,7 +54,7 @@ export const reportSchema = z.object({
   /** The profile the target ran under, when known (cost and capacity planning need it). */
   profile: z.string().optional(),
   /** The API sizing that ran, when this run started the environment (--local). */
-  environment: z.object({ apiReplicas: count, workersPerReplica: count }).optional(),
+  environment: z.object({ apiReplicas: count, workersPerReplica: count, vcpuPerReplica: z.number().positive().optional() }).optional(),
   startedAt: z.string(),
   durationSeconds: z.number().min(0),
   /** The most connections held at once. */
@@ -105,7 +105,7 @@ export interface ReportContext {
   readonly scenario: Scenario;
   readonly target: string;
   readonly profile?: string;
-  readonly environment?: { readonly apiReplicas: number; readonly workersPerReplica: number };
+  readonly environment?: { readonly apiReplicas: number; readonly workersPerReplica: number; readonly vcpuPerReplica?: number };
   /** The environment's cost per hour, from lib/cost; per million requests is derived here. */
   readonly cost?: { readonly perHour: number; readonly target?: string; readonly apiReplicas?: number; readonly pricesAsOf?: string };
   readonly setup?: { readonly users: number; readonly apiKeys: number; readonly seconds: number };

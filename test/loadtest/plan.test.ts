@@ -29,7 +29,7 @@ describe('throughput per worker', () => {
   });
 
   it('uses the environment a runner recorded over the profile', () => {
-    const c = workerCapacity([run(24_000, 10, 1, { environment: { replicas: 3, workersPerReplica: 2, vcpuPerReplica: 2 } })], loadtest, 50);
+    const c = workerCapacity([run(24_000, 10, 1, { environment: { apiReplicas: 3, workersPerReplica: 2, vcpuPerReplica: 2 } })], loadtest, 50);
     expect(c.perWorker).toBe(4_000);
     expect(c.vcpuPerWorker).toBe(1);
   });
