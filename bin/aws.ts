@@ -6,8 +6,7 @@
 import { App } from 'aws-cdk-lib';
 import { join } from 'node:path';
 import { awsApp } from '../lib/aws/index.ts';
-import type { Scenario } from '../lib/loadtest/scenario.ts';
-import { loadTestScenario } from './commands/synth.ts';
+import { loadTestScenario, type Scenario } from '../lib/loadtest/scenario.ts';
 import { DEFAULT_PROFILE, isUserError, loadProfile } from '../lib/profile/index.ts';
 
 export function synthAws(profileRef: string, outDir: string, loadTest?: Scenario): string {

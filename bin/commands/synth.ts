@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { runnersOf } from '../../lib/loadtest/k6.ts';
-import { loadScenario, parseScenario, type Scenario } from '../../lib/loadtest/scenario.ts';
+import { loadTestScenario } from '../../lib/loadtest/scenario.ts';
 import { DEFAULT_PROFILE, UserError } from '../../lib/profile/index.ts';
 import { synthAws } from '../aws.ts';
 import { synthKubernetes } from '../k8s.ts';
@@ -12,18 +12,6 @@ export function describeAwsAssembly(dir: string): string[] {
   const files = readdirSync(dir).sort();
   const assets = files.filter((f) => f.startsWith('asset.')).length;
   return [...files.filter((f) => f.endsWith('.template.json')).map((f) => `wrote ${join(dir, f)}`), `wrote ${dir} (cloud assembly, ${assets} image build contexts): npx cdk deploy --app ${dir}`];
-}
-
-/** The scenario `--loadtest` names, with `--parallelism` (runners) overriding its own; validated like a scenario file. */
-export function loadTestScenario(ref: string | undefined, parallelism: string | undefined): Scenario | undefined {
-  if (ref === undefined) {
-    if (parallelism !== undefined) throw new UserError('--parallelism applies to --loadtest SCENARIO: name the scenario to run');
-    return undefined;
-  }
-  const scenario = loadScenario(ref);
-  if (parallelism === undefined) return scenario;
-  if (!/^\d+$/.test(parallelism)) throw new UserError(`--parallelism must be a whole number of runners, got "${parallelism}"`);
-  return parseScenario({ ...scenario, parallelism: Number(parallelism) }, `${ref} with --parallelism ${parallelism}`);
 }
 
 export function registerSynthCommands(program: Command): void {

@@ -224,3 +224,15 @@ export function withOverrides(s: Scenario, o: ScenarioOverrides): Scenario {
   const clean = Object.fromEntries(Object.entries(next).filter(([, v]) => v !== undefined));
   return parseScenario(clean, `${s.name} (with the command line's changes)`);
 }
+
+/** The scenario `--loadtest` names, with `--parallelism` (runners) overriding its own; validated like a scenario file. */
+export function loadTestScenario(ref: string | undefined, parallelism: string | undefined): Scenario | undefined {
+  if (ref === undefined) {
+    if (parallelism !== undefined) throw new UserError('--parallelism applies to --loadtest SCENARIO: name the scenario to run');
+    return undefined;
+  }
+  const scenario = loadScenario(ref);
+  if (parallelism === undefined) return scenario;
+  if (!/^\d+$/.test(parallelism)) throw new UserError(`--parallelism must be a whole number of runners, got "${parallelism}"`);
+  return parseScenario({ ...scenario, parallelism: Number(parallelism) }, `${ref} with --parallelism ${parallelism}`);
+}
