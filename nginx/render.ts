@@ -4,7 +4,7 @@
  */
 import { UserError } from '../lib/profile/errors.ts';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
-import { PORTS } from '../lib/profile/workloads.ts';
+import { PORTS, SERVICE_DNS_TTL_SECONDS } from '../lib/profile/workloads.ts';
 import type { NginxTarget } from './types.ts';
 
 /** nginx's own liveness endpoint, answered without the API. */
@@ -53,7 +53,7 @@ function upstreamServers(p: ResolvedProfile, target: NginxTarget): string[] {
     // `resolver`/`resolver_timeout` inside `upstream` and the `resolve` server parameter are in
     // open-source nginx since 1.27.3 (CHANGES 1.27.3; nginx.org/en/docs/http/ngx_http_upstream_module.html#resolver).
     // ipv6=off: the Service and Cloud Map names carry A records only.
-    `resolver ${target.resolver} valid=5s ipv6=off;`,
+    `resolver ${target.resolver} valid=${SERVICE_DNS_TTL_SECONDS}s ipv6=off;`,
     'resolver_timeout 2s;',
     `server ${target.upstreamHost}:${target.upstreamPort} resolve ${params};`,
   ];

@@ -7,7 +7,7 @@ import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { appEnvironment, type APP_SECRET_ENV, DATABASE, PORTS, type ResolvedProfile } from '../profile/index.ts';
-import { acknowledge, acknowledgeImagePull, fargateTask, retention, serviceProps, taskSecurityGroup } from './common.ts';
+import { acknowledge, acknowledgeImagePull, fargateTask, retention, scalingCooldowns, serviceProps, taskSecurityGroup } from './common.ts';
 import type { Cache, Database } from './data.ts';
 
 export interface ApiServiceProps {
@@ -110,7 +110,7 @@ export class ApiService extends Construct {
     }
 
     this.scaling = this.service.autoScaleTaskCount({ minCapacity: p.api.replicasMin, maxCapacity: p.api.replicasMax });
-    const cooldowns = { scaleOutCooldown: Duration.seconds(p.api.scaleUpStabilizationSeconds), scaleInCooldown: Duration.seconds(p.api.scaleDownStabilizationSeconds) };
+    const cooldowns = scalingCooldowns(p);
     this.scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: p.api.autoscalingCpuTargetPercent, ...cooldowns });
     this.scaling.scaleOnMemoryUtilization('Memory', { targetUtilizationPercent: p.api.autoscalingMemoryTargetPercent, ...cooldowns });
     for (const s of p.api.scheduledScaling ?? []) {
@@ -134,8 +134,7 @@ export class ApiService extends Construct {
     this.scaling.scaleOnRequestCount('Requests', {
       requestsPerTarget: p.derived.api.autoscalingRequestsPerTargetPerMinute,
       targetGroup,
-      scaleOutCooldown: Duration.seconds(p.api.scaleUpStabilizationSeconds),
-      scaleInCooldown: Duration.seconds(p.api.scaleDownStabilizationSeconds),
+      ...scalingCooldowns(p),
     });
   }
 }

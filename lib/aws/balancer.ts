@@ -13,7 +13,7 @@ import { Construct } from 'constructs';
 import { CONTAINER_PORTS, NGINX_HEALTH_PATH, STUB_STATUS_PATH } from '../../nginx/render.ts';
 import { CONTAINER_IMAGES, EXPORTER_RESOURCES, fargateTaskSize, PORTS, type ResolvedProfile } from '../profile/index.ts';
 import type { ApiService } from './api.ts';
-import { acknowledge, acknowledgeImagePull, fargateTask, retention, serviceProps, taskSecurityGroup } from './common.ts';
+import { acknowledge, acknowledgeImagePull, fargateTask, retention, scalingCooldowns, serviceProps, taskSecurityGroup } from './common.ts';
 
 /** The public listener port (plain TCP/HTTP: TLS needs a certificate for the user's own domain). */
 export const PUBLIC_PORT = 80;
@@ -68,7 +68,7 @@ export class NginxBalancer extends Construct {
         retries: 3,
       },
       // nginx's graceful quit gives in-flight requests the longest a proxied request can take.
-      stopTimeout: Duration.seconds(Math.min(120, p.derived.nginx.shutdownTimeoutSeconds + 5)),
+      stopTimeout: Duration.seconds(p.derived.nginx.containerStopTimeoutSeconds),
       readonlyRootFilesystem: true,
     });
     nginx.addMountPoints({ containerPath: '/tmp', sourceVolume: 'tmp', readOnly: false });
@@ -101,7 +101,7 @@ export class NginxBalancer extends Construct {
     this.dnsName = `nginx.${props.cluster.defaultCloudMapNamespace!.namespaceName}`;
     if (p.derived.nginx.hpa) {
       const scaling = this.service.autoScaleTaskCount({ minCapacity: p.nginx.replicasMin, maxCapacity: p.nginx.replicasMax });
-      scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: p.derived.nginx.autoscalingCpuTargetPercent, scaleOutCooldown: Duration.seconds(p.api.scaleUpStabilizationSeconds), scaleInCooldown: Duration.seconds(p.api.scaleDownStabilizationSeconds) });
+      scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: p.derived.nginx.autoscalingCpuTargetPercent, ...scalingCooldowns(p) });
     }
 
     const lbSecurityGroup = new ec2.SecurityGroup(this, 'LoadBalancerSecurityGroup', { vpc, description: 'NLB: the public listener in, nginx out', allowAllOutbound: false });

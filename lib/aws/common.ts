@@ -10,15 +10,12 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct, IConstruct } from 'constructs';
-import type { ResolvedProfile } from '../profile/index.ts';
+import { SERVICE_DNS_TTL_SECONDS, type ResolvedProfile } from '../profile/index.ts';
 
 export function retention(p: ResolvedProfile): logs.RetentionDays {
   // RetentionDays' values are the day counts CloudWatch accepts; the profile schema allows only those.
   return p.derived.monitoring.logRetentionDays as logs.RetentionDays;
 }
-
-/** Cloud Map records live this long; nginx re-resolves every 5 s on top (nginx/render.ts). */
-export const CLOUD_MAP_TTL_SECONDS = 5;
 
 /** Fargate counts CPU in units of 1/1024 vCPU. */
 export function cpuUnits(vcpu: number): number {
@@ -44,6 +41,11 @@ export function taskSecurityGroup(scope: Construct, vpc: ec2.IVpc, description: 
   return group;
 }
 
+/** Autoscaling cooldowns: the profile's stabilization windows, for every scaled service. */
+export function scalingCooldowns(p: ResolvedProfile): { scaleOutCooldown: Duration; scaleInCooldown: Duration } {
+  return { scaleOutCooldown: Duration.seconds(p.api.scaleUpStabilizationSeconds), scaleInCooldown: Duration.seconds(p.api.scaleDownStabilizationSeconds) };
+}
+
 /** What every long-running service shares: private subnets, its Cloud Map name, and deploys that roll back instead of failing. */
 export function serviceProps(props: { cluster: ecs.ICluster; subnets: ec2.SubnetSelection; securityGroup: ec2.ISecurityGroup; name: string }) {
   return {
@@ -52,7 +54,7 @@ export function serviceProps(props: { cluster: ecs.ICluster; subnets: ec2.Subnet
     vpcSubnets: props.subnets,
     securityGroups: [props.securityGroup],
     assignPublicIp: false,
-    cloudMapOptions: { name: props.name, dnsRecordType: servicediscovery.DnsRecordType.A, dnsTtl: Duration.seconds(CLOUD_MAP_TTL_SECONDS) },
+    cloudMapOptions: { name: props.name, dnsRecordType: servicediscovery.DnsRecordType.A, dnsTtl: Duration.seconds(SERVICE_DNS_TTL_SECONDS) },
     propagateTags: ecs.PropagatedTagSource.SERVICE,
   } satisfies Partial<ecs.FargateServiceProps>;
 }

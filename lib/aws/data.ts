@@ -35,10 +35,9 @@ export class Database extends Construct {
       },
     });
 
-    const [size] = [pg.instanceClass.replace(/^db\./, '')];
     this.instance = new rds.DatabaseInstance(this, 'Postgres', {
       engine,
-      instanceType: new ec2.InstanceType(size!),
+      instanceType: new ec2.InstanceType(pg.instanceClass.replace(/^db\./, '')),
       vpc: props.vpc,
       vpcSubnets: props.subnets,
       securityGroups: [this.securityGroup],

@@ -61,8 +61,8 @@ export class SelfHostedMonitoring extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
       securityGroup: new ec2.SecurityGroup(this, 'StorageSecurityGroup', { vpc, description: 'EFS: NFS from Prometheus and Grafana', allowAllOutbound: false }),
     });
-    this.fileSystem.connections.allowFrom(this.securityGroup, ec2.Port.tcp(2049), 'NFS from monitoring');
-    this.securityGroup.addEgressRule(this.fileSystem.connections.securityGroups[0]!, ec2.Port.tcp(2049), 'NFS to EFS');
+    this.fileSystem.connections.allowDefaultPortFrom(this.securityGroup, 'NFS from monitoring');
+    this.securityGroup.addEgressRule(this.fileSystem.connections.securityGroups[0]!, ec2.Port.tcp(efs.FileSystem.DEFAULT_PORT), 'NFS to EFS');
 
     const service = (name: 'prometheus' | 'grafana', cpuMillicores: number, memoryMiB: number, uid: string, dataPath: string, container: ecs.ContainerDefinitionOptions) => {
       const task = fargateTask(this, `${name}Task`, p, fargateTaskSize(cpuMillicores, memoryMiB));

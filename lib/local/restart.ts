@@ -19,6 +19,7 @@
 import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UserError } from '../profile/errors.ts';
+import { TIMEOUT_MARGIN_SECONDS } from '../profile/derive.ts';
 import { resolveProfileData } from '../profile/load.ts';
 import { apiReplicaReady, spawnApiReplica } from './api-replica.ts';
 import { LocalStartError, readState, writeState, type LocalService, type LocalState } from './env.ts';
@@ -87,7 +88,7 @@ async function restartLocked(stateDirArg: string, stateDir: string, name: string
   let stoppedAt = Date.now();
   if (isAlive(replica.pid)) {
     log(`stopping ${name} (SIGTERM: in-flight requests finish, connections close without resets; nginx retries elsewhere)`);
-    const stopped = await stopProcessGroup(replica.pid, { signal: 'SIGTERM', timeoutMs: (profile.derived.api.terminationGracePeriodSeconds + 5) * 1000 });
+    const stopped = await stopProcessGroup(replica.pid, { signal: 'SIGTERM', timeoutMs: (profile.derived.api.terminationGracePeriodSeconds + TIMEOUT_MARGIN_SECONDS) * 1000 });
     if (stopped === 'killed') log(`${name} did not stop within its grace period and was killed`);
     stoppedAt = Date.now();
   }

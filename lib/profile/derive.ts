@@ -141,6 +141,8 @@ export interface Derived {
     readonly preStopDelaySeconds: number;
     /** worker_shutdown_timeout: a graceful quit gives in-flight requests the longest a proxied request can take. */
     readonly shutdownTimeoutSeconds: number;
+    /** ECS stopTimeout for nginx: the graceful quit plus a margin, within Fargate's cap. */
+    readonly containerStopTimeoutSeconds: number;
     /** Covers the preStop delay and the graceful quit, so Kubernetes never kills nginx mid-request. */
     readonly terminationGracePeriodSeconds: number;
   };
@@ -225,6 +227,7 @@ export function derive(p: Profile): Derived {
       autoscalingCpuTargetPercent: p.nginx.autoscalingCpuTargetPercent ?? p.api.autoscalingCpuTargetPercent,
       preStopDelaySeconds: nginxPreStop,
       shutdownTimeoutSeconds: nginxShutdown,
+      containerStopTimeoutSeconds: Math.min(ECS_MAX_STOP_TIMEOUT_SECONDS, nginxShutdown + TIMEOUT_MARGIN_SECONDS),
       terminationGracePeriodSeconds: nginxPreStop + nginxShutdown + TIMEOUT_MARGIN_SECONDS,
     },
     autoscaling: { minReplicas: p.api.replicasMin, maxReplicas: p.api.replicasMax },

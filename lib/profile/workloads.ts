@@ -31,6 +31,12 @@ export const AWS_INTERFACE_ENDPOINTS = Object.freeze({ EcrApi: 'ecr.api', EcrDoc
 /** The Postgres role and database the API, the migrations and the exporter use on every target; the password alone is secret. */
 export const DATABASE = Object.freeze({ user: 'apistack', name: 'apistack' });
 
+/**
+ * How long a service's DNS answer is trusted: Cloud Map records live this long, and nginx
+ * re-resolves the API's name this often (resolver valid=), so a replaced task drops out within it.
+ */
+export const SERVICE_DNS_TTL_SECONDS = 5;
+
 /** Third-party images every target runs, pinned, so Kubernetes and AWS run the same versions. */
 export const CONTAINER_IMAGES = Object.freeze({
   postgresExporter: 'quay.io/prometheuscommunity/postgres-exporter:v0.15.0',
