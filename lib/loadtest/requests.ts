@@ -5,6 +5,8 @@
 import type { RequestKind, Scenario } from './scenario.ts';
 
 /** What setup left for the load to use: the users to read and the API keys to write with. */
+const STATUS_PATH = '/api/status';
+
 export interface SeedData {
   /** The seeded users' ids, as inclusive ranges (one per bulk insert). */
   readonly userIdRanges: readonly { readonly first: number; readonly last: number }[];
@@ -27,8 +29,6 @@ export interface RequestPlanOptions {
   readonly basePath?: string;
   /** Makes the Idempotency-Keys of this run unique across runs. */
   readonly runId: string;
-  /** Random numbers in [0, 1). @default Math.random */
-  readonly random?: () => number;
 }
 
 /**
@@ -37,7 +37,7 @@ export interface RequestPlanOptions {
  * once (so every accepted write is a new committed row, never a replay).
  */
 export function requestPlan(scenario: Scenario, seed: SeedData, opts: RequestPlanOptions): () => PlannedRequest {
-  const random = opts.random ?? Math.random;
+  const random = Math.random;
   const base = opts.basePath ?? '';
   const kinds = scenario.mix.map((m) => m.kind);
   const totalWeight = scenario.mix.reduce((sum, m) => sum + m.weight, 0);
@@ -63,11 +63,12 @@ export function requestPlan(scenario: Scenario, seed: SeedData, opts: RequestPla
     return kinds[i === -1 ? kinds.length - 1 : i]!;
   };
 
+  const statusPath = `${base}${STATUS_PATH}`;
   return (): PlannedRequest => {
     const kind = pick();
     switch (kind) {
       case 'status':
-        return { kind, method: 'GET', path: `${base}/api/status`, headers: {} };
+        return { kind, method: 'GET', path: statusPath, headers: {} };
       case 'read':
         return { kind, method: 'GET', path: `${base}/api/users/${userAt(Math.floor(random() * users))}`, headers: {} };
       case 'write': {
@@ -95,5 +96,5 @@ export function requestPlan(scenario: Scenario, seed: SeedData, opts: RequestPla
 export function fixedRequest(scenario: Scenario, basePath = ''): PlannedRequest | undefined {
   const kinds = new Set(scenario.mix.map((m) => m.kind));
   if (kinds.size !== 1 || !kinds.has('status')) return undefined;
-  return { kind: 'status', method: 'GET', path: `${basePath}/api/status`, headers: {} };
+  return { kind: 'status', method: 'GET', path: `${basePath}${STATUS_PATH}`, headers: {} };
 }

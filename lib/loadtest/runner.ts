@@ -174,7 +174,8 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
           setupRequest: (req: Record<string, unknown>, context: Record<string, unknown>) => {
             const r = next();
             context.kind = r.kind;
-            return { ...req, method: r.method, path: r.path, headers: { ...r.headers }, body: r.body };
+            // autocannon hands over a fresh request object each time, and the plan a fresh header set: no copies.
+            return Object.assign(req, { method: r.method, path: r.path, headers: r.headers, body: r.body });
           },
           // Called with the answered request's context just before the 'response' event.
           onResponse: (_status: number, _body: string, context: Record<string, unknown>) => {

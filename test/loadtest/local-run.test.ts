@@ -97,7 +97,7 @@ describe('apistack loadtest --local', () => {
     // Latency thresholds depend on what else the machine runs; the exit code must follow them.
     expect(code, run.stderr()).toBe(report.thresholds.every((t) => t.passed) ? 0 : 2);
     expect(report).toMatchObject({ scenario: 'mixed', profile: 'loadtest', errors: {}, successRate: 1, setup: { users: 10_000, apiKeys: 200 } });
-    expect(report.environment).toEqual({ apiReplicas: 2, workersPerReplica: 1 });
+    expect(report.environment).toEqual({ apiReplicas: 2, workersPerReplica: 1, vcpuPerReplica: 1 });
     expect(report.cost).toMatchObject({ target: 'aws', apiReplicas: 2 });
     expect(Object.keys(report.requests.byKind!).sort()).toEqual(['read', 'status', 'write']);
     expect(report.thresholds.map((t) => t.name)).toEqual(['p95Ms', 'errorRatePercent']);
