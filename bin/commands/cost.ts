@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
-import { autoscalingTotals, Catalog, compare, parseFormat, priceProfile, priceTemplate, renderBreakdown, renderComparison, type ReplicaPoint, type Target } from '../../lib/cost/index.ts';
+import { autoscalingTotals, Catalog, compare, parseFormat, priceProfile, priceTemplate, renderBreakdown, renderComparison, type ReplicaPoint } from '../../lib/cost/index.ts';
 import { loadProfile, UserError } from '../../lib/profile/index.ts';
+import { parsePositive, parseTarget } from './flags.ts';
 
 interface CostOptions {
   profile?: string;
@@ -13,17 +14,6 @@ interface CostOptions {
   implementationCost?: string;
   replicas?: string;
   fromTemplate?: string;
-}
-
-function parseTarget(value: string): Target {
-  if (value === 'aws' || value === 'k8s') return value;
-  throw new UserError(`unknown target "${value}"; use aws or k8s`);
-}
-
-function parsePositive(flag: string, value: string, allowZero = false): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) throw new UserError(`${flag} must be a ${allowZero ? 'non-negative' : 'positive'} number, got "${value}"`);
-  return n;
 }
 
 function parseReplicas(value: string | undefined): ReplicaPoint | undefined {

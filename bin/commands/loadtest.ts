@@ -35,6 +35,7 @@ import {
   type SetupResult,
 } from '../../lib/loadtest/index.ts';
 import { loadProfile, UserError, type ResolvedProfile } from '../../lib/profile/index.ts';
+import { parsePositive, parsePositiveInt, parseTarget } from './flags.ts';
 import { ensureAppBundle } from './local.ts';
 
 /** Exit code when the run completed but a threshold failed (1 is for mistakes in the input). */
@@ -61,23 +62,6 @@ interface LoadtestOptions {
   stateDir: string;
   prometheus?: boolean;
   timeout: string;
-}
-
-function positiveInt(flag: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UserError(`${flag} must be a whole number of at least 1, got "${value}"`);
-  return n;
-}
-
-function positiveNumber(flag: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new UserError(`${flag} must be a positive number, got "${value}"`);
-  return n;
-}
-
-function parseCostTarget(value: string): Target {
-  if (value === 'aws' || value === 'k8s') return value;
-  throw new UserError(`--cost-target must be aws or k8s, got "${value}"`);
 }
 
 function generatorName(): string {
@@ -119,9 +103,9 @@ function prepare(opts: LoadtestOptions): Prepared {
   const format = parseReportFormat(opts.format);
   const overrides = {
     ...(opts.duration !== undefined ? { durationSeconds: parseDuration(opts.duration) } : {}),
-    ...(opts.requests !== undefined ? { requests: positiveInt('--requests', opts.requests) } : {}),
-    ...(opts.connections !== undefined ? { connections: positiveInt('--connections', opts.connections) } : {}),
-    ...(opts.rate !== undefined ? { rate: positiveNumber('--rate', opts.rate) } : {}),
+    ...(opts.requests !== undefined ? { requests: parsePositiveInt('--requests', opts.requests) } : {}),
+    ...(opts.connections !== undefined ? { connections: parsePositiveInt('--connections', opts.connections) } : {}),
+    ...(opts.rate !== undefined ? { rate: parsePositive('--rate', opts.rate) } : {}),
   };
   const scenario = withOverrides(loadScenario(opts.scenario), overrides);
   const profileRef = opts.profile ?? (opts.local ? LOCAL_DEFAULT_PROFILE : undefined);
@@ -129,7 +113,7 @@ function prepare(opts: LoadtestOptions): Prepared {
     scenario,
     format,
     ...(profileRef !== undefined ? { profile: loadProfile(profileRef) } : {}),
-    costTarget: parseCostTarget(opts.costTarget),
+    costTarget: parseTarget(opts.costTarget, 'cost target'),
     timeoutSeconds: parseDuration(opts.timeout, '--timeout'),
   };
 }

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { Catalog, priceProfile } from '../../lib/cost/index.ts';
 import { plan, renderPlan, type MeasuredRun } from '../../lib/loadtest/plan.ts';
 import { loadProfile, UserError } from '../../lib/profile/index.ts';
+import { parsePositive, parseTarget } from './flags.ts';
 
 interface PlanOptions {
   runs: string[];
@@ -34,21 +35,9 @@ function readRun(file: string): MeasuredRun {
   return r as MeasuredRun;
 }
 
-function positive(flag: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new UserError(`${flag} must be a positive number, got "${value}"`);
-  return n;
-}
-
-function nonNegative(flag: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new UserError(`${flag} must be a number of percent, 0 or more, got "${value}"`);
-  return n;
-}
-
 export function planReport(opts: PlanOptions): string {
   if (opts.runs.length === 0) throw new UserError('give at least one measured run: --runs report.json (apistack loadtest --format json --out report.json)');
-  if (opts.target !== 'aws' && opts.target !== 'k8s') throw new UserError(`unknown target "${opts.target}"; use aws or k8s`);
+  const target = parseTarget(opts.target);
   if (opts.format !== 'table' && opts.format !== 'json') throw new UserError(`unknown format "${opts.format}"; use table or json`);
   const runs = opts.runs.map(readRun);
   const named = [...new Set(runs.map((r) => r.profile).filter((p): p is string => Boolean(p)))];
@@ -57,8 +46,7 @@ export function planReport(opts: PlanOptions): string {
   }
   const profile = loadProfile(opts.profile ?? named[0]!);
   const catalog = Catalog.load(opts.prices);
-  const target = opts.target;
-  const answer = plan(runs, profile, { requestsPerSecond: positive('--rps', opts.rps), p95Ms: positive('--p95', opts.p95), target, maxReplicas: positive('--max-replicas', opts.maxReplicas), ...(opts.headroom !== undefined ? { minHeadroomPercent: nonNegative('--headroom', opts.headroom) } : {}) }, (p) => priceProfile(p, target, catalog).total);
+  const answer = plan(runs, profile, { requestsPerSecond: parsePositive('--rps', opts.rps), p95Ms: parsePositive('--p95', opts.p95), target, maxReplicas: parsePositive('--max-replicas', opts.maxReplicas), ...(opts.headroom !== undefined ? { minHeadroomPercent: parsePositive('--headroom', opts.headroom, true) } : {}) }, (p) => priceProfile(p, target, catalog).total);
   return renderPlan(answer, opts.format);
 }
 
