@@ -7,11 +7,11 @@ import { App } from 'aws-cdk-lib';
 import { join } from 'node:path';
 import { awsApp } from '../lib/aws/index.ts';
 import { loadTestScenario, type Scenario } from '../lib/loadtest/scenario.ts';
-import { DEFAULT_PROFILE, isUserError, loadProfile } from '../lib/profile/index.ts';
+import { DEFAULT_PROFILE, isUserError, loadProfile, type ResolvedProfile } from '../lib/profile/index.ts';
 
-export function synthAws(profileRef: string, outDir: string, loadTest?: Scenario): string {
+export function synthAws(profile: string | ResolvedProfile, outDir: string, loadTest?: Scenario): string {
   const outdir = join(outDir, 'aws');
-  const { app } = awsApp({ profile: loadProfile(profileRef), outdir, ...(loadTest ? { loadTest } : {}) });
+  const { app } = awsApp({ profile: typeof profile === 'string' ? loadProfile(profile) : profile, outdir, ...(loadTest ? { loadTest } : {}) });
   app.synth();
   return outdir;
 }

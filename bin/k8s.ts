@@ -3,14 +3,14 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { kubernetesApp } from '../charts/index.ts';
 import type { Scenario } from '../lib/loadtest/scenario.ts';
-import { DEFAULT_PROFILE, loadProfile } from '../lib/profile/index.ts';
+import { DEFAULT_PROFILE, loadProfile, type ResolvedProfile } from '../lib/profile/index.ts';
 
 /** `loadTest`: also write 90-loadtest.yaml, this scenario's k6 Jobs (`synth --loadtest`). */
-export function synthKubernetes(profileRef: string, outDir: string, apiImage?: string, loadTest?: Scenario): string {
+export function synthKubernetes(profile: string | ResolvedProfile, outDir: string, apiImage?: string, loadTest?: Scenario): string {
   const outdir = join(outDir, 'k8s');
   // A load test written by an earlier synth must not be applied with a stack that no longer receives its metrics.
   rmSync(join(outdir, '90-loadtest.yaml'), { force: true });
-  kubernetesApp({ profile: loadProfile(profileRef), outdir, ...(apiImage ? { apiImage } : {}), ...(loadTest ? { loadTest } : {}) }).synth();
+  kubernetesApp({ profile: typeof profile === 'string' ? loadProfile(profile) : profile, outdir, ...(apiImage ? { apiImage } : {}), ...(loadTest ? { loadTest } : {}) }).synth();
   return outdir;
 }
 

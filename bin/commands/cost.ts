@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { autoscalingTotals, Catalog, compare, parseFormat, priceProfile, priceTemplate, renderBreakdown, renderComparison, type ReplicaPoint } from '../../lib/cost/index.ts';
-import { loadProfile, UserError } from '../../lib/profile/index.ts';
+import { loadProfile, UserError, type ResolvedProfile } from '../../lib/profile/index.ts';
 import { parsePositive, parseTarget } from './flags.ts';
 
 interface CostOptions {
@@ -14,6 +14,8 @@ interface CostOptions {
   implementationCost?: string;
   replicas?: string;
   fromTemplate?: string;
+  /** A catalog already loaded (npm start prices two targets with one). */
+  catalog?: Catalog;
 }
 
 function parseReplicas(value: string | undefined): ReplicaPoint | undefined {
@@ -31,25 +33,26 @@ export function costReport(opts: CostOptions): string {
   const hoursPerMonth = parsePositive('--hours-per-month', opts.hoursPerMonth);
   const implementationCost = opts.implementationCost === undefined ? undefined : parsePositive('--implementation-cost', opts.implementationCost, true);
   const replicas = parseReplicas(opts.replicas);
-  const catalog = Catalog.load(opts.prices);
+  const catalog = opts.catalog ?? Catalog.load(opts.prices);
   if (opts.fromTemplate !== undefined) {
     if (opts.profile || opts.current || opts.optimized) throw new UserError('--from-template prices what a synthesized stack deploys; it takes no --profile, --current or --optimized');
     if (target !== 'aws') throw new UserError('--from-template reads an AWS cloud assembly; use --target aws (the default)');
     const { breakdown, totals } = priceTemplate(opts.fromTemplate, catalog, { hoursPerMonth, ...(replicas !== undefined ? { replicas } : {}) });
     return renderBreakdown(breakdown, format, totals);
   }
-  const price = (ref: string) => priceProfile(loadProfile(ref), target, catalog, { hoursPerMonth, ...(replicas !== undefined ? { replicas } : {}) });
+  // Each profile is loaded once and priced at the asked point and across its range.
+  const price = (p: ResolvedProfile) => priceProfile(p, target, catalog, { hoursPerMonth, ...(replicas !== undefined ? { replicas } : {}) });
+  const range = (p: ResolvedProfile) => autoscalingTotals(p, target, catalog, hoursPerMonth);
 
   if (opts.current || opts.optimized) {
     if (opts.profile) throw new UserError('use either --profile P, or --current A --optimized B, not both');
     if (!opts.current || !opts.optimized) throw new UserError('a savings table needs both --current and --optimized');
-    const range = (ref: string) => autoscalingTotals(loadProfile(ref), target, catalog, hoursPerMonth);
-    return renderComparison(compare(price(opts.current), price(opts.optimized), implementationCost), format, { current: range(opts.current), optimized: range(opts.optimized) });
+    const [current, optimized] = [loadProfile(opts.current), loadProfile(opts.optimized)];
+    return renderComparison(compare(price(current), price(optimized), implementationCost), format, { current: range(current), optimized: range(optimized) });
   }
   if (implementationCost !== undefined) throw new UserError('--implementation-cost needs --current and --optimized');
-  const ref = opts.profile ?? 'optimized';
-  const profile = loadProfile(ref);
-  return renderBreakdown(price(ref), format, autoscalingTotals(profile, target, catalog, hoursPerMonth));
+  const profile = loadProfile(opts.profile ?? 'optimized');
+  return renderBreakdown(price(profile), format, range(profile));
 }
 
 export function registerCostCommands(program: Command): void {

@@ -6,6 +6,7 @@ import { DEFAULT_PROFILE, loadProfile, type ResolvedProfile } from '../../lib/pr
 import { synthAws } from '../aws.ts';
 import { synthKubernetes } from '../k8s.ts';
 import { describeAwsAssembly } from './synth.ts';
+import { Catalog } from '../../lib/cost/index.ts';
 import { costReport } from './cost.ts';
 import { profileSummary } from './profile.ts';
 
@@ -23,12 +24,13 @@ export function registerMainCommand(program: Command): void {
       const profile = loadProfile(opts.profile);
       console.log(`profile ${profileSummary(profile)}`);
       for (const file of synthesizeNginx(profile, opts.out)) console.log(`wrote ${file}`);
-      const k8sDir = synthKubernetes(opts.profile, opts.out);
+      const k8sDir = synthKubernetes(profile, opts.out);
       for (const f of readdirSync(k8sDir).sort()) console.log(`wrote ${join(k8sDir, f)}`);
-      for (const line of describeAwsAssembly(synthAws(opts.profile, opts.out))) console.log(line);
+      for (const line of describeAwsAssembly(synthAws(profile, opts.out))) console.log(line);
+      const catalog = Catalog.load();
       for (const target of ['aws', 'k8s']) {
         console.log('');
-        console.log(costReport({ current: 'baseline', optimized: opts.profile, target, format: 'table', prices: [], hoursPerMonth: '730' }));
+        console.log(costReport({ current: 'baseline', optimized: opts.profile, target, format: 'table', prices: [], hoursPerMonth: '730', catalog }));
       }
     });
 }
