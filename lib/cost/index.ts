@@ -35,11 +35,8 @@ export function autoscalingTotals(p: ResolvedProfile, target: Target, catalog: C
 export function priceTemplate(path: string, catalog: Catalog, opts: { hoursPerMonth?: number; replicas?: ReplicaPoint } = {}): { breakdown: Breakdown; totals: AutoscalingTotals; profile: ResolvedProfile } {
   const hoursPerMonth = opts.hoursPerMonth ?? DEFAULT_HOURS_PER_MONTH;
   const { template, file } = readTemplate(path);
-  const at = (replicas: ReplicaPoint | undefined) => {
-    const { inputs, profile } = awsInputsFromTemplate(template, file, replicas);
-    return { breakdown: priceAws(inputs, profile, catalog, { hoursPerMonth }), profile };
-  };
-  const { breakdown, profile } = at(opts.replicas);
-  const totals: AutoscalingTotals = { min: at('min').breakdown.total, max: at('max').breakdown.total, ...(profile.api.replicasExpected !== undefined ? { expected: at('expected').breakdown.total } : {}) };
-  return { breakdown, totals, profile };
+  const { profile, at } = awsInputsFromTemplate(template, file);
+  const price = (replicas: ReplicaPoint | undefined) => priceAws(at(replicas), profile, catalog, { hoursPerMonth });
+  const totals: AutoscalingTotals = { min: price('min').total, max: price('max').total, ...(profile.api.replicasExpected !== undefined ? { expected: price('expected').total } : {}) };
+  return { breakdown: price(opts.replicas), totals, profile };
 }

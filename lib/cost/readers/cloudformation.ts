@@ -68,7 +68,11 @@ function refsIn(value: unknown): string[] {
   return [];
 }
 
-export function awsInputsFromTemplate(template: CloudFormationTemplate, file: string, replicas?: ReplicaPoint): { inputs: AwsCostInputs; profile: ResolvedProfile } {
+/**
+ * The template read once: its profile and everything it deploys; `at` sets the API replica count
+ * (a point of the template's autoscaling range), the one input that varies by what is asked.
+ */
+export function awsInputsFromTemplate(template: CloudFormationTemplate, file: string): { profile: ResolvedProfile; at(replicas?: ReplicaPoint): AwsCostInputs } {
   const data = template.Metadata?.[PROFILE_METADATA_KEY];
   if (!data || typeof data !== 'object') throw new UserError(`${file} has no ${PROFILE_METADATA_KEY} metadata: it was not synthesized by apistack (apistack synth --target aws)`);
   const p = resolveProfileData(data as Record<string, unknown>, [file], file);
@@ -100,7 +104,6 @@ export function awsInputsFromTemplate(template: CloudFormationTemplate, file: st
   const api = serviceWith('api');
   if (!api?.range) throw missing('API service with an autoscaling range');
   const architecture: AwsCostInputs['architecture'] = api.arm64 ? 'arm64' : 'x86_64';
-  const apiCount = replicaCount(api.range, replicas, p.api.replicasExpected, file);
 
   const lbs = ofType(template, 'AWS::ElasticLoadBalancingV2::LoadBalancer');
   if (lbs.length !== 1) throw missing('single load balancer');
@@ -127,7 +130,7 @@ export function awsInputsFromTemplate(template: CloudFormationTemplate, file: st
     profile: p.name,
     region: p.region,
     architecture,
-    api: tasks('API', api, apiCount),
+    api: tasks('API', api, api.range.min),
     loadBalancer,
     loadBalancerZones,
     ...(nginx ? { nginx: tasks('nginx', nginx, fixedCount(nginx)) } : {}),
@@ -146,7 +149,8 @@ export function awsInputsFromTemplate(template: CloudFormationTemplate, file: st
     natGateways: ofType(template, 'AWS::EC2::NatGateway').length,
     interfaceEndpointAzs,
   };
-  return { inputs, profile: p };
+  const range = api.range;
+  return { profile: p, at: (replicas) => ({ ...inputs, api: { ...inputs.api, count: replicaCount(range, replicas, p.api.replicasExpected, file) } }) };
 }
 
 function replicaCount(range: { min: number; max: number }, point: ReplicaPoint | undefined, expected: number | undefined, file: string): number {
