@@ -1,13 +1,11 @@
 /**
- * Opening pages in headless Chromium (Debian's `chromium` package), two ways: `openPage` talks to
- * it over the DevTools protocol on a pipe (--remote-debugging-pipe: commands on fd 3, replies on
- * fd 4, each message a JSON text ended by a NUL byte), so no WebSocket client or npm package is
- * needed; `renderPage` reads the DOM it dumps and every console line it logs. A missing browser
- * fails the test with the package to install, never a skip.
+ * Opening pages in headless Chromium (Debian's `chromium` package) over the DevTools protocol on a
+ * pipe (--remote-debugging-pipe: commands on fd 3, replies on fd 4, each message a JSON text ended
+ * by a NUL byte), so no WebSocket client or npm package is needed. `renderPage` is `openPage`
+ * reading back the DOM. A missing browser fails the test with the package to install, never a skip.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { tempDir } from './servers.ts';
@@ -23,6 +21,8 @@ export function requireChromium(): string {
 }
 
 export interface PageReport {
+  /** Every console message, exception and browser log entry, of any level (a page meant to log nothing is checked for none). */
+  readonly console: string[];
   /** Console errors, uncaught exceptions and browser log errors, as text. */
   readonly errors: string[];
   /** Every URL the page requested (a self-contained page requests only itself). */
@@ -81,14 +81,19 @@ export async function openPage(file: string, expression: string, timeoutMs = 30_
     });
 
   const errors: string[] = [];
+  const consoleLines: string[] = [];
   const requests: string[] = [];
   let loaded: () => void = () => {};
   const load = new Promise<void>((resolve) => (loaded = resolve));
   listeners.push((m) => {
     const p = m.params ?? {};
-    if (m.method === 'Runtime.consoleAPICalled' && (p.type === 'error' || p.type === 'assert')) errors.push(`console.${p.type}: ${JSON.stringify(p.args)}`);
-    if (m.method === 'Runtime.exceptionThrown') errors.push(`exception: ${JSON.stringify(p.exceptionDetails)}`);
-    if (m.method === 'Log.entryAdded' && (p.entry as { level?: string })?.level === 'error') errors.push(`log: ${JSON.stringify(p.entry)}`);
+    const line =
+      m.method === 'Runtime.consoleAPICalled' ? `console.${p.type}: ${JSON.stringify(p.args)}` : m.method === 'Runtime.exceptionThrown' ? `exception: ${JSON.stringify(p.exceptionDetails)}` : m.method === 'Log.entryAdded' ? `log: ${JSON.stringify(p.entry)}` : undefined;
+    if (line !== undefined) {
+      consoleLines.push(line);
+      const isError = m.method === 'Runtime.exceptionThrown' || p.type === 'error' || p.type === 'assert' || (p.entry as { level?: string } | undefined)?.level === 'error';
+      if (isError) errors.push(line);
+    }
     if (m.method === 'Network.requestWillBeSent') requests.push(String((p.request as { url?: string })?.url));
     if (m.method === 'Page.loadEventFired') loaded();
   });
@@ -109,7 +114,7 @@ export async function openPage(file: string, expression: string, timeoutMs = 30_
     const evaluated = await send('Runtime.evaluate', { expression, returnByValue: true }, sessionId);
     const result = evaluated.result as { result?: { value?: unknown }; exceptionDetails?: unknown };
     if (result.exceptionDetails) throw new Error(`evaluating the test expression failed: ${JSON.stringify(result.exceptionDetails)}`);
-    return { errors, requests, value: result.result?.value };
+    return { errors, console: consoleLines, requests, value: result.result?.value };
   } finally {
     clearTimeout(timer);
     // Chromium may close the pipe before it answers Browser.close.
@@ -129,34 +134,8 @@ export interface RenderedPage {
   readonly console: readonly string[];
 }
 
-/**
- * Chromium prints each console message as an `INFO:CONSOLE` line on stderr with --enable-logging,
- * whatever its level, so a page meant to log nothing is checked for none at all.
- */
-export function renderPage(file: string): RenderedPage {
-  const bin = requireChromium();
-  const profileDir = join(tempDir('apistack-chromium-'), 'profile');
-  const r = spawnSync(
-    bin,
-    [
-      '--headless=new',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--no-default-browser-check',
-      `--user-data-dir=${profileDir}`,
-      '--enable-logging=stderr',
-      '--v=0',
-      '--dump-dom',
-      pathToFileURL(file).href,
-    ],
-    { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
-  );
-  if (r.error) throw r.error;
-  if (r.status !== 0) throw new Error(`chromium exited with ${r.status}:\n${r.stderr}`);
-  const consoleLines = r.stderr.split('\n').filter((l) => /:CONSOLE[:(]/.test(l));
-  return { dom: r.stdout, console: consoleLines };
+/** The page as the browser left it after loading, and everything it logged. */
+export async function renderPage(file: string): Promise<RenderedPage> {
+  const page = await openPage(file, 'document.documentElement.outerHTML');
+  return { dom: String(page.value), console: page.console };
 }
