@@ -8,6 +8,7 @@ import { kubernetesWorkloads, PORTS } from '../lib/profile/workloads.ts';
 import { container, DATABASE, emptyDir, httpProbe, kubernetesDefaultScaling, meta, podDisruptionBudget, preStopSleep, selectByName, serviceFor, workloadProps } from './common.ts';
 import { preferredTopologySpread, seccompRuntimeDefault } from './patches.ts';
 import { secretEnv } from './secrets.ts';
+import { APP_ROUTES } from '../lib/monitoring/index.ts';
 
 export const API_HEADLESS_SERVICE = 'api-headless';
 export const API_CONFIG_MAP = 'api-config';
@@ -57,9 +58,9 @@ export class ApiChart extends Chart {
             REDIS_PASSWORD: secretEnv(this, p, 'redisPassword'),
             ADMIN_TOKEN: secretEnv(this, p, 'adminToken'),
           },
-          startup: httpProbe('/healthz', PORTS.api, { periodSeconds: 2, failureThreshold: 30, timeoutSeconds: 2 }),
-          liveness: httpProbe('/healthz', PORTS.api, { periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 2 }),
-          readiness: httpProbe('/readyz', PORTS.api, { periodSeconds: 5, failureThreshold: 2, timeoutSeconds: 2 }),
+          startup: httpProbe(APP_ROUTES.liveness, PORTS.api, { periodSeconds: 2, failureThreshold: 30, timeoutSeconds: 2 }),
+          liveness: httpProbe(APP_ROUTES.liveness, PORTS.api, { periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 2 }),
+          readiness: httpProbe(APP_ROUTES.readiness, PORTS.api, { periodSeconds: 5, failureThreshold: 2, timeoutSeconds: 2 }),
           // Load balancers stop routing before the app starts draining.
           lifecycle: preStopSleep(p.api.preStopDelaySeconds),
           volumeMounts: [{ path: '/tmp', volume: emptyDir(this, 'tmp') }],

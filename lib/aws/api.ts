@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import { appEnvironment, type APP_SECRET_ENV, DATABASE, PORTS, type ResolvedProfile } from '../profile/index.ts';
 import { acknowledge, acknowledgeImagePull, fargateTask, retention, scalingCooldowns, serviceProps, taskSecurityGroup } from './common.ts';
 import type { Cache, Database } from './data.ts';
+import { APP_ROUTES } from '../monitoring/index.ts';
 
 export interface ApiServiceProps {
   readonly profile: ResolvedProfile;
@@ -77,7 +78,7 @@ export class ApiService extends Construct {
         { name: 'metrics', containerPort: PORTS.apiMetrics },
       ],
       healthCheck: {
-        command: ['CMD', 'node', '-e', `fetch('http://127.0.0.1:${PORTS.api}/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`],
+        command: ['CMD', 'node', '-e', `fetch('http://127.0.0.1:${PORTS.api}${APP_ROUTES.liveness}').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`],
         interval: Duration.seconds(10),
         timeout: Duration.seconds(2),
         retries: 3,

@@ -14,6 +14,7 @@ import { CONTAINER_PORTS, NGINX_HEALTH_PATH, STUB_STATUS_PATH } from '../../ngin
 import { CONTAINER_IMAGES, EXPORTER_RESOURCES, fargateTaskSize, PORTS, type ResolvedProfile } from '../profile/index.ts';
 import type { ApiService } from './api.ts';
 import { acknowledge, acknowledgeImagePull, fargateTask, retention, scalingCooldowns, serviceProps, taskSecurityGroup } from './common.ts';
+import { APP_ROUTES } from '../monitoring/index.ts';
 
 /** The public listener port (plain TCP/HTTP: TLS needs a certificate for the user's own domain). */
 export const PUBLIC_PORT = 80;
@@ -159,7 +160,7 @@ export class AlbBalancer extends Construct {
       targets: [props.api.service.loadBalancerTarget({ containerName: 'api', containerPort: PORTS.api })],
       loadBalancingAlgorithmType: elbv2.TargetGroupLoadBalancingAlgorithmType.LEAST_OUTSTANDING_REQUESTS,
       deregistrationDelay: Duration.seconds(p.api.gracefulTimeoutSeconds),
-      healthCheck: { path: '/readyz', interval: Duration.seconds(10), timeout: Duration.seconds(5), healthyThresholdCount: 2, unhealthyThresholdCount: 2 },
+      healthCheck: { path: APP_ROUTES.readiness, interval: Duration.seconds(10), timeout: Duration.seconds(5), healthyThresholdCount: 2, unhealthyThresholdCount: 2 },
     });
     props.api.scaleOnRequests(this.targetGroup);
   }

@@ -5,7 +5,7 @@
  */
 import { appEnvironment } from '../profile/app-env.ts';
 import type { ResolvedProfile } from '../profile/load.ts';
-import { WORKERS_LISTENING_METRIC } from '../monitoring/metrics.ts';
+import { APP_ROUTES, WORKERS_LISTENING_METRIC } from '../monitoring/metrics.ts';
 import { isAlive, spawnServer, waitFor, type SpawnedProcess } from './process.ts';
 
 export interface ApiReplicaOptions {
@@ -56,7 +56,7 @@ export async function httpReady(url: string): Promise<boolean> {
 /** Ready means every worker listens, not just the first: the replica serves with its full capacity. */
 export function apiReplicaReady(name: string, proc: SpawnedProcess, o: Pick<ApiReplicaOptions, 'profile' | 'port' | 'metricsPort' | 'logFile'>, signal?: AbortSignal): Promise<void> {
   const workers = o.profile.derived.api.workersPerReplica;
-  const readyUrl = `http://127.0.0.1:${o.port}/readyz`;
+  const readyUrl = `http://127.0.0.1:${o.port}${APP_ROUTES.readiness}`;
   const metricsUrl = `http://127.0.0.1:${o.metricsPort}/metrics`;
   return waitFor(`API replica ${name} at ${readyUrl} with ${workers} worker${workers === 1 ? '' : 's'} listening`, async () => (await httpReady(readyUrl)) && (await workersListening(metricsUrl, workers)), {
     timeoutMs: 60_000,

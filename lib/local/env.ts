@@ -15,7 +15,7 @@ import { renderNginxConfig } from '../../nginx/index.ts';
 import { locateBinary, requireBinary } from './binaries.ts';
 import { freePort, isAlive, isPortOpen, lastLines, spawnServer, StartError, stopProcessGroup, waitFor, logTail } from './process.ts';
 import { startNginx, startPostgres, startRedis } from './services.ts';
-import { prometheusConfig, renderRulesYaml, renderYaml } from '../monitoring/index.ts';
+import { APP_ROUTES, prometheusConfig, renderRulesYaml, renderYaml } from '../monitoring/index.ts';
 import { apiReplicaReady, httpReady, spawnApiReplica } from './api-replica.ts';
 
 export const DEFAULT_STATE_DIR = '.apistack/local';
@@ -252,7 +252,7 @@ export async function localUp(opts: UpOptions): Promise<LocalState> {
         const replica = { profile: p, appBundle: opts.appBundle, secrets, port, metricsPort, logFile };
         const proc = await starting(`api-${i}`, () => spawnApiReplica(replica));
         apiPorts.push(port);
-        record({ name: `api-${i}`, pid: proc.pid, port, adminPort: metricsPort, stopSignal: 'SIGTERM', readyUrl: `http://127.0.0.1:${port}/readyz`, logFile });
+        record({ name: `api-${i}`, pid: proc.pid, port, adminPort: metricsPort, stopSignal: 'SIGTERM', readyUrl: `http://127.0.0.1:${port}${APP_ROUTES.readiness}`, logFile });
         log(`starting API replica ${i} (${p.derived.api.workersPerReplica} workers) on 127.0.0.1:${port}, metrics on ${metricsPort}`);
         const ready = starting(`api-${i}`, () => apiReplicaReady(`api-${i}`, proc, replica, replicaSignal));
         // Handled at once: a replica failing while later ones are still spawned is not an
@@ -283,7 +283,7 @@ export async function localUp(opts: UpOptions): Promise<LocalState> {
       }
     });
     state = { ...state, url: `http://127.0.0.1:${listenPort}` };
-    record({ name: 'nginx', pid: nginx.pid, port: listenPort, adminPort: statusPort, stopSignal: 'SIGQUIT', readyUrl: `http://127.0.0.1:${listenPort}/readyz`, logFile: nginx.logFile });
+    record({ name: 'nginx', pid: nginx.pid, port: listenPort, adminPort: statusPort, stopSignal: 'SIGQUIT', readyUrl: `http://127.0.0.1:${listenPort}${APP_ROUTES.readiness}`, logFile: nginx.logFile });
     checkAborted(opts.signal);
 
     const prometheusBin = opts.prometheus === false ? undefined : locateBinary('prometheus');

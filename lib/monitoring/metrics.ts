@@ -4,6 +4,9 @@
  */
 import { METRICS } from '../../app/src/metrics-contract.ts';
 
+/** The app's routes (health, readiness, metrics), for the probes every target points at them. */
+export { ROUTES as APP_ROUTES } from '../../app/src/metrics-contract.ts';
+
 /** Workers of one API process that are listening; the local environment waits for all of them. */
 export const WORKERS_LISTENING_METRIC = METRICS.workersAlive;
 /** The request-duration histogram; its _count says how many requests a replica answered. */
