@@ -2,7 +2,7 @@
 import { ApiObject, Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import type { Construct } from 'constructs';
-import { allRuleGroups, GRAFANA_DASHBOARDS_DIR, grafanaProvisioning, prometheusConfig, renderRulesYaml, renderYaml, type LoadTestThresholds } from '../lib/monitoring/index.ts';
+import { allRuleGroups, GRAFANA_DASHBOARDS_DIR, GRAFANA_DATA_DIR, GRAFANA_ENVIRONMENT, PROMETHEUS_DATA_DIR, prometheusArgs, grafanaProvisioning, prometheusConfig, renderRulesYaml, renderYaml, type LoadTestThresholds } from '../lib/monitoring/index.ts';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
 import { kubernetesWorkloads, PORTS } from '../lib/profile/workloads.ts';
 import { container, emptyDir, httpProbe, IMAGES, labels, meta, selectByName, serviceFor, workloadProps } from './common.ts';
@@ -38,7 +38,7 @@ export class MonitoringChart extends Chart {
 
     const promConfig = new kplus.ConfigMap(this, 'prom-config', {
       metadata: meta('prometheus-config', 'prometheus'),
-      data: { 'prometheus.yml': renderYaml(prometheusConfig(p, { kind: 'kubernetes', namespace: p.kubernetes.namespace }, { ruleFiles: ['/etc/prometheus/rules/*.yml'] })) },
+      data: { 'prometheus.yml': renderYaml(prometheusConfig(p, { kind: 'kubernetes', namespace: p.kubernetes.namespace })) },
     });
     const promRules = new kplus.ConfigMap(this, 'prom-rules', { metadata: meta('prometheus-rules', 'prometheus'), data: { 'apistack.yml': renderRulesYaml(p) } });
     const promService = serviceFor(this, 'prom-service', { name: 'prometheus', owner: 'prometheus', ports: [{ name: 'web', port: PORTS.prometheus, targetPort: PORTS.prometheus }] });
@@ -52,7 +52,7 @@ export class MonitoringChart extends Chart {
       containers: [
         container(prom.containers[0]!, {
           image: IMAGES.prometheus,
-          args: ['--config.file=/etc/prometheus/prometheus.yml', '--storage.tsdb.path=/prometheus', `--storage.tsdb.retention.time=${p.monitoring.retentionDays}d`, '--web.enable-lifecycle', ...(props.loadTest ? ['--web.enable-remote-write-receiver'] : [])],
+          args: prometheusArgs(p, { remoteWriteReceiver: Boolean(props.loadTest), lifecycle: true }),
           ports: [{ name: 'web', number: PORTS.prometheus }],
           liveness: httpProbe('/-/healthy', PORTS.prometheus, { periodSeconds: 15 }),
           readiness: httpProbe('/-/ready', PORTS.prometheus, { periodSeconds: 5 }),
@@ -65,7 +65,7 @@ export class MonitoringChart extends Chart {
     });
     selectByName(prometheus, 'prometheus');
     seccompRuntimeDefault(prometheus);
-    dataVolumeClaim(prometheus, { name: 'prometheus', container: prometheus.containers[0]!, mountPath: '/prometheus', storageClassName: p.kubernetes.storageClassName, sizeGiB: prom.volumeGiB! });
+    dataVolumeClaim(prometheus, { name: 'prometheus', container: prometheus.containers[0]!, mountPath: PROMETHEUS_DATA_DIR, storageClassName: p.kubernetes.storageClassName, sizeGiB: prom.volumeGiB! });
 
     const provisioning = grafanaProvisioning(p, `http://prometheus:${PORTS.prometheus}`, props.loadTest ? { loadTest: props.loadTest } : {});
     const datasources = new kplus.ConfigMap(this, 'grafana-datasource', {
@@ -89,13 +89,12 @@ export class MonitoringChart extends Chart {
           ports: [{ name: 'web', number: PORTS.grafana }],
           envVariables: {
             GF_SECURITY_ADMIN_PASSWORD: secretEnv(this, p, 'grafanaAdminPassword'),
-            GF_PATHS_DATA: kplus.EnvValue.fromValue('/var/lib/grafana/data'),
-            GF_ANALYTICS_REPORTING_ENABLED: kplus.EnvValue.fromValue('false'),
+            ...Object.fromEntries(Object.entries(GRAFANA_ENVIRONMENT).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)])),
           },
           liveness: httpProbe('/api/health', PORTS.grafana, { periodSeconds: 15 }),
           readiness: httpProbe('/api/health', PORTS.grafana, { periodSeconds: 5 }),
           volumeMounts: [
-            { path: '/var/lib/grafana/data', volume: emptyDir(this, 'data') },
+            { path: GRAFANA_DATA_DIR, volume: emptyDir(this, 'data') },
             { path: '/tmp', volume: emptyDir(this, 'tmp') },
             { path: '/etc/grafana/provisioning/datasources', readOnly: true, volume: kplus.Volume.fromConfigMap(this, 'datasources-volume', datasources, { name: 'datasources' }) },
             { path: '/etc/grafana/provisioning/dashboards', readOnly: true, volume: kplus.Volume.fromConfigMap(this, 'providers-volume', providers, { name: 'providers' }) },

@@ -22,12 +22,10 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as snsSubscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Construct } from 'constructs';
-import { externalLabels, GRAFANA_DASHBOARDS_DIR, grafanaProvisioning, prometheusConfig, renderRulesYaml, renderYaml, sidecarScrapeConfig, type LoadTestThresholds } from '../monitoring/index.ts';
+import { externalLabels, GRAFANA_DASHBOARDS_DIR, GRAFANA_DATA_DIR, GRAFANA_ENVIRONMENT, PROMETHEUS_DATA_DIR, prometheusArgs, grafanaProvisioning, prometheusConfig, renderRulesYaml, renderYaml, sidecarScrapeConfig, type LoadTestThresholds } from '../monitoring/index.ts';
 import { CONTAINER_IMAGES, fargateTaskSize, PORTS, type ResolvedProfile } from '../profile/index.ts';
 import { acknowledge, acknowledgeImagePull, fargateTask, renderedContext, retention, serviceProps, taskSecurityGroup } from './common.ts';
 
-const PROMETHEUS_DATA = '/prometheus';
-const GRAFANA_DATA = '/var/lib/grafana/data';
 
 /** Self-hosted: Prometheus and Grafana as two Fargate services sharing one encrypted EFS file system. */
 export class SelfHostedMonitoring extends Construct {
@@ -90,7 +88,7 @@ export class SelfHostedMonitoring extends Construct {
       return svc;
     };
 
-    const promConfig = prometheusConfig(p, { kind: 'aws', apiMetricsDnsName: props.apiDnsName, ...(props.nginxDnsName ? { nginxExporterDnsName: props.nginxDnsName } : {}) }, { ruleFiles: ['/etc/prometheus/rules/*.yml'] });
+    const promConfig = prometheusConfig(p, { kind: 'aws', apiMetricsDnsName: props.apiDnsName, ...(props.nginxDnsName ? { nginxExporterDnsName: props.nginxDnsName } : {}) });
     const promContext = renderedContext('prometheus', {
       Dockerfile: [
         `FROM ${CONTAINER_IMAGES.prometheus}`,
@@ -101,9 +99,10 @@ export class SelfHostedMonitoring extends Construct {
       'prometheus.yml': renderYaml(promConfig),
       'rules.yml': renderRulesYaml(p),
     });
-    service('prometheus', m.prometheusCpuMillicores, m.prometheusMemoryMiB, '65534', PROMETHEUS_DATA, {
+    service('prometheus', m.prometheusCpuMillicores, m.prometheusMemoryMiB, '65534', PROMETHEUS_DATA_DIR, {
       image: ecs.ContainerImage.fromAsset(promContext, { platform: platformOf(p) }),
-      command: ['--config.file=/etc/prometheus/prometheus.yml', `--storage.tsdb.path=${PROMETHEUS_DATA}`, `--storage.tsdb.retention.time=${m.retentionDays}d`, `--storage.tsdb.retention.size=${Math.floor(m.storageGiB * 0.9)}GB`, ...(props.loadTest ? ['--web.enable-remote-write-receiver'] : [])],
+      // EFS grows without bound: the size cap is what keeps the priced storage (monitoring.storageGiB) true.
+      command: prometheusArgs(p, { remoteWriteReceiver: Boolean(props.loadTest), capBySize: true }),
       portMappings: [{ name: 'web', containerPort: PORTS.prometheus }],
       healthCheck: { command: ['CMD-SHELL', `wget -q -O /dev/null http://127.0.0.1:${PORTS.prometheus}/-/ready || exit 1`], interval: Duration.seconds(15), timeout: Duration.seconds(3), retries: 3, startPeriod: Duration.seconds(60) },
     });
@@ -123,9 +122,9 @@ export class SelfHostedMonitoring extends Construct {
       'providers.yml': prov.providers,
       ...Object.fromEntries(Object.entries(prov.dashboards).map(([file, json]) => [`dashboards/${file}`, json])),
     });
-    service('grafana', m.grafanaCpuMillicores, m.grafanaMemoryMiB, '472', GRAFANA_DATA, {
+    service('grafana', m.grafanaCpuMillicores, m.grafanaMemoryMiB, '472', GRAFANA_DATA_DIR, {
       image: ecs.ContainerImage.fromAsset(grafanaContext, { platform: platformOf(p) }),
-      environment: { GF_PATHS_DATA: GRAFANA_DATA, GF_ANALYTICS_REPORTING_ENABLED: 'false' },
+      environment: { ...GRAFANA_ENVIRONMENT },
       secrets: { GF_SECURITY_ADMIN_PASSWORD: ecs.Secret.fromSecretsManager(adminPassword) },
       portMappings: [{ name: 'web', containerPort: PORTS.grafana }],
       healthCheck: { command: ['CMD-SHELL', `wget -q -O /dev/null http://127.0.0.1:${PORTS.grafana}/api/health || exit 1`], interval: Duration.seconds(15), timeout: Duration.seconds(3), retries: 3, startPeriod: Duration.seconds(60) },

@@ -9,6 +9,7 @@ export * from './render.ts';
 export * from './metrics.ts';
 export * from './rules.ts';
 export * from './scrape.ts';
+export * from './servers.ts';
 
 export function renderRulesYaml(p: ResolvedProfile): string {
   return renderYaml({ groups: allRuleGroups(p) });
