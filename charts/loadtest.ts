@@ -9,7 +9,7 @@
 import { Chart, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import type { Construct } from 'constructs';
-import { FIXTURES_DIR, FIXTURES_KEY, FIXTURES_PATH, K6_ENV, needsSetup, renderK6Script, renderK6SetupScript, runnersOf, runSeconds, SERVICE_ACCOUNT_DIR } from '../lib/loadtest/k6.ts';
+import { FIXTURES_DIR, FIXTURES_KEY, FIXTURES_PATH, K6_ENV, needsSetup, renderK6Script, renderK6SetupScript, runnersOf, runSeconds, SERVICE_ACCOUNT_DIR, SETUP_MAX_MINUTES } from '../lib/loadtest/k6.ts';
 import type { Scenario } from '../lib/loadtest/scenario.ts';
 import { K6_TREND_STATS_ENV } from '../lib/monitoring/index.ts';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
@@ -75,7 +75,7 @@ export class LoadTestChart extends Chart {
         restartPolicy: kplus.RestartPolicy.NEVER,
         // A retry would seed a second time; a failed setup is for a person to look at.
         backoffLimit: 0,
-        activeDeadline: Duration.minutes(30),
+        activeDeadline: Duration.minutes(SETUP_MAX_MINUTES),
         containers: [
           container(LOADTEST_RESOURCES.setup, {
             image: IMAGES.k6,
@@ -95,12 +95,13 @@ export class LoadTestChart extends Chart {
     }
 
     const fixturesVolume = fixtures ? kplus.Volume.fromSecret(this, 'fixtures-volume', fixtures, { name: 'fixtures' }) : undefined;
+    const seconds = runSeconds(s);
     const job = new kplus.Job(this, 'runners', {
       ...workloadProps(LOADTEST_RUNNERS),
       restartPolicy: kplus.RestartPolicy.NEVER,
       // A runner that fails its thresholds exits non-zero: the Job fails instead of running the load again.
       backoffLimit: 0,
-      ...(runSeconds(s) !== undefined ? { activeDeadline: Duration.seconds(Math.ceil(runSeconds(s)!) + 900) } : {}),
+      ...(seconds !== undefined ? { activeDeadline: Duration.seconds(Math.ceil(seconds) + 900) } : {}),
       ...(fixturesVolume
         ? {
             initContainers: [

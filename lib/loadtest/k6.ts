@@ -46,6 +46,8 @@ export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccoun
 
 /** Users per POST /api/users/bulk: a 5,000-row body is ~350 kB, far below nginx's client_max_body_size and the app's 10,000-row limit. */
 export const USER_BATCH = 5000;
+/** The longest the one-off setup (seeding users and keys) may run, on every platform that runs it. */
+export const SETUP_MAX_MINUTES = 30;
 /** POST /api/keys requests in flight at once during setup. */
 export const KEY_BATCH = 20;
 
@@ -300,7 +302,7 @@ export function renderK6SetupScript(s: Scenario, opts: K6SetupScriptOptions): st
     "import exec from 'k6/execution';",
     '',
     'export const options = {',
-    "  scenarios: { setup: { executor: 'shared-iterations', vus: 1, iterations: 1, maxDuration: '30m' } },",
+    `  scenarios: { setup: { executor: 'shared-iterations', vus: 1, iterations: 1, maxDuration: '${SETUP_MAX_MINUTES}m' } },`,
     `  tags: { testid: '${s.name}-setup' },`,
     '};',
     '',

@@ -1,7 +1,7 @@
 /** Grafana dashboards generated from code, so every panel's PromQL is checked like the rules. */
 import { METRICS } from '../../app/src/metrics-contract.ts';
 import type { ResolvedProfile } from '../profile/load.ts';
-import { k6TrendMetric } from './metrics.ts';
+import { K6_TREND_STATS, k6TrendMetric } from './metrics.ts';
 
 export interface Panel {
   readonly title: string;
@@ -164,7 +164,7 @@ export function loadTestDashboardSpec(p: ResolvedProfile, t: LoadTestThresholds 
         title: 'Client latency p50 / p95 / p99 (worst runner, run so far)',
         unit: 's',
         exprs: [
-          ...(['p(50)', 'p(95)', 'p(99)'] as const).map((stat) => ({ expr: `max(${k6TrendMetric('http_req_duration', stat)})`, legend: stat })),
+          ...K6_TREND_STATS.map((stat) => ({ expr: `max(${k6TrendMetric('http_req_duration', stat)})`, legend: stat })),
           ...line(t.p95Ms === undefined ? undefined : t.p95Ms / 1000, 'p95 threshold'),
           ...line(t.p99Ms === undefined ? undefined : t.p99Ms / 1000, 'p99 threshold'),
         ],
