@@ -47,6 +47,8 @@ interface Result {
   crashes?: number;
   /** Where the CPU went, microseconds of CPU time per request (stack cases only). */
   cpuMicrosecondsPerRequest?: CpuShare;
+  /** pgbench reports a mean latency only: p50/p90/p99 then hold that mean. */
+  meanLatencyOnly?: boolean;
 }
 
 interface CpuShare {
@@ -202,8 +204,8 @@ function pgbench(name: string, url: string, file: string): Result {
   const latency = Number(/latency average = ([\d.]+) ms/.exec(r.stdout)?.[1]);
   const failed = Number(/number of failed transactions: (\d+)/.exec(r.stdout)?.[1] ?? 0);
   console.error(`· ${name}: ${Math.round(tps)} tps, mean ${latency} ms`);
-  // pgbench reports a mean, not percentiles: p50/p90/p99 hold the mean, marked in the summary.
-  return { name, seconds: referenceSeconds, requestsPerSecond: Math.round(tps), requests: Math.round(tps * referenceSeconds), p50Ms: latency, p90Ms: latency, p99Ms: latency, non2xx: failed, socketErrors: { connect: 0, read: 0, write: 0, timeout: 0, total: 0 } };
+  // pgbench reports a mean, not percentiles: p50/p90/p99 hold the mean, marked as such.
+  return { name, meanLatencyOnly: true, seconds: referenceSeconds, requestsPerSecond: Math.round(tps), requests: Math.round(tps * referenceSeconds), p50Ms: latency, p90Ms: latency, p99Ms: latency, non2xx: failed, socketErrors: { connect: 0, read: 0, write: 0, timeout: 0, total: 0 } };
 }
 
 // One plain Fastify process, nothing of the app: the framework's own cost behind nginx.
@@ -324,6 +326,7 @@ http {
   ];
   const nginxVersion = /nginx\/(\S+)/.exec(spawnSync(requireBinary('nginx'), ['-v'], { encoding: 'utf8' }).stderr)?.[1] ?? 'unknown';
   const report = {
+    measuredAt: new Date().toISOString(),
     machine: { cpus: availableParallelism(), node: process.version, nginx: nginxVersion },
     settings: { connections, threads, seconds, referenceSeconds, warmupSeconds },
     results: [nginxStatic, bareFastify, pgSelect, pgInsert, status, cached, events],
@@ -335,11 +338,11 @@ http {
   const md = [
     `# Sustained load (wrk, ${threads} thread, ${connections} connections)`,
     '',
-    `${report.machine.cpus} CPUs, Node ${report.machine.node}, nginx ${nginxVersion}; stack cases ${seconds} s, references ${referenceSeconds} s, each HTTP case after ${warmupSeconds} s of unmeasured warm-up. pgbench reports a mean latency only: its p50 and p99 columns show the mean.`,
+    `${report.machine.cpus} CPUs, Node ${report.machine.node}, nginx ${nginxVersion}; stack cases ${seconds} s, references ${referenceSeconds} s, each HTTP case after ${warmupSeconds} s of unmeasured warm-up. pgbench reports a mean latency only: its p50 column shows that mean.`,
     '',
     '| case | req/s | p50 ms | p99 ms | non-2xx | socket errors | recycles | crashes |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
-    ...report.results.map((r) => `| ${r.name} | ${r.requestsPerSecond} | ${r.p50Ms} | ${r.p99Ms} | ${r.non2xx} | ${r.socketErrors.total} | ${dash(r.recycles)} | ${dash(r.crashes)} |`),
+    ...report.results.map((r) => `| ${r.name} | ${r.requestsPerSecond} | ${r.meanLatencyOnly ? `mean ${r.p50Ms}` : r.p50Ms} | ${r.meanLatencyOnly ? '–' : r.p99Ms} | ${r.non2xx} | ${r.socketErrors.total} | ${dash(r.recycles)} | ${dash(r.crashes)} |`),
     '',
     'Where the CPU went, microseconds of CPU time per request (from /proc; "other" is everything else the machine did: wrk, Postgres, Redis, the kernel):',
     '',
