@@ -81,6 +81,18 @@ describe('Kubernetes manifests hold no secret and synthesize deterministically',
     }
   });
 
+  it('two CLI synths in separate processes, load-test Job included, write byte-identical files', () => {
+    const outs = [tempDir('apistack-synth-a-'), tempDir('apistack-synth-b-')];
+    for (const out of outs) {
+      const r = apistack(['synth', '--target', 'k8s', '--profile', 'baseline', '--loadtest', 'mixed', '--out', out], cwd);
+      expect(r.status, r.stderr).toBe(0);
+    }
+    const [a, b] = outs.map((o) => readdirSync(join(o, 'k8s')).sort());
+    expect(a).toContain('90-loadtest.yaml');
+    expect(b).toEqual(a);
+    for (const f of a!) expect(readFileSync(join(outs[1]!, 'k8s', f)).equals(readFileSync(join(outs[0]!, 'k8s', f))), f).toBe(true);
+  });
+
   it('secrets init writes every Secret once, under .apistack/secrets/ with mode 0600, and says what to apply', () => {
     expect(init.stderr).toBe('');
     expect(init.status).toBe(0);
@@ -100,8 +112,16 @@ describe('Kubernetes manifests hold no secret and synthesize deterministically',
   it('no Secret object and no value secrets init produced appears in the synthesized YAML', () => {
     const values = docs(readFileSync(secretsFile, 'utf8')).flatMap((s) => Object.values(s.stringData ?? {}));
     expect(values.length).toBeGreaterThan(0);
-    for (const p of [optimized, loadProfile(operatorProfile)]) {
-      const { text, objects } = readAll(synthTo(p).dir);
+    // The CLI synth runs where init wrote its file, so a synth that picked the values up would show them.
+    const synth = apistack(['synth', '--target', 'k8s', '--profile', 'optimized', '--out', join(cwd, 'synth-out')], cwd);
+    expect(synth.status, synth.stderr).toBe(0);
+    const synthesized = [
+      { name: 'optimized (CLI, beside the secrets file)', dir: join(cwd, 'synth-out', 'k8s') },
+      { name: 'operator', dir: synthTo(loadProfile(operatorProfile)).dir },
+    ];
+    for (const p of synthesized) {
+      const { text, objects } = readAll(p.dir);
+      expect(objects.length, p.name).toBeGreaterThan(0);
       expect(objects.filter((o) => o.kind === 'Secret'), p.name).toEqual([]);
       // stringData belongs to Secrets alone; ConfigMaps carry `data`, checked for values below.
       expect(text).not.toMatch(/^\s*stringData:/m);
