@@ -129,7 +129,7 @@ export function priceAws(inputs: AwsCostInputs, p: ResolvedProfile, catalog: Cat
     b.usage('Monitoring', 'Amazon Managed Prometheus query samples', 'amp.query', u.metricSamplesPerMonth / 1e9, { assumption: { text: 'query samples = samples ingested (rules and dashboards read each sample about once)', field: 'usage.metricSamplesPerMonth' } });
     if (m.grafanaEditors > 0) b.usage('Monitoring', `Amazon Managed Grafana editors (${m.grafanaEditors})`, 'amg.editor', m.grafanaEditors);
     if (m.grafanaViewers > 0) b.usage('Monitoring', `Amazon Managed Grafana viewers (${m.grafanaViewers})`, 'amg.viewer', m.grafanaViewers);
-    b.notIncluded(`Amazon Managed Prometheus storage ($0.03/GB-month in us-east-1 for the samples kept, ${m.retentionDays} days here)`);
+    b.notIncluded(`Amazon Managed Prometheus storage (billed per GB-month of the samples kept, ${m.retentionDays} days here; the catalog has no price for it)`);
     b.assume('the metrics collector runs as a sidecar inside each API task, within its Fargate size, so its cost is already in the API task lines', 'monitoring.mode');
   }
   for (const t of inputs.monitoringTasks) tasks('Monitoring', t, 'task');
