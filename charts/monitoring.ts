@@ -2,7 +2,7 @@
 import { ApiObject, Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import type { Construct } from 'constructs';
-import { allRuleGroups, GRAFANA_DASHBOARDS_DIR, GRAFANA_DATA_DIR, GRAFANA_ENVIRONMENT, PROMETHEUS_DATA_DIR, prometheusArgs, grafanaProvisioning, prometheusConfig, renderRulesYaml, renderYaml, type LoadTestThresholds } from '../lib/monitoring/index.ts';
+import { allRuleGroups, GRAFANA_DASHBOARDS_DIR, GRAFANA_DATA_DIR, GRAFANA_ENVIRONMENT, PROMETHEUS_DATA_DIR, prometheusArgs, grafanaProvisioning, prometheusConfig, renderRulesYaml, renderYaml, type LoadTestView } from '../lib/monitoring/index.ts';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
 import { kubernetesWorkloads, PORTS } from '../lib/profile/workloads.ts';
 import { container, emptyDir, httpProbe, IMAGES, labels, meta, selectByName, serviceFor, workloadProps } from './common.ts';
@@ -15,7 +15,7 @@ export interface MonitoringChartProps {
    * A load test will run: Prometheus receives its runners' remote writes, and Grafana shows the
    * load-test dashboard with these thresholds. @default - no load test (neither)
    */
-  readonly loadTest?: LoadTestThresholds;
+  readonly loadTest?: LoadTestView;
 }
 
 export class MonitoringChart extends Chart {

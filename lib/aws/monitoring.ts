@@ -22,7 +22,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as snsSubscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Construct } from 'constructs';
-import { externalLabels, GRAFANA_DASHBOARDS_DIR, GRAFANA_DATA_DIR, GRAFANA_ENVIRONMENT, PROMETHEUS_DATA_DIR, prometheusArgs, grafanaProvisioning, prometheusConfig, renderRulesYaml, renderYaml, sidecarScrapeConfig, type LoadTestThresholds } from '../monitoring/index.ts';
+import { externalLabels, GRAFANA_DASHBOARDS_DIR, GRAFANA_DATA_DIR, GRAFANA_ENVIRONMENT, PROMETHEUS_DATA_DIR, prometheusArgs, grafanaProvisioning, prometheusConfig, renderRulesYaml, renderYaml, sidecarScrapeConfig, type LoadTestView } from '../monitoring/index.ts';
 import { CONTAINER_IMAGES, fargateTaskSize, PORTS, type ResolvedProfile } from '../profile/index.ts';
 import { acknowledge, acknowledgeImagePull, fargateTask, renderedContext, retention, serviceProps, taskSecurityGroup } from './common.ts';
 
@@ -36,7 +36,7 @@ export class SelfHostedMonitoring extends Construct {
   readonly prometheusUrl: string;
 
   /** `loadTest`: accept k6 remote writes (--web.enable-remote-write-receiver) and add the load-test dashboard. */
-  constructor(scope: Construct, id: string, props: { profile: ResolvedProfile; cluster: ecs.ICluster; subnets: ec2.SubnetSelection; apiDnsName: string; nginxDnsName?: string; loadTest?: LoadTestThresholds }) {
+  constructor(scope: Construct, id: string, props: { profile: ResolvedProfile; cluster: ecs.ICluster; subnets: ec2.SubnetSelection; apiDnsName: string; nginxDnsName?: string; loadTest?: LoadTestView }) {
     super(scope, id);
     const p = props.profile;
     const m = p.monitoring;

@@ -11,7 +11,7 @@ import { ApiService } from './api.ts';
 import { AlbBalancer, NginxBalancer } from './balancer.ts';
 import { acknowledge, renderedContext } from './common.ts';
 import { Cache, Database } from './data.ts';
-import type { LoadTestThresholds } from '../monitoring/index.ts';
+import type { LoadTestView } from '../monitoring/index.ts';
 import { Alarms, ManagedMonitoring, Paging, platformOf, SelfHostedMonitoring } from './monitoring.ts';
 import { Network } from './network.ts';
 import { RedeployOnRotation } from './rotation.ts';
@@ -30,7 +30,7 @@ export interface ApistackStackProps extends StackProps {
    * remote writes and Grafana shows the load-test dashboard with these thresholds.
    * @default - no load test (neither)
    */
-  readonly loadTest?: LoadTestThresholds;
+  readonly loadTest?: LoadTestView;
 }
 
 export class ApistackStack extends Stack {

@@ -13,8 +13,19 @@
  * The scripts read their deployment (target URL, admin token, where the fixtures are) from the
  * environment at run time (K6_ENV), so the same text runs on every target.
  */
+import type { LoadTestView } from '../monitoring/dashboards.ts';
 import { UserError } from '../profile/errors.ts';
 import { scenarioDurationSeconds, type RequestKind, type Scenario, type Thresholds } from './scenario.ts';
+
+/** k6's `testid` tag of a scenario's runners: what the load-test dashboard selects by. */
+export function k6TestId(s: Scenario): string {
+  return s.name;
+}
+
+/** What the load-test dashboard shows of a scenario. */
+export function loadTestView(s: Scenario): LoadTestView {
+  return { testId: k6TestId(s), thresholds: s.thresholds };
+}
 
 /** Environment variables the scripts read; the targets set them. */
 export const K6_ENV = Object.freeze({
@@ -232,7 +243,7 @@ export function renderK6Script(s: Scenario, opts: K6ScriptOptions = {}): string 
     'export const options = {',
     `  scenarios: { '${s.name}': ${executorJs(s, n)} },`,
     `  thresholds: ${JSON.stringify(k6Thresholds(s.thresholds, n))},`,
-    `  tags: { testid: '${s.name}', runner: RUNNER },`,
+    `  tags: { testid: '${k6TestId(s)}', runner: RUNNER },`,
     `  systemTags: ${JSON.stringify(K6_SYSTEM_TAGS)},`,
     "  summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)'],",
     '  discardResponseBodies: true,',
@@ -303,7 +314,7 @@ export function renderK6SetupScript(s: Scenario, opts: K6SetupScriptOptions): st
     '',
     'export const options = {',
     `  scenarios: { setup: { executor: 'shared-iterations', vus: 1, iterations: 1, maxDuration: '${SETUP_MAX_MINUTES}m' } },`,
-    `  tags: { testid: '${s.name}-setup' },`,
+    `  tags: { testid: '${k6TestId(s)}-setup' },`,
     '};',
     '',
     ...TARGET_JS,

@@ -114,6 +114,20 @@ export interface LoadTestThresholds {
   readonly minRequestsPerSecond?: number;
 }
 
+/** The load test a dashboard shows: k6's `testid` tag (the scenario's name) and its limits. */
+export interface LoadTestView {
+  readonly testId: string;
+  readonly thresholds: LoadTestThresholds;
+}
+
+/**
+ * A k6 metric of this run's runners only: the setup run (another testid) seeds through the same
+ * API, and a run of another scenario may still be fresh in Prometheus.
+ */
+function k6Series(testId: string, metric: string, matchers = ''): string {
+  return `${metric}{testid=${JSON.stringify(testId)}${matchers ? `,${matchers}` : ''}}`;
+}
+
 /** Over the last minute: live enough to watch a run, smooth enough to read. */
 const LIVE = '1m';
 const K6_REQS = 'k6_http_reqs_total';
@@ -124,17 +138,18 @@ const K6_REQS = 'k6_http_reqs_total';
  * (and request's) value, which is conservative: if every runner keeps 95% of its requests under
  * the limit, so does the run.
  */
-export function loadTestVerdicts(t: LoadTestThresholds): { name: string; expr: string }[] {
+export function loadTestVerdicts({ testId, thresholds: t }: LoadTestView): { name: string; expr: string }[] {
   const out: { name: string; expr: string }[] = [];
+  const reqs = (matchers?: string) => k6Series(testId, K6_REQS, matchers);
   for (const [key, stat] of [['p50Ms', 'p(50)'], ['p95Ms', 'p(95)'], ['p99Ms', 'p(99)']] as const) {
     const limit = t[key];
-    if (limit !== undefined) out.push({ name: `${stat} < ${limit} ms`, expr: `max(${k6TrendMetric('http_req_duration', stat)}) < bool ${limit / 1000}` });
+    if (limit !== undefined) out.push({ name: `${stat} < ${limit} ms`, expr: `max(${k6Series(testId, k6TrendMetric('http_req_duration', stat))}) < bool ${limit / 1000}` });
   }
   if (t.errorRatePercent !== undefined) {
-    out.push({ name: `errors < ${t.errorRatePercent}%`, expr: `(sum(${K6_REQS}{expected_response="false"}) or vector(0)) / sum(${K6_REQS}) < bool ${t.errorRatePercent / 100}` });
+    out.push({ name: `errors < ${t.errorRatePercent}%`, expr: `(sum(${reqs('expected_response="false"')}) or vector(0)) / sum(${reqs()}) < bool ${t.errorRatePercent / 100}` });
   }
   if (t.minRequestsPerSecond !== undefined) {
-    out.push({ name: `throughput >= ${t.minRequestsPerSecond} req/s`, expr: `sum(rate(${K6_REQS}[${LIVE}])) >= bool ${t.minRequestsPerSecond}` });
+    out.push({ name: `throughput >= ${t.minRequestsPerSecond} req/s`, expr: `sum(rate(${reqs()}[${LIVE}])) >= bool ${t.minRequestsPerSecond}` });
   }
   return out;
 }
@@ -144,7 +159,11 @@ export function loadTestVerdicts(t: LoadTestThresholds): { name: string; expr: s
  * each with its own `runner` label), the thresholds as lines and as verdicts, and the API's own
  * server-side view of the same minutes.
  */
-export function loadTestDashboardSpec(p: ResolvedProfile, t: LoadTestThresholds = {}): DashboardSpec {
+export function loadTestDashboardSpec(p: ResolvedProfile, view: LoadTestView): DashboardSpec {
+  const t = view.thresholds;
+  const reqs = (matchers?: string) => k6Series(view.testId, K6_REQS, matchers);
+  const trend = (stat: (typeof K6_TREND_STATS)[number]) => k6Series(view.testId, k6TrendMetric('http_req_duration', stat));
+  const vus = k6Series(view.testId, 'k6_vus');
   const line = (value: number | undefined, legend: string) => (value === undefined ? [] : [{ expr: `vector(${value})`, legend }]);
   return {
     uid: 'apistack-loadtest',
@@ -153,26 +172,26 @@ export function loadTestDashboardSpec(p: ResolvedProfile, t: LoadTestThresholds 
       {
         title: 'Requests per second (all runners)',
         unit: 'reqps',
-        exprs: [{ expr: `sum(rate(${K6_REQS}[${LIVE}]))`, legend: 'total' }, { expr: `sum by (name) (rate(${K6_REQS}[${LIVE}]))`, legend: '{{name}}' }, ...line(t.minRequestsPerSecond, 'threshold')],
+        exprs: [{ expr: `sum(rate(${reqs()}[${LIVE}]))`, legend: 'total' }, { expr: `sum by (name) (rate(${reqs()}[${LIVE}]))`, legend: '{{name}}' }, ...line(t.minRequestsPerSecond, 'threshold')],
       },
       {
         title: 'Error ratio (all runners)',
         unit: 'percentunit',
-        exprs: [{ expr: `(sum(rate(${K6_REQS}{expected_response="false"}[${LIVE}])) or vector(0)) / sum(rate(${K6_REQS}[${LIVE}]))`, legend: 'errors' }, ...line(t.errorRatePercent === undefined ? undefined : t.errorRatePercent / 100, 'threshold')],
+        exprs: [{ expr: `(sum(rate(${reqs('expected_response="false"')}[${LIVE}])) or vector(0)) / sum(rate(${reqs()}[${LIVE}]))`, legend: 'errors' }, ...line(t.errorRatePercent === undefined ? undefined : t.errorRatePercent / 100, 'threshold')],
       },
       {
         title: 'Client latency p50 / p95 / p99 (worst runner, run so far)',
         unit: 's',
         exprs: [
-          ...K6_TREND_STATS.map((stat) => ({ expr: `max(${k6TrendMetric('http_req_duration', stat)})`, legend: stat })),
+          ...K6_TREND_STATS.map((stat) => ({ expr: `max(${trend(stat)})`, legend: stat })),
           ...line(t.p95Ms === undefined ? undefined : t.p95Ms / 1000, 'p95 threshold'),
           ...line(t.p99Ms === undefined ? undefined : t.p99Ms / 1000, 'p99 threshold'),
         ],
       },
-      { title: 'Client latency p95 by request', unit: 's', exprs: [{ expr: `max by (name) (${k6TrendMetric('http_req_duration', 'p(95)')})`, legend: '{{name}}' }] },
-      { title: 'Thresholds met (1) or not (0)', unit: 'short', exprs: loadTestVerdicts(t).map((v) => ({ expr: v.expr, legend: v.name })) },
-      { title: 'Responses per second by status', unit: 'reqps', exprs: [{ expr: `sum by (status) (rate(${K6_REQS}[${LIVE}]))`, legend: '{{status}}' }] },
-      { title: 'Virtual users by runner', unit: 'short', exprs: [{ expr: 'sum(k6_vus)', legend: 'total' }, { expr: 'sum by (runner) (k6_vus)', legend: '{{runner}}' }] },
+      { title: 'Client latency p95 by request', unit: 's', exprs: [{ expr: `max by (name) (${trend('p(95)')})`, legend: '{{name}}' }] },
+      { title: 'Thresholds met (1) or not (0)', unit: 'short', exprs: loadTestVerdicts(view).map((v) => ({ expr: v.expr, legend: v.name })) },
+      { title: 'Responses per second by status', unit: 'reqps', exprs: [{ expr: `sum by (status) (rate(${reqs()}[${LIVE}]))`, legend: '{{status}}' }] },
+      { title: 'Virtual users by runner', unit: 'short', exprs: [{ expr: `sum(${vus})`, legend: 'total' }, { expr: `sum by (runner) (${vus})`, legend: '{{runner}}' }] },
       {
         title: 'Server side: API requests per second and p95',
         unit: 'short',

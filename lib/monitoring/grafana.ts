@@ -1,6 +1,6 @@
 /** Grafana provisioning files (datasource, dashboard provider, dashboards) for any target. */
 import type { ResolvedProfile } from '../profile/load.ts';
-import { dashboardSpecs, grafanaDashboard, loadTestDashboardSpec, type LoadTestThresholds } from './dashboards.ts';
+import { dashboardSpecs, grafanaDashboard, loadTestDashboardSpec, type LoadTestView } from './dashboards.ts';
 import { renderYaml } from './render.ts';
 
 /** Where the provider reads dashboards from inside the Grafana container. */
@@ -16,8 +16,8 @@ export interface GrafanaProvisioning {
 }
 
 export interface GrafanaProvisioningOptions {
-  /** Add the load-test dashboard, with these thresholds. @default - no load-test dashboard */
-  readonly loadTest?: LoadTestThresholds;
+  /** Add the load-test dashboard for this run's testid and thresholds. @default - no load-test dashboard */
+  readonly loadTest?: LoadTestView;
 }
 
 export function grafanaProvisioning(p: ResolvedProfile, prometheusUrl: string, opts: GrafanaProvisioningOptions = {}): GrafanaProvisioning {

@@ -204,7 +204,8 @@ describe('Grafana dashboards', () => {
 
 describe('load-test dashboard (k6 remote-write metrics)', () => {
   const thresholds = { p95Ms: 50, p99Ms: 200, errorRatePercent: 0.1, minRequestsPerSecond: 2000 };
-  const spec = loadTestDashboardSpec(profile, thresholds);
+  const view = { testId: 'mixed', thresholds };
+  const spec = loadTestDashboardSpec(profile, view);
 
   it('names the k6 metrics as the remote-write output writes them, from the trend stats the runners are given', () => {
     expect(K6_TREND_STATS_ENV).toBe('p(50),p(95),p(99)');
@@ -228,20 +229,25 @@ describe('load-test dashboard (k6 remote-write metrics)', () => {
   it('draws each threshold, and states one verdict per threshold across every runner', () => {
     const lines = spec.panels.flatMap((p) => p.exprs).filter((e) => e.legend.includes('threshold')).map((e) => e.expr);
     expect(lines).toEqual(['vector(2000)', 'vector(0.001)', 'vector(0.05)', 'vector(0.2)']);
-    expect(loadTestVerdicts(thresholds).map((v) => v.expr)).toEqual([
-      'max(k6_http_req_duration_p95) < bool 0.05',
-      'max(k6_http_req_duration_p99) < bool 0.2',
-      '(sum(k6_http_reqs_total{expected_response="false"}) or vector(0)) / sum(k6_http_reqs_total) < bool 0.001',
-      'sum(rate(k6_http_reqs_total[1m])) >= bool 2000',
+    expect(loadTestVerdicts(view).map((v) => v.expr)).toEqual([
+      'max(k6_http_req_duration_p95{testid="mixed"}) < bool 0.05',
+      'max(k6_http_req_duration_p99{testid="mixed"}) < bool 0.2',
+      '(sum(k6_http_reqs_total{testid="mixed",expected_response="false"}) or vector(0)) / sum(k6_http_reqs_total{testid="mixed"}) < bool 0.001',
+      'sum(rate(k6_http_reqs_total{testid="mixed"}[1m])) >= bool 2000',
     ]);
+    // Every k6 series a panel reads is this run's.
+    for (const expr of spec.panels.flatMap((p) => p.exprs.map((e) => e.expr))) {
+      for (const m of expr.matchAll(/\bk6_\w+(\{[^}]*\})?/g)) expect(m[1] ?? '', `${expr}: ${m[0]}`).toContain('testid="mixed"');
+    }
   });
 
   it('the verdicts compute across runners in Prometheus (promtool test rules)', () => {
     const dir = tempDir();
-    const verdicts = loadTestVerdicts(thresholds);
+    const verdicts = loadTestVerdicts(view);
     writeFileSync(join(dir, 'verdicts.yml'), renderYaml({ groups: [{ name: 'verdicts', rules: verdicts.map((v, i) => ({ record: `verdict:${i}`, expr: v.expr })) }] }));
     // Two runners, 1,500 req/s each; 0.05% errors overall; runner b's p95 is the worst at 40 ms.
-    const reqs = (runner: string, ok: string, expected: string) => ({ series: `k6_http_reqs_total{runner="${runner}",expected_response="${expected}",name="GET /api/status"}`, values: ok });
+    // Beside them, series the verdicts must ignore: the setup run's (failing, slow) and another scenario's.
+    const reqs = (runner: string, ok: string, expected: string, testid = 'mixed') => ({ series: `k6_http_reqs_total{testid="${testid}",runner="${runner}",expected_response="${expected}",name="GET /api/status"}`, values: ok });
     const tests = {
       rule_files: ['verdicts.yml'],
       evaluation_interval: '15s',
@@ -252,9 +258,12 @@ describe('load-test dashboard (k6 remote-write metrics)', () => {
             reqs('a', '0+22500x8', 'true'),
             reqs('b', '0+22485x8', 'true'),
             reqs('b', '0+15x8', 'false'),
-            { series: 'k6_http_req_duration_p95{runner="a"}', values: '0.020x8' },
-            { series: 'k6_http_req_duration_p95{runner="b"}', values: '0.040x8' },
-            { series: 'k6_http_req_duration_p99{runner="a"}', values: '0.250x8' },
+            { series: 'k6_http_req_duration_p95{testid="mixed",runner="a"}', values: '0.020x8' },
+            { series: 'k6_http_req_duration_p95{testid="mixed",runner="b"}', values: '0.040x8' },
+            { series: 'k6_http_req_duration_p99{testid="mixed",runner="a"}', values: '0.250x8' },
+            reqs('0', '0+5000x8', 'false', 'mixed-setup'),
+            { series: 'k6_http_req_duration_p95{testid="mixed-setup",runner="0"}', values: '0.900x8' },
+            { series: 'k6_http_req_duration_p95{testid="status",runner="a"}', values: '0.700x8' },
           ],
           promql_expr_test: [
             { expr: 'verdict:0', eval_time: '2m', exp_samples: [{ labels: 'verdict:0', value: 1 }] },
@@ -273,7 +282,7 @@ describe('load-test dashboard (k6 remote-write metrics)', () => {
 
   it('Grafana provisioning adds it only when asked', () => {
     expect(Object.keys(grafanaProvisioning(profile, 'http://prometheus:9090').dashboards)).not.toContain('apistack-loadtest.json');
-    const withLoadTest = grafanaProvisioning(profile, 'http://prometheus:9090', { loadTest: thresholds });
+    const withLoadTest = grafanaProvisioning(profile, 'http://prometheus:9090', { loadTest: view });
     expect(Object.keys(withLoadTest.dashboards)).toContain('apistack-loadtest.json');
     expect(JSON.parse(withLoadTest.dashboards['apistack-loadtest.json']!).title).toBe('apistack / load test');
   });
