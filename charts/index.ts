@@ -1,7 +1,7 @@
 /** Every chart of the Kubernetes target, composed in one cdk8s App; each is a function of the profile. */
 import { App, YamlOutputType } from 'cdk8s';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
-import { loadTestView } from '../lib/loadtest/k6.ts';
+import { k6TestId } from '../lib/loadtest/k6.ts';
 import type { Scenario } from '../lib/loadtest/scenario.ts';
 import { ApiChart } from './api.ts';
 import { DataChart } from './data.ts';
@@ -42,7 +42,7 @@ export function kubernetesApp(props: KubernetesAppProps): App {
   new DataChart(app, '10-data', { profile, ...(props.apiImage ? { apiImage: props.apiImage } : {}) });
   new ApiChart(app, '20-api', { profile, ...image });
   new NginxChart(app, '30-nginx', { profile });
-  new MonitoringChart(app, '40-monitoring', { profile, ...(props.loadTest ? { loadTest: loadTestView(props.loadTest) } : {}) });
+  new MonitoringChart(app, '40-monitoring', { profile, ...(props.loadTest ? { loadTest: { testId: k6TestId(props.loadTest), thresholds: props.loadTest.thresholds } } : {}) });
   new NetworkChart(app, '50-network', { profile });
   if (props.loadTest) new LoadTestChart(app, '90-loadtest', { profile, scenario: props.loadTest });
   return app;

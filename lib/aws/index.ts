@@ -1,7 +1,7 @@
 /** The AWS target: a CDK app with one stack per profile (lib/aws/stack.ts). */
 import { App, Aspects } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { loadTestView } from '../loadtest/k6.ts';
+import { k6TestId } from '../loadtest/k6.ts';
 import type { Scenario } from '../loadtest/scenario.ts';
 import type { ResolvedProfile } from '../profile/index.ts';
 import { LoadTestStack } from './loadtest.ts';
@@ -35,7 +35,7 @@ export interface AwsAppOptions {
 
 export function awsApp(opts: AwsAppOptions): { app: App; stack: ApistackStack; loadTestStack?: LoadTestStack } {
   const app = opts.app ?? new App({ ...(opts.outdir ? { outdir: opts.outdir } : {}), context: { 'aws:cdk:enable-path-metadata': false, 'aws:cdk:disable-version-reporting': true } });
-  const stack = new ApistackStack(app, stackName(opts.profile), { profile: opts.profile, ...(opts.loadTest ? { loadTest: loadTestView(opts.loadTest) } : {}) });
+  const stack = new ApistackStack(app, stackName(opts.profile), { profile: opts.profile, ...(opts.loadTest ? { loadTest: { testId: k6TestId(opts.loadTest), thresholds: opts.loadTest.thresholds } } : {}) });
   const loadTestStack = opts.loadTest ? new LoadTestStack(app, loadTestStackName(opts.profile), { profile: opts.profile, scenario: opts.loadTest, target: stack }) : undefined;
   if (opts.nag !== false) Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));
   return { app, stack, ...(loadTestStack ? { loadTestStack } : {}) };

@@ -13,18 +13,12 @@
  * The scripts read their deployment (target URL, admin token, where the fixtures are) from the
  * environment at run time (K6_ENV), so the same text runs on every target.
  */
-import type { LoadTestView } from '../monitoring/dashboards.ts';
 import { UserError } from '../profile/errors.ts';
 import { scenarioDurationSeconds, type RequestKind, type Scenario, type Thresholds } from './scenario.ts';
 
 /** k6's `testid` tag of a scenario's runners: what the load-test dashboard selects by. */
 export function k6TestId(s: Scenario): string {
   return s.name;
-}
-
-/** What the load-test dashboard shows of a scenario. */
-export function loadTestView(s: Scenario): LoadTestView {
-  return { testId: k6TestId(s), thresholds: s.thresholds };
 }
 
 /** Environment variables the scripts read; the targets set them. */
