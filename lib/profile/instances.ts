@@ -110,6 +110,24 @@ export function ec2Shape(instanceType: string): { vcpu: number; memoryGiB: numbe
   return { vcpu, memoryGiB: vcpu * family.memoryGiBPerVcpu, maxPods: MAX_PODS[parts.size]! };
 }
 
+/** Pods EKS lets a node run when its type does not say (the VPC CNI's figure for a large). */
+export const DEFAULT_MAX_PODS = 29;
+
+/**
+ * What the kubelet leaves for pods, as EKS reserves it: CPU 6% of the first core, 1% of the
+ * second, 0.5% of cores 3-4, 0.25% beyond; memory 255 MiB + 11 MiB per pod, plus the 100 MiB
+ * eviction threshold. https://github.com/awslabs/amazon-eks-ami (bootstrap kube-reserved)
+ */
+export function nodeAllocatable(node: { readonly vcpu: number; readonly memoryGiB: number; readonly maxPods?: number }): { allocatableMillicores: number; allocatableMiB: number } {
+  const cores = node.vcpu;
+  let reserved = 60;
+  if (cores > 1) reserved += 10;
+  if (cores > 2) reserved += 5 * (Math.min(cores, 4) - 2);
+  if (cores > 4) reserved += 2.5 * (cores - 4);
+  const maxPods = node.maxPods ?? DEFAULT_MAX_PODS;
+  return { allocatableMillicores: Math.floor(cores * 1000 - reserved), allocatableMiB: node.memoryGiB * 1024 - (255 + 11 * maxPods + 100) };
+}
+
 /**
  * ElastiCache engine versions apistack deploys, with the parameter group family each needs
  * (the family names are not a pattern: redis6.x, redis5.0, redis7, valkey7, valkey8).
