@@ -56,22 +56,23 @@ export const ELASTICACHE_FAMILIES: Readonly<Record<string, readonly string[]>> =
 });
 
 /**
- * EC2 families for Kubernetes nodes: sizes, and memory per vCPU (t: by size; m: 4, c: 2, r: 8 GiB).
+ * EC2 families for Kubernetes nodes: sizes, CPU architecture (Graviton is arm64), and memory per
+ * vCPU (t: by size, burstable; m: 4, c: 2, r: 8 GiB).
  * @see https://aws.amazon.com/ec2/instance-types/
  */
-export const EC2_FAMILIES: Readonly<Record<string, { readonly sizes: readonly string[]; readonly memoryGiBPerVcpu?: number }>> = Object.freeze({
-  t3: { sizes: ['nano', ...T_SIZES] },
-  t4g: { sizes: ['nano', ...T_SIZES] },
-  m6i: { sizes: INTEL_6_SIZES, memoryGiBPerVcpu: 4 },
-  m7i: { sizes: [...INTEL_5_SIZES, '48xlarge'], memoryGiBPerVcpu: 4 },
-  m6g: { sizes: ['medium', ...GRAVITON_SIZES], memoryGiBPerVcpu: 4 },
-  m7g: { sizes: ['medium', ...GRAVITON_SIZES], memoryGiBPerVcpu: 4 },
-  c6i: { sizes: INTEL_6_SIZES, memoryGiBPerVcpu: 2 },
-  c7i: { sizes: [...INTEL_5_SIZES, '48xlarge'], memoryGiBPerVcpu: 2 },
-  c6g: { sizes: ['medium', ...GRAVITON_SIZES], memoryGiBPerVcpu: 2 },
-  c7g: { sizes: ['medium', ...GRAVITON_SIZES], memoryGiBPerVcpu: 2 },
-  r6i: { sizes: INTEL_6_SIZES, memoryGiBPerVcpu: 8 },
-  r7g: { sizes: ['medium', ...GRAVITON_SIZES], memoryGiBPerVcpu: 8 },
+export const EC2_FAMILIES: Readonly<Record<string, { readonly sizes: readonly string[]; readonly architecture: 'x86_64' | 'arm64'; readonly memoryGiBPerVcpu?: number }>> = Object.freeze({
+  t3: { sizes: ['nano', ...T_SIZES], architecture: 'x86_64' },
+  t4g: { sizes: ['nano', ...T_SIZES], architecture: 'arm64' },
+  m6i: { sizes: INTEL_6_SIZES, architecture: 'x86_64', memoryGiBPerVcpu: 4 },
+  m7i: { sizes: [...INTEL_5_SIZES, '48xlarge'], architecture: 'x86_64', memoryGiBPerVcpu: 4 },
+  m6g: { sizes: ['medium', ...GRAVITON_SIZES], architecture: 'arm64', memoryGiBPerVcpu: 4 },
+  m7g: { sizes: ['medium', ...GRAVITON_SIZES], architecture: 'arm64', memoryGiBPerVcpu: 4 },
+  c6i: { sizes: INTEL_6_SIZES, architecture: 'x86_64', memoryGiBPerVcpu: 2 },
+  c7i: { sizes: [...INTEL_5_SIZES, '48xlarge'], architecture: 'x86_64', memoryGiBPerVcpu: 2 },
+  c6g: { sizes: ['medium', ...GRAVITON_SIZES], architecture: 'arm64', memoryGiBPerVcpu: 2 },
+  c7g: { sizes: ['medium', ...GRAVITON_SIZES], architecture: 'arm64', memoryGiBPerVcpu: 2 },
+  r6i: { sizes: INTEL_6_SIZES, architecture: 'x86_64', memoryGiBPerVcpu: 8 },
+  r7g: { sizes: ['medium', ...GRAVITON_SIZES], architecture: 'arm64', memoryGiBPerVcpu: 8 },
 });
 
 /** T-family vCPUs by size: every size below xlarge has 2 (they burst on credits). */
