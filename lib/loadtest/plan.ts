@@ -127,7 +127,7 @@ export function workerCapacity(runs: readonly MeasuredRun[], profile: ResolvedPr
   if (runs.length === 0) throw new UserError('give at least one measured run');
   const chosen = oneScenario(runs, scenario);
   const rejected: string[] = [];
-  const qualifying: { perWorker: number; vcpuPerWorker: number; run: WorkerCapacity['run']; assumption?: string }[] = [];
+  const qualifying: { label: string; perWorker: number; vcpuPerWorker: number; run: WorkerCapacity['run']; assumption?: string }[] = [];
   const missed: number[] = [];
   let fixedRate = 0;
   for (const [i, r] of runs.entries()) {
@@ -162,6 +162,7 @@ export function workerCapacity(runs: readonly MeasuredRun[], profile: ResolvedPr
     const workers = env?.workersPerReplica ?? profile.derived.api.workersPerReplica;
     const vcpu = env?.vcpuPerReplica ?? profile.api.vcpuPerReplica;
     qualifying.push({
+      label,
       perWorker: r.requests.perSecond / (replicas * workers),
       vcpuPerWorker: vcpu / workers,
       run: { scenario: r.scenario, connections: r.connections, perSecond: r.requests.perSecond, p95Ms: r.latencyMs.p95, replicas, workersPerReplica: workers, environment: env ? 'recorded' : 'assumed' },
@@ -182,7 +183,7 @@ export function workerCapacity(runs: readonly MeasuredRun[], profile: ResolvedPr
         : `measure at fewer connections so the threshold holds`;
     throw new UserError(`no run of scenario ${chosen} meets p95 < ${p95Ms} ms with at least ${MIN_SUCCESS_RATE * 100}% success: ${rejected.join('; ')}; ${how}`);
   }
-  for (const s of slower) rejected.push(`run at ${plural(s.run.connections, 'connection')} (${Math.round(s.run.perSecond)} req/s): a faster run met the threshold`);
+  for (const s of slower) rejected.push(`${s.label}: a faster run met the threshold`);
   return {
     perWorker: best.perWorker,
     vcpuPerWorker: best.vcpuPerWorker,

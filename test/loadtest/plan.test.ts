@@ -25,7 +25,7 @@ describe('throughput per worker', () => {
     expect(c.rejected).toEqual([
       'run 2 (read, 400 connections, 26000 req/s, p95 70 ms): p95 above 50 ms',
       'run 3 (read, 50 connections, 30000 req/s, p95 9 ms): success rate 98.00% is below 99.9%',
-      'run at 10 connections (12000 req/s): a faster run met the threshold',
+      'run 4 (read, 10 connections, 12000 req/s, p95 2 ms): a faster run met the threshold',
     ]);
     // The run at 400 connections missed the threshold: the limit lies between.
     expect(c.limitFound).toBe(true);
