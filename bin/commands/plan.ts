@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Catalog, priceProfile } from '../../lib/cost/index.ts';
-import { plan, renderPlan, type MeasuredRun } from '../../lib/loadtest/plan.ts';
+import { plan, renderPlan } from '../../lib/loadtest/plan.ts';
+import { readReport } from '../../lib/loadtest/report.ts';
 import { loadProfile, UserError } from '../../lib/profile/index.ts';
 import { parsePositive, parseTarget } from './flags.ts';
 
@@ -11,42 +11,26 @@ interface PlanOptions {
   p95: string;
   target: string;
   profile?: string;
+  scenario?: string;
   format: string;
   maxReplicas: string;
   headroom?: string;
   prices: string[];
 }
 
-function readRun(file: string): MeasuredRun {
-  let data: unknown;
-  try {
-    data = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new UserError(`${file}: not a JSON load-test report (${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}); write one with apistack loadtest --format json --out FILE`);
-  }
-  const r = data as Partial<MeasuredRun>;
-  const missing = [
-    typeof r.scenario === 'string' ? undefined : 'scenario',
-    typeof r.requests?.perSecond === 'number' ? undefined : 'requests.perSecond',
-    typeof r.latencyMs?.p95 === 'number' ? undefined : 'latencyMs.p95',
-    typeof r.successRate === 'number' ? undefined : 'successRate',
-  ].filter(Boolean);
-  if (missing.length) throw new UserError(`${file}: not a load-test report, it lacks ${missing.join(', ')}; write one with apistack loadtest --format json --out FILE`);
-  return r as MeasuredRun;
-}
-
 export function planReport(opts: PlanOptions): string {
   if (opts.runs.length === 0) throw new UserError('give at least one measured run: --runs report.json (apistack loadtest --format json --out report.json)');
   const target = parseTarget(opts.target);
   if (opts.format !== 'table' && opts.format !== 'json') throw new UserError(`unknown format "${opts.format}"; use table or json`);
-  const runs = opts.runs.map(readRun);
+  // The one report schema every reader uses: a bad file is named with its problems.
+  const runs = opts.runs.map(readReport);
   const named = [...new Set(runs.map((r) => r.profile).filter((p): p is string => Boolean(p)))];
   if (!opts.profile && named.length !== 1) {
     throw new UserError(named.length === 0 ? 'the reports name no profile; pass --profile P (the profile the runs were measured under)' : `the reports were measured under different profiles (${named.join(', ')}); plan from runs of one profile, or pass --profile P`);
   }
   const profile = loadProfile(opts.profile ?? named[0]!);
   const catalog = Catalog.load(opts.prices);
-  const answer = plan(runs, profile, { requestsPerSecond: parsePositive('--rps', opts.rps), p95Ms: parsePositive('--p95', opts.p95), target, maxReplicas: parsePositive('--max-replicas', opts.maxReplicas), ...(opts.headroom !== undefined ? { minHeadroomPercent: parsePositive('--headroom', opts.headroom, true) } : {}) }, (p) => priceProfile(p, target, catalog).total);
+  const answer = plan(runs, profile, { requestsPerSecond: parsePositive('--rps', opts.rps), p95Ms: parsePositive('--p95', opts.p95), target, ...(opts.scenario !== undefined ? { scenario: opts.scenario } : {}), maxReplicas: parsePositive('--max-replicas', opts.maxReplicas), ...(opts.headroom !== undefined ? { minHeadroomPercent: parsePositive('--headroom', opts.headroom, true) } : {}) }, (p) => priceProfile(p, target, catalog).total);
   return renderPlan(answer, opts.format);
 }
 
@@ -59,6 +43,7 @@ export function registerPlanCommand(program: Command): void {
     .requiredOption('--p95 <ms>', 'p95 latency to stay under, in milliseconds')
     .option('-t, --target <target>', 'aws or k8s', 'aws')
     .option('-p, --profile <profile>', 'the profile the runs were measured under (default: the one the reports name)')
+    .option('-s, --scenario <name>', 'the scenario whose runs measure capacity, when the reports are of several')
     .option('-f, --format <format>', 'table or json', 'table')
     .option('--headroom <percent>', "capacity to keep above the rate (default: what the profile's CPU autoscaling target leaves, 70% → 43%)")
     .option('--max-replicas <n>', 'largest replica count to consider', '100')

@@ -295,11 +295,13 @@ export function fargateTaskSize(cpuMillicores: number, memoryMiB: number): { vcp
 export interface InvariantProblem {
   readonly path: string;
   readonly message: string;
+  /** The one deploy target the check is about (a Postgres that only it runs); unset: every target. */
+  readonly target?: 'aws' | 'k8s';
 }
 
 export function checkInvariants(p: Profile, d: Derived): InvariantProblem[] {
   const problems: InvariantProblem[] = [];
-  const add = (path: string, message: string) => problems.push({ path, message });
+  const add = (path: string, message: string, target?: 'aws' | 'k8s') => problems.push({ path, message, ...(target ? { target } : {}) });
   const { api, postgres, nginx } = p;
 
   if (api.replicasMin > api.replicasMax) {
@@ -337,10 +339,10 @@ export function checkInvariants(p: Profile, d: Derived): InvariantProblem[] {
     );
   } else {
     const b = d.postgres.budgetAws;
-    if (b.headroom < 0) add('api.dbPoolSizePerWorker', budgetMessage('RDS', `${postgres.instanceClass} (${d.postgres.instanceMemoryGiB} GiB)`, p, d, b));
+    if (b.headroom < 0) add('api.dbPoolSizePerWorker', budgetMessage('RDS', `${postgres.instanceClass} (${d.postgres.instanceMemoryGiB} GiB)`, p, d, b), 'aws');
   }
   const bk = d.postgres.budgetKubernetes;
-  if (bk.headroom < 0) add('api.dbPoolSizePerWorker', budgetMessage('Kubernetes', `k8sMemoryLimitMiB ${postgres.k8sMemoryLimitMiB}`, p, d, bk));
+  if (bk.headroom < 0) add('api.dbPoolSizePerWorker', budgetMessage('Kubernetes', `k8sMemoryLimitMiB ${postgres.k8sMemoryLimitMiB}`, p, d, bk), 'k8s');
 
   // Postgres keeps superuser_reserved_connections for superusers; the app cannot use them.
   if (postgres.reservedConnections < POSTGRES_SUPERUSER_RESERVED_CONNECTIONS) {

@@ -56,22 +56,23 @@ export const ELASTICACHE_FAMILIES: Readonly<Record<string, readonly string[]>> =
 });
 
 /**
- * EC2 families for Kubernetes nodes: sizes, and memory per vCPU (t: by size; m: 4, c: 2, r: 8 GiB).
+ * EC2 families for Kubernetes nodes: sizes, CPU architecture (Graviton is arm64), and memory per
+ * vCPU (t: by size, burstable; m: 4, c: 2, r: 8 GiB).
  * @see https://aws.amazon.com/ec2/instance-types/
  */
-export const EC2_FAMILIES: Readonly<Record<string, { readonly sizes: readonly string[]; readonly memoryGiBPerVcpu?: number }>> = Object.freeze({
-  t3: { sizes: ['nano', ...T_SIZES] },
-  t4g: { sizes: ['nano', ...T_SIZES] },
-  m6i: { sizes: INTEL_6_SIZES, memoryGiBPerVcpu: 4 },
-  m7i: { sizes: [...INTEL_5_SIZES, '48xlarge'], memoryGiBPerVcpu: 4 },
-  m6g: { sizes: ['medium', ...GRAVITON_SIZES], memoryGiBPerVcpu: 4 },
-  m7g: { sizes: ['medium', ...GRAVITON_SIZES], memoryGiBPerVcpu: 4 },
-  c6i: { sizes: INTEL_6_SIZES, memoryGiBPerVcpu: 2 },
-  c7i: { sizes: [...INTEL_5_SIZES, '48xlarge'], memoryGiBPerVcpu: 2 },
-  c6g: { sizes: ['medium', ...GRAVITON_SIZES], memoryGiBPerVcpu: 2 },
-  c7g: { sizes: ['medium', ...GRAVITON_SIZES], memoryGiBPerVcpu: 2 },
-  r6i: { sizes: INTEL_6_SIZES, memoryGiBPerVcpu: 8 },
-  r7g: { sizes: ['medium', ...GRAVITON_SIZES], memoryGiBPerVcpu: 8 },
+export const EC2_FAMILIES: Readonly<Record<string, { readonly sizes: readonly string[]; readonly architecture: 'x86_64' | 'arm64'; readonly memoryGiBPerVcpu?: number }>> = Object.freeze({
+  t3: { sizes: ['nano', ...T_SIZES], architecture: 'x86_64' },
+  t4g: { sizes: ['nano', ...T_SIZES], architecture: 'arm64' },
+  m6i: { sizes: INTEL_6_SIZES, architecture: 'x86_64', memoryGiBPerVcpu: 4 },
+  m7i: { sizes: [...INTEL_5_SIZES, '48xlarge'], architecture: 'x86_64', memoryGiBPerVcpu: 4 },
+  m6g: { sizes: ['medium', ...GRAVITON_SIZES], architecture: 'arm64', memoryGiBPerVcpu: 4 },
+  m7g: { sizes: ['medium', ...GRAVITON_SIZES], architecture: 'arm64', memoryGiBPerVcpu: 4 },
+  c6i: { sizes: INTEL_6_SIZES, architecture: 'x86_64', memoryGiBPerVcpu: 2 },
+  c7i: { sizes: [...INTEL_5_SIZES, '48xlarge'], architecture: 'x86_64', memoryGiBPerVcpu: 2 },
+  c6g: { sizes: ['medium', ...GRAVITON_SIZES], architecture: 'arm64', memoryGiBPerVcpu: 2 },
+  c7g: { sizes: ['medium', ...GRAVITON_SIZES], architecture: 'arm64', memoryGiBPerVcpu: 2 },
+  r6i: { sizes: INTEL_6_SIZES, architecture: 'x86_64', memoryGiBPerVcpu: 8 },
+  r7g: { sizes: ['medium', ...GRAVITON_SIZES], architecture: 'arm64', memoryGiBPerVcpu: 8 },
 });
 
 /** T-family vCPUs by size: every size below xlarge has 2 (they burst on credits). */
@@ -108,6 +109,24 @@ export function ec2Shape(instanceType: string): { vcpu: number; memoryGiB: numbe
   if (family.memoryGiBPerVcpu === undefined) return { vcpu: T_VCPU[parts.size]!, memoryGiB: nf * 2, maxPods: T_MAX_PODS[parts.size]! };
   const vcpu = nf / 2;
   return { vcpu, memoryGiB: vcpu * family.memoryGiBPerVcpu, maxPods: MAX_PODS[parts.size]! };
+}
+
+/** Pods EKS lets a node run when its type does not say (the VPC CNI's figure for a large). */
+export const DEFAULT_MAX_PODS = 29;
+
+/**
+ * What the kubelet leaves for pods, as EKS reserves it: CPU 6% of the first core, 1% of the
+ * second, 0.5% of cores 3-4, 0.25% beyond; memory 255 MiB + 11 MiB per pod, plus the 100 MiB
+ * eviction threshold. https://github.com/awslabs/amazon-eks-ami (bootstrap kube-reserved)
+ */
+export function nodeAllocatable(node: { readonly vcpu: number; readonly memoryGiB: number; readonly maxPods?: number }): { allocatableMillicores: number; allocatableMiB: number } {
+  const cores = node.vcpu;
+  let reserved = 60;
+  if (cores > 1) reserved += 10;
+  if (cores > 2) reserved += 5 * (Math.min(cores, 4) - 2);
+  if (cores > 4) reserved += 2.5 * (cores - 4);
+  const maxPods = node.maxPods ?? DEFAULT_MAX_PODS;
+  return { allocatableMillicores: Math.floor(cores * 1000 - reserved), allocatableMiB: node.memoryGiB * 1024 - (255 + 11 * maxPods + 100) };
 }
 
 /**

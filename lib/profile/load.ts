@@ -172,8 +172,18 @@ export function profileData(p: ResolvedProfile): Record<string, unknown> {
   return JSON.parse(JSON.stringify(own)) as Record<string, unknown>;
 }
 
+export interface ResolveOptions {
+  /**
+   * Check the profile for one deploy target only: the checks about the other target's Postgres
+   * (its connection budget) are skipped. For sizing one target (`apistack plan`); a profile that
+   * is loaded to be deployed is checked for both.
+   * @default - every target
+   */
+  readonly target?: 'aws' | 'k8s';
+}
+
 /** Validate merged profile data; every problem is collected into one ProfileError. */
-export function resolveProfileData(data: Record<string, unknown>, source: string[], label: string): ResolvedProfile {
+export function resolveProfileData(data: Record<string, unknown>, source: string[], label: string, opts: ResolveOptions = {}): ResolvedProfile {
   const parsed = profileSchema.safeParse(data);
   if (!parsed.success) {
     const problems = describeIssues(parsed.error.issues, data);
@@ -187,7 +197,9 @@ export function resolveProfileData(data: Record<string, unknown>, source: string
   }
   const profile = parsed.data;
   const derived = derive(profile);
-  const broken = checkInvariants(profile, derived).map((p) => `${p.path}: ${p.message}`);
+  const broken = checkInvariants(profile, derived)
+    .filter((p) => opts.target === undefined || p.target === undefined || p.target === opts.target)
+    .map((p) => `${p.path}: ${p.message}`);
   if (broken.length > 0) {
     throw invalidProfile(label, broken);
   }
@@ -204,10 +216,10 @@ export function loadProfile(ref: string, cwd: string = process.cwd()): ResolvedP
 }
 
 /** Resolve an in-memory layer (tests, programmatic use). */
-export function resolveProfileLayer(layer: ProfileLayer, cwd: string = process.cwd()): ResolvedProfile {
+export function resolveProfileLayer(layer: ProfileLayer, cwd: string = process.cwd(), opts: ResolveOptions = {}): ResolvedProfile {
   const { extends: parent, ...own } = layer;
   const base = parent === undefined ? { data: {}, source: [] as string[] } : flatten(parent, cwd, []);
-  return resolveProfileData(mergeLayers(base.data, own as Record<string, unknown>), ['inline', ...base.source], String(own.name ?? 'inline'));
+  return resolveProfileData(mergeLayers(base.data, own as Record<string, unknown>), ['inline', ...base.source], String(own.name ?? 'inline'), opts);
 }
 
 export type { Json };

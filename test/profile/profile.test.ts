@@ -141,6 +141,16 @@ describe('invariants: each broken one names the field, the numbers and the fix',
     ]);
   });
 
+  it('a profile checked for one target skips only the other target\'s connection budget', () => {
+    const smallK8sPostgres = { extends: 'optimized', name: 'small', postgres: { k8sMemoryLimitMiB: 512, k8sMemoryRequestMiB: 512 } } as const;
+    expect(resolveProfileLayer(smallK8sPostgres, undefined, { target: 'aws' }).postgres.k8sMemoryLimitMiB).toBe(512);
+    expect(() => resolveProfileLayer(smallK8sPostgres, undefined, { target: 'k8s' })).toThrow('connection budget exceeded on Kubernetes');
+    const bigPool = { extends: 'optimized', name: 'pool', api: { dbPoolSizePerWorker: 50 } } as const;
+    expect(() => resolveProfileLayer(bigPool, undefined, { target: 'aws' })).toThrow('connection budget exceeded on RDS');
+    // Checks about both targets still hold when scoped.
+    expect(() => resolveProfileLayer({ extends: 'optimized', name: 'min', api: { replicasMin: 8 } }, undefined, { target: 'aws' })).toThrow("'api.replicasMin' (8) must be <= 'api.replicasMax' (6)");
+  });
+
   it('replicasMin above replicasMax', () => {
     expect(problemsOf({ api: { replicasMin: 8 } })).toContain("api.replicasMin: 'api.replicasMin' (8) must be <= 'api.replicasMax' (6)");
   });

@@ -4,6 +4,7 @@
  * row, the control plane, PVCs and the LoadBalancer Service.
  */
 import { UserError } from '../../profile/errors.ts';
+import { nodeAllocatable } from '../../profile/instances.ts';
 import type { ResolvedProfile } from '../../profile/load.ts';
 import { kubernetesWorkloads, podRequests, type WorkloadGroup } from '../../profile/workloads.ts';
 import type { Catalog, PriceEntry } from '../catalog.ts';
@@ -47,27 +48,12 @@ export interface NodeShape {
   readonly allocatableMiB: number;
 }
 
-/**
- * What the kubelet leaves for pods, as EKS reserves it: CPU 6% of the first core, 1% of the
- * second, 0.5% of cores 3-4, 0.25% beyond; memory 255 MiB + 11 MiB per pod, plus the 100 MiB
- * eviction threshold. https://github.com/awslabs/amazon-eks-ami (bootstrap kube-reserved)
- */
+/** A node type's shape and what its kubelet leaves for pods (lib/profile: nodeAllocatable). */
 export function nodeShape(entry: PriceEntry): NodeShape {
   if (entry.vcpu === undefined || entry.memoryGiB === undefined) {
     throw new UserError(`price entry "${entry.item}" has no vcpu/memoryGiB: a node type needs both to bin-pack pods; add them to the entry`);
   }
-  const cores = entry.vcpu;
-  let reserved = 60;
-  if (cores > 1) reserved += 10;
-  if (cores > 2) reserved += 5 * (Math.min(cores, 4) - 2);
-  if (cores > 4) reserved += 2.5 * (cores - 4);
-  const maxPods = entry.maxPods ?? 29;
-  return {
-    vcpu: entry.vcpu,
-    memoryGiB: entry.memoryGiB,
-    allocatableMillicores: Math.floor(cores * 1000 - reserved),
-    allocatableMiB: entry.memoryGiB * 1024 - (255 + 11 * maxPods + 100),
-  };
+  return { vcpu: entry.vcpu, memoryGiB: entry.memoryGiB, ...nodeAllocatable({ vcpu: entry.vcpu, memoryGiB: entry.memoryGiB, ...(entry.maxPods !== undefined ? { maxPods: entry.maxPods } : {}) }) };
 }
 
 /** First-fit decreasing: returns each node's pods. A pod larger than an empty node is an error. */
