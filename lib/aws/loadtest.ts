@@ -21,7 +21,7 @@ import type { Scenario } from '../loadtest/scenario.ts';
 import { K6_TREND_STATS_ENV } from '../monitoring/index.ts';
 import { CONTAINER_IMAGES, fargateTaskSize, LOADTEST_RESOURCES, PORTS, type ResolvedProfile } from '../profile/index.ts';
 import { PUBLIC_PORT } from './balancer.ts';
-import { acknowledge, fargateTask, retention, taskSecurityGroup } from './common.ts';
+import { acknowledge, fargateTask, LOGS_AND_TRACING, retention, taskSecurityGroup } from './common.ts';
 import type { ApistackStack } from './stack.ts';
 
 /**
@@ -151,7 +151,7 @@ export class LoadTestStack extends Stack {
       timeout: seconds === undefined ? Duration.hours(24) : Duration.seconds(Math.ceil(seconds) + 3600),
     });
     acknowledge(this.stateMachine, [
-      ['AwsSolutions-IAM5', 'ecs:StopTask and ecs:DescribeTasks (the .sync integration), the X-Ray trace segments and the CloudWatch Logs delivery actions support no resource-level permissions; RunTask is scoped to the two task definitions', ['Resource::*']],
+      ['AwsSolutions-IAM5', `The .sync integration's ecs:StopTask and ecs:DescribeTasks act on tasks whose ARNs exist only once a run starts; and, as Step Functions requires, ${LOGS_AND_TRACING}; RunTask is scoped to the two task definitions`, ['Resource::*']],
       // The construct grants RunTask on every revision of each family, so a new revision never needs a new policy.
       ['AwsSolutions-IAM5', 'ecs:RunTask on any revision (:*) of this stack\'s own two task definition families, setup and runner, as the EcsRunTask integration grants it; no other task definition', [{ regex: '/^Resource::arn:.*"Ref":"(SetupTask|RunnerTask)[0-9A-F]{8}".*:\\*$/' }]],
     ]);

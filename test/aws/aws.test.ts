@@ -15,6 +15,7 @@ import { Catalog, priceProfile, priceTemplate } from '../../lib/cost/index.ts';
 import { renderRulesYaml } from '../../lib/monitoring/index.ts';
 import { loadProfile, PORTS, resolveProfileLayer, type ResolvedProfile } from '../../lib/profile/index.ts';
 import { cli, repoRoot } from '../helpers/cli.ts';
+import { idleAcknowledgements, SuppressionRecorder, unnamedIam5, type Suppression } from '../helpers/nag.ts';
 import { tempDir } from '../helpers/servers.ts';
 
 const catalog = Catalog.load();
@@ -40,6 +41,8 @@ interface Synth {
   template: Template;
   json: { Resources: Record<string, { Type: string; Properties?: Record<string, unknown>; Metadata?: Record<string, unknown> }> };
   dir: string;
+  /** Every finding cdk-nag suppressed, with the reason it was suppressed under. */
+  suppressions: Suppression[];
 }
 
 const synths = new Map<string, Synth>();
@@ -48,10 +51,11 @@ function synth(name: string): Synth {
   if (!s) {
     const profile = PROFILES[name]!();
     const dir = tempDir('apistack-aws-');
-    const { app, stack } = awsApp({ profile, outdir: dir });
+    const recorder = new SuppressionRecorder();
+    const { app, stack } = awsApp({ profile, outdir: dir, nagLoggers: [recorder] });
     app.synth();
     const template = Template.fromStack(stack);
-    s = { profile, stack, template, json: template.toJSON() as Synth['json'], dir };
+    s = { profile, stack, template, json: template.toJSON() as Synth['json'], dir, suppressions: recorder.of(stack) };
     synths.set(name, s);
   }
   return s;
@@ -106,6 +110,45 @@ describe('cdk-nag AwsSolutions', () => {
     const singleAz = reasons.filter((r) => r.id === 'AwsSolutions-RDS3');
     expect(singleAz.length > 0).toBe(!s.profile.postgres.multiAz);
     for (const r of singleAz) expect(r.reason).toContain(`Profile ${s.profile.name} sets postgres.multiAz false`);
+  });
+
+  it.each(Object.keys(PROFILES))('%s: every acknowledgement suppresses a finding, and every IAM5 one names the actions it lets through', (name) => {
+    const s = synth(name);
+    expect(s.suppressions.length).toBeGreaterThan(5);
+    expect(idleAcknowledgements(s.json, s.suppressions)).toEqual([]);
+    expect(unnamedIam5(s.json, s.suppressions)).toEqual([]);
+  });
+
+  it('the checks of acknowledgements are live: one that suppresses nothing, and an IAM5 reason that names the wrong action, are reported', () => {
+    const s = synth('optimized');
+    const json = JSON.parse(JSON.stringify(s.json)) as Synth['json'];
+    const [, cluster] = Object.entries(json.Resources).find(([, r]) => r.Type === 'AWS::ECS::Cluster')!;
+    cluster.Metadata = { cdk_nag: { rules_to_suppress: [{ id: 'AwsSolutions-S1', reason: 'a cluster is no bucket' }] } };
+    expect(idleAcknowledgements(json, s.suppressions)).toEqual(['AwsSolutions-S1: "a cluster is no bucket" suppresses nothing']);
+    // The image-pull reason on the ECS Exec wildcards, as it was before each got its own.
+    const exec = s.suppressions.find((x) => x.ruleId === 'AwsSolutions-IAM5' && x.reason.startsWith('ECS Exec, the only way in to prometheus'))!;
+    const misattributed = { ...exec, reason: 'ecr:GetAuthorizationToken supports no resource-level permissions; the pull actions themselves are scoped to the asset repository' };
+    expect(unnamedIam5(s.json, [misattributed])).toEqual(expect.arrayContaining([expect.stringMatching(/Resource::\*: the reason does not name ssmmessages:CreateControlChannel/)]));
+  });
+
+  it('ECS Exec (the way in to Prometheus and Grafana) logs its sessions to a log group of its own, and its grants are acknowledged as what they are', () => {
+    const s = synth('optimized');
+    const [groupId] = resources(s, 'AWS::Logs::LogGroup').find(([id]) => id.startsWith('ExecSessionLogs'))!;
+    s.template.hasResourceProperties('AWS::ECS::Cluster', { Configuration: { ExecuteCommandConfiguration: { Logging: 'OVERRIDE', LogConfiguration: { CloudWatchLogGroupName: { Ref: groupId } } } } });
+    const exec = s.suppressions.filter((x) => x.ruleId === 'AwsSolutions-IAM5' && x.logicalId.includes('TaskRole'));
+    expect(exec.map((x) => `${x.logicalId.replace(/[0-9A-F]{8}$/, '')} ${x.findingId}`).sort()).toEqual(
+      ['grafana', 'prometheus'].flatMap((n) => [
+        `Monitoring${n}TaskTaskRoleDefaultPolicy Resource::*`,
+        `Monitoring${n}TaskTaskRoleDefaultPolicy Resource::arn:<AWS::Partition>:logs:us-east-1:<AWS::AccountId>:log-group:<${groupId}>:*`,
+      ]),
+    );
+    for (const x of exec) expect(x.reason).toMatch(/^ECS Exec/);
+    // The image-pull acknowledgement stays on the execution roles, where the ECR login is.
+    const pulls = s.suppressions.filter((x) => x.reason.startsWith('ecr:GetAuthorizationToken'));
+    expect(pulls.length).toBeGreaterThan(0);
+    for (const x of pulls) expect(x.logicalId).toMatch(/ExecutionRoleDefaultPolicy/);
+    // Managed monitoring runs no task with ECS Exec: no session log group.
+    expect(resources(synth('alb-managed'), 'AWS::Logs::LogGroup').filter(([id]) => id.startsWith('ExecSessionLogs'))).toEqual([]);
   });
 
   it('the checks are live: an unencrypted, unlogged bucket is reported', () => {
