@@ -20,7 +20,7 @@ import { K6_ENV, needsSetup, renderK6Script, renderK6SetupScript, runnersOf, run
 import type { Scenario } from '../loadtest/scenario.ts';
 import { K6_TREND_STATS_ENV } from '../monitoring/index.ts';
 import { CONTAINER_IMAGES, fargateTaskSize, LOADTEST_RESOURCES, PORTS, type ResolvedProfile } from '../profile/index.ts';
-import { PUBLIC_PORT } from './balancer.ts';
+import { publicEndpoint } from './balancer.ts';
 import { acknowledge, fargateTask, LOGS_AND_TRACING, retention, taskSecurityGroup } from './common.ts';
 import type { ApistackStack } from './stack.ts';
 
@@ -55,9 +55,11 @@ export class LoadTestStack extends Stack {
     const monitoring = main.selfHostedMonitoring;
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: retention(p), removalPolicy: RemovalPolicy.DESTROY });
 
+    const endpoint = publicEndpoint(p);
     this.securityGroup = taskSecurityGroup(this, vpc, 'k6 load-test tasks: HTTP to the public load balancer, remote write to Prometheus');
     // The load balancer is public: the tasks reach it through the NAT gateways, as clients outside would.
-    this.securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(PUBLIC_PORT), 'HTTP to the public load balancer');
+    // With TLS the rule is the HTTPS one every task group already has.
+    if (endpoint.scheme === 'http') this.securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(endpoint.port), 'HTTP to the public load balancer');
     this.securityGroup.addEgressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.udp(53), 'DNS to the VPC resolver');
     this.securityGroup.addEgressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(53), 'DNS to the VPC resolver');
     if (monitoring) {
@@ -72,7 +74,11 @@ export class LoadTestStack extends Stack {
         description: 'k6 remote write from the load test',
       });
     }
-    const environment = { [K6_ENV.targetUrl]: `http://${main.loadBalancerDnsName}` };
+    const environment = {
+      [K6_ENV.targetUrl]: `${endpoint.scheme}://${main.loadBalancerDnsName}`,
+      // The certificate names the user's domain, not the balancer's AWS name the runners dial: still TLS, without the name check.
+      ...(endpoint.scheme === 'https' ? { K6_INSECURE_SKIP_TLS_VERIFY: 'true' } : {}),
+    };
     const logging = (prefix: string) => ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: prefix });
     const size = (r: { cpuLimitMillicores: number; memoryLimitMiB: number }) => fargateTaskSize(r.cpuLimitMillicores, r.memoryLimitMiB);
 

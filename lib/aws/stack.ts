@@ -1,5 +1,5 @@
 /** One stack per profile: network, data, the API, the balancer, monitoring and alarms. */
-import { RemovalPolicy, Stack, Tags, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy, Stack, Tags, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -124,6 +124,8 @@ export class ApistackStack extends Stack {
       this.loadBalancerDnsName = alb.loadBalancer.loadBalancerDnsName;
       alarmSources = { ...alarmSources, alb: { loadBalancer: alb.loadBalancer, targetGroup: alb.targetGroup } };
     }
+
+    new CfnOutput(this, 'LoadBalancerDnsName', { value: this.loadBalancerDnsName, description: 'Point your domain here (CNAME or alias); with network.loadBalancerCertificateArn, the domain the certificate names' });
 
     if (!managed) {
       const monitoring = (this.selfHostedMonitoring = new SelfHostedMonitoring(this, 'Monitoring', {

@@ -19,10 +19,12 @@ import { idleAcknowledgements, SuppressionRecorder, unnamedIam5, type Suppressio
 import { tempDir } from '../helpers/servers.ts';
 
 const catalog = Catalog.load();
+const certificateArn = (region: string) => `arn:aws:acm:${region}:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666`;
 
 /**
  * The built-in profiles, plus the AWS-native balancer with managed monitoring and interface
- * endpoints, and a European stack on provisioned-IOPS storage with classes priced by family.
+ * endpoints, a European stack on provisioned-IOPS storage with classes priced by family, and
+ * both balancers with a certificate (TLS on 443).
  */
 const PROFILES: Record<string, () => ResolvedProfile> = {
   optimized: () => loadProfile('optimized'),
@@ -33,6 +35,8 @@ const PROFILES: Record<string, () => ResolvedProfile> = {
     resolveProfileLayer({ extends: 'production-ha', name: 'alb-managed', network: { loadBalancer: 'alb', interfaceEndpoints: true }, monitoring: { mode: 'managed', grafanaEditors: 1, grafanaViewers: 3 } }),
   'io1-eu': () =>
     resolveProfileLayer({ extends: 'production-ha', name: 'io1-eu', region: 'eu-west-1', postgres: { instanceClass: 'db.r6g.xlarge', storageType: 'io1', storageGiB: 200, iops: 4000 }, redis: { nodeType: 'cache.r7g.xlarge' } }),
+  'nlb-tls': () => resolveProfileLayer({ extends: 'optimized', name: 'nlb-tls', network: { loadBalancerCertificateArn: certificateArn('us-east-1') } }),
+  'alb-tls': () => resolveProfileLayer({ extends: 'loadtest', name: 'alb-tls', network: { loadBalancer: 'alb', loadBalancerCertificateArn: certificateArn('us-east-1') } }),
 };
 
 interface Synth {
@@ -337,21 +341,16 @@ describe('the API service', () => {
 });
 
 describe('load balancer', () => {
-  it('nlb: nginx on Fargate renders least_conn over the Cloud Map name, behind an NLB with access logs and the graceful deregistration delay', () => {
+  it('nlb: nginx on Fargate renders least_conn over the Cloud Map name, behind an NLB with the graceful deregistration delay', () => {
     const s = synth('optimized');
     const p = s.profile;
-    s.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
-      Type: 'network',
-      Scheme: 'internet-facing',
-      LoadBalancerAttributes: Match.arrayWith([{ Key: 'access_logs.s3.enabled', Value: 'true' }]),
-    });
+    s.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { Type: 'network', Scheme: 'internet-facing' });
     s.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
       Port: 8080,
       Protocol: 'TCP',
       TargetType: 'ip',
       TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: String(p.api.gracefulTimeoutSeconds) }]),
     });
-    s.template.hasResourceProperties('AWS::S3::Bucket', { BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] } });
     const nginx = resources(s, 'AWS::ECS::Service').find(([id]) => id.startsWith('NginxService'))![1];
     expect(nginx).toMatchObject({ DesiredCount: p.nginx.replicasMin, DeploymentConfiguration: { DeploymentCircuitBreaker: { Enable: true, Rollback: true }, MinimumHealthyPercent: 100 } });
     // The rendered config is the image's build context.
@@ -362,6 +361,67 @@ describe('load balancer', () => {
     expect(conf[0]).toContain('least_conn;');
     expect(conf[0]).toMatch(/server api\.apistack\.internal:8000 .*resolve/);
     expect(conf[0]).toContain('resolver 169.254.169.253');
+  });
+
+  const listeners = (s: Synth) =>
+    resources(s, 'AWS::ElasticLoadBalancingV2::Listener')
+      .map(([, l]) => ({ port: l.Port, protocol: l.Protocol, certificates: l.Certificates, sslPolicy: l.SslPolicy, action: (l.DefaultActions as { Type: string }[])[0]!.Type }))
+      .sort((a, b) => Number(a.port) - Number(b.port));
+  const accessLogs = (s: Synth) => {
+    const attributes = only(s, 'AWS::ElasticLoadBalancingV2::LoadBalancer').LoadBalancerAttributes as { Key: string; Value: unknown }[];
+    return attributes.find((a) => a.Key === 'access_logs.s3.enabled')?.Value;
+  };
+  const publicIngress = (s: Synth) =>
+    resources(s, 'AWS::EC2::SecurityGroup')
+      .flatMap(([, g]) => (g.SecurityGroupIngress as { CidrIp?: string; FromPort: number }[] | undefined) ?? [])
+      .filter((r) => r.CidrIp === '0.0.0.0/0')
+      .map((r) => r.FromPort)
+      .sort((a, b) => a - b);
+  const tls = { sslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06', certificates: [{ CertificateArn: certificateArn('us-east-1') }] };
+
+  it('nlb without a certificate: plain TCP on 80, no access-log bucket it could never fill, and the acknowledgement says why', () => {
+    const s = synth('optimized');
+    expect(listeners(s)).toEqual([{ port: 80, protocol: 'TCP', certificates: undefined, sslPolicy: undefined, action: 'forward' }]);
+    expect(accessLogs(s)).toBeUndefined();
+    s.template.resourceCountIs('AWS::S3::Bucket', 0);
+    expect(publicIngress(s)).toEqual([80]);
+    const elb2 = s.suppressions.filter((x) => x.ruleId === 'AwsSolutions-ELB2');
+    expect(elb2).toHaveLength(1);
+    expect(elb2[0]!.reason).toContain('NLBs write access logs for TLS listeners only');
+    expect(elb2[0]!.reason).toContain('nginx\'s JSON access log in CloudWatch Logs');
+  });
+
+  it('nlb with a certificate: TLS on 443 only (an NLB cannot redirect 80), to nginx, access logs to an encrypted bucket', () => {
+    const s = synth('nlb-tls');
+    expect(listeners(s)).toEqual([{ port: 443, protocol: 'TLS', ...tls, action: 'forward' }]);
+    s.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { Port: 8080, Protocol: 'TCP' });
+    expect(accessLogs(s)).toBe('true');
+    s.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { LoadBalancerAttributes: Match.arrayWith([{ Key: 'access_logs.s3.prefix', Value: 'nlb' }]) });
+    s.template.hasResourceProperties('AWS::S3::Bucket', { BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] } });
+    expect(publicIngress(s)).toEqual([443]);
+    expect(s.suppressions.filter((x) => x.ruleId === 'AwsSolutions-ELB2')).toEqual([]);
+  });
+
+  it('alb without a certificate: HTTP on 80 with access logs', () => {
+    const s = synth('alb-managed');
+    expect(listeners(s)).toEqual([{ port: 80, protocol: 'HTTP', certificates: undefined, sslPolicy: undefined, action: 'forward' }]);
+    expect(accessLogs(s)).toBe('true');
+    expect(publicIngress(s)).toEqual([80]);
+  });
+
+  it('alb with a certificate: HTTPS on 443 to the API, 80 redirects to it, access logs', () => {
+    const s = synth('alb-tls');
+    expect(listeners(s)).toEqual([
+      { port: 80, protocol: 'HTTP', certificates: undefined, sslPolicy: undefined, action: 'redirect' },
+      { port: 443, protocol: 'HTTPS', ...tls, action: 'forward' },
+    ]);
+    s.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 80, DefaultActions: [{ Type: 'redirect', RedirectConfig: { Protocol: 'HTTPS', Port: '443', StatusCode: 'HTTP_301' } }] });
+    expect(accessLogs(s)).toBe('true');
+    expect(publicIngress(s)).toEqual([80, 443]);
+  });
+
+  it('the stack names its load balancer for DNS', () => {
+    synth('optimized').template.hasOutput('LoadBalancerDnsName', { Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^NginxLoadBalancer'), 'DNSName'] } });
   });
 
   it('alb: least outstanding requests straight to the API tasks, access logs, the graceful deregistration delay', () => {
@@ -530,6 +590,11 @@ describe('security groups allow exactly the paths the stack needs', () => {
         'apistack-optimized/Database/Postgres/RotationSingleUser/SecurityGroup -> Postgres:endpoint port',
       ].sort(),
     );
+  });
+
+  it('with a certificate: 443 from the internet to the NLB; 443 and the redirecting 80 to the ALB', () => {
+    expect(edges(synth('nlb-tls')).filter((e) => e.startsWith('0.0.0.0/0'))).toEqual(['0.0.0.0/0 -> NLB:443']);
+    expect(edges(synth('alb-tls')).filter((e) => e.startsWith('0.0.0.0/0'))).toEqual(['0.0.0.0/0 -> ALB:443', '0.0.0.0/0 -> ALB:80']);
   });
 
   it('alb, managed monitoring and interface endpoints', () => {

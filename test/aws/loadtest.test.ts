@@ -85,6 +85,18 @@ describe('AWS load-test stack', () => {
     expect(iam5.filter((x) => x.findingId === 'Resource::*').map((x) => x.logicalId)).toEqual([expect.stringMatching(/^RunRoleDefaultPolicy/)]);
   });
 
+  it('with a certificate, runners dial the load balancer over HTTPS (no port 80 rule), skipping only the name check', () => {
+    const profile = resolveProfileLayer({ extends: 'optimized', name: 'nlb-tls', network: { loadBalancerCertificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666' } });
+    const { app, loadTestStack } = awsApp({ profile, outdir: tempDir('apistack-aws-lt-tls-'), loadTest: BUILTIN_SCENARIOS.status!, nag: false });
+    app.synth();
+    const json = Template.fromStack(loadTestStack!).toJSON();
+    const env = envOf(containerOf(json, 'RunnerTask'));
+    expect(JSON.stringify(env.TARGET_URL)).toMatch(/^\{"Fn::Join":\["",\["https:\/\//);
+    expect(env.K6_INSECURE_SKIP_TLS_VERIFY).toBe('true');
+    const [, sg] = resources(json, 'AWS::EC2::SecurityGroup')[0]!;
+    expect((sg.Properties.SecurityGroupEgress as Json[]).map((r) => `${r.IpProtocol}:${r.FromPort}`).sort()).toEqual(['tcp:443', 'tcp:53', 'udp:53']);
+  });
+
   it('the tasks run pinned grafana/k6 with exactly the rendered scripts', () => {
     const runner = containerOf(selfHosted.json, 'RunnerTask');
     const setup = containerOf(selfHosted.json, 'SetupTask');
