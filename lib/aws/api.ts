@@ -125,7 +125,7 @@ export class ApiService extends Construct {
 
     acknowledgeImagePull(this.task);
     acknowledge(this.task, [
-      ['AwsSolutions-ECS2', 'The environment holds only the profile\'s non-secret settings and endpoint names; passwords and tokens come from Secrets Manager through `secrets`'],
+      ['AwsSolutions-ECS2', 'The environment holds only the profile\'s non-secret settings and endpoint names (and a metrics collector\'s scrape and remote-write configuration, when there is one); passwords and tokens come from Secrets Manager through `secrets`'],
     ]);
   }
 

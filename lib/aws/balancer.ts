@@ -1,7 +1,7 @@
 /**
  * What the internet reaches: nginx (least_conn over the API tasks found through Cloud Map) behind
  * an NLB, or, as the AWS-native alternative, an ALB with least outstanding requests in front of
- * the API directly. Access logs go to an encrypted bucket in both cases.
+ * the API directly. With network.loadBalancerCertificateArn the public listener is TLS/HTTPS on 443.
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -16,8 +16,15 @@ import type { ApiService } from './api.ts';
 import { acknowledge, acknowledgeImagePull, fargateTask, retention, scalingCooldowns, serviceProps, taskSecurityGroup } from './common.ts';
 import { APP_ROUTES } from '../monitoring/index.ts';
 
-/** The public listener port (plain TCP/HTTP: TLS needs a certificate for the user's own domain). */
+/** The public listener port without a certificate: plain HTTP (TCP on the NLB). */
 export const PUBLIC_PORT = 80;
+/** The public listener port with network.loadBalancerCertificateArn. */
+export const PUBLIC_TLS_PORT = 443;
+
+/** Where clients reach the stack: HTTPS on 443 with a certificate, plain HTTP on 80 without. */
+export function publicEndpoint(p: ResolvedProfile): { scheme: 'http' | 'https'; port: number } {
+  return p.network.loadBalancerCertificateArn ? { scheme: 'https', port: PUBLIC_TLS_PORT } : { scheme: 'http', port: PUBLIC_PORT };
+}
 
 function accessLogBucket(scope: Construct, p: ResolvedProfile): s3.Bucket {
   const bucket = new s3.Bucket(scope, 'AccessLogs', {
@@ -105,11 +112,13 @@ export class NginxBalancer extends Construct {
       scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: p.derived.nginx.autoscalingCpuTargetPercent, ...scalingCooldowns(p) });
     }
 
+    const certificateArn = p.network.loadBalancerCertificateArn;
+    const { port } = publicEndpoint(p);
     const lbSecurityGroup = new ec2.SecurityGroup(this, 'LoadBalancerSecurityGroup', { vpc, description: 'NLB: the public listener in, nginx out', allowAllOutbound: false });
-    lbSecurityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(PUBLIC_PORT), 'the public API');
+    lbSecurityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(port), certificateArn ? 'the public API over TLS' : 'the public API');
     lbSecurityGroup.addEgressRule(this.securityGroup, ec2.Port.tcp(CONTAINER_PORTS.listenPort), 'to nginx');
     this.securityGroup.addIngressRule(lbSecurityGroup, ec2.Port.tcp(CONTAINER_PORTS.listenPort), 'from the NLB');
-    acknowledge(lbSecurityGroup, [['AwsSolutions-EC23', `The public API listens on port ${PUBLIC_PORT} for every client; per-client limits are nginx's job`]]);
+    acknowledge(lbSecurityGroup, [['AwsSolutions-EC23', `The public API listens on port ${port} for every client; per-client limits are nginx's job`]]);
 
     this.loadBalancer = new elbv2.NetworkLoadBalancer(this, 'LoadBalancer', {
       vpc,
@@ -118,9 +127,21 @@ export class NginxBalancer extends Construct {
       securityGroups: [lbSecurityGroup],
       crossZoneEnabled: true,
     });
-    // NLBs write access logs for TLS listeners only; the bucket is set so a TLS listener logs at once.
-    this.loadBalancer.logAccessLogs(accessLogBucket(this, p), 'nlb');
-    const listener = this.loadBalancer.addListener('Listener', { port: PUBLIC_PORT, protocol: elbv2.Protocol.TCP });
+    let listener: elbv2.NetworkListener;
+    if (certificateArn) {
+      // TLS only, no port 80: an NLB cannot redirect, so a plain listener would carry API keys in clear text.
+      listener = this.loadBalancer.addListener('Listener', {
+        port,
+        protocol: elbv2.Protocol.TLS,
+        certificates: [elbv2.ListenerCertificate.fromArn(certificateArn)],
+        sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
+      });
+      this.loadBalancer.logAccessLogs(accessLogBucket(this, p), 'nlb');
+    } else {
+      listener = this.loadBalancer.addListener('Listener', { port, protocol: elbv2.Protocol.TCP });
+      // No bucket: NLBs write access logs for TLS listeners only, so one would never receive a log.
+      acknowledge(this.loadBalancer.node.defaultChild!, [['AwsSolutions-ELB2', `NLBs write access logs for TLS listeners only, and without network.loadBalancerCertificateArn this one is plain TCP; nginx's JSON access log in CloudWatch Logs (nginx.accessLog) is the access log of record`]], false);
+    }
     this.targetGroup = listener.addTargets('Nginx', {
       port: CONTAINER_PORTS.listenPort,
       protocol: elbv2.Protocol.TCP,
@@ -139,11 +160,15 @@ export class AlbBalancer extends Construct {
   constructor(scope: Construct, id: string, props: { profile: ResolvedProfile; vpc: ec2.IVpc; api: ApiService }) {
     super(scope, id);
     const p = props.profile;
+    const certificateArn = p.network.loadBalancerCertificateArn;
+    const { port } = publicEndpoint(p);
     const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', { vpc: props.vpc, description: 'ALB: the public listener in, the API out', allowAllOutbound: false });
-    securityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(PUBLIC_PORT), 'the public API');
+    securityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(PUBLIC_PORT), certificateArn ? 'redirect to HTTPS' : 'the public API');
+    if (certificateArn) securityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(port), 'the public API over HTTPS');
     securityGroup.addEgressRule(props.api.securityGroup, ec2.Port.tcp(PORTS.api), 'to the API tasks');
     props.api.securityGroup.addIngressRule(securityGroup, ec2.Port.tcp(PORTS.api), 'from the ALB');
-    acknowledge(securityGroup, [['AwsSolutions-EC23', `The public API listens on port ${PUBLIC_PORT} for every client; the ALB drops invalid headers and the API rate-limits per key`]]);
+    const ports = certificateArn ? `${port} (HTTPS) and ${PUBLIC_PORT} (a redirect to HTTPS)` : `${PUBLIC_PORT}`;
+    acknowledge(securityGroup, [['AwsSolutions-EC23', `The public API listens on port ${ports} for every client; the ALB drops invalid headers and the API rate-limits per key`]]);
 
     this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'LoadBalancer', {
       vpc: props.vpc,
@@ -153,7 +178,17 @@ export class AlbBalancer extends Construct {
       dropInvalidHeaderFields: true,
     });
     this.loadBalancer.logAccessLogs(accessLogBucket(this, p), 'alb');
-    const listener = this.loadBalancer.addListener('Listener', { port: PUBLIC_PORT, protocol: elbv2.ApplicationProtocol.HTTP, open: false });
+    // The forwarding listener keeps its ID with or without a certificate, and so does its target group.
+    const listener = certificateArn
+      ? this.loadBalancer.addListener('Listener', {
+          port,
+          protocol: elbv2.ApplicationProtocol.HTTPS,
+          certificates: [elbv2.ListenerCertificate.fromArn(certificateArn)],
+          sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
+          open: false,
+        })
+      : this.loadBalancer.addListener('Listener', { port, protocol: elbv2.ApplicationProtocol.HTTP, open: false });
+    if (certificateArn) this.loadBalancer.addRedirect({ sourcePort: PUBLIC_PORT, sourceProtocol: elbv2.ApplicationProtocol.HTTP, targetPort: port, targetProtocol: elbv2.ApplicationProtocol.HTTPS, open: false });
     this.targetGroup = listener.addTargets('Api', {
       port: PORTS.api,
       protocol: elbv2.ApplicationProtocol.HTTP,

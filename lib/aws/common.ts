@@ -71,9 +71,15 @@ export function acknowledge(construct: IConstruct, findings: ReadonlyArray<reado
   );
 }
 
-/** A task whose image comes from the CDK asset repository: ECR's login call has no resource to scope to. */
-export function acknowledgeImagePull(task: IConstruct): void {
-  acknowledge(task, [['AwsSolutions-IAM5', 'ecr:GetAuthorizationToken supports no resource-level permissions; the pull actions themselves are scoped to the asset repository', ['Resource::*']]]);
+/** What CDK grants a logged, traced state machine on *, named for its IAM5 acknowledgements. */
+export const LOGS_AND_TRACING = 'CloudWatch Logs delivery (logs:*LogDelivery, logs:ListLogDeliveries, logs:PutResourcePolicy, logs:DescribeResourcePolicies, logs:DescribeLogGroups) and X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords, xray:GetSampling*)';
+
+/**
+ * A task whose image comes from the CDK asset repository: ECR's login call has no resource to scope
+ * to. On the execution role only, which pulls the image; the task role's grants need reasons of their own.
+ */
+export function acknowledgeImagePull(task: ecs.TaskDefinition): void {
+  acknowledge(task.obtainExecutionRole(), [['AwsSolutions-IAM5', 'ecr:GetAuthorizationToken supports no resource-level permissions; the pull actions themselves are scoped to the asset repository', ['Resource::*']]]);
 }
 
 /**

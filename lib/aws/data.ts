@@ -73,9 +73,6 @@ export class Database extends Construct {
 
     acknowledge(this.instance, [
       ['AwsSolutions-RDS11', `Postgres listens on its standard port ${PORTS.postgres}: it is in isolated subnets and its security group admits only the API tasks, so a non-default port hides nothing`],
-      ['AwsSolutions-IAM4', 'The rotation function is the AWS-published Secrets Manager rotation application; its role uses the managed policies that application ships with'],
-      ['AwsSolutions-IAM5', 'The AWS-published rotation application scopes its role to the secret it rotates and to wildcard actions it documents'],
-      ['AwsSolutions-RDS6', 'The app authenticates with a password from Secrets Manager; IAM database authentication would need a token refresh the app does not implement'],
       ...(pg.multiAz ? [] : [['AwsSolutions-RDS3', `Profile ${p.name} sets postgres.multiAz false: a single-AZ instance is its priced choice (set it true for a standby)`] as const]),
       ...(p.derived.postgres.deletionProtection ? [] : [['AwsSolutions-RDS10', `Profile ${p.name} sets postgres.deletionProtection false: a throwaway environment that must be destroyable`] as const]),
     ]);
@@ -134,7 +131,8 @@ export class Cache extends Construct {
       ['AwsSolutions-SMG4', 'Rotating an ElastiCache AUTH token takes a ModifyReplicationGroup ROTATE then SET with both tokens live in between; no AWS-published rotation function does that, so it is rotated by a deploy'],
     ]);
     acknowledge(this.replicationGroup, [
-      ['AwsSolutions-AEC5', `${r.engine} listens on its standard port ${PORTS.redis}, in isolated subnets behind a security group that admits only the API tasks`],
+      // cdk-nag checks the port of the redis engine only.
+      ...(r.engine === 'redis' ? [['AwsSolutions-AEC5', `redis listens on its standard port ${PORTS.redis}, in isolated subnets behind a security group that admits only the API tasks`] as const] : []),
       ...(r.multiAz ? [] : [['AwsSolutions-AEC4', `Profile ${p.name} sets redis.multiAz false: the cache holds only data Postgres has, and one node is its priced choice`] as const]),
     ]);
   }

@@ -1,6 +1,6 @@
 /** The AWS target: a CDK app with one stack per profile (lib/aws/stack.ts). */
 import { App, Aspects } from 'aws-cdk-lib';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, type INagLogger } from 'cdk-nag';
 import { k6TestId } from '../loadtest/k6.ts';
 import type { Scenario } from '../loadtest/scenario.ts';
 import type { ResolvedProfile } from '../profile/index.ts';
@@ -25,6 +25,8 @@ export interface AwsAppOptions {
   readonly outdir?: string;
   /** Run the cdk-nag AwsSolutions checks during synth (errors and warnings become annotations). */
   readonly nag?: boolean;
+  /** More receivers of every cdk-nag result (the tests record what each acknowledgement suppressed). @default - annotations and the report only */
+  readonly nagLoggers?: INagLogger[];
   readonly app?: App;
   /**
    * Add the load-test stack for this scenario (and let the main stack's Prometheus receive its
@@ -37,6 +39,6 @@ export function awsApp(opts: AwsAppOptions): { app: App; stack: ApistackStack; l
   const app = opts.app ?? new App({ ...(opts.outdir ? { outdir: opts.outdir } : {}), context: { 'aws:cdk:enable-path-metadata': false, 'aws:cdk:disable-version-reporting': true } });
   const stack = new ApistackStack(app, stackName(opts.profile), { profile: opts.profile, ...(opts.loadTest ? { loadTest: { testId: k6TestId(opts.loadTest), thresholds: opts.loadTest.thresholds } } : {}) });
   const loadTestStack = opts.loadTest ? new LoadTestStack(app, loadTestStackName(opts.profile), { profile: opts.profile, scenario: opts.loadTest, target: stack }) : undefined;
-  if (opts.nag !== false) Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));
+  if (opts.nag !== false) Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true, ...(opts.nagLoggers ? { additionalLoggers: opts.nagLoggers } : {}) }));
   return { app, stack, ...(loadTestStack ? { loadTestStack } : {}) };
 }

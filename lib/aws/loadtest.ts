@@ -20,8 +20,8 @@ import { K6_ENV, needsSetup, renderK6Script, renderK6SetupScript, runnersOf, run
 import type { Scenario } from '../loadtest/scenario.ts';
 import { K6_TREND_STATS_ENV } from '../monitoring/index.ts';
 import { CONTAINER_IMAGES, fargateTaskSize, LOADTEST_RESOURCES, PORTS, type ResolvedProfile } from '../profile/index.ts';
-import { PUBLIC_PORT } from './balancer.ts';
-import { acknowledge, fargateTask, retention, taskSecurityGroup } from './common.ts';
+import { publicEndpoint } from './balancer.ts';
+import { acknowledge, fargateTask, LOGS_AND_TRACING, retention, taskSecurityGroup } from './common.ts';
 import type { ApistackStack } from './stack.ts';
 
 /**
@@ -55,9 +55,11 @@ export class LoadTestStack extends Stack {
     const monitoring = main.selfHostedMonitoring;
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: retention(p), removalPolicy: RemovalPolicy.DESTROY });
 
+    const endpoint = publicEndpoint(p);
     this.securityGroup = taskSecurityGroup(this, vpc, 'k6 load-test tasks: HTTP to the public load balancer, remote write to Prometheus');
     // The load balancer is public: the tasks reach it through the NAT gateways, as clients outside would.
-    this.securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(PUBLIC_PORT), 'HTTP to the public load balancer');
+    // With TLS the rule is the HTTPS one every task group already has.
+    if (endpoint.scheme === 'http') this.securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(endpoint.port), 'HTTP to the public load balancer');
     this.securityGroup.addEgressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.udp(53), 'DNS to the VPC resolver');
     this.securityGroup.addEgressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(53), 'DNS to the VPC resolver');
     if (monitoring) {
@@ -72,7 +74,11 @@ export class LoadTestStack extends Stack {
         description: 'k6 remote write from the load test',
       });
     }
-    const environment = { [K6_ENV.targetUrl]: `http://${main.loadBalancerDnsName}` };
+    const environment = {
+      [K6_ENV.targetUrl]: `${endpoint.scheme}://${main.loadBalancerDnsName}`,
+      // The certificate names the user's domain, not the balancer's AWS name the runners dial: still TLS, without the name check.
+      ...(endpoint.scheme === 'https' ? { K6_INSECURE_SKIP_TLS_VERIFY: 'true' } : {}),
+    };
     const logging = (prefix: string) => ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: prefix });
     const size = (r: { cpuLimitMillicores: number; memoryLimitMiB: number }) => fargateTaskSize(r.cpuLimitMillicores, r.memoryLimitMiB);
 
@@ -151,7 +157,7 @@ export class LoadTestStack extends Stack {
       timeout: seconds === undefined ? Duration.hours(24) : Duration.seconds(Math.ceil(seconds) + 3600),
     });
     acknowledge(this.stateMachine, [
-      ['AwsSolutions-IAM5', 'ecs:StopTask and ecs:DescribeTasks (the .sync integration), the X-Ray trace segments and the CloudWatch Logs delivery actions support no resource-level permissions; RunTask is scoped to the two task definitions', ['Resource::*']],
+      ['AwsSolutions-IAM5', `The .sync integration's ecs:StopTask and ecs:DescribeTasks act on tasks whose ARNs exist only once a run starts; and, as Step Functions requires, ${LOGS_AND_TRACING}; RunTask is scoped to the two task definitions`, ['Resource::*']],
       // The construct grants RunTask on every revision of each family, so a new revision never needs a new policy.
       ['AwsSolutions-IAM5', 'ecs:RunTask on any revision (:*) of this stack\'s own two task definition families, setup and runner, as the EcsRunTask integration grants it; no other task definition', [{ regex: '/^Resource::arn:.*"Ref":"(SetupTask|RunnerTask)[0-9A-F]{8}".*:\\*$/' }]],
     ]);

@@ -14,7 +14,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { ResolvedProfile } from '../profile/index.ts';
-import { acknowledge, retention } from './common.ts';
+import { acknowledge, LOGS_AND_TRACING, retention } from './common.ts';
 
 export class RedeployOnRotation extends Construct {
   readonly stateMachine: sfn.StateMachine;
@@ -46,7 +46,7 @@ export class RedeployOnRotation extends Construct {
       targets: [new targets.SfnStateMachine(this.stateMachine)],
     });
     acknowledge(this.stateMachine, [
-      ['AwsSolutions-IAM5', 'CDK grants the state machine X-Ray and CloudWatch Logs delivery actions that support no resource-level permissions; its ECS call is scoped to the API service', ['Resource::*']],
+      ['AwsSolutions-IAM5', `CDK grants the state machine's logging and tracing on *, as Step Functions requires: ${LOGS_AND_TRACING}; its ECS call is scoped to the API service`, ['Resource::*']],
     ]);
   }
 }

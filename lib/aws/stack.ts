@@ -1,7 +1,8 @@
 /** One stack per profile: network, data, the API, the balancer, monitoring and alarms. */
-import { Stack, Tags, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy, Stack, Tags, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
@@ -9,7 +10,7 @@ import { renderNginxConfig, CONTAINER_PORTS } from '../../nginx/render.ts';
 import { PORTS, profileData, PROFILE_METADATA_KEY, UserError, type ResolvedProfile } from '../profile/index.ts';
 import { ApiService } from './api.ts';
 import { AlbBalancer, NginxBalancer } from './balancer.ts';
-import { acknowledge, renderedContext } from './common.ts';
+import { acknowledge, renderedContext, retention } from './common.ts';
 import { Cache, Database } from './data.ts';
 import type { LoadTestView } from '../monitoring/index.ts';
 import { Alarms, ManagedMonitoring, Paging, platformOf, SelfHostedMonitoring } from './monitoring.ts';
@@ -67,10 +68,13 @@ export class ApistackStack extends Stack {
     const database = new Database(this, 'Database', { profile: p, vpc, subnets: this.network.dataSubnets, rotationSubnets: this.network.appSubnets });
     const cache = new Cache(this, 'Cache', { profile: p, vpc, subnets: this.network.dataSubnets });
 
+    // Self-hosted Prometheus and Grafana take ECS Exec sessions (SSM port forwards): what is run in them is kept here.
+    const execSessionLogs = p.monitoring.mode === 'self-hosted' ? new logs.LogGroup(this, 'ExecSessionLogs', { retention: retention(p), removalPolicy: RemovalPolicy.DESTROY }) : undefined;
     const cluster = (this.cluster = new ecs.Cluster(this, 'Cluster', {
       vpc,
       containerInsightsV2: ecs.ContainerInsights.ENABLED,
       defaultCloudMapNamespace: { name: SERVICE_NAMESPACE, vpc, useForServiceConnect: false },
+      ...(execSessionLogs ? { executeCommandConfiguration: { logging: ecs.ExecuteCommandLogging.OVERRIDE, logConfiguration: { cloudWatchLogGroup: execSessionLogs } } } : {}),
     }));
     const adminToken = (this.adminToken = new secretsmanager.Secret(this, 'AdminToken', {
       description: `apistack ${p.name}: the API's admin token (POST /api/events needs it)`,
@@ -120,6 +124,8 @@ export class ApistackStack extends Stack {
       this.loadBalancerDnsName = alb.loadBalancer.loadBalancerDnsName;
       alarmSources = { ...alarmSources, alb: { loadBalancer: alb.loadBalancer, targetGroup: alb.targetGroup } };
     }
+
+    new CfnOutput(this, 'LoadBalancerDnsName', { value: this.loadBalancerDnsName, description: 'Point your domain here (CNAME or alias); with network.loadBalancerCertificateArn, the domain the certificate names' });
 
     if (!managed) {
       const monitoring = (this.selfHostedMonitoring = new SelfHostedMonitoring(this, 'Monitoring', {

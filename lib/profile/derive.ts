@@ -3,7 +3,7 @@
  * and the invariants they must satisfy.
  */
 import { AVAILABILITY_ZONE_LETTERS, ELASTICACHE_PARAMETER_FAMILIES, elasticacheParameterFamily, RDS_FAMILIES, rdsInstanceMemoryGiB } from './instances.ts';
-import { FARGATE_VCPU, type Profile } from './schema.ts';
+import { ACM_CERTIFICATE_ARN, FARGATE_VCPU, type Profile } from './schema.ts';
 
 /** Usage figures the cost depends on, used when a profile does not give them. */
 export const USAGE_DEFAULTS = Object.freeze({
@@ -508,6 +508,11 @@ export function checkInvariants(p: Profile, d: Derived): InvariantProblem[] {
     }
   }
 
+  const certificateRegion = p.network.loadBalancerCertificateArn?.match(ACM_CERTIFICATE_ARN)?.[1];
+  if (certificateRegion !== undefined && certificateRegion !== p.region) {
+    // A load balancer takes certificates from its own region only.
+    add('network.loadBalancerCertificateArn', `the certificate is in ${certificateRegion}, not in the profile's region ${p.region}; a load balancer can use only an ACM certificate from its own region: request or import one in ${p.region}`);
+  }
   if (p.network.natGateways > p.network.availabilityZones) {
     add('network.natGateways', `${p.network.natGateways} NAT gateways for ${p.network.availabilityZones} availability zones; use at most one per AZ`);
   }

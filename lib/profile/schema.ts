@@ -271,6 +271,9 @@ export const kubernetesSchema = z.strictObject({
   awsNlbAnnotations: z.boolean(),
 });
 
+/** arn:<partition>:acm:<region>:<account>:certificate/<uuid>; the region is the first group. */
+export const ACM_CERTIFICATE_ARN = /^arn:aws(?:-cn|-us-gov)?:acm:([a-z]{2}(?:-gov)?-[a-z]+-\d):\d{12}:certificate\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 export const networkSchema = z.strictObject({
   availabilityZones: z.number().int().min(1).max(6),
   /** NAT gateways: 1 is cheap, one per AZ survives an AZ outage. */
@@ -286,6 +289,17 @@ export const networkSchema = z.strictObject({
    * endpoint (free) is always there. @default false
    */
   interfaceEndpoints: z.boolean().optional(),
+  /**
+   * AWS: an ACM certificate for your domain, in the profile's region, for the public load balancer.
+   * With it the NLB listens TLS on 443 and writes access logs (NLBs log TLS listeners only); the
+   * ALB listens HTTPS on 443 and redirects 80 to it. Point the domain at the LoadBalancerDnsName
+   * output. @see https://docs.aws.amazon.com/acm/latest/userguide/gs.html
+   * @default - none: plain HTTP on port 80, and nginx's access log is the only access log
+   */
+  loadBalancerCertificateArn: z
+    .string()
+    .regex(ACM_CERTIFICATE_ARN, { message: 'must be an ACM certificate ARN: "arn:aws:acm:<region>:<12-digit account>:certificate/<id>"' })
+    .optional(),
 });
 
 export const purchaseSchema = z.strictObject({

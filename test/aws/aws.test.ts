@@ -15,13 +15,16 @@ import { Catalog, priceProfile, priceTemplate } from '../../lib/cost/index.ts';
 import { renderRulesYaml } from '../../lib/monitoring/index.ts';
 import { loadProfile, PORTS, resolveProfileLayer, type ResolvedProfile } from '../../lib/profile/index.ts';
 import { cli, repoRoot } from '../helpers/cli.ts';
+import { idleAcknowledgements, SuppressionRecorder, unnamedIam5, type Suppression } from '../helpers/nag.ts';
 import { tempDir } from '../helpers/servers.ts';
 
 const catalog = Catalog.load();
+const certificateArn = (region: string) => `arn:aws:acm:${region}:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666`;
 
 /**
  * The built-in profiles, plus the AWS-native balancer with managed monitoring and interface
- * endpoints, and a European stack on provisioned-IOPS storage with classes priced by family.
+ * endpoints, a European stack on provisioned-IOPS storage with classes priced by family, and
+ * both balancers with a certificate (TLS on 443).
  */
 const PROFILES: Record<string, () => ResolvedProfile> = {
   optimized: () => loadProfile('optimized'),
@@ -32,6 +35,8 @@ const PROFILES: Record<string, () => ResolvedProfile> = {
     resolveProfileLayer({ extends: 'production-ha', name: 'alb-managed', network: { loadBalancer: 'alb', interfaceEndpoints: true }, monitoring: { mode: 'managed', grafanaEditors: 1, grafanaViewers: 3 } }),
   'io1-eu': () =>
     resolveProfileLayer({ extends: 'production-ha', name: 'io1-eu', region: 'eu-west-1', postgres: { instanceClass: 'db.r6g.xlarge', storageType: 'io1', storageGiB: 200, iops: 4000 }, redis: { nodeType: 'cache.r7g.xlarge' } }),
+  'nlb-tls': () => resolveProfileLayer({ extends: 'optimized', name: 'nlb-tls', network: { loadBalancerCertificateArn: certificateArn('us-east-1') } }),
+  'alb-tls': () => resolveProfileLayer({ extends: 'loadtest', name: 'alb-tls', network: { loadBalancer: 'alb', loadBalancerCertificateArn: certificateArn('us-east-1') } }),
 };
 
 interface Synth {
@@ -40,6 +45,8 @@ interface Synth {
   template: Template;
   json: { Resources: Record<string, { Type: string; Properties?: Record<string, unknown>; Metadata?: Record<string, unknown> }> };
   dir: string;
+  /** Every finding cdk-nag suppressed, with the reason it was suppressed under. */
+  suppressions: Suppression[];
 }
 
 const synths = new Map<string, Synth>();
@@ -48,10 +55,11 @@ function synth(name: string): Synth {
   if (!s) {
     const profile = PROFILES[name]!();
     const dir = tempDir('apistack-aws-');
-    const { app, stack } = awsApp({ profile, outdir: dir });
+    const recorder = new SuppressionRecorder();
+    const { app, stack } = awsApp({ profile, outdir: dir, nagLoggers: [recorder] });
     app.synth();
     const template = Template.fromStack(stack);
-    s = { profile, stack, template, json: template.toJSON() as Synth['json'], dir };
+    s = { profile, stack, template, json: template.toJSON() as Synth['json'], dir, suppressions: recorder.of(stack) };
     synths.set(name, s);
   }
   return s;
@@ -106,6 +114,45 @@ describe('cdk-nag AwsSolutions', () => {
     const singleAz = reasons.filter((r) => r.id === 'AwsSolutions-RDS3');
     expect(singleAz.length > 0).toBe(!s.profile.postgres.multiAz);
     for (const r of singleAz) expect(r.reason).toContain(`Profile ${s.profile.name} sets postgres.multiAz false`);
+  });
+
+  it.each(Object.keys(PROFILES))('%s: every acknowledgement suppresses a finding, and every IAM5 one names the actions it lets through', (name) => {
+    const s = synth(name);
+    expect(s.suppressions.length).toBeGreaterThan(5);
+    expect(idleAcknowledgements(s.json, s.suppressions)).toEqual([]);
+    expect(unnamedIam5(s.json, s.suppressions)).toEqual([]);
+  });
+
+  it('the checks of acknowledgements are live: one that suppresses nothing, and an IAM5 reason that names the wrong action, are reported', () => {
+    const s = synth('optimized');
+    const json = JSON.parse(JSON.stringify(s.json)) as Synth['json'];
+    const [, cluster] = Object.entries(json.Resources).find(([, r]) => r.Type === 'AWS::ECS::Cluster')!;
+    cluster.Metadata = { cdk_nag: { rules_to_suppress: [{ id: 'AwsSolutions-S1', reason: 'a cluster is no bucket' }] } };
+    expect(idleAcknowledgements(json, s.suppressions)).toEqual(['AwsSolutions-S1: "a cluster is no bucket" suppresses nothing']);
+    // The image-pull reason on the ECS Exec wildcards, as it was before each got its own.
+    const exec = s.suppressions.find((x) => x.ruleId === 'AwsSolutions-IAM5' && x.reason.startsWith('ECS Exec, the only way in to prometheus'))!;
+    const misattributed = { ...exec, reason: 'ecr:GetAuthorizationToken supports no resource-level permissions; the pull actions themselves are scoped to the asset repository' };
+    expect(unnamedIam5(s.json, [misattributed])).toEqual(expect.arrayContaining([expect.stringMatching(/Resource::\*: the reason does not name ssmmessages:CreateControlChannel/)]));
+  });
+
+  it('ECS Exec (the way in to Prometheus and Grafana) logs its sessions to a log group of its own, and its grants are acknowledged as what they are', () => {
+    const s = synth('optimized');
+    const [groupId] = resources(s, 'AWS::Logs::LogGroup').find(([id]) => id.startsWith('ExecSessionLogs'))!;
+    s.template.hasResourceProperties('AWS::ECS::Cluster', { Configuration: { ExecuteCommandConfiguration: { Logging: 'OVERRIDE', LogConfiguration: { CloudWatchLogGroupName: { Ref: groupId } } } } });
+    const exec = s.suppressions.filter((x) => x.ruleId === 'AwsSolutions-IAM5' && x.logicalId.includes('TaskRole'));
+    expect(exec.map((x) => `${x.logicalId.replace(/[0-9A-F]{8}$/, '')} ${x.findingId}`).sort()).toEqual(
+      ['grafana', 'prometheus'].flatMap((n) => [
+        `Monitoring${n}TaskTaskRoleDefaultPolicy Resource::*`,
+        `Monitoring${n}TaskTaskRoleDefaultPolicy Resource::arn:<AWS::Partition>:logs:us-east-1:<AWS::AccountId>:log-group:<${groupId}>:*`,
+      ]),
+    );
+    for (const x of exec) expect(x.reason).toMatch(/^ECS Exec/);
+    // The image-pull acknowledgement stays on the execution roles, where the ECR login is.
+    const pulls = s.suppressions.filter((x) => x.reason.startsWith('ecr:GetAuthorizationToken'));
+    expect(pulls.length).toBeGreaterThan(0);
+    for (const x of pulls) expect(x.logicalId).toMatch(/ExecutionRoleDefaultPolicy/);
+    // Managed monitoring runs no task with ECS Exec: no session log group.
+    expect(resources(synth('alb-managed'), 'AWS::Logs::LogGroup').filter(([id]) => id.startsWith('ExecSessionLogs'))).toEqual([]);
   });
 
   it('the checks are live: an unencrypted, unlogged bucket is reported', () => {
@@ -294,21 +341,16 @@ describe('the API service', () => {
 });
 
 describe('load balancer', () => {
-  it('nlb: nginx on Fargate renders least_conn over the Cloud Map name, behind an NLB with access logs and the graceful deregistration delay', () => {
+  it('nlb: nginx on Fargate renders least_conn over the Cloud Map name, behind an NLB with the graceful deregistration delay', () => {
     const s = synth('optimized');
     const p = s.profile;
-    s.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
-      Type: 'network',
-      Scheme: 'internet-facing',
-      LoadBalancerAttributes: Match.arrayWith([{ Key: 'access_logs.s3.enabled', Value: 'true' }]),
-    });
+    s.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { Type: 'network', Scheme: 'internet-facing' });
     s.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
       Port: 8080,
       Protocol: 'TCP',
       TargetType: 'ip',
       TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: String(p.api.gracefulTimeoutSeconds) }]),
     });
-    s.template.hasResourceProperties('AWS::S3::Bucket', { BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] } });
     const nginx = resources(s, 'AWS::ECS::Service').find(([id]) => id.startsWith('NginxService'))![1];
     expect(nginx).toMatchObject({ DesiredCount: p.nginx.replicasMin, DeploymentConfiguration: { DeploymentCircuitBreaker: { Enable: true, Rollback: true }, MinimumHealthyPercent: 100 } });
     // The rendered config is the image's build context.
@@ -319,6 +361,67 @@ describe('load balancer', () => {
     expect(conf[0]).toContain('least_conn;');
     expect(conf[0]).toMatch(/server api\.apistack\.internal:8000 .*resolve/);
     expect(conf[0]).toContain('resolver 169.254.169.253');
+  });
+
+  const listeners = (s: Synth) =>
+    resources(s, 'AWS::ElasticLoadBalancingV2::Listener')
+      .map(([, l]) => ({ port: l.Port, protocol: l.Protocol, certificates: l.Certificates, sslPolicy: l.SslPolicy, action: (l.DefaultActions as { Type: string }[])[0]!.Type }))
+      .sort((a, b) => Number(a.port) - Number(b.port));
+  const accessLogs = (s: Synth) => {
+    const attributes = only(s, 'AWS::ElasticLoadBalancingV2::LoadBalancer').LoadBalancerAttributes as { Key: string; Value: unknown }[];
+    return attributes.find((a) => a.Key === 'access_logs.s3.enabled')?.Value;
+  };
+  const publicIngress = (s: Synth) =>
+    resources(s, 'AWS::EC2::SecurityGroup')
+      .flatMap(([, g]) => (g.SecurityGroupIngress as { CidrIp?: string; FromPort: number }[] | undefined) ?? [])
+      .filter((r) => r.CidrIp === '0.0.0.0/0')
+      .map((r) => r.FromPort)
+      .sort((a, b) => a - b);
+  const tls = { sslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06', certificates: [{ CertificateArn: certificateArn('us-east-1') }] };
+
+  it('nlb without a certificate: plain TCP on 80, no access-log bucket it could never fill, and the acknowledgement says why', () => {
+    const s = synth('optimized');
+    expect(listeners(s)).toEqual([{ port: 80, protocol: 'TCP', certificates: undefined, sslPolicy: undefined, action: 'forward' }]);
+    expect(accessLogs(s)).toBeUndefined();
+    s.template.resourceCountIs('AWS::S3::Bucket', 0);
+    expect(publicIngress(s)).toEqual([80]);
+    const elb2 = s.suppressions.filter((x) => x.ruleId === 'AwsSolutions-ELB2');
+    expect(elb2).toHaveLength(1);
+    expect(elb2[0]!.reason).toContain('NLBs write access logs for TLS listeners only');
+    expect(elb2[0]!.reason).toContain('nginx\'s JSON access log in CloudWatch Logs');
+  });
+
+  it('nlb with a certificate: TLS on 443 only (an NLB cannot redirect 80), to nginx, access logs to an encrypted bucket', () => {
+    const s = synth('nlb-tls');
+    expect(listeners(s)).toEqual([{ port: 443, protocol: 'TLS', ...tls, action: 'forward' }]);
+    s.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { Port: 8080, Protocol: 'TCP' });
+    expect(accessLogs(s)).toBe('true');
+    s.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { LoadBalancerAttributes: Match.arrayWith([{ Key: 'access_logs.s3.prefix', Value: 'nlb' }]) });
+    s.template.hasResourceProperties('AWS::S3::Bucket', { BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] } });
+    expect(publicIngress(s)).toEqual([443]);
+    expect(s.suppressions.filter((x) => x.ruleId === 'AwsSolutions-ELB2')).toEqual([]);
+  });
+
+  it('alb without a certificate: HTTP on 80 with access logs', () => {
+    const s = synth('alb-managed');
+    expect(listeners(s)).toEqual([{ port: 80, protocol: 'HTTP', certificates: undefined, sslPolicy: undefined, action: 'forward' }]);
+    expect(accessLogs(s)).toBe('true');
+    expect(publicIngress(s)).toEqual([80]);
+  });
+
+  it('alb with a certificate: HTTPS on 443 to the API, 80 redirects to it, access logs', () => {
+    const s = synth('alb-tls');
+    expect(listeners(s)).toEqual([
+      { port: 80, protocol: 'HTTP', certificates: undefined, sslPolicy: undefined, action: 'redirect' },
+      { port: 443, protocol: 'HTTPS', ...tls, action: 'forward' },
+    ]);
+    s.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 80, DefaultActions: [{ Type: 'redirect', RedirectConfig: { Protocol: 'HTTPS', Port: '443', StatusCode: 'HTTP_301' } }] });
+    expect(accessLogs(s)).toBe('true');
+    expect(publicIngress(s)).toEqual([80, 443]);
+  });
+
+  it('the stack names its load balancer for DNS', () => {
+    synth('optimized').template.hasOutput('LoadBalancerDnsName', { Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^NginxLoadBalancer'), 'DNSName'] } });
   });
 
   it('alb: least outstanding requests straight to the API tasks, access logs, the graceful deregistration delay', () => {
@@ -487,6 +590,11 @@ describe('security groups allow exactly the paths the stack needs', () => {
         'apistack-optimized/Database/Postgres/RotationSingleUser/SecurityGroup -> Postgres:endpoint port',
       ].sort(),
     );
+  });
+
+  it('with a certificate: 443 from the internet to the NLB; 443 and the redirecting 80 to the ALB', () => {
+    expect(edges(synth('nlb-tls')).filter((e) => e.startsWith('0.0.0.0/0'))).toEqual(['0.0.0.0/0 -> NLB:443']);
+    expect(edges(synth('alb-tls')).filter((e) => e.startsWith('0.0.0.0/0'))).toEqual(['0.0.0.0/0 -> ALB:443', '0.0.0.0/0 -> ALB:80']);
   });
 
   it('alb, managed monitoring and interface endpoints', () => {

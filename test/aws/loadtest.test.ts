@@ -15,6 +15,7 @@ import { BUILTIN_SCENARIOS, type Scenario } from '../../lib/loadtest/scenario.ts
 import { K6_TREND_STATS_ENV } from '../../lib/monitoring/index.ts';
 import { CONTAINER_IMAGES, loadProfile, resolveProfileLayer, type ResolvedProfile } from '../../lib/profile/index.ts';
 import { cli, repoRoot } from '../helpers/cli.ts';
+import { idleAcknowledgements, SuppressionRecorder, unnamedIam5, type Suppression } from '../helpers/nag.ts';
 import { tempDir } from '../helpers/servers.ts';
 
 type Json = Record<string, any>;
@@ -24,13 +25,16 @@ interface Synth {
   mainJson: Json;
   template: Template;
   json: Json;
+  /** What cdk-nag suppressed in the load-test stack. */
+  suppressions: Suppression[];
 }
 
 function synth(profile: ResolvedProfile, scenario: Scenario): Synth {
-  const { app, stack, loadTestStack } = awsApp({ profile, outdir: tempDir('apistack-aws-lt-'), loadTest: scenario });
+  const recorder = new SuppressionRecorder();
+  const { app, stack, loadTestStack } = awsApp({ profile, outdir: tempDir('apistack-aws-lt-'), loadTest: scenario, nagLoggers: [recorder] });
   app.synth();
   const template = Template.fromStack(loadTestStack!);
-  return { main: stack, lt: loadTestStack!, mainJson: Template.fromStack(stack).toJSON(), template, json: template.toJSON() };
+  return { main: stack, lt: loadTestStack!, mainJson: Template.fromStack(stack).toJSON(), template, json: template.toJSON(), suppressions: recorder.of(loadTestStack!) };
 }
 
 const resources = (json: Json, type: string) => Object.entries(json.Resources as Record<string, Json>).filter(([, r]) => r.Type === type);
@@ -69,6 +73,28 @@ describe('AWS load-test stack', () => {
     const reasons = Object.values(s.json.Resources as Record<string, Json>).flatMap((r) => r.Metadata?.cdk_nag?.rules_to_suppress ?? []);
     expect(reasons.length).toBeGreaterThan(2);
     for (const { id, reason } of reasons) expect(reason.length, `${id}: ${reason}`).toBeGreaterThan(60);
+    expect(idleAcknowledgements(s.json, s.suppressions)).toEqual([]);
+    expect(unnamedIam5(s.json, s.suppressions)).toEqual([]);
+  });
+
+  it('the state machine\'s wildcards are acknowledged one by one: the task definition revisions, then what has no resource to scope to', () => {
+    const iam5 = selfHosted.suppressions.filter((x) => x.ruleId === 'AwsSolutions-IAM5');
+    const runTask = iam5.filter((x) => x.findingId !== 'Resource::*');
+    expect(runTask.map((x) => x.findingId.match(/"Ref":"(SetupTask|RunnerTask)/)![1]).sort()).toEqual(['RunnerTask', 'SetupTask']);
+    for (const x of runTask) expect(x.reason).toMatch(/^ecs:RunTask on any revision/);
+    expect(iam5.filter((x) => x.findingId === 'Resource::*').map((x) => x.logicalId)).toEqual([expect.stringMatching(/^RunRoleDefaultPolicy/)]);
+  });
+
+  it('with a certificate, runners dial the load balancer over HTTPS (no port 80 rule), skipping only the name check', () => {
+    const profile = resolveProfileLayer({ extends: 'optimized', name: 'nlb-tls', network: { loadBalancerCertificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666' } });
+    const { app, loadTestStack } = awsApp({ profile, outdir: tempDir('apistack-aws-lt-tls-'), loadTest: BUILTIN_SCENARIOS.status!, nag: false });
+    app.synth();
+    const json = Template.fromStack(loadTestStack!).toJSON();
+    const env = envOf(containerOf(json, 'RunnerTask'));
+    expect(JSON.stringify(env.TARGET_URL)).toMatch(/^\{"Fn::Join":\["",\["https:\/\//);
+    expect(env.K6_INSECURE_SKIP_TLS_VERIFY).toBe('true');
+    const [, sg] = resources(json, 'AWS::EC2::SecurityGroup')[0]!;
+    expect((sg.Properties.SecurityGroupEgress as Json[]).map((r) => `${r.IpProtocol}:${r.FromPort}`).sort()).toEqual(['tcp:443', 'tcp:53', 'udp:53']);
   });
 
   it('the tasks run pinned grafana/k6 with exactly the rendered scripts', () => {

@@ -325,3 +325,16 @@ describe('apistack profile CLI', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 });
+
+describe('network.loadBalancerCertificateArn', () => {
+  it('the certificate is an ACM ARN of the profile\'s region', () => {
+    const ireland = 'arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666';
+    expect(problemsOf({ network: { loadBalancerCertificateArn: 'arn:aws:iam::123456789012:server-certificate/mine' } })).toEqual([
+      'network.loadBalancerCertificateArn: "arn:aws:iam::123456789012:server-certificate/mine" — must be an ACM certificate ARN: "arn:aws:acm:<region>:<12-digit account>:certificate/<id>"',
+    ]);
+    expect(problemsOf({ network: { loadBalancerCertificateArn: ireland } })).toEqual([
+      'network.loadBalancerCertificateArn: the certificate is in eu-west-1, not in the profile\'s region us-east-1; a load balancer can use only an ACM certificate from its own region: request or import one in us-east-1',
+    ]);
+    expect(resolveProfileLayer({ extends: 'optimized', name: 'eu', region: 'eu-west-1', network: { loadBalancerCertificateArn: ireland } }).network.loadBalancerCertificateArn).toBe(ireland);
+  });
+});
