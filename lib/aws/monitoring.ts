@@ -279,16 +279,19 @@ export class Alarms extends Construct {
       alarm('UnhealthyHosts', 'API tasks failing the ALB health check', props.alb.targetGroup.metrics.unhealthyHostCount({ period: minute, statistic: 'Maximum' }), 0);
     }
     if (props.nlb) {
-      // nginx, not the NLB, sees HTTP: count its 5xx from its JSON access log.
-      const filter = new logs.MetricFilter(this, 'Nginx5xxFilter', {
+      // nginx, not the NLB, sees HTTP: count its 5xx from its JSON access log. With the access log
+      // off there is none to count; its error log still has every upstream failure behind a 502/504.
+      const accessLogged = p.nginx.accessLog !== 'off';
+      const filter = new logs.MetricFilter(this, accessLogged ? 'Nginx5xxFilter' : 'NginxUpstreamErrorsFilter', {
         logGroup: props.nlb.nginxLogs,
-        filterPattern: logs.FilterPattern.stringValue('$.status', '=', '5*'),
+        filterPattern: accessLogged ? logs.FilterPattern.stringValue('$.status', '=', '5*') : logs.FilterPattern.allTerms('[error]', 'upstream'),
         metricNamespace: 'apistack',
-        metricName: `nginx-5xx-${p.name}`,
+        metricName: accessLogged ? `nginx-5xx-${p.name}` : `nginx-upstream-errors-${p.name}`,
         metricValue: '1',
         defaultValue: 0,
       });
-      alarm('Nginx5xx', 'nginx answered 5xx (no live upstream, or API errors)', filter.metric({ period: minute, statistic: 'Sum' }), 10);
+      if (accessLogged) alarm('Nginx5xx', 'nginx answered 5xx (no live upstream, or API errors)', filter.metric({ period: minute, statistic: 'Sum' }), 10);
+      else alarm('NginxUpstreamErrors', "nginx failed to get answers from the API (upstream errors in its error log; nginx.accessLog is off, so the API's own 5xx answers are not counted)", filter.metric({ period: minute, statistic: 'Sum' }), 10);
       alarm('UnhealthyHosts', 'nginx tasks failing the NLB health check', props.nlb.targetGroup.metrics.unHealthyHostCount({ period: minute, statistic: 'Maximum' }), 0);
     }
 

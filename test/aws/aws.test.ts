@@ -24,7 +24,7 @@ const certificateArn = (region: string) => `arn:aws:acm:${region}:123456789012:c
 /**
  * The built-in profiles, plus the AWS-native balancer with managed monitoring and interface
  * endpoints, a European stack on provisioned-IOPS storage with classes priced by family, and
- * both balancers with a certificate (TLS on 443).
+ * both balancers with a certificate (TLS on 443), and nginx without an access log.
  */
 const PROFILES: Record<string, () => ResolvedProfile> = {
   optimized: () => loadProfile('optimized'),
@@ -37,6 +37,7 @@ const PROFILES: Record<string, () => ResolvedProfile> = {
     resolveProfileLayer({ extends: 'production-ha', name: 'io1-eu', region: 'eu-west-1', postgres: { instanceClass: 'db.r6g.xlarge', storageType: 'io1', storageGiB: 200, iops: 4000 }, redis: { nodeType: 'cache.r7g.xlarge' } }),
   'nlb-tls': () => resolveProfileLayer({ extends: 'optimized', name: 'nlb-tls', network: { loadBalancerCertificateArn: certificateArn('us-east-1') } }),
   'alb-tls': () => resolveProfileLayer({ extends: 'loadtest', name: 'alb-tls', network: { loadBalancer: 'alb', loadBalancerCertificateArn: certificateArn('us-east-1') } }),
+  'nlb-no-access-log': () => resolveProfileLayer({ extends: 'optimized', name: 'nlb-no-access-log', nginx: { accessLog: 'off' } }),
 };
 
 interface Synth {
@@ -478,11 +479,17 @@ describe('monitoring', () => {
   it.each([
     ['optimized', ['CacheMemory', 'DatabaseConnections', 'DatabaseCpu', 'DatabaseStorage', 'Nginx5xx', 'UnhealthyHosts']],
     ['alb-managed', ['Alb5xx', 'CacheMemory', 'DatabaseConnections', 'DatabaseCpu', 'DatabaseStorage', 'Target5xx', 'UnhealthyHosts']],
+    ['nlb-no-access-log', ['CacheMemory', 'DatabaseConnections', 'DatabaseCpu', 'DatabaseStorage', 'NginxUpstreamErrors', 'UnhealthyHosts']],
   ])('%s: CloudWatch alarms page through an encrypted topic', (name, expected) => {
     const s = synth(name);
     const alarms = resources(s, 'AWS::CloudWatch::Alarm');
     expect(alarms.map(([id]) => id.replace(/^Alarms/, '').replace(/[A-F0-9]{8}$/, '')).sort()).toEqual(expected);
     for (const [, a] of alarms) expect(a.AlarmActions).toHaveLength(1);
+    // The nginx alarm counts what nginx logs: 5xx statuses from the access log, or upstream failures from the error log when the access log is off.
+    const filters = resources(s, 'AWS::Logs::MetricFilter').map(([, f]) => f.FilterPattern);
+    if (expected.includes('Nginx5xx')) expect(filters).toEqual(['{ $.status = "5*" }']);
+    else if (expected.includes('NginxUpstreamErrors')) expect(filters).toEqual(['"[error]" "upstream"']);
+    else expect(filters).toEqual([]);
     const connections = alarms.find(([id]) => id.startsWith('AlarmsDatabaseConnections'))![1];
     expect(connections.Threshold).toBe(Math.floor((s.profile.derived.postgres.budgetAws.maxConnections * s.profile.monitoring.alerts.dbConnectionsPercent) / 100));
   });
