@@ -207,7 +207,7 @@ export async function evaluateVerdict(opts: { prometheus: URL; scenario: Scenari
 }
 
 function actualText(t: ThresholdVerdict): string {
-  if (t.actual === undefined) return 'no value at that time';
+  if (t.actual === undefined) return t.threshold === 'minRequestsPerSecond' ? 'none: no samples in the minute before --at; pass --at within the run' : 'none at that time';
   if (t.threshold === 'errorRatePercent') return errorPercentText(t.actual);
   if (t.threshold === 'minRequestsPerSecond') return `${fixed(t.actual, 1)} req/s over the last minute`;
   return `${msText(t.actual)} ms (worst runner)`;

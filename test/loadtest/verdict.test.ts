@@ -150,6 +150,13 @@ describe('apistack loadtest verdict (a real Prometheus with backfilled k6 series
     expect(text.stdout.trim().split('\n').at(-1)).toBe('FAIL (1 of 4 thresholds not met)');
   });
 
+  it('a throughput threshold asked after the run has no rate to judge: it fails and says to pass --at within the run', () => {
+    const r = verdict('--scenario', scenarioFile('ok', THRESHOLDS), '--at', String(END + 120));
+    expect(r.status).toBe(2);
+    expect(r.stdout).toMatch(/PASS {2}p\(95\) < 50 ms/);
+    expect(r.stdout).toMatch(/FAIL {2}throughput >= 100 req\/s\s+actual none: no samples in the minute before --at; pass --at within the run/);
+  });
+
   it('a scenario without thresholds says so and exits 0, as apistack loadtest does', () => {
     const r = verdict('--scenario', scenarioFile('ok', {}), '--at', String(END));
     expect(r.status).toBe(0);
