@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT_THRESHOLD_FAILED } from '../../bin/commands/loadtest.ts';
 import { cli } from '../helpers/cli.ts';
-import { freePort, promtool, startTestPrometheus, tempDir } from '../helpers/servers.ts';
+import { freePort, promtool, removeTempDir, startTestPrometheus, tempDir } from '../helpers/servers.ts';
 
 /** A run of two minutes, three hours ago: well inside the backfilled block, far from the head. */
 const T0 = Math.floor(Date.now() / 60_000) * 60 - 3 * 3600;
@@ -94,6 +94,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await prometheus?.cleanup();
+  removeTempDir(dir);
 });
 
 const verdict = (...args: string[]) => cli(['loadtest', 'verdict', '--prometheus', prometheus.url, ...args]);
