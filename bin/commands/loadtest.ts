@@ -1,7 +1,8 @@
 /**
  * `apistack loadtest`: run a scenario against a URL (or a local environment it brings up and
  * tears down), report it in text, JSON, markdown or HTML, and exit 2 when a threshold fails;
- * `apistack loadtest compare A.json B.json`: two runs side by side.
+ * `apistack loadtest compare A.json B.json`: two runs side by side;
+ * `apistack loadtest verdict`: one verdict over every runner of a run in a cluster, from Prometheus.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -37,6 +38,7 @@ import {
 import { loadProfile, UserError, type ResolvedProfile } from '../../lib/profile/index.ts';
 import { parsePositive, parsePositiveInt, parseTarget } from './flags.ts';
 import { ensureAppBundle } from './local.ts';
+import { evaluateVerdict, parseAt, parsePrometheusUrl, parseVerdictFormat, renderVerdict } from './verdict.ts';
 
 /** Exit code when the run completed but a threshold failed (1 is for mistakes in the input). */
 export const EXIT_THRESHOLD_FAILED = 2;
@@ -237,5 +239,22 @@ export function registerLoadtestCommands(program: Command): void {
       const format = parseCompareFormat(opts.format);
       process.stdout.write(renderComparison(compareReports(readReport(a), readReport(b), { a, b }), format));
     });
-}
 
+  loadtest
+    .command('verdict')
+    .description("one verdict over every runner of a run in a cluster, from the stack's Prometheus; exit 2 when a threshold fails")
+    .option('--prometheus <url>', 'Prometheus the runners remote-wrote to, e.g. http://127.0.0.1:9090 (kubectl port-forward)')
+    .option('-s, --scenario <name|file>', 'the scenario that ran: built-in name or the .json/.yaml file given to synth --loadtest')
+    .option('--at <time>', 'evaluate at this time, RFC 3339 or unix seconds (default: now); during the run or up to 5 minutes after it')
+    .option('-f, --format <format>', 'text or json', 'text')
+    .action(async (opts: { prometheus?: string; scenario?: string; at?: string; format: string }) => {
+      const format = parseVerdictFormat(opts.format);
+      const prometheus = parsePrometheusUrl(opts.prometheus);
+      if (!opts.scenario) throw new UserError('say which scenario ran: --scenario NAME (status, read, write, mixed, spike, soak) or --scenario FILE (.json/.yaml)');
+      const scenario = loadScenario(opts.scenario);
+      const verdict = await evaluateVerdict({ prometheus, scenario, at: parseAt(opts.at) });
+      process.stdout.write(renderVerdict(verdict, format));
+      // As for a local run: a scenario without thresholds passes.
+      if (!verdict.passed) process.exitCode = EXIT_THRESHOLD_FAILED;
+    });
+}

@@ -132,26 +132,86 @@ function k6Series(testId: string, metric: string, matchers = ''): string {
 const LIVE = '1m';
 const K6_REQS = 'k6_http_reqs_total';
 
+/** One threshold of a load test as PromQL over every runner. */
+export interface LoadTestVerdict {
+  /** As the dashboard's legend shows it, e.g. `p(95) < 50 ms`. */
+  readonly name: string;
+  /** The scenario threshold it judges. */
+  readonly threshold: keyof LoadTestThresholds;
+  /** The scenario's limit, in the threshold's unit (ms, %, req/s). */
+  readonly limit: number;
+  /** What is measured, in the threshold's unit: the value the verdict compares with the limit. */
+  readonly value: string;
+  /** 1 while the threshold is met, 0 when not. */
+  readonly expr: string;
+}
+
 /**
  * One PromQL expression per threshold, the verdict over every runner: 1 while it is met, 0 when
  * not. Throughput and errors add the runners' counters; a percentile takes the worst runner's
  * (and request's) value, which is conservative: if every runner keeps 95% of its requests under
- * the limit, so does the run.
+ * the limit, so does the run. Each comes with the measured value it compares, so a report and the
+ * dashboard read the same expression.
  */
-export function loadTestVerdicts({ testId, thresholds: t }: LoadTestView): { name: string; expr: string }[] {
-  const out: { name: string; expr: string }[] = [];
+export function loadTestVerdicts({ testId, thresholds: t }: LoadTestView): LoadTestVerdict[] {
+  const out: LoadTestVerdict[] = [];
   const reqs = (matchers?: string) => k6Series(testId, K6_REQS, matchers);
   for (const [key, stat] of [['p50Ms', 'p(50)'], ['p95Ms', 'p(95)'], ['p99Ms', 'p(99)']] as const) {
     const limit = t[key];
-    if (limit !== undefined) out.push({ name: `${stat} < ${limit} ms`, expr: `max(${k6Series(testId, k6TrendMetric('http_req_duration', stat))}) < bool ${limit / 1000}` });
+    if (limit === undefined) continue;
+    // k6 writes trends in seconds.
+    const measured = `max(${k6Series(testId, k6TrendMetric('http_req_duration', stat))})`;
+    out.push({ name: `${stat} < ${limit} ms`, threshold: key, limit, value: `${measured} * 1000`, expr: `${measured} < bool ${limit / 1000}` });
   }
   if (t.errorRatePercent !== undefined) {
-    out.push({ name: `errors < ${t.errorRatePercent}%`, expr: `(sum(${reqs('expected_response="false"')}) or vector(0)) / sum(${reqs()}) < bool ${t.errorRatePercent / 100}` });
+    const measured = `(sum(${reqs('expected_response="false"')}) or vector(0)) / sum(${reqs()})`;
+    out.push({ name: `errors < ${t.errorRatePercent}%`, threshold: 'errorRatePercent', limit: t.errorRatePercent, value: `${measured} * 100`, expr: `${measured} < bool ${t.errorRatePercent / 100}` });
   }
   if (t.minRequestsPerSecond !== undefined) {
-    out.push({ name: `throughput >= ${t.minRequestsPerSecond} req/s`, expr: `sum(rate(${reqs()}[${LIVE}])) >= bool ${t.minRequestsPerSecond}` });
+    const measured = `sum(rate(${reqs()}[${LIVE}]))`;
+    out.push({ name: `throughput >= ${t.minRequestsPerSecond} req/s`, threshold: 'minRequestsPerSecond', limit: t.minRequestsPerSecond, value: measured, expr: `${measured} >= bool ${t.minRequestsPerSecond}` });
   }
   return out;
+}
+
+/** PromQL for a report on one run, read from the same series as the verdicts. */
+export interface LoadTestRunQueries {
+  /** Every request counter of the run's runners (its presence says the run is there at all). */
+  readonly series: string;
+  readonly requests: string;
+  readonly errors: string;
+  readonly runners: string;
+  /** Unix seconds of the latest sample. */
+  readonly lastSample: string;
+  /** Unix seconds of the earliest sample of the series still live, within the look-back window. */
+  readonly firstSample: string;
+  /** The most samples one series has in the window: with the first and last, the push interval. */
+  readonly samples: string;
+  /** The worst runner's percentiles over the run so far, in ms (k6 writes seconds). */
+  readonly worstMs: Readonly<Record<'p50' | 'p95' | 'p99', string>>;
+}
+
+/**
+ * Totals of a run, over the series live at the evaluation time (earlier runs of the same scenario
+ * had other runner names, so `and` on the live series leaves them out). `lookBackSeconds` bounds
+ * how far back the first sample is searched: a run longer than it reports a later start.
+ */
+export function loadTestRunQueries(testId: string, lookBackSeconds: number): LoadTestRunQueries {
+  const reqs = (matchers?: string) => k6Series(testId, K6_REQS, matchers);
+  const window = `${Math.ceil(lookBackSeconds)}s`;
+  // A step of a second finds the first sample exactly; a long window is searched coarser, to stay cheap.
+  const step = `${Math.max(1, Math.ceil(lookBackSeconds / 3600))}s`;
+  const trend = (stat: (typeof K6_TREND_STATS)[number]) => `max(${k6Series(testId, k6TrendMetric('http_req_duration', stat))}) * 1000`;
+  return {
+    series: reqs(),
+    requests: `sum(${reqs()})`,
+    errors: `sum(${reqs('expected_response="false"')}) or vector(0)`,
+    runners: `count(count by (runner) (${reqs()}))`,
+    lastSample: `max(timestamp(${reqs()}))`,
+    firstSample: `min(min_over_time(timestamp(${reqs()})[${window}:${step}]) and ${reqs()})`,
+    samples: `max(count_over_time(${reqs()}[${window}]) and ${reqs()})`,
+    worstMs: { p50: trend('p(50)'), p95: trend('p(95)'), p99: trend('p(99)') },
+  };
 }
 
 /**

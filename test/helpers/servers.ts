@@ -7,12 +7,12 @@
  *   const nginx = await startTestNginx((port, dir) => confText); ... await nginx.cleanup();
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { requireBinary, type BinaryName } from '../../lib/local/binaries.ts';
-import { freePort } from '../../lib/local/process.ts';
+import { freePort, isAlive, spawnServer, stopPid, waitFor } from '../../lib/local/process.ts';
 import {
   startNginx,
   startPostgres,
@@ -140,6 +140,40 @@ export function promtool(args: string[], cwd?: string): { code: number; output: 
   const bin = requireBinary('promtool');
   const r = spawnSync(bin, args, { cwd, encoding: 'utf8', timeout: 60_000 });
   return { code: r.status ?? -1, output: `${r.stdout}${r.stderr}` };
+}
+
+/**
+ * Start Prometheus on a free loopback port over an existing TSDB directory (for example one that
+ * `promtool tsdb create-blocks-from openmetrics` wrote), scraping nothing.
+ */
+export async function startTestPrometheus(opts: { tsdbDir: string }): Promise<{ url: string; pid: number; cleanup(): Promise<void> }> {
+  const bin = requireBinary('prometheus');
+  const dir = tempDir('apistack-prometheus-');
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  writeFileSync(join(dir, 'prometheus.yml'), 'global:\n  scrape_interval: 1m\nscrape_configs: []\n');
+  const logFile = join(dir, 'prometheus.log');
+  const proc = spawnServer(bin, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${opts.tsdbDir}`, `--web.listen-address=127.0.0.1:${port}`], { logFile });
+  livePids.add(proc.pid);
+  const cleanup = async () => {
+    await stopPid(proc.pid, { timeoutMs: 10_000 });
+    livePids.delete(proc.pid);
+    removeTempDir(dir);
+  };
+  try {
+    const ready = async () => {
+      try {
+        return (await fetch(`${url}/-/ready`)).ok;
+      } catch {
+        return false;
+      }
+    };
+    await waitFor(`Prometheus at ${url}`, ready, { timeoutMs: 60_000, intervalMs: 200, logFile, alive: () => isAlive(proc.pid), child: proc.child });
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+  return { url, pid: proc.pid, cleanup };
 }
 
 type Started<T> = () => T;
