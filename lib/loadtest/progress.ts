@@ -53,8 +53,10 @@ export function progressPrinter(stream: ProgressStream, opts: ProgressPrinterOpt
         return;
       }
       const every = opts.everySeconds ?? Math.min(10, Math.max(1, Math.round((p.plannedSeconds ?? 10) / 10)));
-      if (p.elapsedSeconds + 1e-3 < nextPlainAt) return;
-      nextPlainAt = (Math.floor(p.elapsedSeconds / every) + 1) * every;
+      // Timers fire a little early or late: a tick just short of a boundary counts as on it.
+      const elapsed = p.elapsedSeconds + 1e-3;
+      if (elapsed < nextPlainAt) return;
+      nextPlainAt = (Math.floor(elapsed / every) + 1) * every;
       if (p.elapsedSeconds < 0.5) return;
       stream.write(`loadtest: ${numbers(p)}\n`);
     },

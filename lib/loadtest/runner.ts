@@ -223,7 +223,8 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
           ...(s.requests !== undefined ? { plannedRequests: s.requests } : {}),
           requests: responses + socketErrors,
           failed,
-          requestsPerSecond: last?.requests ?? 0,
+          // The last whole second; before the first one ends, the rate so far.
+          requestsPerSecond: last?.requests ?? Math.round(((responses + socketErrors) * 1000) / Math.max(1, now - t0)),
           p95Ms: latency.percentile(95),
           connections: phases[phaseIndex]!.connections,
           stage: phaseIndex + 1,

@@ -95,4 +95,11 @@ describe('live progress', () => {
     expect(lines[0]).toBe('loadtest: 2.0/20 s, 10,000 requests, 5,000 req/s, p95 28.7 ms, 0 failed, 50 connections\n');
     expect(lines.every((l) => !l.includes('\r'))).toBe(true);
   });
+
+  it('elsewhere: one line per interval even when the timer fires just before a boundary', () => {
+    const lines: string[] = [];
+    const printer = progressPrinter({ write: (t: string) => lines.push(t) }, { tty: false, everySeconds: 1 });
+    for (const t of [0.25, 0.5, 0.75, 0.9995, 1.2495, 1.4995, 1.7495, 1.9995, 2.2495]) printer.update({ ...at(t), plannedSeconds: 2 });
+    expect(lines.map((l) => l.split(',')[0])).toEqual(['loadtest: 1.0/2 s', 'loadtest: 2.0/2 s']);
+  });
 });
