@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { Catalog, priceProfile } from '../../lib/cost/index.ts';
 import { plan, renderPlan } from '../../lib/loadtest/plan.ts';
 import { readReport } from '../../lib/loadtest/report.ts';
-import { loadProfile, UserError } from '../../lib/profile/index.ts';
+import { loadProfile, parseChoice, UserError } from '../../lib/profile/index.ts';
 import { parsePositive, parseTarget } from './flags.ts';
 
 interface PlanOptions {
@@ -21,7 +21,7 @@ interface PlanOptions {
 export function planReport(opts: PlanOptions): string {
   if (opts.runs.length === 0) throw new UserError('give at least one measured run: --runs report.json (apistack loadtest --format json --out report.json)');
   const target = parseTarget(opts.target);
-  if (opts.format !== 'table' && opts.format !== 'json') throw new UserError(`unknown format "${opts.format}"; use table or json`);
+  const format = parseChoice('--format', opts.format, ['table', 'json'] as const);
   // The one report schema every reader uses: a bad file is named with its problems.
   const runs = opts.runs.map(readReport);
   const named = [...new Set(runs.map((r) => r.profile).filter((p): p is string => Boolean(p)))];
@@ -31,7 +31,7 @@ export function planReport(opts: PlanOptions): string {
   const profile = loadProfile(opts.profile ?? named[0]!);
   const catalog = Catalog.load(opts.prices);
   const answer = plan(runs, profile, { requestsPerSecond: parsePositive('--rps', opts.rps), p95Ms: parsePositive('--p95', opts.p95), target, ...(opts.scenario !== undefined ? { scenario: opts.scenario } : {}), maxReplicas: parsePositive('--max-replicas', opts.maxReplicas), ...(opts.headroom !== undefined ? { minHeadroomPercent: parsePositive('--headroom', opts.headroom, true) } : {}) }, (p) => priceProfile(p, target, catalog).total);
-  return renderPlan(answer, opts.format);
+  return renderPlan(answer, format);
 }
 
 export function registerPlanCommand(program: Command): void {

@@ -7,7 +7,7 @@
 import { k6TestId } from '../../lib/loadtest/k6.ts';
 import { errorPercentText, fixed, int, msText, scenarioDurationSeconds, type Scenario } from '../../lib/loadtest/index.ts';
 import { loadTestRunQueries, loadTestVerdicts, type LoadTestThresholds } from '../../lib/monitoring/dashboards.ts';
-import { UserError } from '../../lib/profile/index.ts';
+import { parseChoice, UserError } from '../../lib/profile/index.ts';
 
 export const VERDICT_FORMATS = ['text', 'json'] as const;
 export type VerdictFormat = (typeof VERDICT_FORMATS)[number];
@@ -44,8 +44,7 @@ export interface Verdict {
 }
 
 export function parseVerdictFormat(value: string): VerdictFormat {
-  if ((VERDICT_FORMATS as readonly string[]).includes(value)) return value as VerdictFormat;
-  throw new UserError(`--format must be one of ${VERDICT_FORMATS.join(', ')}, got "${value}"`);
+  return parseChoice('--format', value, VERDICT_FORMATS);
 }
 
 /** Prometheus' base URL (a path prefix is kept: http://host/prometheus). */

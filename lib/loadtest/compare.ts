@@ -3,7 +3,7 @@
  * and cost per million requests, each with its difference and % change, and whether the change
  * is for the better.
  */
-import { UserError } from '../profile/errors.ts';
+import { parseChoice } from '../profile/errors.ts';
 import { errorRatePercent, type LoadTestReport } from './report.ts';
 import { errorPercentText, fixed, msText, usd } from './wording.ts';
 
@@ -75,8 +75,7 @@ export const COMPARE_FORMATS = ['text', 'md', 'json'] as const;
 export type CompareFormat = (typeof COMPARE_FORMATS)[number];
 
 export function parseCompareFormat(value: string): CompareFormat {
-  if ((COMPARE_FORMATS as readonly string[]).includes(value)) return value as CompareFormat;
-  throw new UserError(`--format must be one of ${COMPARE_FORMATS.join(', ')}, got "${value}"`);
+  return parseChoice('--format', value, COMPARE_FORMATS);
 }
 
 function valueText(unit: string, v: number | null): string {

@@ -2,7 +2,7 @@
  * Renderers of a load-test report: text for a terminal, markdown for a pull request, JSON (the
  * contract), and one self-contained HTML page (render-html.ts). Pure: report in, text out.
  */
-import { UserError } from '../profile/errors.ts';
+import { parseChoice } from '../profile/errors.ts';
 import type { HistogramBucket } from './histogram.ts';
 import { errorRatePercent, thresholdsPassed, type LoadTestReport } from './report.ts';
 import { renderHtml } from './render-html.ts';
@@ -11,9 +11,8 @@ import { costLine, errorPercentText, fixed, int, LATENCY_KEYS, msText, percentTe
 export const REPORT_FORMATS = ['text', 'json', 'md', 'html'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
-export function parseReportFormat(value: string, allowed: readonly string[] = REPORT_FORMATS): ReportFormat {
-  if (allowed.includes(value)) return value as ReportFormat;
-  throw new UserError(`--format must be one of ${allowed.join(', ')}, got "${value}"`);
+export function parseReportFormat(value: string, allowed: readonly ReportFormat[] = REPORT_FORMATS): ReportFormat {
+  return parseChoice('--format', value, allowed);
 }
 
 export function renderReport(r: LoadTestReport, format: ReportFormat): string {

@@ -12,6 +12,12 @@ export class UserError extends Error {
 
 export class ProfileError extends UserError {}
 
+/** A flag that takes one of a few words: the value, or the usual error naming the flag and the choices. */
+export function parseChoice<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new UserError(`${flag} must be one of ${allowed.join(', ')}, got "${value}"`);
+}
+
 export function isUserError(e: unknown): e is UserError {
   return e instanceof UserError;
 }
