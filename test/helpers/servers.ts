@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
+import { httpReady } from '../../lib/local/api-replica.ts';
 import { requireBinary, type BinaryName } from '../../lib/local/binaries.ts';
 import { freePort, isAlive, spawnServer, stopPid, waitFor } from '../../lib/local/process.ts';
 import {
@@ -161,14 +162,7 @@ export async function startTestPrometheus(opts: { tsdbDir: string }): Promise<{ 
     removeTempDir(dir);
   };
   try {
-    const ready = async () => {
-      try {
-        return (await fetch(`${url}/-/ready`)).ok;
-      } catch {
-        return false;
-      }
-    };
-    await waitFor(`Prometheus at ${url}`, ready, { timeoutMs: 60_000, intervalMs: 200, logFile, alive: () => isAlive(proc.pid), child: proc.child });
+    await waitFor(`Prometheus at ${url}`, () => httpReady(`${url}/-/ready`), { timeoutMs: 60_000, intervalMs: 200, logFile, alive: () => isAlive(proc.pid), child: proc.child });
   } catch (e) {
     await cleanup();
     throw e;
