@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { kubernetesApp, LOADTEST_FIXTURES_SECRET, referencedSecrets } from '../../charts/index.ts';
+import { kubernetesApp, LOADTEST_FIXTURES_SECRET, referencedSecrets, runnerWaitSeconds, SETUP_RETRIES } from '../../charts/index.ts';
 import { renderK6Script, renderK6SetupScript } from '../../lib/loadtest/k6.ts';
 import { BUILTIN_SCENARIOS, type Scenario } from '../../lib/loadtest/scenario.ts';
 import { K6_TREND_STATS_ENV } from '../../lib/monitoring/index.ts';
@@ -85,7 +85,7 @@ describe('Kubernetes load test (90-loadtest.yaml)', () => {
 
   it('runs the scenario parallelism as an Indexed Job, failing rather than retrying a failed verdict', () => {
     const job = find(ltObjects, 'Job', 'loadtest');
-    expect(job.spec).toMatchObject({ parallelism: 3, completions: 3, completionMode: 'Indexed', backoffLimit: 0, activeDeadlineSeconds: 20 + 900 });
+    expect(job.spec).toMatchObject({ parallelism: 3, completions: 3, completionMode: 'Indexed', backoffLimit: 0, activeDeadlineSeconds: 20 + runnerWaitSeconds(true) + 300 });
     const soak = synth(profile, { ...BUILTIN_SCENARIOS.soak!, parallelism: 5 }).file('90-loadtest.yaml');
     expect(find(soak, 'Job', 'loadtest').spec).toMatchObject({ parallelism: 5, completions: 5 });
   });
@@ -115,7 +115,7 @@ describe('Kubernetes load test (90-loadtest.yaml)', () => {
   it('setup runs once, in its own Job; runners wait for the fixtures it writes into the one Secret it may patch', () => {
     const setup = podSpec(find(ltObjects, 'Job', 'loadtest-setup'));
     expect(find(ltObjects, 'Job', 'loadtest-setup').spec.parallelism).toBeUndefined();
-    expect(find(ltObjects, 'Job', 'loadtest-setup').spec.backoffLimit).toBe(0);
+    expect(find(ltObjects, 'Job', 'loadtest-setup').spec.backoffLimit).toBe(SETUP_RETRIES);
     const env = envOf(setup.containers[0]);
     expect(env.ADMIN_TOKEN).toEqual({ secretKeyRef: { name: 'api-secrets', key: 'admin-token' } });
     expect(referencedSecrets(profile)).toContain('adminToken');
@@ -130,8 +130,9 @@ describe('Kubernetes load test (90-loadtest.yaml)', () => {
     const runners = podSpec(find(ltObjects, 'Job', 'loadtest'));
     expect(runners.automountServiceAccountToken).toBe(false);
     expect(runners.volumes).toContainEqual({ name: 'fixtures', secret: { secretName: LOADTEST_FIXTURES_SECRET } });
-    expect(runners.initContainers.map((c: any) => c.command)).toEqual([['sh', '-c', 'until [ -s /fixtures/fixtures.json ]; do sleep 2; done']]);
-    expect(runners.initContainers[0].volumeMounts).toEqual([{ mountPath: '/fixtures', name: 'fixtures', readOnly: true }]);
+    expect(runners.initContainers.map((c: any) => c.name)).toEqual(['wait-for-stack', 'wait-for-setup']);
+    expect(runners.initContainers[1].command).toEqual(['sh', '-c', 'until [ -s /fixtures/fixtures.json ]; do sleep 2; done']);
+    expect(runners.initContainers[1].volumeMounts).toEqual([{ mountPath: '/fixtures', name: 'fixtures', readOnly: true }]);
     expect(envOf(runners.containers[0]).LOADTEST_FIXTURES_FILE).toBe('/fixtures/fixtures.json');
     expect(envOf(runners.containers[0]).ADMIN_TOKEN).toBeUndefined();
   });
@@ -153,10 +154,10 @@ describe('Kubernetes load test (90-loadtest.yaml)', () => {
     expect(find(lt.objects, 'NetworkPolicy', 'default-deny').spec.podSelector).toEqual({});
   });
 
-  it('a scenario with no setup has no setup Job, Secret, RBAC or wait', () => {
+  it('a scenario with no setup has no setup Job, Secret, RBAC or wait for one', () => {
     const objects = synth(profile, BUILTIN_SCENARIOS.status!).file('90-loadtest.yaml');
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(['ConfigMap/loadtest-scripts', 'Job/loadtest', 'NetworkPolicy/loadtest', 'NetworkPolicy/prometheus-remote-write']);
-    expect(podSpec(find(objects, 'Job', 'loadtest')).initContainers).toBeUndefined();
+    expect(podSpec(find(objects, 'Job', 'loadtest')).initContainers.map((c: any) => c.name)).toEqual(['wait-for-stack']);
     expect(Object.keys(find(objects, 'ConfigMap', 'loadtest-scripts').data!)).toEqual(['run.js']);
   });
 
