@@ -18,6 +18,7 @@ export { kubernetesNginxConfig } from './nginx.ts';
 export * from './loadtest.ts';
 export * from './common.ts';
 export * from './secrets.ts';
+export * from './prerequisites.ts';
 
 export interface KubernetesAppProps {
   readonly profile: ResolvedProfile;

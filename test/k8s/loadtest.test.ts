@@ -170,17 +170,18 @@ describe('Kubernetes load test (90-loadtest.yaml)', () => {
     expect(objects.find((o) => o.metadata.name === 'prometheus-remote-write')).toBeUndefined();
   });
 
+  const IMAGE = 'registry.example.com/apistack-api:1.0.0';
   it('apistack synth --target k8s --loadtest writes the file, and a later synth without it removes it', () => {
     const out = tempDir('apistack-k8s-lt-cli-');
-    const r = cli(['synth', '--target', 'k8s', '--loadtest', 'spike', '--parallelism', '2', '--out', out]);
+    const r = cli(['synth', '--target', 'k8s', '--image', IMAGE, '--loadtest', 'spike', '--parallelism', '2', '--out', out]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toContain(join(out, 'k8s', '90-loadtest.yaml'));
     const job = parseAllDocuments(readFileSync(join(out, 'k8s', '90-loadtest.yaml'), 'utf8')).map((d) => d.toJSON() as K8sObject).find((o) => o.kind === 'Job' && o.metadata.name === 'loadtest')!;
     expect(job.spec.parallelism).toBe(2);
-    expect(cli(['synth', '--target', 'k8s', '--out', out]).status).toBe(0);
+    expect(cli(['synth', '--target', 'k8s', '--image', IMAGE, '--out', out]).status).toBe(0);
     expect(existsSync(join(out, 'k8s', '90-loadtest.yaml'))).toBe(false);
-    const bad = cli(['synth', '--target', 'k8s', '--loadtest', 'mixed', '--parallelism', '80', '--out', out]);
+    const bad = cli(['synth', '--target', 'k8s', '--image', IMAGE, '--loadtest', 'mixed', '--parallelism', '80', '--out', out]);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toBe('error: scenario mixed cannot run on 80 k6 runners:\n  - connections (50) is less than parallelism (80): every runner needs at least one connection; raise connections or lower parallelism\n');
   });
