@@ -171,6 +171,7 @@ describe('Kubernetes load test (90-loadtest.yaml)', () => {
   });
 
   const IMAGE = 'registry.example.com/apistack-api:1.0.0';
+  // CLI processes, each compiling the TypeScript: slow on a loaded 2-core machine.
   it('apistack synth --target k8s --loadtest writes the file, and a later synth without it removes it', () => {
     const out = tempDir('apistack-k8s-lt-cli-');
     const r = cli(['synth', '--target', 'k8s', '--image', IMAGE, '--loadtest', 'spike', '--parallelism', '2', '--out', out]);
@@ -184,5 +185,5 @@ describe('Kubernetes load test (90-loadtest.yaml)', () => {
     const bad = cli(['synth', '--target', 'k8s', '--image', IMAGE, '--loadtest', 'mixed', '--parallelism', '80', '--out', out]);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toBe('error: scenario mixed cannot run on 80 k6 runners:\n  - connections (50) is less than parallelism (80): every runner needs at least one connection; raise connections or lower parallelism\n');
-  });
+  }, 180_000);
 });

@@ -19,8 +19,9 @@ describe('apistack synth --target k8s: the image and the cluster prerequisites',
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^error: profile "optimized" names the placeholder API image ghcr\.io\/apistack\/api:0\.1\.0, which no registry serves: build and push app\/Dockerfile .* then pass --image REGISTRY\/apistack-api:TAG or set api\.imageRepository and api\.imageTag in your profile; --placeholder-image writes the manifests anyway, for review only\n$/);
     expect(existsSync(join(out, 'k8s'))).toBe(false);
-  });
+  }, 120_000);
 
+  // CLI processes, each compiling the TypeScript: slow on a loaded 2-core machine.
   it('takes --image, or a profile that names its own image, and prints the prerequisites after writing', () => {
     const out = tempDir('apistack-k8s-image-');
     const r = cli(['synth', '--target', 'k8s', '--image', 'registry.example.com/apistack-api:1.0.0', '--out', out]);
@@ -36,7 +37,7 @@ describe('apistack synth --target k8s: the image and the cluster prerequisites',
     const own = cli(['synth', '--target', 'k8s', '--profile', file, '--out', out]);
     expect(own.status, own.stderr).toBe(0);
     expect(own.stdout).toContain('registry.example.com/apistack-api:2.0.0');
-  });
+  }, 180_000);
 
   it('follows the profile: architecture, load balancer, operator', () => {
     expect(clusterPrerequisites(loadProfile('baseline')).find((x) => x.name === 'node-architecture')!.requirement).toContain('kubernetes.io/arch=amd64');
