@@ -15,8 +15,8 @@ export const METRICS_PORT_NAMES = ['metrics', 'nginx-exporter', 'pg-exporter', '
 export interface MonitoringChartProps {
   readonly profile: ResolvedProfile;
   /**
-   * A load test will run: Prometheus receives its runners' remote writes, and Grafana shows the
-   * load-test dashboard with these thresholds. @default - no load test (neither)
+   * A load test will run: Grafana shows the load-test dashboard with these thresholds (Prometheus
+   * receives remote writes either way). @default - no load test: no load-test dashboard
    */
   readonly loadTest?: LoadTestView;
 }
@@ -59,7 +59,7 @@ export class MonitoringChart extends Chart {
         container(prom.containers[0]!, {
           image: IMAGES.prometheus,
           // Always on, so adding a load test never restarts Prometheus (its runners' first writes
-          // would be lost); only the load test's NetworkPolicy lets writers reach the port.
+          // would be lost); the port admits Grafana and, with a load test, its runners, no one else.
           args: prometheusArgs(p, { remoteWriteReceiver: true, lifecycle: true }),
           ports: [{ name: 'web', number: PORTS.prometheus }],
           liveness: httpProbe('/-/healthy', PORTS.prometheus, { periodSeconds: 15 }),
