@@ -59,6 +59,16 @@ describe('Prometheus Operator mode (kube-prometheus-stack)', () => {
     for (const w of exporting) expect(counts.get(`${w.kind}/${w.metadata.name}`), `${w.kind}/${w.metadata.name}`).toBe(1);
   });
 
+  it('the job label each pod gets is the one the rules and dashboards select (job="api", ...), as with the self-hosted Prometheus', () => {
+    const pm = synth.find('PodMonitor', 'apistack');
+    // The operator names the job after the pod label jobLabel names; without one it is "NAMESPACE/PODMONITOR".
+    const jobOf = (w: K8sObject) => (pm.spec.jobLabel ? w.spec.template.metadata.labels[pm.spec.jobLabel] : `${pm.metadata.namespace}/${pm.metadata.name}`);
+    const jobs = new Set(workloadsOf(synth.objects).filter((w) => metricsPorts(w).length > 0).map(jobOf));
+    const selected = [...JSON.stringify(synth.find('PrometheusRule', 'apistack').spec).matchAll(/job=\\"([^"\\]+)\\"/g)].map((m) => m[1]);
+    expect(selected.length).toBeGreaterThan(0);
+    for (const job of selected) expect(jobs, `job="${job}"`).toContain(job);
+  });
+
   it('the counting can fail: a ServiceMonitor over the API Services as well would scrape each API pod three times', () => {
     const extra: K8sObject = { apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: { name: 'api', namespace: 'apistack', labels: { ...KUBE_PROMETHEUS_STACK.selector } }, spec: { selector: { matchLabels: { 'app.kubernetes.io/name': 'api' } }, endpoints: [{ targetPort: PORTS.apiMetrics }] } };
     expect(scrapesPerPod([...synth.objects, extra], KUBE_PROMETHEUS_STACK.selector).get('Deployment/api')).toBe(3);
