@@ -123,7 +123,7 @@ describe('AWS load-test stack', () => {
   it('runners load the main stack load balancer and remote-write to its Prometheus, which then accepts remote writes', () => {
     const env = envOf(containerOf(selfHosted.json, 'RunnerTask'));
     expect(JSON.stringify(env.TARGET_URL)).toMatch(/^\{"Fn::Join":\["",\["http:\/\/",\{"Ref":"SsmParameterValueapistackoptimizedloadtesttargetloadbalancerdnsname[0-9A-F]+Parameter"\}\]\]\}$/);
-    expect(selfHosted.json.Parameters).toMatchObject({ [env.TARGET_URL['Fn::Join'][1][1].Ref]: { Type: 'AWS::SSM::Parameter::Value<String>', Default: '/apistack/optimized/load-test-target/load-balancer-dns-name' } });
+    expect(selfHosted.json.Parameters).toMatchObject({ [(env.TARGET_URL as Json)['Fn::Join'][1][1].Ref]: { Type: 'AWS::SSM::Parameter::Value<String>', Default: '/apistack/optimized/load-test-target/load-balancer-dns-name' } });
     expect(env.K6_PROMETHEUS_RW_SERVER_URL).toBe('http://prometheus.apistack.internal:9090/api/v1/write');
     expect(env.K6_PROMETHEUS_RW_TREND_STATS).toBe(K6_TREND_STATS_ENV);
     const prometheus = resources(selfHosted.mainJson, 'AWS::ECS::TaskDefinition').map(([, t]) => t.Properties.ContainerDefinitions[0]).find((c: Json) => c.Name === 'prometheus');
