@@ -26,7 +26,7 @@ export interface BuiltinSynth {
   /** Template file paths, for tools that read files (cfn-lint). */
   readonly files: readonly string[];
   /** Image assets: their build directory's Dockerfile and the platform they are built for. */
-  readonly imageAssets: readonly { stack: string; dockerfile: string; platform: string | undefined }[];
+  readonly imageAssets: readonly { stack: string; directory: string; dockerfile: string; platform: string | undefined }[];
 }
 
 export function synthBuiltin(name: string, loadTest?: Scenario): BuiltinSynth {
@@ -40,6 +40,7 @@ export function synthBuiltin(name: string, loadTest?: Scenario): BuiltinSynth {
   const imageAssets = stacks.flatMap((s) =>
     Object.values((JSON.parse(readFileSync(join(outdir, `${s.artifactId}.assets.json`), 'utf8')).dockerImages ?? {}) as Record<string, Json>).map((a) => ({
       stack: s.stackName,
+      directory: join(outdir, a.source.directory),
       dockerfile: readFileSync(join(outdir, a.source.directory, a.source.dockerFile ?? 'Dockerfile'), 'utf8'),
       platform: a.source.platform as string | undefined,
     })),

@@ -3,9 +3,12 @@
  * the templates on the next deploy. The main stack never depends on a load-test stack (exports),
  * an autoscaled service keeps its count across a deploy, and every load-test runner starts at once.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { awsApp, MAX_RUNNERS_AT_ONCE } from '../../lib/aws/index.ts';
 import { parseScenario } from '../../lib/loadtest/scenario.ts';
+import { GRAFANA_DASHBOARDS_DIR } from '../../lib/monitoring/index.ts';
 import { isUserError, loadProfile } from '../../lib/profile/index.ts';
 import { cli } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/servers.ts';
@@ -76,6 +79,18 @@ describe.each(BUILTINS)('AWS %s: the main stack never depends on a load-test sta
     const b = withLoadTest.get(name)!;
     expect(exportUpdateErrors(b.main, alone.get(name)!.main, { 'apistack-loadtest': b.loadTest! })).toEqual([]);
     expect(valuesOf(b.loadTest, 'Fn::ImportValue')).toEqual([]);
+  });
+
+  it('self-hosted Prometheus always takes remote writes and Grafana always has the load-test dashboard, for any run', () => {
+    const { main, profile, imageAssets } = alone.get(name)!;
+    if (profile.monitoring.mode !== 'self-hosted') return;
+    const prometheus = resourcesOf(main, 'AWS::ECS::TaskDefinition').flatMap(([, t]) => t.Properties.ContainerDefinitions as Json[]).find((c) => c.Name === 'prometheus')!;
+    expect(prometheus.Command).toContain('--web.enable-remote-write-receiver');
+    const grafana = imageAssets.find((a) => a.dockerfile.includes(`${GRAFANA_DASHBOARDS_DIR}/`))!;
+    const dashboard = JSON.parse(readFileSync(join(grafana.directory, 'dashboards', 'apistack-loadtest.json'), 'utf8')) as Json;
+    expect(dashboard.templating.list.map((v: Json) => v.name)).toEqual(['datasource', 'testid']);
+    expect(dashboard.templating.list[1].query.query).toBe('label_values(k6_http_reqs_total, testid)');
+    expect(JSON.stringify(dashboard.panels)).toContain('testid=\\"$testid\\"');
   });
 
   it('every SSM parameter the load-test stack reads at deploy time is one the main stack always publishes', () => {
