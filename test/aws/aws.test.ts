@@ -718,7 +718,7 @@ describe('CLI and cdk.json', () => {
     const wrong = cli(['cost', '--from-template', join(out, 'nothing-here')]);
     expect(wrong.status).toBe(1);
     expect(wrong.stderr).toBe(`error: ${join(out, 'nothing-here')} does not exist; synthesize first: apistack synth --target aws --out DIR, then pass DIR/aws\n`);
-  });
+  }, 240_000);
 
   it('a profile AWS cannot run is a clear error, not a stack trace', () => {
     const dir = tempDir('apistack-aws-bad-');
