@@ -107,10 +107,11 @@ export function build(deps: AppDeps): FastifyInstance & { ctx: AppContext } {
     deps.metrics.poolInUse.set(Math.min(active, deps.config.databasePoolSize));
     deps.metrics.poolWaiting.set(Math.max(0, active - deps.config.databasePoolSize));
   };
+  const limits = { acquireMs: deps.config.databaseAcquireTimeoutMs, deadlineMs: deps.config.databaseQueryDeadlineMs };
   const query: AppContext['query'] = (work) => {
     active++;
     setPoolGauges();
-    return bounded(deps.sql, deps.config.databaseAcquireTimeoutMs, work).finally(() => {
+    return bounded(deps.sql, limits, work).finally(() => {
       active--;
       setPoolGauges();
     });
@@ -121,7 +122,13 @@ export function build(deps: AppDeps): FastifyInstance & { ctx: AppContext } {
     authCache: new TwoLayerCache(deps.redis, deps.config.authCacheTtlSeconds, deps.metrics),
     limiter: new RateLimiter(deps.redis, deps.config.rateLimitPerMinute),
     query,
-    events: new EventWriter(deps.sql, query, { maxBatch: deps.config.eventBatchMax, maxInFlight: deps.config.eventBatchesInFlight }),
+    events: new EventWriter(deps.sql, query, {
+      maxBatch: deps.config.eventBatchMax,
+      maxInFlight: deps.config.eventBatchesInFlight,
+      // A batch runs one bounded query: past its pool wait and deadline (plus a margin) it is stuck.
+      batchDeadlineMs: limits.acquireMs + limits.deadlineMs + 1000,
+      queueWaitMs: limits.acquireMs,
+    }),
   };
   deps.metrics.poolMax.set(deps.config.databasePoolSize);
   const workerId = String(process.pid);
