@@ -5,7 +5,9 @@
  * events arriving while a batch is in flight form the next batch. Each caller's promise settles
  * only after its batch has committed, so `202 Accepted` still means the row is stored.
  */
-import type { Sql } from './db.ts';
+import { isConnectionError, type Sql } from './db.ts';
+import { ApiError, errors } from './errors.ts';
+import { withTimeout } from './timeout.ts';
 
 export interface NewEvent {
   readonly apiKeyId: string;
@@ -16,7 +18,9 @@ export interface NewEvent {
 }
 
 interface Queued {
-  readonly event: NewEvent;
+  /** The row as JSON, serialised on arrival: a payload that cannot be is refused alone, before any batch. */
+  readonly row: string;
+  readonly queuedAt: number;
   readonly resolve: (id: string | undefined) => void;
   readonly reject: (e: unknown) => void;
 }
@@ -26,37 +30,71 @@ export interface EventWriterOptions {
   readonly maxBatch: number;
   /** Batches in flight at once; more overlap network round trips, fewer make bigger batches. */
   readonly maxInFlight: number;
+  /**
+   * A batch not settled by then fails (503) and frees its slot, whatever the driver does: a
+   * promise that never settles cannot wedge the writer.
+   * @default 30000
+   */
+  readonly batchDeadlineMs?: number;
+  /**
+   * An event that waited this long for a batch slot is answered 503 instead of waiting on.
+   * @default 2000
+   */
+  readonly queueWaitMs?: number;
 }
 
 /** Runs one statement through the caller's bounded pool wrapper. */
 export type QueryRunner = <T>(work: (db: Sql) => PromiseLike<T>) => Promise<T>;
 
-/** SQLSTATE classes for bad data and constraint violations: one row's fault, not the batch's. */
-const isRowError = (e: unknown) => /^(22|23)/.test(String((e as { code?: string }).code ?? ''));
+const codeOf = (e: unknown) => String((e as { code?: string }).code ?? '');
 /** Deadlock or serialization failure: nothing was written, so one retry is safe. */
-const isSerializationFailure = (e: unknown) => ['40P01', '40001'].includes(String((e as { code?: string }).code ?? ''));
+const isSerializationFailure = (e: unknown) => ['40P01', '40001'].includes(codeOf(e));
+/**
+ * Postgres refused the statement for its data (bad input, a constraint, a value it cannot store):
+ * nothing was written, and the fault may be one row's, so the rows are worth writing one by one.
+ * Not for connection trouble, a server shutting down or a cancelled statement (classes 08, 53,
+ * 57): those are every row's, and retrying would only add load.
+ */
+const isStatementRefused = (e: unknown) => typeof e === 'object' && e !== null && 'severity' in e && !isConnectionError(e) && !/^(08|40|53|57)/.test(codeOf(e));
 
 export class EventWriter {
   readonly #queue: Queued[] = [];
   #inFlight = 0;
+  readonly #batchDeadlineMs: number;
+  readonly #queueWaitMs: number;
 
   constructor(
     private readonly sql: Sql,
     private readonly query: QueryRunner,
     private readonly options: EventWriterOptions,
-  ) {}
+  ) {
+    this.#batchDeadlineMs = options.batchDeadlineMs ?? 30_000;
+    this.#queueWaitMs = options.queueWaitMs ?? 2000;
+  }
 
   /** Inserts the event; resolves with its id once committed, or undefined when the idempotency key already exists. */
   insert(event: NewEvent): Promise<string | undefined> {
+    let row: string;
+    try {
+      row = JSON.stringify([event.apiKeyId, event.idempotencyKey, event.requestHash, event.type, event.payload]);
+    } catch (e) {
+      return Promise.reject(errors.validation(`payload cannot be stored: ${(e as Error).message}`));
+    }
     return new Promise((resolve, reject) => {
-      this.#queue.push({ event, resolve, reject });
+      this.#queue.push({ row, queuedAt: Date.now(), resolve, reject });
       this.#pump();
     });
   }
 
   #pump(): void {
+    const now = Date.now();
     while (this.#inFlight < this.options.maxInFlight && this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, this.options.maxBatch);
+      const batch = this.#queue.splice(0, this.options.maxBatch).filter((q) => {
+        if (now - q.queuedAt <= this.#queueWaitMs) return true;
+        q.reject(errors.unavailable('the database is busy: the event writer is behind; retry shortly'));
+        return false;
+      });
+      if (batch.length === 0) continue;
       this.#inFlight++;
       void this.#write(batch).finally(() => {
         this.#inFlight--;
@@ -67,12 +105,13 @@ export class EventWriter {
 
   async #write(batch: Queued[], attempt = 0): Promise<void> {
     try {
-      const events = batch.map((q) => q.event);
-      const inserted = await this.query((db) => this.#insertStatement(db, events));
-      const ids = idsInOrder(events.length, inserted);
+      const inserted = await withTimeout(this.query((db) => this.#insertStatement(db, batch)), this.#batchDeadlineMs, 'event batch', () =>
+        errors.unavailable(`the database is unavailable (an event batch did not finish within ${this.#batchDeadlineMs} ms); retry shortly`),
+      );
+      const ids = idsInOrder(batch.length, inserted);
       batch.forEach((q, i) => q.resolve(ids[i]));
     } catch (e) {
-      if (batch.length > 1 && isRowError(e)) {
+      if (batch.length > 1 && isStatementRefused(e)) {
         // One bad row must not fail its neighbours: write them one by one (in turn, so the pool
         // is not flooded), each with its own answer.
         for (const q of batch) await this.#write([q]);
@@ -80,16 +119,20 @@ export class EventWriter {
       }
       if (attempt === 0 && isSerializationFailure(e)) return this.#write(batch, 1);
       for (const q of batch) q.reject(e);
+      // The database is gone or stalled: the events queued behind this batch would meet the
+      // same answer, later. Answer them now.
+      if (e instanceof ApiError && e.statusCode === 503) for (const q of this.#queue.splice(0)) q.reject(e);
     }
   }
 
   /** One statement: ids come from the sequence up front so each row maps back to its request. */
-  #insertStatement(db: Sql, events: NewEvent[]) {
-    const rows = events.map((e) => [e.apiKeyId, e.idempotencyKey, e.requestHash, e.type, e.payload]);
+  #insertStatement(db: Sql, batch: Queued[]) {
+    // Sent as text: with a jsonb parameter, postgres.js would serialise the string once more.
+    const rows = `[${batch.map((q) => q.row).join(',')}]`;
     return db<{ ord: string; id: string }[]>`
       WITH input AS MATERIALIZED (
         SELECT nextval('events_id_seq') AS id, r.ord, r.v
-        FROM jsonb_array_elements(${db.json(rows as never)}) WITH ORDINALITY AS r(v, ord)
+        FROM jsonb_array_elements(${rows}::text::jsonb) WITH ORDINALITY AS r(v, ord)
       ), inserted AS (
         INSERT INTO events (id, api_key_id, idempotency_key, request_hash, type, payload)
         -- Key order, not arrival order: two batches holding the same Idempotency-Keys then wait
