@@ -5,6 +5,7 @@
  * (saying the database is unavailable) within the deadline the profile's timeout chain sets.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../lib/local/process.ts';
@@ -136,6 +137,22 @@ async function fixtures(url: string): Promise<{ apiKey: string; userId: string }
   return { apiKey: ((await key.json()) as { key: string }).key, userId };
 }
 
+/** The postmaster and its backends: SIGSTOP on all of them is a server that accepts connections and never answers. */
+function postgresProcesses(postmaster: number): number[] {
+  const children = readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .filter((pid) => {
+      try {
+        // Field 4 of /proc/PID/stat is the parent; the command name before it may hold spaces.
+        return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]) === postmaster;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+  return [postmaster, ...children];
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const crashes = (output: string) => output.split('\n').filter((l) => /worker crashed|died before listening/.test(l));
 
@@ -159,9 +176,49 @@ describe('Postgres going away under load (real process tree, real Postgres)', ()
       expect(dbFailures.length).toBeGreaterThan(0);
       expect(dbFailures.filter((s) => s.status !== 503).slice(0, 3)).toEqual([]);
       expect(dbFailures.every((s) => /database is unavailable/.test(s.body)), dbFailures[0]?.body).toBe(true);
+      // Fast: not after a pool wait. Nine in ten well within the acquire timeout, on a busy machine.
+      const fast = dbFailures.filter((s) => s.ms < ACQUIRE_TIMEOUT_MS).length;
+      expect(fast / dbFailures.length, `${fast} of ${dbFailures.length} 503s within ${ACQUIRE_TIMEOUT_MS} ms`).toBeGreaterThan(0.9);
       // Served again once Postgres is back.
       const after = await fetch(`${api.url}/api/users?limit=1`);
       expect(after.status).toBe(200);
+    } finally {
+      await stopApi(api);
+    }
+  }, 60_000);
+
+  it('a stopped server (SIGSTOP, 5 s): every request that needs it is answered within the deadline, the others keep answering', async () => {
+    const api = await startApi();
+    const slowestAnswerMs = ACQUIRE_TIMEOUT_MS + QUERY_DEADLINE_MS;
+    try {
+      const { apiKey, userId } = await fixtures(api.url);
+      const load = mixedLoad(api.url, apiKey, userId, 16);
+      await sleep(1000);
+      const stopped = postgresProcesses(pg.pid);
+      const stalledFrom = Date.now();
+      for (const pid of stopped) process.kill(pid, 'SIGSTOP');
+      let stalledUntil: number;
+      try {
+        await sleep(5000);
+      } finally {
+        stalledUntil = Date.now();
+        for (const pid of stopped) process.kill(pid, 'SIGCONT');
+      }
+      await sleep(2000);
+      const samples = await load.stop();
+      expect(crashes(api.output()), api.output().slice(-3000)).toEqual([]);
+      const during = samples.filter((s) => s.at - s.ms >= stalledFrom && s.at <= stalledUntil + 500);
+      const needDb = during.filter((s) => s.kind === 'uncached' || s.kind === 'event');
+      expect(needDb.length).toBeGreaterThan(10);
+      // Answered (503) within the deadline the timeout chain sets, plus slack for a busy machine.
+      const late = needDb.filter((s) => s.ms > slowestAnswerMs + 1000 || s.status === 0);
+      expect(late.slice(0, 5), `${late.length} of ${needDb.length} requests needing the database were late`).toEqual([]);
+      expect(needDb.filter((s) => s.status !== 503 && s.status !== 200 && s.status !== 202).slice(0, 3)).toEqual([]);
+      expect(needDb.filter((s) => s.status === 503).every((s) => /database is unavailable/.test(s.body))).toBe(true);
+      const notOk = samples.filter((s) => (s.kind === 'status' || s.kind === 'cached') && s.status !== 200);
+      expect(notOk.slice(0, 5), `${notOk.length} of the status and cached reads failed`).toEqual([]);
+      // Once the server runs again, the database serves again.
+      await waitFor('the database answers again', async () => (await fetch(`${api.url}/api/users?limit=1`)).status === 200, { timeoutMs: 10_000 });
     } finally {
       await stopApi(api);
     }
