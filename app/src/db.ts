@@ -23,7 +23,7 @@ const CONTROL = Symbol('apistack pool control');
 class Pool {
   #current: Sql;
   #inUse = 0;
-  readonly #waiting: (() => void)[] = [];
+  readonly #waiting: ((granted: boolean) => void)[] = [];
   /** Why the database counts as down, and since when; undefined while it answers. */
   #down: { readonly reason: string; readonly since: number } | undefined;
   #probing = false;
@@ -60,36 +60,49 @@ class Pool {
     this.#down = undefined;
   }
 
+  /**
+   * A failed query counts as the latest attempt: the next probe comes a full interval later.
+   * Requests waiting for a connection are answered at once: it would not come.
+   */
   failed(reason: string): void {
-    this.#down ??= { reason, since: Date.now() };
+    const now = Date.now();
+    this.#down ??= { reason, since: now };
+    this.#lastProbe = now;
+    for (const waiter of this.#waiting.splice(0)) waiter(false);
   }
 
   /**
-   * A connection slot within `ms`, or false. At most `max` queries run at once, so each finds a
-   * connection of its own: none is pipelined behind another query on a busy connection, where
-   * it could no longer be withdrawn, and the wait for a slot can be given up cleanly.
+   * A connection slot within `ms`: 'granted', 'timeout', or 'down' when the database was found
+   * down meanwhile. At most `max` queries run at once, so each finds a connection of its own:
+   * none is pipelined behind another query on a busy connection, where it could no longer be
+   * withdrawn, and the wait for a slot can be given up cleanly.
    */
-  acquire(ms: number): Promise<boolean> {
+  acquire(ms: number): Promise<'granted' | 'timeout' | 'down'> {
     if (this.#inUse < this.max) {
       this.#inUse++;
-      return Promise.resolve(true);
+      return Promise.resolve('granted');
     }
     return new Promise((resolve) => {
-      const grant = () => {
+      const answer = (granted: boolean) => {
         clearTimeout(timer);
-        resolve(true);
+        resolve(granted ? 'granted' : 'down');
       };
       const timer = setTimeout(() => {
-        this.#waiting.splice(this.#waiting.indexOf(grant), 1);
-        resolve(false);
+        this.#waiting.splice(this.#waiting.indexOf(answer), 1);
+        resolve('timeout');
       }, ms);
-      this.#waiting.push(grant);
+      this.#waiting.push(answer);
     });
+  }
+
+  /** Why the database counts as down, for a 503's message. */
+  downReason(): string {
+    return this.#down ? this.#down.reason : 'connection failed';
   }
 
   release(): void {
     const next = this.#waiting.shift();
-    if (next) next();
+    if (next) next(true);
     else this.#inUse--;
   }
 
@@ -167,7 +180,9 @@ export async function bounded<T>(sql: Sql, limits: QueryLimits, work: (db: Sql) 
   if (!pool) throw new Error('bounded() needs a pool made by connect()');
   const probe = pool.admit();
   try {
-    if (!(await pool.acquire(limits.acquireMs))) throw errors.unavailable('the database is busy: no pool connection came free in time; retry shortly');
+    const slot = await pool.acquire(limits.acquireMs);
+    if (slot === 'down') throw errors.unavailable(`the database is unavailable (${pool.downReason()}); retry shortly`);
+    if (slot === 'timeout') throw errors.unavailable('the database is busy: no pool connection came free in time; retry shortly');
     const db = pool.current;
     let timer: NodeJS.Timeout | undefined;
     try {

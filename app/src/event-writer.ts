@@ -96,10 +96,13 @@ export class EventWriter {
       });
       if (batch.length === 0) continue;
       this.#inFlight++;
-      void this.#write(batch).finally(() => {
-        this.#inFlight--;
-        this.#pump();
-      });
+      void this.#write(batch)
+        // #write answers every caller itself; this only keeps an unexpected throw from escaping.
+        .catch((e: unknown) => batch.forEach((q) => q.reject(e)))
+        .finally(() => {
+          this.#inFlight--;
+          this.#pump();
+        });
     }
   }
 

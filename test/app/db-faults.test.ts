@@ -214,7 +214,11 @@ describe('Postgres going away under load (real process tree, real Postgres)', ()
       const late = needDb.filter((s) => s.ms > slowestAnswerMs + 1000 || s.status === 0);
       expect(late.slice(0, 5), `${late.length} of ${needDb.length} requests needing the database were late`).toEqual([]);
       expect(needDb.filter((s) => s.status !== 503 && s.status !== 200 && s.status !== 202).slice(0, 3)).toEqual([]);
-      expect(needDb.filter((s) => s.status === 503).every((s) => /database is unavailable/.test(s.body))).toBe(true);
+      // Once the first deadline has passed, the worker knows the database is gone and says so;
+      // before that, a request that finds every connection held by a hung query hears "busy".
+      const knownDown = needDb.filter((s) => s.status === 503 && s.at - s.ms > stalledFrom + QUERY_DEADLINE_MS + 200);
+      expect(knownDown.length).toBeGreaterThan(0);
+      expect(knownDown.filter((s) => !/database is unavailable/.test(s.body)).slice(0, 3)).toEqual([]);
       const notOk = samples.filter((s) => (s.kind === 'status' || s.kind === 'cached') && s.status !== 200);
       expect(notOk.slice(0, 5), `${notOk.length} of the status and cached reads failed`).toEqual([]);
       // Once the server runs again, the database serves again.
