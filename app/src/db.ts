@@ -45,7 +45,7 @@ class Pool {
     if (this.#down === undefined) return false;
     const now = Date.now();
     if (this.#probing || now - this.#lastProbe < PROBE_INTERVAL_MS) {
-      throw errors.unavailable(`the database is unavailable (${this.#down.reason}, for ${((now - this.#down.since) / 1000).toFixed(1)} s); retry shortly`);
+      throw errors.unavailable(`the database is unavailable (${this.downState()}); retry shortly`);
     }
     this.#probing = true;
     this.#lastProbe = now;
@@ -95,6 +95,11 @@ class Pool {
     });
   }
 
+  /** The 503 message's cause while the database counts as down, else undefined. */
+  downState(): string | undefined {
+    return this.#down && `${this.#down.reason}, for ${((Date.now() - this.#down.since) / 1000).toFixed(1)} s`;
+  }
+
   /** Why the database counts as down, for a 503's message. */
   downReason(): string {
     return this.#down ? this.#down.reason : 'connection failed';
@@ -139,6 +144,11 @@ export function connect(url: string, opts: PoolOptions): Sql {
     apply: (_target, thisArg, args) => Reflect.apply(pool.current, thisArg, args),
     get: (_target, property) => (property === CONTROL ? pool : Reflect.get(pool.current, property)),
   });
+}
+
+/** Why the database counts as down in this worker (a 503 would say so), or undefined while it answers. */
+export function databaseDown(sql: Sql): string | undefined {
+  return (sql as unknown as { [CONTROL]?: Pool })[CONTROL]?.downState();
 }
 
 const CONNECTION_ERRORS = new Set([

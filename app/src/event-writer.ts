@@ -5,7 +5,7 @@
  * events arriving while a batch is in flight form the next batch. Each caller's promise settles
  * only after its batch has committed, so `202 Accepted` still means the row is stored.
  */
-import { isConnectionError, type Sql } from './db.ts';
+import { databaseDown, isConnectionError, type Sql } from './db.ts';
 import { ApiError, errors } from './errors.ts';
 import { withTimeout } from './timeout.ts';
 
@@ -20,7 +20,8 @@ export interface NewEvent {
 interface Queued {
   /** The row as JSON, serialised on arrival: a payload that cannot be is refused alone, before any batch. */
   readonly row: string;
-  readonly queuedAt: number;
+  /** Answers 503 if the event is still queued after queueWaitMs; cleared when it joins a batch. */
+  timer?: NodeJS.Timeout;
   readonly resolve: (id: string | undefined) => void;
   readonly reject: (e: unknown) => void;
 }
@@ -37,7 +38,8 @@ export interface EventWriterOptions {
    */
   readonly batchDeadlineMs?: number;
   /**
-   * An event that waited this long for a batch slot is answered 503 instead of waiting on.
+   * An event still waiting for a batch slot after this long is answered 503 (busy), as a query
+   * that gets no pool connection is.
    * @default 2000
    */
   readonly queueWaitMs?: number;
@@ -80,21 +82,29 @@ export class EventWriter {
     } catch (e) {
       return Promise.reject(errors.validation(`payload cannot be stored: ${(e as Error).message}`));
     }
+    // The database is known to be down and the writer's slots are taken (by a probe): the
+    // event would wait only to hear the same. Answer now.
+    const down = this.#inFlight >= this.options.maxInFlight ? databaseDown(this.sql) : undefined;
+    if (down !== undefined) return Promise.reject(errors.unavailable(`the database is unavailable (${down}); retry shortly`));
     return new Promise((resolve, reject) => {
-      this.#queue.push({ row, queuedAt: Date.now(), resolve, reject });
+      const queued: Queued = { row, resolve, reject };
+      this.#queue.push(queued);
       this.#pump();
+      if (this.#queue.at(-1) === queued) {
+        queued.timer = setTimeout(() => {
+          const at = this.#queue.indexOf(queued);
+          if (at < 0) return;
+          this.#queue.splice(at, 1);
+          reject(errors.unavailable('the database is busy: the event writer is behind; retry shortly'));
+        }, this.#queueWaitMs);
+      }
     });
   }
 
   #pump(): void {
-    const now = Date.now();
     while (this.#inFlight < this.options.maxInFlight && this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, this.options.maxBatch).filter((q) => {
-        if (now - q.queuedAt <= this.#queueWaitMs) return true;
-        q.reject(errors.unavailable('the database is busy: the event writer is behind; retry shortly'));
-        return false;
-      });
-      if (batch.length === 0) continue;
+      const batch = this.#queue.splice(0, this.options.maxBatch);
+      for (const q of batch) clearTimeout(q.timer);
       this.#inFlight++;
       void this.#write(batch)
         // #write answers every caller itself; this only keeps an unexpected throw from escaping.
@@ -124,7 +134,12 @@ export class EventWriter {
       for (const q of batch) q.reject(e);
       // The database is gone or stalled: the events queued behind this batch would meet the
       // same answer, later. Answer them now.
-      if (e instanceof ApiError && e.statusCode === 503) for (const q of this.#queue.splice(0)) q.reject(e);
+      if (e instanceof ApiError && e.statusCode === 503) {
+        for (const q of this.#queue.splice(0)) {
+          clearTimeout(q.timer);
+          q.reject(e);
+        }
+      }
     }
   }
 

@@ -109,4 +109,17 @@ describe('the event writer with a poison row or a stuck batch', () => {
     const next = await writer.insert(event(2));
     expect(next).toMatch(/^\d+$/);
   });
+
+  it('answers an event queued behind a stuck batch with 503 after queueWaitMs, not when the batch ends', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const writer = new EventWriter(sql, async (work) => (await gate, work(sql)), { maxBatch: 200, maxInFlight: 1, queueWaitMs: 200, batchDeadlineMs: 5000 });
+    const stuck = writer.insert(event(1));
+    const started = Date.now();
+    const queued = await writer.insert(event(2)).catch((e: unknown) => e);
+    expect(queued).toMatchObject({ statusCode: 503, message: expect.stringContaining('event writer is behind') });
+    expect(Date.now() - started).toBeLessThan(1500);
+    release();
+    expect(await stuck).toMatch(/^\d+$/);
+  });
 });
