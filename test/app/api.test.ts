@@ -491,8 +491,8 @@ describe('documents, compression and pool limits', () => {
   });
 
   it('answers 503 after the configured wait when the pool is exhausted', async () => {
-    // Hold the only pool connection for three seconds.
-    const holding = a.sql`SELECT pg_sleep(3)`.execute();
+    // Hold the only pool connection for three seconds (through the pool's admission, as requests do).
+    const holding = a.app.ctx.query((db) => db`SELECT pg_sleep(3)`);
     const started = Date.now();
     const r = await a.app.inject('/api/users?limit=1');
     const waited = Date.now() - started;
@@ -505,7 +505,7 @@ describe('documents, compression and pool limits', () => {
 
   it('a write answered 503 for want of a pool connection is never run later', async () => {
     const email = `never-${Date.now()}@example.com`;
-    const holding = a.sql`SELECT pg_sleep(1.5)`.execute();
+    const holding = a.app.ctx.query((db) => db`SELECT pg_sleep(1.5)`);
     const r = await a.app.inject({ method: 'POST', url: '/api/users', payload: { name: 'Never', email } });
     expect(r.statusCode).toBe(503);
     await holding;
