@@ -9,7 +9,7 @@
 import { Chart, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import type { Construct } from 'constructs';
-import { FIXTURES_DIR, FIXTURES_KEY, FIXTURES_PATH, K6_ENV, needsSetup, renderK6Script, renderK6SetupScript, runnersOf, runSeconds, SERVICE_ACCOUNT_DIR, SETUP_MAX_MINUTES } from '../lib/loadtest/k6.ts';
+import { FIXTURES_DIR, FIXTURES_KEY, FIXTURES_PATH, K6_ENV, needsSetup, renderK6Script, renderK6SetupScript, runnersOf, runSeconds, SERVICE_ACCOUNT_DIR, SETUP_MAX_MINUTES, STACK_READY_MAX_MINUTES } from '../lib/loadtest/k6.ts';
 import type { Scenario } from '../lib/loadtest/scenario.ts';
 import { K6_TREND_STATS_ENV } from '../lib/monitoring/index.ts';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
@@ -23,12 +23,8 @@ export const LOADTEST_SETUP = 'loadtest-setup';
 export const LOADTEST_FIXTURES_SECRET = 'loadtest-fixtures';
 export const LOADTEST_SCRIPTS = 'loadtest-scripts';
 const SCRIPTS_DIR = '/scripts';
-/**
- * The longest a load-test pod waits for the stack to serve (`/readyz` through nginx answers 200:
- * nginx, an API pod and its schema are up) when applied together with it: Postgres' startup probe
- * allows 2 minutes, the API's 1, and a new node pulls the images first.
- */
-export const STACK_READY_MAX_MINUTES = 10;
+/** Re-exported for the chart's tests and readers: the wait is defined with the other load-test deadlines. */
+export { STACK_READY_MAX_MINUTES };
 /** Setup attempts after the first: each runs only once the stack is ready, so a failure is worth one more try. */
 export const SETUP_RETRIES = 2;
 /** Runners' time beyond their waits and the scenario itself (pod start, k6's graceful stop, the last remote write). */

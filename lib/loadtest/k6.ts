@@ -53,6 +53,12 @@ export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccoun
 export const USER_BATCH = 5000;
 /** The longest the one-off setup (seeding users and keys) may run, on every platform that runs it. */
 export const SETUP_MAX_MINUTES = 30;
+/**
+ * The longest a cluster load-test pod waits for the stack to serve (`/readyz` through nginx answers
+ * 200: nginx, an API pod and its schema are up) when applied together with it: Postgres' startup
+ * probe allows 2 minutes, the API's 1, and a new node pulls the images first.
+ */
+export const STACK_READY_MAX_MINUTES = 10;
 /** POST /api/keys requests in flight at once during setup. */
 export const KEY_BATCH = 20;
 
