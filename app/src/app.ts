@@ -1,7 +1,7 @@
 /** The HTTP API as a `build(deps)` factory: routes, validation, errors, metrics hooks. */
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
-import { TwoLayerCache } from './cache.ts';
+import { AUTH_CACHE_LOCAL, TwoLayerCache } from './cache.ts';
 import type { AppConfig } from './config.ts';
 import { bounded, isConnectionError, type Sql } from './db.ts';
 import { ApiError } from './errors.ts';
@@ -118,7 +118,7 @@ export function build(deps: AppDeps): FastifyInstance & { ctx: AppContext } {
   const ctx: AppContext = {
     ...deps,
     userCache: new TwoLayerCache(deps.redis, deps.config.cacheTtlSeconds, deps.metrics),
-    authCache: new TwoLayerCache(deps.redis, deps.config.authCacheTtlSeconds, deps.metrics),
+    authCache: new TwoLayerCache(deps.redis, deps.config.authCacheTtlSeconds, deps.metrics, AUTH_CACHE_LOCAL),
     limiter: new RateLimiter(deps.redis, deps.config.rateLimitPerMinute),
     query,
     events: new EventWriter(deps.sql, query, { maxBatch: deps.config.eventBatchMax, maxInFlight: deps.config.eventBatchesInFlight }),
