@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { AUTH_CACHE_LOCAL, TwoLayerCache } from './cache.ts';
 import type { AppConfig } from './config.ts';
 import { bounded, isConnectionError, type Sql } from './db.ts';
+import { checkUtf8Body, clientErrorHandler } from './edge-errors.ts';
 import { ApiError } from './errors.ts';
 import { EventWriter, type QueryRunner } from './event-writer.ts';
 import type { Metrics } from './metrics.ts';
@@ -94,6 +95,8 @@ export function build(deps: AppDeps): FastifyInstance & { ctx: AppContext } {
     requestIdHeader: 'x-request-id',
     // Errors Fastify raises before routing (a malformed URL, say) get the same JSON shape.
     frameworkErrors: (error, req, reply) => handleError(error, req, reply),
+    // Requests Node's parser rejects (431, an unknown method, raw bytes in the path) too.
+    clientErrorHandler,
     // A request that arrives on a kept-alive socket while the worker drains is served (with
     // Connection: close), not refused with Fastify's own 503.
     return503OnClosing: false,
@@ -154,6 +157,7 @@ export function build(deps: AppDeps): FastifyInstance & { ctx: AppContext } {
   const recordUnmatched = httpDuration.route('unmatched');
 
   app.setErrorHandler(handleError);
+  app.addHook('preParsing', checkUtf8Body);
   app.setNotFoundHandler((req, reply) => {
     answered(recordUnmatched, req, reply, 404);
     return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
