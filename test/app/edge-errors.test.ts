@@ -5,7 +5,7 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPostgres, startTestRedis } from '../helpers/servers.ts';
-import { buildApp, migrated } from './harness.ts';
+import { ADMIN_TOKEN, buildApp, migrated } from './harness.ts';
 
 let pg: Awaited<ReturnType<typeof startTestPostgres>>;
 let redis: Awaited<ReturnType<typeof startTestRedis>>;
@@ -50,7 +50,7 @@ function raw(...pieces: Buffer[]): Promise<{ status: number; headers: string; bo
   });
 }
 const b = (s: string) => Buffer.from(s, 'latin1');
-const post = (path: string, body: Buffer) => b(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+const post = (path: string, body: Buffer) => b(`POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
 
 describe('answers before routing', () => {
   it.each([

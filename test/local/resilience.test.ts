@@ -31,7 +31,7 @@ async function underLoad(seconds: number, during: () => Promise<void>): Promise<
   const url = readState().url;
   // A new script per run: every run writes emails no earlier run used.
   const postScript = join(tempDir('apistack-wrk-'), 'post-users.lua');
-  writeFileSync(postScript, postUsersScript());
+  writeFileSync(postScript, postUsersScript(readState().adminToken));
   const load = Promise.all([runWrk({ url: `${url}/api/status`, connections: 40, seconds }), runWrk({ url, connections: 10, seconds, script: postScript })]);
   await during();
   const [reads, writes] = await load;

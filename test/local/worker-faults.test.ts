@@ -47,7 +47,7 @@ describe('one worker or one replica failing (local stack, two replicas of two wo
     expect(workers).toHaveLength(2);
     const url = readState().url;
     const postScript = join(tempDir('apistack-wrk-'), 'post-users.lua');
-    writeFileSync(postScript, postUsersScript());
+    writeFileSync(postScript, postUsersScript(readState().adminToken));
     const writeConnections = 10;
     const logBefore = errorLog().length;
     const load = Promise.all([runWrk({ url: `${url}/api/status`, connections: 40, seconds: 8 }), runWrk({ url, connections: writeConnections, seconds: 8, script: postScript })]);

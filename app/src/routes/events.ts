@@ -1,6 +1,7 @@
 /** API keys (admin) and idempotent event ingestion for webhook and trigger consumers. */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { requireAdmin as requireAdminToken } from '../admin.ts';
 import type { AppContext } from '../app.ts';
 import { AUTH_CACHE_LOCAL, InvalidationUnconfirmed } from '../cache.ts';
 import { errors } from '../errors.ts';
@@ -8,12 +9,7 @@ import { ID_PARAM, LIMIT, MAX_BIGINT } from './pagination.ts';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
-function requireAdmin(ctx: AppContext, req: FastifyRequest): void {
-  const header = req.headers.authorization ?? '';
-  const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
-  const expected = Buffer.from(ctx.config.adminToken);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw errors.unauthorized('Authorization: Bearer <ADMIN_TOKEN> required');
-}
+const requireAdmin = (ctx: AppContext, req: FastifyRequest) => requireAdminToken(ctx.config, req);
 
 /** The key's id, from L1, then Redis, then Postgres; unknown or revoked keys are remembered in L1 only, briefly (AUTH_CACHE_LOCAL). */
 async function authenticate(ctx: AppContext, req: FastifyRequest): Promise<string> {
