@@ -56,11 +56,15 @@ const PROBES_PER_REPLICA = 2;
 async function inRotation(nginxUrl: string, others: readonly LocalService[]): Promise<LocalService[]> {
   const servedBefore = await Promise.all(others.map((s) => servedRequestsIfAnswering(s.adminPort!)));
   const ready = await Promise.all(others.map((s) => isAlive(s.pid) && httpReady(`http://127.0.0.1:${s.port}${APP_ROUTES.readiness}`)));
-  // Under load the traffic itself shows it; idle, these probes do (one after the other, so
-  // least_conn's tie-break takes turns).
+  const missing = async () => {
+    const servedAfter = await Promise.all(others.map((s) => servedRequestsIfAnswering(s.adminPort!)));
+    return others.filter((_, i) => !ready[i] || servedBefore[i] === undefined || servedAfter[i] === undefined || servedAfter[i]! <= servedBefore[i]!);
+  };
+  // Under load the traffic itself shows it; idle, probes through nginx do (one after the other,
+  // so least_conn's tie-break takes turns).
+  if ((await missing()).length === 0) return [];
   for (let i = 0; i < PROBES_PER_REPLICA * (others.length + 1); i++) await httpReady(`${nginxUrl}${APP_ROUTES.status}`);
-  const servedAfter = await Promise.all(others.map((s) => servedRequestsIfAnswering(s.adminPort!)));
-  return others.filter((_, i) => !ready[i] || servedBefore[i] === undefined || servedAfter[i] === undefined || servedAfter[i]! <= servedBefore[i]!);
+  return missing();
 }
 
 /**
