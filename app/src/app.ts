@@ -1,9 +1,10 @@
 /** The HTTP API as a `build(deps)` factory: routes, validation, errors, metrics hooks. */
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
-import { TwoLayerCache } from './cache.ts';
+import { AUTH_CACHE_LOCAL, TwoLayerCache } from './cache.ts';
 import type { AppConfig } from './config.ts';
 import { bounded, isConnectionError, type Sql } from './db.ts';
+import { checkUtf8Body, clientErrorHandler } from './edge-errors.ts';
 import { ApiError, errors } from './errors.ts';
 import { EventWriter, type QueryRunner } from './event-writer.ts';
 import type { Metrics } from './metrics.ts';
@@ -118,6 +119,8 @@ export function build(deps: AppDeps): FastifyInstance & { ctx: AppContext } {
     requestIdHeader: 'x-request-id',
     // Errors Fastify raises before routing (a malformed URL, say) get the same JSON shape.
     frameworkErrors: (error, req, reply) => handleError(error, req, reply),
+    // Requests Node's parser rejects (431, an unknown method, raw bytes in the path) too.
+    clientErrorHandler,
     // A request that arrives on a kept-alive socket while the worker drains is served (with
     // Connection: close), not refused with Fastify's own 503.
     return503OnClosing: false,
@@ -150,7 +153,7 @@ export function build(deps: AppDeps): FastifyInstance & { ctx: AppContext } {
   const ctx: AppContext = {
     ...deps,
     userCache: new TwoLayerCache(deps.redis, deps.config.cacheTtlSeconds, deps.metrics),
-    authCache: new TwoLayerCache(deps.redis, deps.config.authCacheTtlSeconds, deps.metrics),
+    authCache: new TwoLayerCache(deps.redis, deps.config.authCacheTtlSeconds, deps.metrics, AUTH_CACHE_LOCAL),
     limiter: new RateLimiter(deps.redis, deps.config.rateLimitPerMinute),
     query,
     events: new EventWriter(deps.sql, query, {
@@ -192,6 +195,7 @@ export function build(deps: AppDeps): FastifyInstance & { ctx: AppContext } {
   const recordUnmatched = httpDuration.route('unmatched');
 
   app.setErrorHandler(handleError);
+  app.addHook('preParsing', checkUtf8Body);
   app.setNotFoundHandler((req, reply) => {
     answered(recordUnmatched, req, reply, 404);
     return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });

@@ -325,8 +325,9 @@ export function renderK6SetupScript(s: Scenario, opts: K6SetupScriptOptions): st
     '// Emails must be unique: a setup run tags its users with its own id.',
     'const SEED_ID = Date.now().toString(36);',
   ];
-  if (apiKeys > 0) {
-    lines.push(`const ADMIN_TOKEN = __ENV.${K6_ENV.adminToken};`, `if (!ADMIN_TOKEN) throw new Error('${K6_ENV.adminToken} is not set: POST /api/keys needs the API admin token');`);
+  if (apiKeys > 0 || users > 0) {
+    const needs = [...(users > 0 ? ['POST /api/users/bulk'] : []), ...(apiKeys > 0 ? ['POST /api/keys'] : [])].join(' and ');
+    lines.push(`const ADMIN_TOKEN = __ENV.${K6_ENV.adminToken};`, `if (!ADMIN_TOKEN) throw new Error('${K6_ENV.adminToken} is not set: ${needs} needs the API admin token');`);
   }
   if (opts.store === 'kubernetes-secret') {
     lines.push(
@@ -365,7 +366,7 @@ export function renderK6SetupScript(s: Scenario, opts: K6SetupScriptOptions): st
     '  for (let first = 0; first < USERS; first += USER_BATCH) {',
     '    const users = [];',
     '    for (let i = first; i < Math.min(first + USER_BATCH, USERS); i++) users.push({ name: `loadtest user ${i}`, email: `lt-${SEED_ID}-${i}@loadtest.invalid` });',
-    "    const res = http.post(`${TARGET}/api/users/bulk`, JSON.stringify({ users }), { headers: { 'Content-Type': 'application/json' }, tags: { name: 'POST /api/users/bulk' } });",
+    "    const res = http.post(`${TARGET}/api/users/bulk`, JSON.stringify({ users }), { headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${ADMIN_TOKEN}` }, tags: { name: 'POST /api/users/bulk' } });",
     '    if (res.status !== 201) fail(`POST /api/users/bulk answered ${res.status}: ${res.body}`);',
     '    const { firstId, lastId, inserted } = JSON.parse(res.body);',
     '    if (inserted !== users.length) fail(`POST /api/users/bulk inserted ${inserted} of ${users.length} users`);',

@@ -97,9 +97,10 @@ const baseline: ProfileInput = {
     rateLimitBurst: 400,
     connLimitPerClient: 200,
     // Passive health checks count only connect errors, resets and timeouts (never an answer from
-    // the app, and a recycling or draining worker causes none), so three within 10 s mean the
-    // replica is really gone. Out for 10 s, then one request probes it (retried elsewhere if it fails).
-    maxFails: 3,
+    // the app, and a recycling or draining worker causes none). max_fails is derived: more than the
+    // requests one nginx can have in flight on a replica, so a killed worker's in-flight requests
+    // never take it out, only new connects refused or timed out do (the replica is really gone).
+    // Out for 10 s, then one request probes it (retried elsewhere if it fails).
     failTimeoutSeconds: 10,
     proxyConnectTimeoutSeconds: 2,
     proxyReadTimeoutSeconds: 30,

@@ -138,6 +138,18 @@ export interface Derived {
     /** Connections one nginx replica may hold to one API replica: its share of the replica's workers × in-flight. */
     readonly maxConnsPerUpstreamServer: number;
     /**
+     * max_fails: nginx.maxFails, else one more than max_conns. Every request in flight on a killed
+     * worker fails at once and counts; only failures beyond what one nginx can have in flight on
+     * a replica (new connects refused or timed out) mean the replica itself is down.
+     */
+    readonly maxFails: number;
+    /**
+     * client_header_timeout and client_body_timeout: a client gets as long to send its headers
+     * (or the next piece of its body) as the app takes at most to answer, so a slow client never
+     * holds a connection longer than a slow request does (nginx's 60 s default would).
+     */
+    readonly clientTimeoutSeconds: number;
+    /**
      * Idle keepalive connections each nginx worker process keeps to the upstream group: as many as
      * it can have open at once (every server's max_conns), so a connection finished under load
      * goes back to the pool instead of being closed and opened again for the next request.
@@ -231,6 +243,8 @@ export function derive(p: Profile): Derived {
       workerProcesses,
       rateLimitExemptCidrs: p.nginx.rateLimitExemptCidrs ?? [],
       maxConnsPerUpstreamServer,
+      maxFails: p.nginx.maxFails ?? maxConnsPerUpstreamServer + 1,
+      clientTimeoutSeconds: Math.max(TIMEOUT_MARGIN_SECONDS, Math.ceil((dbAcquireTimeoutMs + statementTimeoutMs) / 1000)),
       upstreamKeepaliveConnections,
       upstreamKeepaliveTimeoutSeconds,
       hpa: p.nginx.replicasMax > p.nginx.replicasMin,

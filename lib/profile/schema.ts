@@ -189,8 +189,13 @@ export const nginxSchema = z.strictObject({
    * maps them to an empty limit key, which limit_req and limit_conn do not count. @default [] (none)
    */
   rateLimitExemptCidrs: z.array(cidr).max(256).optional(),
-  /** Failed attempts (connect errors, resets, timeouts) within failTimeoutSeconds that take a replica out. 0 never takes one out. */
-  maxFails: z.number().int().min(0).max(100),
+  /**
+   * Failed attempts (connect errors, resets, timeouts) within failTimeoutSeconds that take a
+   * replica out; 0 never takes one out. Below the connections one nginx holds to a replica, one
+   * killed worker's in-flight requests alone take its replica out.
+   * @default - one more than the connections one nginx can hold to one replica (max_conns)
+   */
+  maxFails: z.number().int().min(0).max(100_000).optional(),
   /** The window max_fails are counted in, and how long a replica then stays out before nginx tries it again. */
   failTimeoutSeconds: z.number().int().min(1).max(3600),
   /**
