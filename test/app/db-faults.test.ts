@@ -127,7 +127,7 @@ async function fixtures(url: string): Promise<{ apiKey: string; userId: string }
   expect(key.status).toBe(201);
   const user = await fetch(`${url}/api/users`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
     body: JSON.stringify({ name: 'Fault', email: `fault-${Date.now()}-${Math.random()}@example.com` }),
   });
   expect(user.status).toBe(201);

@@ -56,7 +56,7 @@ describe('a deeply nested JSON body', () => {
   it('is allowed up to the limit, on every JSON route', async () => {
     const atLimit = await postEvent(nested(MAX_JSON_DEPTH - 1));
     expect(atLimit.statusCode).toBe(202);
-    const user = await a.app.inject({ method: 'POST', url: '/api/users', headers: { 'content-type': 'application/json' }, payload: `{"name":${'['.repeat(100)}${']'.repeat(100)}}` });
+    const user = await a.app.inject({ method: 'POST', url: '/api/users', headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` }, payload: `{"name":${'['.repeat(100)}${']'.repeat(100)}}` });
     expect(user.statusCode).toBe(400);
     expect(user.json().error.code).toBe('JSON_TOO_DEEP');
   });

@@ -50,7 +50,7 @@ export async function makeFixtures(stateDir: string): Promise<Fixtures> {
   if (key.status !== 201) throw new Error(`POST /api/keys answered ${key.status}: ${await key.text()}`);
   const user = await fetch(`${url}/api/users`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
     body: JSON.stringify({ name: 'Fault', email: `fault-${Date.now()}-${Math.random()}@example.com` }),
   });
   if (user.status !== 201) throw new Error(`POST /api/users answered ${user.status}: ${await user.text()}`);
