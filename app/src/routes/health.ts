@@ -46,7 +46,11 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: AppContext): voi
         redis = 'unreachable';
       }
     }
-    const ready = postgres === 'ok' && !ctx.state.draining && !ctx.state.leaving;
+    // Postgres unreachable is a dependency's outage, not this worker's: routes that need it answer a
+    // fast 503 themselves, and status and cached reads keep serving. Taking every replica out of
+    // rotation for it (a Kubernetes Service, an ALB target group) would turn those into 502s too.
+    // A schema behind this build's is different: this code must not serve until migrations ran.
+    const ready = (postgres === 'ok' || postgres === 'unreachable') && !ctx.state.draining && !ctx.state.leaving;
     ctx.metrics.ready.set({ worker: String(process.pid) }, ready ? 1 : 0);
     reply.code(ready ? 200 : 503);
     return { status: ready ? 'ready' : 'not ready', postgres, redis, draining: ctx.state.draining };
