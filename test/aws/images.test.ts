@@ -39,6 +39,6 @@ describe.each(BUILTINS)('AWS %s (with a load test): images', (name) => {
     const expected = [CONTAINER_IMAGES.k6, ...(s.profile.network.loadBalancer === 'nlb' ? [CONTAINER_IMAGES.nginxExporter] : []), ...(s.profile.monitoring.mode === 'managed' ? [CONTAINER_IMAGES.otelCollector] : [])];
     expect([...new Set(mirrored)].sort()).toEqual(expected.map((image) => `FROM ${image}\n`).sort());
     // Every base image, built or mirrored, is a pinned tag.
-    for (const a of s.imageAssets) for (const [, from] of a.dockerfile.matchAll(/^FROM (\S+)/gm)) expect(from, a.dockerfile).not.toMatch(/:latest$|^[^:]+$/);
+    for (const a of s.imageAssets) for (const [, from] of a.dockerfile.matchAll(/^FROM (?:--\S+ )*(\S+)/gm)) expect(from, a.dockerfile).not.toMatch(/:latest$|^[^:]+$/);
   });
 });
