@@ -187,6 +187,8 @@ export function redisProxyConfig(p: ResolvedProfile): string {
     `  bind :${PORTS.redis}`,
     '  default_backend primary',
     'backend primary',
+    // One server at a time: while a failover is being noticed (up to 2 s) two may answer role:master; all clients stay on one.
+    '  balance first',
     '  option tcp-check',
     '  tcp-check connect',
     '  tcp-check send "AUTH ${REDIS_PASSWORD}"\\r\\n',

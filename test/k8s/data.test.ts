@@ -9,12 +9,12 @@ import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { dataPrerequisites, initSecrets, kubernetesApp, redisConfig, redisStartScript, renderSecretsYaml, generateSecretValues } from '../../charts/index.ts';
+import { dataPrerequisites, initSecrets, kubernetesApp, redisConfig, redisProxyConfig, redisStartScript, renderSecretsYaml, generateSecretValues } from '../../charts/index.ts';
 import { Catalog, priceKubernetes, priceKubernetesProfile, type KubernetesCostInputs } from '../../lib/cost/index.ts';
 import { storageClassVolumeType } from '../../lib/cost/readers/kubernetes.ts';
 import { spawnServer, stopPid, waitFor } from '../../lib/local/process.ts';
 import { builtinProfileNames, kubernetesWorkloads, loadProfile, resolveProfileLayer, type ResolvedProfile } from '../../lib/profile/index.ts';
-import { freePort, needBinary, tempDir } from '../helpers/servers.ts';
+import { freePort, needBinary, startTestRedis, tempDir } from '../helpers/servers.ts';
 import { problemsOf } from '../helpers/profile.ts';
 
 type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; spec?: any; data?: Record<string, string>; [k: string]: any };
@@ -270,5 +270,58 @@ describe('pods as the platform runs them', () => {
       out = String((e as { stderr: string }).stderr);
     }
     expect(out).toContain('redis-credentials/password must be set and hold no double quote or backslash');
+  });
+});
+
+describe('the Sentinel mode proxy, run as HAProxy in front of real Redis servers', () => {
+  it('sends clients only to the primary, and follows a failover', async () => {
+    const haproxy = needBinary('haproxy');
+    const cliBin = needBinary('redis-cli');
+    const password = 'pw-' + Math.random().toString(36).slice(2);
+    const a = await startTestRedis({ password });
+    const b = await startTestRedis({ password });
+    const dir = tempDir('apistack-haproxy-');
+    const [port, health] = [await freePort(), await freePort()];
+    const redis = (p: number, ...args: string[]) => {
+      try {
+        return execFileSync(cliBin, ['-h', '127.0.0.1', '-p', String(p), ...args], { env: { ...process.env, REDISCLI_AUTH: password }, encoding: 'utf8', stdio: 'pipe' }).trim();
+      } catch (e) {
+        return String((e as { stdout?: string }).stdout ?? '');
+      }
+    };
+    redis(b.port, 'CONFIG', 'SET', 'masterauth', password);
+    redis(b.port, 'REPLICAOF', '127.0.0.1', String(a.port));
+    // The chart's config, its pod names swapped for the two loopback servers and its ports for free ones.
+    const p = loadProfile('production-ha');
+    const rendered = redisProxyConfig(p)
+      .split('\n')
+      .filter((l) => !/^ {2}server redis-[12] /.test(l))
+      .map((l) => (/^ {2}server redis-0 /.test(l) ? `  server a 127.0.0.1:${a.port}\n  server b 127.0.0.1:${b.port}` : l))
+      .join('\n')
+      .replace('bind :6379', `bind 127.0.0.1:${port}`)
+      .replace('bind :8404', `bind 127.0.0.1:${health}`)
+      .replace(' resolvers cluster init-addr none', '');
+    expect(rendered).not.toContain(password);
+    writeFileSync(join(dir, 'haproxy.cfg'), rendered);
+    const proxy = spawnServer(haproxy, ['-db', '-f', join(dir, 'haproxy.cfg')], { logFile: join(dir, 'log'), env: { ...process.env, REDIS_PASSWORD: password } });
+    const healthy = async () => (await fetch(`http://127.0.0.1:${health}/healthz`).catch(() => undefined))?.status === 200;
+    try {
+      await waitFor('the proxy to see a primary', healthy, { timeoutMs: 15_000, alive: () => proxy.child.exitCode === null, logFile: proxy.logFile });
+      expect(redis(port, 'SET', 'k', 'from-a')).toBe('OK');
+      expect(redis(a.port, 'GET', 'k')).toBe('from-a');
+      // Failover as Sentinel does it: the replica is promoted, the old primary follows it.
+      redis(b.port, 'REPLICAOF', 'NO', 'ONE');
+      redis(a.port, 'CONFIG', 'SET', 'masterauth', password);
+      redis(a.port, 'REPLICAOF', '127.0.0.1', String(b.port));
+      await waitFor('writes through the proxy to reach the new primary', () => redis(port, 'SET', 'k2', 'from-b') === 'OK', { timeoutMs: 15_000, intervalMs: 250 });
+      expect(redis(b.port, 'GET', 'k2')).toBe('from-b');
+      // From then on every connection lands on the new primary.
+      for (let i = 0; i < 5; i++) expect(redis(port, 'CONFIG', 'GET', 'port')).toContain(String(b.port));
+      expect(redis(port, 'INFO', 'replication')).toContain('role:master');
+    } finally {
+      await stopPid(proxy.pid);
+      await a.cleanup();
+      await b.cleanup();
+    }
   });
 });
