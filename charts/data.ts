@@ -12,7 +12,7 @@ import type { IStorageClass } from 'kubernetes-models/storage.k8s.io/v1/StorageC
 import type { ResolvedProfile } from '../lib/profile/load.ts';
 import { kubernetesWorkloads, MIGRATIONS_JOB_RESOURCES, PORTS, POSTGRES_HA_CLUSTER, REDIS_PROXY, type Workload } from '../lib/profile/workloads.ts';
 import { API_CONFIG_MAP } from './api.ts';
-import { container, DATABASE, emptyDir, execProbe, httpProbe, IMAGES, labels, meta, selectByName, selector, serviceFor, tcpProbe, workloadProps } from './common.ts';
+import { container, DATABASE, emptyDir, execProbe, httpProbe, IMAGES, labels, manifest, meta, selectByName, selector, serviceFor, tcpProbe, workloadProps } from './common.ts';
 import { dataVolumeClaim, policyOpenToAnyPeer, preferredTopologySpread, seccompRuntimeDefault } from './patches.ts';
 import { secretEnv } from './secrets.ts';
 
@@ -204,6 +204,11 @@ export function redisProxyConfig(p: ResolvedProfile): string {
 }
 
 const REDIS_PROXY_HEALTH_PORT = 8404;
+
+/** At most one pod of `name` down in a voluntary disruption (the common helper's construct id is fixed, and this chart has two). */
+function disruptionBudget(scope: Construct, name: string): ApiObject {
+  return manifest(scope, `pdb-${name}`, { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: meta(name), spec: { maxUnavailable: 1, selector: { matchLabels: selector(name) } } });
+}
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const tcp = (...ports: number[]) => ports.map((port) => kplus.NetworkPolicyPort.tcp(port));
 
@@ -409,6 +414,8 @@ export class DataChart extends Chart {
     });
     selectByName(redis, 'redis');
     seccompRuntimeDefault(redis);
+    // A drain takes one Redis at a time, so Sentinel keeps its majority and a replica to promote.
+    if (sentinel) disruptionBudget(this, 'redis');
     if (p.redis.persistence) dataVolumeClaim(redis, { name: 'redis', container: redis.containers[0]!, mountPath: '/data', storageClassName: p.derived.kubernetes.storageClassName, sizeGiB: redisW.volumeGiB! });
   }
 
@@ -438,6 +445,7 @@ export class DataChart extends Chart {
     });
     selectByName(proxy, REDIS_PROXY);
     seccompRuntimeDefault(proxy);
+    disruptionBudget(this, REDIS_PROXY);
     preferredTopologySpread(proxy, REDIS_PROXY, ['topology.kubernetes.io/zone', 'kubernetes.io/hostname']);
   }
 }

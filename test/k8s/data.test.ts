@@ -120,6 +120,7 @@ describe('HA data where the profile claims Multi-AZ', () => {
     expect(find(objects, 'Service', 'redis')!.spec.selector).toEqual({ 'app.kubernetes.io/name': 'redis-proxy' });
     const proxy = find(objects, 'Deployment', 'redis-proxy')!;
     expect(proxy.spec.replicas).toBe(2);
+    for (const name of ['redis', 'redis-proxy']) expect(find(objects, 'PodDisruptionBudget', name)!.spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: { 'app.kubernetes.io/name': name } } });
     const cfg = find(objects, 'ConfigMap', 'redis-proxy-config')!.data!['haproxy.cfg']!;
     expect(cfg).toContain('tcp-check expect string role:master');
     expect(cfg.match(/^ {2}server redis-\d /gm)).toHaveLength(3);
@@ -193,6 +194,16 @@ describe('HA data where the profile claims Multi-AZ', () => {
 });
 
 describe('pods as the platform runs them', () => {
+  it('every built-in object of every built-in profile validates against the Kubernetes OpenAPI schema', async () => {
+    for (const name of builtinProfileNames()) {
+      for (const o of synth(loadProfile(name)).filter((x) => !['Cluster', 'ServiceMonitor', 'PodMonitor', 'PrometheusRule'].includes(x.kind))) {
+        const [group, version] = o.apiVersion.includes('/') ? o.apiVersion.split('/') : ['', o.apiVersion];
+        const mod = await import(`kubernetes-models/${group ? `${group}/` : ''}${version}/${o.kind}`);
+        expect(() => new mod[o.kind](o).validate(), `${name}: ${o.kind}/${o.metadata.name}`).not.toThrow();
+      }
+    }
+  });
+
   it('every data StatefulSet is governed by a headless Service of the same manifests', () => {
     for (const name of builtinProfileNames()) {
       const objects = synth(loadProfile(name));
