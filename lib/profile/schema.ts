@@ -154,7 +154,7 @@ export const redisSchema = z.strictObject({
     'volatile-random',
     'volatile-ttl',
   ]),
-  /** Kubernetes: the StatefulSet's pods keep their data on a PVC when true, in memory-less emptyDir when false. */
+  /** Kubernetes: the Redis pods keep their data on a PVC when true, in an emptyDir (lost with the pod) when false. */
   persistence: z.boolean(),
   storageGiB: positiveInt,
   /**

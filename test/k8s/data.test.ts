@@ -5,11 +5,12 @@
  * checked by running the chart's own start script with a real redis-server.
  */
 import { execFileSync } from 'node:child_process';
+import { chmodSync } from 'node:fs';
 import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { dataPrerequisites, initSecrets, kubernetesApp, redisConfig, redisProxyConfig, redisStartScript, renderSecretsYaml, generateSecretValues } from '../../charts/index.ts';
+import { dataPrerequisites, initSecrets, kubernetesApp, redisConfig, redisProxyConfig, redisStartScript, renderSecretsYaml, sentinelStartScript, generateSecretValues } from '../../charts/index.ts';
 import { Catalog, priceKubernetes, priceKubernetesProfile, type KubernetesCostInputs } from '../../lib/cost/index.ts';
 import { storageClassVolumeType } from '../../lib/cost/readers/kubernetes.ts';
 import { spawnServer, stopPid, waitFor } from '../../lib/local/process.ts';
@@ -333,6 +334,48 @@ describe('the Sentinel mode proxy, run as HAProxy in front of real Redis servers
       await stopPid(proxy.pid);
       await a.cleanup();
       await b.cleanup();
+    }
+  });
+});
+
+describe('the Sentinel start script, run with a real Redis in Sentinel mode', () => {
+  it('monitors the primary the other Sentinels name, authenticates to it, and keeps the password off the command line', async () => {
+    needBinary('redis-server');
+    const cliBin = needBinary('redis-cli');
+    const password = 'pw-' + Math.random().toString(36).slice(2);
+    const primary = await startTestRedis({ password });
+    const dir = tempDir('apistack-sentinel-');
+    mkdirSync(join(dir, 'bin'));
+    mkdirSync(join(dir, 'run'));
+    // Another pod's Sentinel, as the script asks it: it names the primary (here the loopback server).
+    writeFileSync(join(dir, 'bin', 'redis-cli'), '#!/bin/sh\necho 127.0.0.1\necho 6379\n');
+    chmodSync(join(dir, 'bin', 'redis-cli'), 0o755);
+    const port = await freePort();
+    const p = loadProfile('production-ha');
+    const script = sentinelStartScript({ ...p, redis: { ...p.redis, engine: 'redis' } } as ResolvedProfile)
+      .replaceAll('/run/sentinel', join(dir, 'run'))
+      .replaceAll('26379', String(port))
+      .replaceAll(' 6379 ', ` ${primary.port} `);
+    expect(script).not.toContain(password);
+    const sentinel = spawnServer('sh', ['-c', script], { logFile: join(dir, 'log'), env: { ...process.env, PATH: `${join(dir, 'bin')}:${process.env.PATH}`, REDIS_PASSWORD: password } });
+    const ask = (...args: string[]) => {
+      try {
+        return execFileSync(cliBin, ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', stdio: 'pipe' }).trim();
+      } catch {
+        return '';
+      }
+    };
+    try {
+      await waitFor('sentinel', () => ask('ping') === 'PONG', { timeoutMs: 10_000, alive: () => sentinel.child.exitCode === null, logFile: sentinel.logFile });
+      expect(ask('sentinel', 'get-master-addr-by-name', 'apistack').split('\n')).toEqual(['127.0.0.1', String(primary.port)]);
+      // Authenticated with auth-pass: the primary is seen up (not subjectively down) and its role known.
+      await waitFor('sentinel to see the primary', () => /^master$/m.test(ask('sentinel', 'master', 'apistack')) && !/s_down|disconnected/.test(ask('sentinel', 'master', 'apistack')), { timeoutMs: 10_000, intervalMs: 200 });
+      const info = ask('sentinel', 'master', 'apistack');
+      expect(info).toMatch(/^quorum\n2$/m);
+      expect(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).includes(password)).toBe(false);
+    } finally {
+      await stopPid(sentinel.pid);
+      await primary.cleanup();
     }
   });
 });
