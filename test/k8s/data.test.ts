@@ -191,6 +191,9 @@ describe('HA data where the profile claims Multi-AZ', () => {
     expect(o.filter((x) => ['StatefulSet', 'Cluster'].includes(x.kind) && ['postgres', 'postgres-ha', 'redis'].includes(x.metadata.name))).toEqual([]);
     expect(find(o, 'NetworkPolicy', 'api-external-postgres')!.spec.egress).toEqual([{ ports: [{ protocol: 'TCP', port: 5432 }] }]);
     expect(kubernetesWorkloads(p).map((w) => w.name)).not.toContain('redis');
+    // Not priced here, and said so rather than priced at $0.
+    const notIncluded = priceKubernetesProfile(p, Catalog.load(), { hoursPerMonth: 730 }).notIncluded;
+    expect(notIncluded).toEqual(expect.arrayContaining([expect.stringMatching(/^the external Postgres at db\.abc.*RDS db\.t4g\.medium Multi-AZ/), expect.stringMatching(/^the external Redis at cache\.abc/)]));
   });
 });
 

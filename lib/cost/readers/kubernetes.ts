@@ -168,6 +168,11 @@ export function priceKubernetes(inputs: KubernetesCostInputs, p: ResolvedProfile
   }
   addNetworkAndLogs(p, b, 'Monitoring', p.network.natGateways, inputs.loadBalancerServices * p.network.availabilityZones);
   b.notIncluded(`the nodes' root volumes (EBS, 20 GiB gp3 each in an EKS managed node group by default) and snapshots of the PVCs`);
+  const k = p.derived.kubernetes;
+  if (k.postgresMode === 'cloudnative-pg') b.notIncluded('the CloudNativePG operator (one small pod in cnpg-system, shared by every Cluster on the nodes)');
+  // An endpoint outside the cluster runs no pod here: its own bill is the AWS target's RDS or ElastiCache line.
+  if (k.postgresMode === 'external') b.notIncluded(`the external Postgres at ${p.postgres.k8sExternalHost} (price it with --target aws: RDS ${p.postgres.instanceClass}${p.postgres.multiAz ? ' Multi-AZ' : ''})`);
+  if (k.redisMode === 'external') b.notIncluded(`the external Redis at ${p.redis.k8sExternalHost} (price it with --target aws: ElastiCache ${p.redis.nodeType})`);
   return b.build({ profile: inputs.profile, target: 'k8s', apiReplicas: inputs.apiReplicas });
 }
 
