@@ -172,6 +172,14 @@ export function switchProblems(previous: readonly K8sObject[], next: readonly K8
         }
       }
     }
+    const autoscaled = next.some((o) => o.kind === 'HorizontalPodAutoscaler' && o.spec?.scaleTargetRef?.kind === 'Deployment' && o.spec?.scaleTargetRef?.name === name);
+    if (now.kind === 'Deployment' && was.spec?.replicas !== undefined && now.spec?.replicas === undefined && autoscaled) {
+      // kubectl deletes a field the last apply set and this one lacks: replicas would drop to the default of 1 before the HPA scales back up.
+      add(now, 'spec.replicas', `an HPA takes over the replicas (${was.spec.replicas} fixed until now); applying the synth that drops spec.replicas first sets the Deployment to 1 pod`, [
+        `${kubectl} apply view-last-applied deployment/${name} -o json | jq 'del(.spec.replicas)' | ${kubectl} apply set-last-applied -f -   # the running replicas stay; the next apply leaves them to the HPA`,
+        'apply the new synth',
+      ]);
+    }
     if (now.kind === 'Deployment' && json(was.spec?.selector) !== json(now.spec?.selector)) {
       add(now, 'spec.selector', `spec.selector changes from ${json(was.spec?.selector)} to ${json(now.spec?.selector)}; a Deployment's selector is immutable`, [`${kubectl} delete deployment ${name}   # a short gap while the new pods start`, 'apply the new synth']);
     }

@@ -145,6 +145,14 @@ describe('switching between the built-in profiles', () => {
     expect(switchProblems(objects.optimized!, objects.optimized!, profiles.optimized!)).toEqual([]);
   });
 
+  it('handing fixed replicas to an HPA is refused with how to keep them, and leaving the HPA prunes it', () => {
+    const toHa = switchProblems(objects.optimized!, objects['production-ha']!, profiles['production-ha']!).find((x) => x.object === 'Deployment/nginx')!;
+    expect(toHa.message).toBe('an HPA takes over the replicas (2 fixed until now); applying the synth that drops spec.replicas first sets the Deployment to 1 pod');
+    expect(toHa.steps[0]).toContain("apply view-last-applied deployment/nginx -o json | jq 'del(.spec.replicas)'");
+    // production-ha → optimized: the nginx HPA would fight the fixed replicas, so the ApplySet prunes it.
+    expect(prunedBy(objects['production-ha']!, objects.optimized!, profiles.optimized!)).toContain('HorizontalPodAutoscaler/nginx');
+  });
+
   it('a Postgres that moves home is refused with the dump and restore steps', () => {
     const problems = switchProblems(objects['production-ha']!, objects.optimized!, profiles.optimized!);
     const move = problems.find((x) => x.field === 'Postgres')!;
