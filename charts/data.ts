@@ -14,6 +14,7 @@ import { kubernetesWorkloads, MIGRATIONS_JOB_RESOURCES, PORTS, POSTGRES_HA_CLUST
 import { API_CONFIG_MAP } from './api.ts';
 import { container, DATABASE, emptyDir, execProbe, httpProbe, IMAGES, labels, manifest, meta, selectByName, selector, serviceFor, tcpProbe, workloadProps } from './common.ts';
 import { dataVolumeClaim, policyOpenToAnyPeer, preferredTopologySpread, seccompRuntimeDefault } from './patches.ts';
+import type { ClusterPrerequisite } from './prerequisites.ts';
 import { secretEnv } from './secrets.ts';
 
 export interface DataChartProps {
@@ -32,23 +33,30 @@ const CNPG_STATUS_PORT = 8000;
 export const CNPG_OPERATOR_NAMESPACE = 'cnpg-system';
 
 /**
- * What the cluster must already run for this profile's data services and volumes: one line each,
- * what it is and why, for `synth` to print. Pure: the profile in, the lines out.
+ * What the cluster must already run for this profile's volumes and data services, in the shape
+ * `clusterPrerequisites` lists (and `synth` prints). Pure: the profile in, the entries out.
  */
-export function dataPrerequisites(p: ResolvedProfile): string[] {
+export function dataPrerequisites(p: ResolvedProfile): ClusterPrerequisite[] {
   const k = p.derived.kubernetes;
-  const lines: string[] = [];
+  const pending = 'postgres-0 (and Prometheus, and a persistent Redis) stay Pending, and every API pod answers /readyz with 503';
+  const list: ClusterPrerequisite[] = [];
   if (k.emitStorageClass) {
-    lines.push(`EBS CSI driver (EKS add-on aws-ebs-csi-driver, with an IAM role for its service account): provisions the ${k.storageVolumeType} volumes of StorageClass ${k.storageClassName}, which 10-data.yaml creates`);
+    list.push({ name: 'storage-class', requirement: `the EBS CSI driver (EKS add-on aws-ebs-csi-driver, with an IAM role for its service account): it provisions the ${k.storageVolumeType} volumes of StorageClass ${k.storageClassName}, which 10-data.yaml creates`, without: pending, check: 'kubectl -n kube-system get deployment ebs-csi-controller' });
   } else if (k.storageClassName !== undefined) {
-    lines.push(`StorageClass ${k.storageClassName}: every PVC names it, and these manifests do not create it (kubectl get storageclass ${k.storageClassName})`);
+    list.push({ name: 'storage-class', requirement: `the StorageClass ${k.storageClassName} (kubernetes.storageClassName) with a working provisioner: every PVC names it, and the manifests do not create it`, without: pending, check: `kubectl get storageclass ${k.storageClassName}` });
   } else {
-    lines.push(`a default StorageClass: the PVCs name none (kubectl get storageclass must show one marked "(default)"; EKS marks none since 1.30)`);
+    list.push({ name: 'storage-class', requirement: 'a default StorageClass: the PVCs name none (one marked "(default)"; EKS marks none since 1.30)', without: pending, check: 'kubectl get storageclass' });
   }
-  if (k.postgresMode === 'cloudnative-pg') lines.push(`CloudNativePG operator (its CRDs and controller, in namespace ${CNPG_OPERATOR_NAMESPACE}): runs Cluster ${POSTGRES_HA_CLUSTER}, its failover and its Services`);
-  if (k.postgresMode === 'external') lines.push(`Postgres at ${p.postgres.k8sExternalHost} reachable from the cluster on ${PORTS.postgres} (security group), with role ${DATABASE.user} and database ${DATABASE.name}, its password the one in Secret postgres-credentials`);
-  if (k.redisMode === 'external') lines.push(`Redis at ${p.redis.k8sExternalHost} reachable from the cluster on ${PORTS.redis} with TLS (security group), its AUTH token the one in Secret redis-credentials`);
-  return lines;
+  if (k.postgresMode === 'cloudnative-pg') {
+    list.push({ name: 'cloudnative-pg', requirement: `the CloudNativePG operator (its CRDs and controller, in namespace ${CNPG_OPERATOR_NAMESPACE}): it runs Cluster ${POSTGRES_HA_CLUSTER}, its failover and its Services`, without: 'kubectl refuses the Cluster kind, or, with the CRDs but no controller, no Postgres starts and the API never reaches postgres-ha-rw', check: `kubectl get crd clusters.postgresql.cnpg.io && kubectl -n ${CNPG_OPERATOR_NAMESPACE} get deployment -l app.kubernetes.io/name=cloudnative-pg` });
+  }
+  if (k.postgresMode === 'external') {
+    list.push({ name: 'external-postgres', requirement: `Postgres at ${p.postgres.k8sExternalHost} reachable from the pods on ${PORTS.postgres} (its security group), with role ${DATABASE.user} and database ${DATABASE.name} and the password in Secret postgres-credentials`, without: 'the migrations never finish and /readyz answers 503', check: `kubectl -n NAMESPACE run pg-check --rm -it --image=postgres:${p.postgres.engineVersion}-alpine -- pg_isready -h ${p.postgres.k8sExternalHost}` });
+  }
+  if (k.redisMode === 'external') {
+    list.push({ name: 'external-redis', requirement: `Redis at ${p.redis.k8sExternalHost} reachable from the pods on ${PORTS.redis} with TLS (its security group), its AUTH token the password in Secret redis-credentials`, without: 'the API cannot cache, rate-limit or invalidate, and /readyz answers 503', check: `kubectl -n NAMESPACE run redis-check --rm -it --image=redis:7-alpine -- redis-cli --tls -h ${p.redis.k8sExternalHost} ping` });
+  }
+  return list;
 }
 
 function storageClass(scope: Construct, p: ResolvedProfile): ApiObject {

@@ -9,7 +9,7 @@
 import { Chart, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import type { Construct } from 'constructs';
-import { FIXTURES_DIR, FIXTURES_KEY, FIXTURES_PATH, K6_ENV, needsSetup, renderK6Script, renderK6SetupScript, runnersOf, runSeconds, SERVICE_ACCOUNT_DIR, SETUP_MAX_MINUTES } from '../lib/loadtest/k6.ts';
+import { FIXTURES_DIR, FIXTURES_KEY, FIXTURES_PATH, K6_ENV, needsSetup, renderK6Script, renderK6SetupScript, runnersOf, runSeconds, SERVICE_ACCOUNT_DIR, SETUP_MAX_MINUTES, STACK_READY_MAX_MINUTES } from '../lib/loadtest/k6.ts';
 import type { Scenario } from '../lib/loadtest/scenario.ts';
 import { K6_TREND_STATS_ENV } from '../lib/monitoring/index.ts';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
@@ -23,6 +23,29 @@ export const LOADTEST_SETUP = 'loadtest-setup';
 export const LOADTEST_FIXTURES_SECRET = 'loadtest-fixtures';
 export const LOADTEST_SCRIPTS = 'loadtest-scripts';
 const SCRIPTS_DIR = '/scripts';
+/** Re-exported for the chart's tests and readers: the wait is defined with the other load-test deadlines. */
+export { STACK_READY_MAX_MINUTES };
+/** Setup attempts after the first: each runs only once the stack is ready, so a failure is worth one more try. */
+export const SETUP_RETRIES = 2;
+/** Runners' time beyond their waits and the scenario itself (pod start, k6's graceful stop, the last remote write). */
+const RUNNER_MARGIN_SECONDS = 300;
+
+/**
+ * An init container that polls the stack's readiness through nginx, as the load will arrive, and
+ * gives up after STACK_READY_MAX_MINUTES with a message (the pod, and so the Job, then fails).
+ * busybox `wget` (the k6 image is Alpine) exits non-zero on anything but a 2xx.
+ */
+function waitForStack(p: ResolvedProfile): kplus.ContainerProps {
+  const url = `${loadTestTargetUrl(p)}/readyz`;
+  const script = [
+    `deadline=$(( $(date +%s) + ${STACK_READY_MAX_MINUTES * 60} ))`,
+    `until wget -q -O /dev/null -T 2 ${url}; do`,
+    `  if [ "$(date +%s)" -ge "$deadline" ]; then echo "the stack did not become ready within ${STACK_READY_MAX_MINUTES} minutes: ${url} never answered 200" >&2; exit 1; fi`,
+    '  sleep 2',
+    'done',
+  ].join('\n');
+  return container({ ...LOADTEST_RESOURCES.wait, name: 'wait-for-stack' }, { image: IMAGES.k6, command: ['sh', '-c', script] });
+}
 
 /** The base URL the runners load: nginx's Service, by full DNS name. */
 export function loadTestTargetUrl(p: ResolvedProfile): string {
@@ -32,6 +55,11 @@ export function loadTestTargetUrl(p: ResolvedProfile): string {
 /** Prometheus's remote-write receiver (self-hosted only: the chart enables it with --web.enable-remote-write-receiver). */
 export function remoteWriteUrl(p: ResolvedProfile): string {
   return `http://prometheus.${p.kubernetes.namespace}.svc.${p.kubernetes.clusterDomain}:${PORTS.prometheus}/api/v1/write`;
+}
+
+/** The longest runners wait before the load starts: for the stack, then for a setup to finish. */
+export function runnerWaitSeconds(setup: boolean): number {
+  return (STACK_READY_MAX_MINUTES + (setup ? SETUP_MAX_MINUTES : 0)) * 60;
 }
 
 export interface LoadTestChartProps {
@@ -73,9 +101,11 @@ export class LoadTestChart extends Chart {
         // It PATCHes the fixtures Secret with its token: the one load-test pod that mounts it.
         automountServiceAccountToken: true,
         restartPolicy: kplus.RestartPolicy.NEVER,
-        // A retry would seed a second time; a failed setup is for a person to look at.
-        backoffLimit: 0,
-        activeDeadline: Duration.minutes(SETUP_MAX_MINUTES),
+        // It starts once the stack serves, so what fails it is transient: retry, within one deadline
+        // for the wait and a whole setup. A retry seeds afresh; the fixtures are its own.
+        backoffLimit: SETUP_RETRIES,
+        activeDeadline: Duration.minutes(STACK_READY_MAX_MINUTES + SETUP_MAX_MINUTES),
+        initContainers: [waitForStack(p)],
         containers: [
           container(LOADTEST_RESOURCES.setup, {
             image: IMAGES.k6,
@@ -101,19 +131,21 @@ export class LoadTestChart extends Chart {
       restartPolicy: kplus.RestartPolicy.NEVER,
       // A runner that fails its thresholds exits non-zero: the Job fails instead of running the load again.
       backoffLimit: 0,
-      ...(seconds !== undefined ? { activeDeadline: Duration.seconds(Math.ceil(seconds) + 900) } : {}),
-      ...(fixturesVolume
-        ? {
-            initContainers: [
+      // The scenario, plus the longest waits before it: the stack, then the setup.
+      ...(seconds !== undefined ? { activeDeadline: Duration.seconds(Math.ceil(seconds) + runnerWaitSeconds(setup) + RUNNER_MARGIN_SECONDS) } : {}),
+      initContainers: [
+        waitForStack(p),
+        ...(fixturesVolume
+          ? [
               container(LOADTEST_RESOURCES.wait, {
                 image: IMAGES.k6,
                 // The Secret is mounted from the start and updated in place when the setup fills it.
                 command: ['sh', '-c', `until [ -s ${FIXTURES_PATH} ]; do sleep 2; done`],
                 volumeMounts: [{ path: FIXTURES_DIR, readOnly: true, volume: fixturesVolume }],
               }),
-            ],
-          }
-        : {}),
+            ]
+          : []),
+      ],
       containers: [
         container(LOADTEST_RESOURCES.runner, {
           image: IMAGES.k6,

@@ -46,7 +46,7 @@ function checkTarget(target: NginxTarget): void {
 }
 
 function upstreamServers(p: ResolvedProfile, target: NginxTarget): string[] {
-  const params = `max_fails=${p.nginx.maxFails} fail_timeout=${p.nginx.failTimeoutSeconds}s max_conns=${p.derived.nginx.maxConnsPerUpstreamServer}`;
+  const params = `max_fails=${p.derived.nginx.maxFails} fail_timeout=${p.nginx.failTimeoutSeconds}s max_conns=${p.derived.nginx.maxConnsPerUpstreamServer}`;
   if (target.kind === 'local') return target.upstreamPorts.map((port) => `server 127.0.0.1:${port} ${params};`);
   return [
     // Re-resolved while running, so least_conn spreads over the pods/tasks that exist now.
@@ -159,10 +159,11 @@ export function renderNginxConfig(p: ResolvedProfile, target: NginxTarget): stri
     `    proxy_connect_timeout ${n.proxyConnectTimeoutSeconds}s;`,
     `    proxy_read_timeout ${n.proxyReadTimeoutSeconds}s;`,
     `    proxy_send_timeout ${n.proxySendTimeoutSeconds}s;`,
-    // Retry another server only when there was no answer; nginx never passes a non-idempotent
-    // request (POST, PATCH, LOCK) on once it was sent, since `non_idempotent` is absent. An
-    // answer from the app, 5xx included, is passed to the client and never counts toward
-    // max_fails: otherwise an overloaded or database-less moment would take every replica out.
+    // Retry another server only when there was no answer: a reset on one replica (a killed
+    // worker) is retried on another for GET/HEAD; nginx never passes a non-idempotent request
+    // (POST, PATCH, LOCK) on once it was sent, since `non_idempotent` is absent. An answer from
+    // the app (a 503 for a missing database included) is passed to the client and never counts
+    // toward max_fails, since no http_5xx is listed: a dependency down is not a replica down.
     '    proxy_next_upstream error timeout;',
     `    proxy_next_upstream_tries ${n.proxyNextUpstreamTries};`,
     `    proxy_next_upstream_timeout ${n.proxyNextUpstreamTimeoutSeconds}s;`,
@@ -195,6 +196,9 @@ export function renderNginxConfig(p: ResolvedProfile, target: NginxTarget): stri
     '    sendfile on;',
     '    tcp_nodelay on;',
     `    client_max_body_size ${n.clientMaxBodySizeMiB}m;`,
+    // A slow client holds a connection no longer than the slowest answer the app gives.
+    `    client_header_timeout ${d.clientTimeoutSeconds}s;`,
+    `    client_body_timeout ${d.clientTimeoutSeconds}s;`,
     '',
     // Keep the client's request id, or make one, and send it both ways. Made from the host, the
     // time in ms, nginx's connection number and the request's number on it: unique per nginx

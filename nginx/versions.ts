@@ -41,6 +41,8 @@ export const DIRECTIVE_SINCE: Readonly<Record<string, string>> = {
   sendfile: '0.1.0',
   tcp_nodelay: '0.1.0',
   client_max_body_size: '0.1.0',
+  client_header_timeout: '0.1.0',
+  client_body_timeout: '0.1.0',
   map: '0.3.16',
   geo: '0.1.0',
   default: '0.3.16',

@@ -1,10 +1,11 @@
 /** The HTTP API as a `build(deps)` factory: routes, validation, errors, metrics hooks. */
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
-import { TwoLayerCache } from './cache.ts';
+import { AUTH_CACHE_LOCAL, TwoLayerCache } from './cache.ts';
 import type { AppConfig } from './config.ts';
 import { bounded, isConnectionError, type Sql } from './db.ts';
-import { ApiError } from './errors.ts';
+import { checkUtf8Body, clientErrorHandler } from './edge-errors.ts';
+import { ApiError, errors } from './errors.ts';
 import { EventWriter, type QueryRunner } from './event-writer.ts';
 import type { Metrics } from './metrics.ts';
 import { RateLimiter } from './ratelimit.ts';
@@ -33,6 +34,30 @@ export const COMPRESSION_OPTIONS = {
   globalDecompression: false,
   brotliOptions: { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 4, [zlibConstants.BROTLI_PARAM_LGWIN]: 18 } },
 } satisfies FastifyCompressOptions;
+
+/**
+ * How deep a JSON body may nest objects and arrays. A payload nested thousands of levels deep
+ * parses, but overflows the stack of whatever walks it recursively later (serialisers, the
+ * driver, Postgres' jsonb input): it is refused as it arrives, before anything else sees it.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** Deepest nesting of `{` and `[` outside strings, stopping as soon as it passes `limit`. */
+export function jsonDepthExceeds(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > limit) return true;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return false;
+}
 
 export interface WorkerState {
   /** Set when the worker stops taking work: readiness 503, `Connection: close` on every response. */
@@ -94,6 +119,8 @@ export function build(deps: AppDeps): FastifyInstance & { ctx: AppContext } {
     requestIdHeader: 'x-request-id',
     // Errors Fastify raises before routing (a malformed URL, say) get the same JSON shape.
     frameworkErrors: (error, req, reply) => handleError(error, req, reply),
+    // Requests Node's parser rejects (431, an unknown method, raw bytes in the path) too.
+    clientErrorHandler,
     // A request that arrives on a kept-alive socket while the worker drains is served (with
     // Connection: close), not refused with Fastify's own 503.
     return503OnClosing: false,
@@ -102,15 +129,23 @@ export function build(deps: AppDeps): FastifyInstance & { ctx: AppContext } {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
   });
   app.server.headersTimeout = deps.config.headersTimeoutSeconds * 1000;
+  // Fastify's own JSON parser (prototype-poisoning checks included), behind a depth check.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (jsonDepthExceeds(body as string, MAX_JSON_DEPTH)) return done(errors.tooDeep(MAX_JSON_DEPTH), undefined);
+    parseJson(req, body as string, done);
+  });
   let active = 0;
   const setPoolGauges = () => {
     deps.metrics.poolInUse.set(Math.min(active, deps.config.databasePoolSize));
     deps.metrics.poolWaiting.set(Math.max(0, active - deps.config.databasePoolSize));
   };
+  const limits = { acquireMs: deps.config.databaseAcquireTimeoutMs, deadlineMs: deps.config.databaseQueryDeadlineMs };
   const query: AppContext['query'] = (work) => {
     active++;
     setPoolGauges();
-    return bounded(deps.sql, deps.config.databaseAcquireTimeoutMs, work).finally(() => {
+    return bounded(deps.sql, limits, work).finally(() => {
       active--;
       setPoolGauges();
     });
@@ -118,10 +153,16 @@ export function build(deps: AppDeps): FastifyInstance & { ctx: AppContext } {
   const ctx: AppContext = {
     ...deps,
     userCache: new TwoLayerCache(deps.redis, deps.config.cacheTtlSeconds, deps.metrics),
-    authCache: new TwoLayerCache(deps.redis, deps.config.authCacheTtlSeconds, deps.metrics),
+    authCache: new TwoLayerCache(deps.redis, deps.config.authCacheTtlSeconds, deps.metrics, AUTH_CACHE_LOCAL),
     limiter: new RateLimiter(deps.redis, deps.config.rateLimitPerMinute),
     query,
-    events: new EventWriter(deps.sql, query, { maxBatch: deps.config.eventBatchMax, maxInFlight: deps.config.eventBatchesInFlight }),
+    events: new EventWriter(deps.sql, query, {
+      maxBatch: deps.config.eventBatchMax,
+      maxInFlight: deps.config.eventBatchesInFlight,
+      // A batch runs one bounded query: past its pool wait and deadline (plus a margin) it is stuck.
+      batchDeadlineMs: limits.acquireMs + limits.deadlineMs + 1000,
+      queueWaitMs: limits.acquireMs,
+    }),
   };
   deps.metrics.poolMax.set(deps.config.databasePoolSize);
   const workerId = String(process.pid);
@@ -154,6 +195,7 @@ export function build(deps: AppDeps): FastifyInstance & { ctx: AppContext } {
   const recordUnmatched = httpDuration.route('unmatched');
 
   app.setErrorHandler(handleError);
+  app.addHook('preParsing', checkUtf8Body);
   app.setNotFoundHandler((req, reply) => {
     answered(recordUnmatched, req, reply, 404);
     return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });

@@ -126,30 +126,79 @@ return 1`;
 
 type FillingRedis = Redis & { fillIfCurrent(...args: (string | number)[]): Promise<number> };
 
+/** Thrown by invalidateConfirmed when Redis did not take the invalidation. */
+export class InvalidationUnconfirmed extends Error {}
+
+export interface TwoLayerCacheOptions {
+  /** @default 10000 */
+  readonly maxEntries?: number;
+  /**
+   * How long an entry lives in L1, when shorter than in Redis: the bound on how stale a worker
+   * can be when it misses an invalidation without noticing (a hung Redis keeps its subscription
+   * open). @default - the cache's TTL
+   */
+  readonly localTtlSeconds?: number;
+  /**
+   * Remember "not found" in L1 for this long (0: never), bounded to negativeMaxEntries: a flood
+   * of one unknown key then costs one query per worker and TTL. @default 0
+   */
+  readonly negativeTtlSeconds?: number;
+  /** @default 10000 */
+  readonly negativeMaxEntries?: number;
+}
+
+/**
+ * The auth cache in each worker: a revoked key works at most this long on a worker that missed
+ * the invalidation without noticing (Redis hung: its subscription stays open, no message comes),
+ * and an unknown key costs one query per worker per this long in a flood of it.
+ */
+export const AUTH_CACHE_LOCAL = { localTtlSeconds: 5, negativeTtlSeconds: 5, negativeMaxEntries: 10_000 } as const satisfies TwoLayerCacheOptions;
+
+/** How often a worker retries an invalidation Redis did not take (it may be down or hung). */
+const INVALIDATION_RETRY_MS = 1000;
+
 export class TwoLayerCache {
   readonly l1: LruTtl<string>;
+  /** Keys known not to exist, in this worker only; tagged like entries, so invalidation drops them. */
+  private readonly negatives: LruTtl<true> | undefined;
   private readonly redis: FillingRedis | undefined;
+  /**
+   * Invalidations Redis has not taken yet, by when they were first tried: retried until it does,
+   * so L2 never keeps a stale entry; dropped once older than the TTL (the entry has expired).
+   */
+  private readonly unsent = new Map<string, number>();
+  private retrying: NodeJS.Timeout | undefined;
 
   constructor(
     redis: Redis | undefined,
     private readonly ttlSeconds: number,
     private readonly metrics: Metrics,
-    maxEntries = 10_000,
+    options: TwoLayerCacheOptions | number = {},
   ) {
-    this.l1 = new LruTtl(maxEntries, ttlSeconds * 1000);
+    const o = typeof options === 'number' ? { maxEntries: options } : options;
+    this.l1 = new LruTtl(o.maxEntries ?? 10_000, Math.min(ttlSeconds, o.localTtlSeconds ?? ttlSeconds) * 1000);
+    if (o.negativeTtlSeconds) this.negatives = new LruTtl(o.negativeMaxEntries ?? 10_000, o.negativeTtlSeconds * 1000);
     if (redis && !('fillIfCurrent' in redis)) redis.defineCommand('fillIfCurrent', { lua: FILL_IF_CURRENT });
     this.redis = redis as FillingRedis | undefined;
   }
 
   /**
    * The cached JSON text for `key`, or else `loader()`'s (cached unless an invalidation of `tags`
-   * happened meanwhile). A loader answering undefined (not found) caches nothing.
+   * happened meanwhile). A loader answering undefined (not found) caches nothing, unless
+   * negativeTtlSeconds is set: then this worker remembers it for that long.
    */
   async getOrLoad(key: string, tags: readonly string[], loader: () => Promise<string | undefined>): Promise<string | undefined> {
+    if (this.negatives && this.#localLayer && this.negatives.get(key)) {
+      this.metrics.cache.inc({ layer: 'l1', result: 'hit' });
+      return undefined;
+    }
+    // Taken before loading: an invalidation meanwhile (the key created) keeps the negative out.
+    const negativeGeneration = this.negatives?.generationOf(tags);
     const found = await this.lookup(key, tags);
     if (typeof found === 'string') return found;
     const value = await loader();
     if (value !== undefined) await this.fill(key, value, tags, found);
+    else if (this.negatives && this.#localLayer) this.negatives.setIfCurrent(key, true, tags, negativeGeneration!);
     return value;
   }
 
@@ -164,6 +213,7 @@ export class TwoLayerCache {
     if (enabled === this.#localLayer) return;
     this.#localLayer = enabled;
     this.l1.reset();
+    this.negatives?.reset();
   }
 
   /** L1, then L2 (with the tag versions in the same round trip); a miss answers the guard for `fill`. */
@@ -221,30 +271,83 @@ export class TwoLayerCache {
     if (this.#localLayer) this.l1.setIfCurrent(key, json, tags, guard.generation);
   }
 
-  /** Drop every entry tagged `tag` here, in Redis, and (through pub/sub) in every other worker. */
+  /**
+   * Drop every entry tagged `tag` here, in Redis, and (through pub/sub) in every other worker.
+   * When Redis cannot take it, other workers' L1 entries expire by their TTL, and this worker
+   * retries in the background until Redis takes it (an L2 entry would otherwise outlive it).
+   */
   async invalidate(tag: string): Promise<void> {
-    this.l1.invalidateTag(tag);
+    await this.invalidateConfirmed(tag).catch(() => {});
+  }
+
+  /**
+   * invalidate, answering only once Redis has dropped the tag's entries and published the
+   * invalidation to every subscribed worker; throws InvalidationUnconfirmed when Redis did not
+   * answer within its command timeout (down or hung), and keeps retrying in the background.
+   */
+  async invalidateConfirmed(tag: string): Promise<void> {
+    this.#invalidateLocal(tag);
     if (!this.redis) return;
     try {
-      // One round trip: bump the tag's version (so fills already loading the old value do not
-      // land), drop the entry whose key is the tag itself, take the tag's other members, and tell
-      // every worker, so a slow Redis cannot leave the publish undone.
-      const [, , [, members]] = (await this.redis
-        .multi()
-        .incr(`ver:${tag}`)
-        .expire(`ver:${tag}`, VERSION_TTL_SECONDS)
-        .smembers(`tag:${tag}`)
-        .del(`cache:${tag}`, `tag:${tag}`)
-        .publish(INVALIDATION_CHANNEL, tag)
-        .exec()) as [unknown, unknown, [Error | null, string[]], ...unknown[]];
-      if (members.length) await this.redis.del(...members);
-    } catch {
-      // Other workers' L1 entries expire by TTL when Redis cannot carry the message.
+      await this.#invalidateRemote(tag);
+      this.unsent.delete(tag);
+    } catch (e) {
+      if (!this.unsent.has(tag)) this.unsent.set(tag, Date.now());
+      this.#retryLater();
+      throw new InvalidationUnconfirmed(`Redis did not take the invalidation of ${tag}: ${(e as Error).message}`);
     }
+  }
+
+  #invalidateLocal(tag: string): void {
+    this.l1.invalidateTag(tag);
+    this.negatives?.invalidateTag(tag);
+  }
+
+  async #invalidateRemote(tag: string): Promise<void> {
+    // One round trip: bump the tag's version (so fills already loading the old value do not
+    // land), drop the entry whose key is the tag itself, take the tag's other members, and tell
+    // every worker, so a slow Redis cannot leave the publish undone.
+    const replies = await this.redis!
+      .multi()
+      .incr(`ver:${tag}`)
+      .expire(`ver:${tag}`, VERSION_TTL_SECONDS)
+      .smembers(`tag:${tag}`)
+      .del(`cache:${tag}`, `tag:${tag}`)
+      .publish(INVALIDATION_CHANNEL, tag)
+      .exec();
+    if (!replies) throw new Error('the transaction was discarded');
+    const failed = replies.find(([err]) => err);
+    if (failed) throw failed[0]!;
+    const members = replies[2]![1] as string[];
+    if (members.length) await this.redis!.del(...members);
+  }
+
+  #retryLater(): void {
+    if (this.retrying) return;
+    this.retrying = setTimeout(() => {
+      this.retrying = undefined;
+      void (async () => {
+        const expired = Date.now() - this.ttlSeconds * 1000;
+        for (const [tag, since] of [...this.unsent]) {
+          if (since < expired) {
+            this.unsent.delete(tag);
+            continue;
+          }
+          try {
+            await this.#invalidateRemote(tag);
+            this.unsent.delete(tag);
+          } catch {
+            break;
+          }
+        }
+        if (this.unsent.size) this.#retryLater();
+      })();
+    }, INVALIDATION_RETRY_MS);
+    this.retrying.unref();
   }
 
   /** Apply an invalidation published by another worker. */
   onInvalidation(tag: string): void {
-    this.l1.invalidateTag(tag);
+    this.#invalidateLocal(tag);
   }
 }

@@ -22,6 +22,12 @@ export interface AppConfig {
   /** How long a request waits for a pool connection before 503. */
   readonly databaseAcquireTimeoutMs: number;
   readonly statementTimeoutMs: number;
+  /**
+   * Client side: how long a query may take once it has a connection before 503. Above the
+   * statement timeout, so it fires only when the server does not answer at all (stopped, or
+   * packets dropped), where statement_timeout cannot.
+   */
+  readonly databaseQueryDeadlineMs: number;
   readonly redisUrl: string;
   readonly cacheTtlSeconds: number;
   /** Hot user entries a starting worker loads into L1 before listening; 0 turns warm-up off. */
@@ -44,6 +50,9 @@ export class ConfigError extends Error {
 
 /** What a drain needs besides the idle wait (closing the listeners, the last requests, exiting). */
 export const DRAIN_MARGIN_SECONDS = 5;
+
+/** What a query's deadline keeps over the statement timeout: the server's cancel and its answer travelling back. */
+export const QUERY_DEADLINE_MARGIN_MS = 1000;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -87,6 +96,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { requireServing?: bool
   const keepAlive = int('KEEPALIVE_TIMEOUT', 65, 1, 3600);
   const poolSize = int('DATABASE_POOL_SIZE', 5, 1, 1000);
   const graceful = int('GRACEFUL_TIMEOUT', 30, 1, 3600);
+  const statementTimeout = int('STATEMENT_TIMEOUT_MS', 5000, 1, 600_000);
   const config: AppConfig = {
     port: int('PORT', 8000, 0, 65535),
     host: env.HOST || '0.0.0.0',
@@ -102,7 +112,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { requireServing?: bool
     databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:'], 'DATABASE_PASSWORD'),
     databasePoolSize: poolSize,
     databaseAcquireTimeoutMs: int('DATABASE_ACQUIRE_TIMEOUT_MS', 2000, 1, 600_000),
-    statementTimeoutMs: int('STATEMENT_TIMEOUT_MS', 5000, 1, 600_000),
+    statementTimeoutMs: statementTimeout,
+    databaseQueryDeadlineMs: int('DATABASE_QUERY_DEADLINE_MS', statementTimeout + QUERY_DEADLINE_MARGIN_MS, 1, 600_000),
     redisUrl: opts.requireServing === false ? env.REDIS_URL ?? '' : url('REDIS_URL', ['redis:', 'rediss:'], 'REDIS_PASSWORD'),
     cacheTtlSeconds: int('CACHE_TTL_SECONDS', 60, 1),
     cacheWarmupKeys: int('CACHE_WARMUP_KEYS', 0, 0, 100_000),
@@ -118,6 +129,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { requireServing?: bool
   if (config.drainIdleTimeoutSeconds > 0 && config.drainIdleTimeoutSeconds + DRAIN_MARGIN_SECONDS > config.gracefulTimeoutSeconds) {
     problems.push(
       `DRAIN_IDLE_TIMEOUT=${config.drainIdleTimeoutSeconds} must be at least ${DRAIN_MARGIN_SECONDS} s below GRACEFUL_TIMEOUT=${config.gracefulTimeoutSeconds}: a draining worker is killed at the graceful timeout, and needs the margin to close what is left and exit`,
+    );
+  }
+  if (config.databaseQueryDeadlineMs <= config.statementTimeoutMs) {
+    problems.push(
+      `DATABASE_QUERY_DEADLINE_MS=${config.databaseQueryDeadlineMs} must be above STATEMENT_TIMEOUT_MS=${config.statementTimeoutMs}, or a slow statement is abandoned (and its connection discarded) before Postgres cancels it; use ${config.statementTimeoutMs + QUERY_DEADLINE_MARGIN_MS}`,
     );
   }
   if (opts.requireServing !== false && config.adminToken.length < 16) problems.push('ADMIN_TOKEN is required: at least 16 characters');

@@ -12,6 +12,7 @@ export class ApiError extends Error {
 
 export const errors = {
   validation: (message: string) => new ApiError(400, 'VALIDATION_ERROR', message),
+  tooDeep: (maxDepth: number) => new ApiError(400, 'JSON_TOO_DEEP', `request body nests objects and arrays deeper than ${maxDepth} levels; send a flatter document`),
   badCursor: () => new ApiError(400, 'INVALID_CURSOR', 'cursor is not one this API issued; start again without it'),
   unauthorized: (message = 'missing or invalid credentials') => new ApiError(401, 'UNAUTHORIZED', message),
   notFound: (what: string) => new ApiError(404, 'NOT_FOUND', `${what} not found`),

@@ -19,6 +19,47 @@ export function crashBackoffMs(recentCrashes: number): number {
   return recentCrashes < 3 ? 0 : Math.min(30_000, 250 * 2 ** (recentCrashes - 3));
 }
 
+/** A connection node:cluster's round robin is handing to a worker: a raw TCP handle. */
+interface SentHandle {
+  close(): void;
+}
+type ClusterMessage = { cmd?: string; act?: string; seq?: number; ack?: number };
+
+/**
+ * node:cluster's round robin accepts every connection in the primary and sends it to a worker,
+ * closing its own copy only when the worker answers that it took it. A worker that dies first
+ * never answers, and nothing else closes that copy: the client's connection stays open,
+ * unanswered, until the client gives up (nginx: 504 after proxy_read_timeout). So the primary
+ * keeps track of the connections it sent this worker that were not yet acknowledged (the
+ * cluster's own `newconn` messages and their `ack`s) and closes them when it dies: the client
+ * sees the close at once and can retry (nginx does, for a GET, on another replica).
+ * @returns the function to call when the worker has exited; it answers how many it closed.
+ */
+export function closeConnectionsOnDeath(w: Worker): () => number {
+  const unclaimed = new Map<number, SentHandle>();
+  const proc = w.process;
+  const send = proc.send.bind(proc) as (...args: unknown[]) => boolean;
+  proc.send = ((message: ClusterMessage, handle?: unknown, ...rest: unknown[]) => {
+    if (message?.cmd === 'NODE_CLUSTER' && message.act === 'newconn' && typeof message.seq === 'number' && handle) unclaimed.set(message.seq, handle as SentHandle);
+    return send(message, handle, ...rest);
+  }) as typeof proc.send;
+  proc.on('internalMessage', (message: ClusterMessage) => {
+    if (message?.cmd === 'NODE_CLUSTER' && typeof message.ack === 'number') unclaimed.delete(message.ack);
+  });
+  return () => {
+    const closed = unclaimed.size;
+    for (const handle of unclaimed.values()) {
+      try {
+        handle.close();
+      } catch {
+        // Already closed.
+      }
+    }
+    unclaimed.clear();
+    return closed;
+  };
+}
+
 export function runPrimary(config: AppConfig): void {
   const log = pino({ level: config.logLevel, base: { role: 'primary', pid: process.pid } });
   const metrics = primaryMetrics();
@@ -64,7 +105,12 @@ export function runPrimary(config: AppConfig): void {
   const fork = (): Worker => {
     const w = cluster.fork();
     held.set(w.id, []);
-    w.once('exit', () => held.delete(w.id));
+    const closeUnclaimed = closeConnectionsOnDeath(w);
+    w.once('exit', () => {
+      held.delete(w.id);
+      const closed = closeUnclaimed();
+      if (closed > 0) log.warn({ worker: w.process.pid, connections: closed }, 'closed connections handed to a worker that died before taking them');
+    });
     w.on('error', (err) => log.warn({ worker: w.process.pid, err: err.message }, 'worker IPC error'));
     clusterMetrics.attach(w);
     w.on('message', (msg: WorkerMessage) => {

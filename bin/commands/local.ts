@@ -94,6 +94,7 @@ export function registerLocalCommands(program: Command): void {
       const result = await localDown(opts.stateDir, { keepData: opts.keepData ?? false });
       if (result.stopped.length === 0) return void console.log(`nothing runs from ${opts.stateDir}`);
       console.log(`stopped ${result.stopped.join(', ')}${opts.keepData ? ' (data kept)' : ''}`);
+      if (result.keptData.length > 0) throw new UserError(`kept ${result.keptData.join('; ')}: it did not stop; stop it and run \`apistack local down --state-dir ${opts.stateDir}\` again`);
       if (result.leftPorts.length > 0) throw new UserError(`ports still open after stopping: ${result.leftPorts.join(', ')}; another process may hold them`);
     });
 }

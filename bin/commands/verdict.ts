@@ -4,7 +4,7 @@
  * PromQL the load-test dashboard shows (`loadTestVerdicts`), plus the run's totals from the same
  * series, so the dashboard and the verdict cannot disagree.
  */
-import { k6TestId, SETUP_MAX_MINUTES } from '../../lib/loadtest/k6.ts';
+import { k6TestId, SETUP_MAX_MINUTES, STACK_READY_MAX_MINUTES } from '../../lib/loadtest/k6.ts';
 import { errorPercentText, fixed, int, msText, scenarioDurationSeconds, type Scenario } from '../../lib/loadtest/index.ts';
 import { loadTestRunQueries, loadTestVerdicts, type LoadTestThresholds } from '../../lib/monitoring/dashboards.ts';
 import { parseChoice, UserError } from '../../lib/profile/index.ts';
@@ -137,10 +137,10 @@ class PrometheusApi {
   }
 }
 
-/** How far back the first sample of a run is looked for: the scenario's length and the longest runners wait for setup, or a day. */
+/** How far back the first sample of a run is looked for: the scenario's length and the longest runners wait (for the stack, then for setup), or a day. */
 function lookBackSeconds(s: Scenario): number {
   const planned = scenarioDurationSeconds(s);
-  return planned === undefined ? 86_400 : planned + SETUP_MAX_MINUTES * 60;
+  return planned === undefined ? 86_400 : planned + (STACK_READY_MAX_MINUTES + SETUP_MAX_MINUTES) * 60;
 }
 
 const round = (n: number, digits = 3) => Number(n.toFixed(digits));

@@ -53,6 +53,12 @@ export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccoun
 export const USER_BATCH = 5000;
 /** The longest the one-off setup (seeding users and keys) may run, on every platform that runs it. */
 export const SETUP_MAX_MINUTES = 30;
+/**
+ * The longest a cluster load-test pod waits for the stack to serve (`/readyz` through nginx answers
+ * 200: nginx, an API pod and its schema are up) when applied together with it: Postgres' startup
+ * probe allows 2 minutes, the API's 1, and a new node pulls the images first.
+ */
+export const STACK_READY_MAX_MINUTES = 10;
 /** POST /api/keys requests in flight at once during setup. */
 export const KEY_BATCH = 20;
 
@@ -319,8 +325,9 @@ export function renderK6SetupScript(s: Scenario, opts: K6SetupScriptOptions): st
     '// Emails must be unique: a setup run tags its users with its own id.',
     'const SEED_ID = Date.now().toString(36);',
   ];
-  if (apiKeys > 0) {
-    lines.push(`const ADMIN_TOKEN = __ENV.${K6_ENV.adminToken};`, `if (!ADMIN_TOKEN) throw new Error('${K6_ENV.adminToken} is not set: POST /api/keys needs the API admin token');`);
+  if (apiKeys > 0 || users > 0) {
+    const needs = [...(users > 0 ? ['POST /api/users/bulk'] : []), ...(apiKeys > 0 ? ['POST /api/keys'] : [])].join(' and ');
+    lines.push(`const ADMIN_TOKEN = __ENV.${K6_ENV.adminToken};`, `if (!ADMIN_TOKEN) throw new Error('${K6_ENV.adminToken} is not set: ${needs} needs the API admin token');`);
   }
   if (opts.store === 'kubernetes-secret') {
     lines.push(
@@ -359,7 +366,7 @@ export function renderK6SetupScript(s: Scenario, opts: K6SetupScriptOptions): st
     '  for (let first = 0; first < USERS; first += USER_BATCH) {',
     '    const users = [];',
     '    for (let i = first; i < Math.min(first + USER_BATCH, USERS); i++) users.push({ name: `loadtest user ${i}`, email: `lt-${SEED_ID}-${i}@loadtest.invalid` });',
-    "    const res = http.post(`${TARGET}/api/users/bulk`, JSON.stringify({ users }), { headers: { 'Content-Type': 'application/json' }, tags: { name: 'POST /api/users/bulk' } });",
+    "    const res = http.post(`${TARGET}/api/users/bulk`, JSON.stringify({ users }), { headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${ADMIN_TOKEN}` }, tags: { name: 'POST /api/users/bulk' } });",
     '    if (res.status !== 201) fail(`POST /api/users/bulk answered ${res.status}: ${res.body}`);',
     '    const { firstId, lastId, inserted } = JSON.parse(res.body);',
     '    if (inserted !== users.length) fail(`POST /api/users/bulk inserted ${inserted} of ${users.length} users`);',

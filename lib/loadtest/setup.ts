@@ -31,9 +31,14 @@ export interface SetupResult extends SeedData {
 
 /** Throws a UserError naming what to do when setup needs an admin token and none was given. */
 export function checkSetupInputs(scenario: Scenario, adminToken: string | undefined): void {
-  if ((scenario.setup?.apiKeys ?? 0) > 0 && !adminToken) {
+  if (adminToken) return;
+  const keys = scenario.setup?.apiKeys ?? 0;
+  const users = scenario.setup?.users ?? 0;
+  // Creating API keys and writing users both take the admin token.
+  const what = [...(users > 0 ? [`seeds ${users} users`] : []), ...(keys > 0 ? [`creates ${keys} API keys`] : [])].join(' and ');
+  if (what) {
     throw new UserError(
-      `scenario ${scenario.name} creates ${scenario.setup!.apiKeys} API keys before the run, which needs the stack's admin token: pass --admin-token T or set APISTACK_ADMIN_TOKEN (with --local it is read from the local environment)`,
+      `scenario ${scenario.name} ${what} before the run, which needs the stack's admin token: pass --admin-token T or set APISTACK_ADMIN_TOKEN (with --local it is read from the local environment)`,
     );
   }
 }
@@ -75,7 +80,7 @@ export async function runSetup(scenario: Scenario, opts: SetupOptions): Promise<
     const size = Math.min(USERS_PER_BATCH, wantUsers - offset);
     const users = Array.from({ length: size }, (_, i) => ({ name: `Load ${offset + i}`, email: `lt-${opts.runId}-${offset + i}@example.com` }));
     const url = `${base}/api/users/bulk`;
-    const r = await post(url, { users }, {}, timeoutMs);
+    const r = await post(url, { users }, { authorization: `Bearer ${opts.adminToken}` }, timeoutMs);
     const body = r.json as { inserted?: number; firstId?: string; lastId?: string } | undefined;
     if (r.status !== 201 || body?.inserted !== size || body.firstId === undefined || body.lastId === undefined) throw refused('POST /api/users/bulk', url, r);
     const first = Number(body.firstId);

@@ -13,7 +13,7 @@ import { UserError } from '../profile/errors.ts';
 import { profileData, type ResolvedProfile } from '../profile/load.ts';
 import { renderNginxConfig } from '../../nginx/index.ts';
 import { locateBinary, requireBinary } from './binaries.ts';
-import { freePort, isAlive, isPortOpen, lastLines, spawnServer, StartError, stopProcessGroup, waitFor, logTail } from './process.ts';
+import { commandOf, freePort, isAlive, isPortOpen, lastLines, listeningPid, spawnServer, StartError, stopPid, stopProcessGroup, waitFor, logTail } from './process.ts';
 import { startNginx, startPostgres, startRedis } from './services.ts';
 import { APP_ROUTES, prometheusConfig, renderRulesYaml, renderYaml } from '../monitoring/index.ts';
 import { apiReplicaReady, httpReady, spawnApiReplica } from './api-replica.ts';
@@ -361,22 +361,57 @@ export async function localStatus(stateDir: string): Promise<LocalStatus> {
 export interface DownResult {
   readonly stopped: string[];
   readonly leftPorts: number[];
+  /** Data directories left in place because a server still runs on them: what runs, and where. */
+  readonly keptData: string[];
+}
+
+/** The command a data server of ours runs, to recognise one started again by hand. */
+const SERVER_COMMANDS: Record<string, RegExp> = { postgres: /(^|\/)postgres(\s|$)/, redis: /(^|\/)redis-server(\s|$)/ };
+
+/**
+ * The Postgres or Redis serving this environment's data now, when it is not the process `up`
+ * started (one started again by hand): Postgres by its data directory's postmaster.pid, Redis by
+ * what listens on its port (only if it is a redis-server).
+ */
+function serverRunningOn(dir: string, s: LocalService): number | undefined {
+  if (s.name === 'postgres') {
+    const pidFile = join(dir, 'postgres', 'pgdata', 'postmaster.pid');
+    const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : NaN;
+    if (pid > 0 && isAlive(pid)) return pid;
+  }
+  const command = SERVER_COMMANDS[s.name];
+  if (!command) return undefined;
+  const pid = listeningPid(s.port);
+  return pid !== undefined && command.test(commandOf(pid)) ? pid : undefined;
 }
 
 /** Stop everything `up` started; remove data unless keepData. */
 export async function localDown(stateDir: string, opts: { keepData?: boolean; timeoutMs?: number } = {}): Promise<DownResult> {
   const dir = resolve(stateDir);
   const state = readState(dir);
-  if (!state) return { stopped: [], leftPorts: [] };
+  if (!state) return { stopped: [], leftPorts: [], keptData: [] };
   await stopServices(state.services, opts.timeoutMs);
+  // A Postgres or Redis restarted by hand (after a crash, a test of a fault) has a pid `up`
+  // never saw; it serves this environment's data all the same.
+  for (const s of state.services) {
+    const pid = serverRunningOn(dir, s);
+    if (pid !== undefined) await stopPid(pid, { signal: s.stopSignal, timeoutMs: opts.timeoutMs ?? 20_000 });
+  }
   const ports = state.services.flatMap((s) => [s.port, ...(s.adminPort ? [s.adminPort] : [])]);
   const leftPorts: number[] = [];
   for (const port of ports) if (await isPortOpen(port)) leftPorts.push(port);
-  rmSync(statePath(dir), { force: true });
+  // Never delete a data directory under a server that still runs on it.
+  const keptData: string[] = [];
+  const running = new Map(state.services.flatMap((s) => {
+    const pid = serverRunningOn(dir, s);
+    return pid === undefined ? [] : [[s.name, pid] as const];
+  }));
+  for (const [name, pid] of running) keptData.push(`${join(dir, name)} (${name} pid ${pid} still runs on it)`);
+  if (running.size === 0) rmSync(statePath(dir), { force: true });
   if (!opts.keepData) {
-    for (const sub of ['postgres', 'redis', 'prometheus', 'nginx', 'logs']) rmSync(join(dir, sub), { recursive: true, force: true });
+    for (const sub of ['postgres', 'redis', 'prometheus', 'nginx', 'logs']) if (!running.has(sub)) rmSync(join(dir, sub), { recursive: true, force: true });
   }
-  return { stopped: state.services.map((s) => s.name), leftPorts };
+  return { stopped: state.services.map((s) => s.name), leftPorts, keptData };
 }
 
 export { logTail };

@@ -1,6 +1,6 @@
 /** Spawning real servers, waiting for them, and stopping them by pid without leaking any. */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, existsSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 
 export async function freePort(host = '127.0.0.1'): Promise<number> {
@@ -183,4 +183,52 @@ export async function stopProcessGroup(pid: number, opts: { signal?: NodeJS.Sign
 export async function abandonServer(proc: SpawnedProcess, opts: { detached?: boolean; signal?: NodeJS.Signals; timeoutMs?: number } = {}): Promise<void> {
   const stop = { signal: opts.signal ?? 'SIGTERM', timeoutMs: opts.timeoutMs ?? 5000 };
   await (opts.detached ? stopProcessGroup(proc.pid, stop) : stopPid(proc.pid, stop));
+}
+
+/** The command line a process runs (empty when it is gone or unreadable). */
+export function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+  } catch {
+    const ps = spawnSync('ps', ['-o', 'command=', '-p', String(pid)], { encoding: 'utf8' });
+    return ps.status === 0 ? ps.stdout.trim() : '';
+  }
+}
+
+/** The pid listening on a loopback TCP port, if any can be found (/proc on Linux, else lsof). */
+export function listeningPid(port: number): number | undefined {
+  const inodes = new Set<string>();
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    if (!existsSync(table)) continue;
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local_address is ADDR:PORT in hex; state 0A is LISTEN; field 9 is the socket's inode.
+      if (f[1]?.endsWith(`:${hexPort}`) && f[3] === '0A' && f[9]) inodes.add(f[9]);
+    }
+  }
+  if (inodes.size > 0) {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      let fds: string[];
+      try {
+        fds = readdirSync(`/proc/${entry}/fd`);
+      } catch {
+        continue;
+      }
+      for (const fd of fds) {
+        try {
+          const target = readlinkSync(`/proc/${entry}/fd/${fd}`);
+          if (target.startsWith('socket:[') && inodes.has(target.slice(8, -1))) return Number(entry);
+        } catch {
+          // Closed meanwhile.
+        }
+      }
+    }
+    return undefined;
+  }
+  if (existsSync('/proc/net/tcp')) return undefined;
+  const lsof = spawnSync('lsof', ['-nP', `-iTCP:${port}`, '-sTCP:LISTEN', '-t'], { encoding: 'utf8' });
+  const pid = Number(lsof.stdout?.split('\n')[0]);
+  return lsof.status === 0 && pid > 0 ? pid : undefined;
 }

@@ -21,16 +21,21 @@ import { join, resolve } from 'node:path';
 import { UserError } from '../profile/errors.ts';
 import { TIMEOUT_MARGIN_SECONDS } from '../profile/derive.ts';
 import { resolveProfileData } from '../profile/load.ts';
-import { apiReplicaReady, spawnApiReplica } from './api-replica.ts';
+import { apiReplicaReady, httpReady, spawnApiReplica } from './api-replica.ts';
 import { LocalStartError, readState, writeState, type LocalService, type LocalState } from './env.ts';
 import { isAlive, StartError, stopProcessGroup, waitFor } from './process.ts';
-import { REQUEST_DURATION_METRIC } from '../monitoring/metrics.ts';
+import { APP_ROUTES, REQUEST_DURATION_METRIC } from '../monitoring/metrics.ts';
 
 /** nginx keeps time in whole seconds: a fail window ends up to a second after fail_timeout. */
 const NGINX_CLOCK_SECONDS = 1;
 
 /** Requests the replica answered, probes excluded (its metrics start at zero with the process). */
 export async function servedRequests(metricsPort: number): Promise<number> {
+  return (await servedRequestsIfAnswering(metricsPort)) ?? 0;
+}
+
+/** servedRequests, or undefined when the replica's metrics do not answer. */
+async function servedRequestsIfAnswering(metricsPort: number): Promise<number | undefined> {
   try {
     const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { headers: { connection: 'close' }, signal: AbortSignal.timeout(1000) })).text();
     let total = 0;
@@ -40,8 +45,49 @@ export async function servedRequests(metricsPort: number): Promise<number> {
     }
     return total;
   } catch {
-    return 0;
+    return undefined;
   }
+}
+
+/** Probes through nginx per other replica and round: least_conn alternates between idle replicas. */
+const PROBES_PER_REPLICA = 2;
+
+/** Running, ready, and answering requests nginx sends it (not in nginx's fail window). */
+async function inRotation(nginxUrl: string, others: readonly LocalService[]): Promise<LocalService[]> {
+  const servedBefore = await Promise.all(others.map((s) => servedRequestsIfAnswering(s.adminPort!)));
+  const ready = await Promise.all(others.map((s) => isAlive(s.pid) && httpReady(`http://127.0.0.1:${s.port}${APP_ROUTES.readiness}`)));
+  const missing = async () => {
+    const servedAfter = await Promise.all(others.map((s) => servedRequestsIfAnswering(s.adminPort!)));
+    return others.filter((_, i) => !ready[i] || servedBefore[i] === undefined || servedAfter[i] === undefined || servedAfter[i]! <= servedBefore[i]!);
+  };
+  // Under load the traffic itself shows it; idle, probes through nginx do (one after the other,
+  // so least_conn's tie-break takes turns).
+  if ((await missing()).length === 0) return [];
+  for (let i = 0; i < PROBES_PER_REPLICA * (others.length + 1); i++) await httpReady(`${nginxUrl}${APP_ROUTES.status}`);
+  return missing();
+}
+
+/**
+ * The rule every target's drain follows: take a replica out only while the others are in
+ * rotation, or the restart turns one replica's drain into "no live upstreams". A replica that
+ * nginx took out comes back within its fail window, so the wait is bounded by that.
+ */
+async function othersInRotation(stateDirArg: string, nginxUrl: string, others: readonly LocalService[], failTimeoutSeconds: number, name: string, log: (line: string) => void): Promise<void> {
+  const waitSeconds = failTimeoutSeconds + NGINX_CLOCK_SECONDS + TIMEOUT_MARGIN_SECONDS;
+  let missing = await inRotation(nginxUrl, others);
+  if (missing.length === 0) return;
+  log(`waiting up to ${waitSeconds} s for ${missing.map((s) => s.name).join(', ')} to be in nginx's rotation before taking ${name} out`);
+  const deadline = Date.now() + waitSeconds * 1000;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 500));
+    missing = await inRotation(nginxUrl, others);
+    if (missing.length === 0) return;
+  }
+  const names = missing.map((s) => s.name).join(', ');
+  throw new UserError(
+    `not restarting ${name}: ${names} ${missing.length === 1 ? 'is' : 'are'} not in nginx's rotation (not running, not ready, or nginx sends it nothing) after ${waitSeconds} s, so taking ${name} out would leave nothing to serve; ` +
+      `bring ${missing.length === 1 ? 'it' : 'them'} back first (\`apistack local restart ${missing[0]!.name} --state-dir ${stateDirArg}\`), then restart ${name}`,
+  );
 }
 
 export interface RestartOptions {
@@ -84,6 +130,10 @@ async function restartLocked(stateDirArg: string, stateDir: string, name: string
     throw new UserError(`the environment in ${stateDirArg} was started by an older apistack that did not record its profile; run \`apistack local down\` and \`up\` again`);
   }
   const profile = resolveProfileData(state.profileData, ['local state'], state.profile);
+
+  const others = replicas.filter((s) => s.name !== name);
+  if (others.length === 0) log(`${name} is the only replica: requests fail while it restarts`);
+  else await othersInRotation(stateDirArg, state.url, others, profile.nginx.failTimeoutSeconds, name, log);
 
   let stoppedAt = Date.now();
   if (isAlive(replica.pid)) {

@@ -20,6 +20,7 @@ export function appEnvironment(p: ResolvedProfile, overrides: { host?: string; p
     DATABASE_POOL_SIZE: String(p.api.dbPoolSizePerWorker),
     DATABASE_ACQUIRE_TIMEOUT_MS: String(p.derived.api.dbAcquireTimeoutMs),
     STATEMENT_TIMEOUT_MS: String(p.derived.api.statementTimeoutMs),
+    DATABASE_QUERY_DEADLINE_MS: String(p.derived.api.dbQueryDeadlineMs),
     CACHE_TTL_SECONDS: String(p.api.cacheTtlSeconds),
     CACHE_WARMUP_KEYS: String(p.api.cacheWarmupKeys ?? 0),
     AUTH_CACHE_TTL_SECONDS: String(p.api.authCacheTtlSeconds),

@@ -11,14 +11,21 @@ export interface ProfileLayer extends DeepPartial<ProfileInput> {
   extends?: string;
 }
 
+/**
+ * The API image the built-in profiles name: a placeholder nobody publishes. The AWS target builds
+ * app/Dockerfile itself; a cluster needs an image you built and pushed (`synth --target k8s`
+ * refuses this one unless told it is only for review).
+ */
+export const PLACEHOLDER_API_IMAGE = Object.freeze({ repository: 'ghcr.io/apistack/api', tag: '0.1.0' });
+
 /** The stack as commonly first deployed, before anyone measured it. */
 const baseline: ProfileInput = {
   name: 'baseline',
   description: 'As first deployed: single-worker replicas, oversized Multi-AZ database on gp2, big cache nodes, managed monitoring, on-demand.',
   region: 'us-east-1',
   api: {
-    imageRepository: 'ghcr.io/apistack/api',
-    imageTag: '0.1.0',
+    imageRepository: PLACEHOLDER_API_IMAGE.repository,
+    imageTag: PLACEHOLDER_API_IMAGE.tag,
     // One worker per task, so concurrency comes only from adding tasks.
     replicasMin: 6,
     replicasMax: 20,
@@ -94,9 +101,10 @@ const baseline: ProfileInput = {
     rateLimitBurst: 400,
     connLimitPerClient: 200,
     // Passive health checks count only connect errors, resets and timeouts (never an answer from
-    // the app, and a recycling or draining worker causes none), so three within 10 s mean the
-    // replica is really gone. Out for 10 s, then one request probes it (retried elsewhere if it fails).
-    maxFails: 3,
+    // the app, and a recycling or draining worker causes none). max_fails is derived: more than the
+    // requests one nginx can have in flight on a replica, so a killed worker's in-flight requests
+    // never take it out, only new connects refused or timed out do (the replica is really gone).
+    // Out for 10 s, then one request probes it (retried elsewhere if it fails).
     failTimeoutSeconds: 10,
     proxyConnectTimeoutSeconds: 2,
     proxyReadTimeoutSeconds: 30,

@@ -57,6 +57,8 @@ export const POSTGRES_SUPERUSER_RESERVED_CONNECTIONS = 3;
  * on cached reads with a database round trip now and then (README: sustained load).
  */
 export const REQUESTS_PER_WORKER_PER_MINUTE = 30_000;
+/** What a query's client-side deadline keeps over the statement timeout: the server's cancel and its answer travelling back. */
+export const DB_QUERY_DEADLINE_MARGIN_MS = 1000;
 /** ECS caps a container's stopTimeout at 120 s on Fargate. */
 export const ECS_MAX_STOP_TIMEOUT_SECONDS = 120;
 
@@ -86,8 +88,14 @@ export interface Derived {
     readonly dbAcquireTimeoutMs: number;
     readonly statementTimeoutMs: number;
     /**
+     * The client-side deadline on each query once it has a connection: the statement timeout
+     * plus a margin, so Postgres cancels a slow statement first and the deadline fires only on a
+     * server that does not answer at all (stopped, or packets dropped).
+     */
+    readonly dbQueryDeadlineMs: number;
+    /**
      * The longest the app takes to answer a request that waits for the database: the pool wait
-     * plus the statement timeout. Below nginx's read timeout, so a slow request is answered by
+     * plus the query deadline. Below nginx's read timeout, so a slow request is answered by
      * the app (which nginx never counts as a failure) rather than timed out by nginx (which it does).
      */
     readonly slowestAnswerSeconds: number;
@@ -151,6 +159,18 @@ export interface Derived {
     /** Connections one nginx replica may hold to one API replica: its share of the replica's workers × in-flight. */
     readonly maxConnsPerUpstreamServer: number;
     /**
+     * max_fails: nginx.maxFails, else one more than max_conns. Every request in flight on a killed
+     * worker fails at once and counts; only failures beyond what one nginx can have in flight on
+     * a replica (new connects refused or timed out) mean the replica itself is down.
+     */
+    readonly maxFails: number;
+    /**
+     * client_header_timeout and client_body_timeout: a client gets as long to send its headers
+     * (or the next piece of its body) as the app takes at most to answer, so a slow client never
+     * holds a connection longer than a slow request does (nginx's 60 s default would).
+     */
+    readonly clientTimeoutSeconds: number;
+    /**
      * Idle keepalive connections each nginx worker process keeps to the upstream group: as many as
      * it can have open at once (every server's max_conns), so a connection finished under load
      * goes back to the pool instead of being closed and opened again for the next request.
@@ -204,6 +224,7 @@ export function derive(p: Profile): Derived {
   const upstreamKeepaliveTimeoutSeconds = p.nginx.upstreamKeepaliveTimeoutSeconds ?? UPSTREAM_KEEPALIVE_TIMEOUT_SECONDS;
   const dbAcquireTimeoutMs = p.api.dbAcquireTimeoutMs ?? 2000;
   const statementTimeoutMs = p.api.statementTimeoutMs ?? 5000;
+  const dbQueryDeadlineMs = statementTimeoutMs + DB_QUERY_DEADLINE_MARGIN_MS;
 
   const usageAssumed: UsageField[] = [];
   const usage = {} as Record<UsageField, number>;
@@ -223,7 +244,8 @@ export function derive(p: Profile): Derived {
       memoryMiBPerWorker: Math.floor(p.api.memoryMiBPerReplica / workersPerReplica),
       dbAcquireTimeoutMs,
       statementTimeoutMs,
-      slowestAnswerSeconds: (dbAcquireTimeoutMs + statementTimeoutMs) / 1000,
+      dbQueryDeadlineMs,
+      slowestAnswerSeconds: (dbAcquireTimeoutMs + dbQueryDeadlineMs) / 1000,
       drainIdleTimeoutSeconds: upstreamKeepaliveTimeoutSeconds + TIMEOUT_MARGIN_SECONDS,
       autoscalingRequestsPerTargetPerMinute: p.api.autoscalingRequestsPerTargetPerMinute ?? workersPerReplica * REQUESTS_PER_WORKER_PER_MINUTE,
     },
@@ -243,6 +265,8 @@ export function derive(p: Profile): Derived {
       workerProcesses,
       rateLimitExemptCidrs: p.nginx.rateLimitExemptCidrs ?? [],
       maxConnsPerUpstreamServer,
+      maxFails: p.nginx.maxFails ?? maxConnsPerUpstreamServer + 1,
+      clientTimeoutSeconds: Math.max(TIMEOUT_MARGIN_SECONDS, Math.ceil((dbAcquireTimeoutMs + statementTimeoutMs) / 1000)),
       upstreamKeepaliveConnections,
       upstreamKeepaliveTimeoutSeconds,
       hpa: p.nginx.replicasMax > p.nginx.replicasMin,
@@ -475,7 +499,7 @@ export function checkInvariants(p: Profile, d: Derived): InvariantProblem[] {
   if (d.api.slowestAnswerSeconds >= nginx.proxyReadTimeoutSeconds) {
     add(
       'nginx.proxyReadTimeoutSeconds',
-      `${nginx.proxyReadTimeoutSeconds} s must exceed the longest the app takes to answer, api.dbAcquireTimeoutMs + api.statementTimeoutMs = ${d.api.slowestAnswerSeconds} s, or nginx times slow requests out and counts them against healthy replicas; raise it to ${Math.ceil(d.api.slowestAnswerSeconds) + TIMEOUT_MARGIN_SECONDS} or lower the app's timeouts`,
+      `${nginx.proxyReadTimeoutSeconds} s must exceed the longest the app takes to answer, api.dbAcquireTimeoutMs + api.statementTimeoutMs + ${DB_QUERY_DEADLINE_MARGIN_MS} ms (the query deadline's margin) = ${d.api.slowestAnswerSeconds} s, or nginx times slow requests out and counts them against healthy replicas; raise it to ${Math.ceil(d.api.slowestAnswerSeconds) + TIMEOUT_MARGIN_SECONDS} or lower the app's timeouts`,
     );
   }
   // Shutdown chain: graceful timeout < container stop timeout < termination grace period.

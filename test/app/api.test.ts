@@ -145,7 +145,8 @@ describe('API routes against real Postgres and Redis', () => {
     await Promise.allSettled([pg?.cleanup(), redis?.cleanup()]);
   });
 
-  const json = (body: unknown) => ({ payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  /** A JSON body, sent with the admin token every write to users and posts takes. */
+  const json = (body: unknown) => ({ payload: JSON.stringify(body), headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` } });
   async function newKey(): Promise<{ id: string; key: string }> {
     const r = await a.app.inject({ method: 'POST', url: '/api/keys', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     expect(r.statusCode).toBe(201);
@@ -180,7 +181,7 @@ describe('API routes against real Postgres and Redis', () => {
     expect((await a.app.inject(`/api/users/${user.id}`)).json()).toEqual(user);
     const patched = await a.app.inject({ method: 'PATCH', url: `/api/users/${user.id}`, ...json({ name: 'Ada L.' }) });
     expect(patched.json()).toMatchObject({ name: 'Ada L.', email: 'ada@example.com' });
-    expect((await a.app.inject({ method: 'DELETE', url: `/api/users/${user.id}` })).statusCode).toBe(204);
+    expect((await a.app.inject({ method: 'DELETE', url: `/api/users/${user.id}`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).statusCode).toBe(204);
     const gone = await a.app.inject(`/api/users/${user.id}`);
     expect(gone.statusCode).toBe(404);
     expect(gone.json()).toEqual({ error: { code: 'NOT_FOUND', message: `user ${user.id} not found` } });
@@ -278,11 +279,11 @@ describe('API routes against real Postgres and Redis', () => {
 
   it('rejects bad input with a 4xx JSON error naming the problem, never a 500', async () => {
     const cases = [
-      await a.app.inject({ method: 'POST', url: '/api/users', payload: '{"name": ', headers: { 'content-type': 'application/json' } }),
+      await a.app.inject({ method: 'POST', url: '/api/users', payload: '{"name": ', headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` } }),
       await a.app.inject({ method: 'POST', url: '/api/users', ...json({ name: 5, email: 'a@b' }) }),
       await a.app.inject({ method: 'POST', url: '/api/users', ...json({ name: 'n', email: 'a@b', admin: true }) }),
       await a.app.inject('/api/users/abc'),
-      await a.app.inject({ method: 'POST', url: '/api/users', payload: JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024), email: 'a@b' }), headers: { 'content-type': 'application/json' } }),
+      await a.app.inject({ method: 'POST', url: '/api/users', payload: JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024), email: 'a@b' }), headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` } }),
     ];
     expect(cases.map((r) => r.statusCode)).toEqual([400, 400, 400, 400, 413]);
     for (const r of cases) expect(r.json().error).toMatchObject({ code: expect.any(String), message: expect.any(String) });
@@ -294,7 +295,7 @@ describe('API routes against real Postgres and Redis', () => {
     const forged = (text: string) => Buffer.from(text).toString('base64url');
     const cases = [
       // A NUL character: valid JSON, refused by Postgres text columns.
-      await a.app.inject({ method: 'POST', url: '/api/users', payload: '{"name":"a\\u0000b","email":"nul@example.com"}', headers: { 'content-type': 'application/json' } }),
+      await a.app.inject({ method: 'POST', url: '/api/users', payload: '{"name":"a\\u0000b","email":"nul@example.com"}', headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` } }),
       // Cursors that decode to numbers beyond bigint / xid8.
       await a.app.inject(`/api/users?cursor=${forged('u:9999999999999999999')}`),
       await a.app.inject({ url: `/api/events?after=${forged('e:99999999999999999999:1')}`, headers: { 'x-api-key': key } }),
@@ -491,8 +492,8 @@ describe('documents, compression and pool limits', () => {
   });
 
   it('answers 503 after the configured wait when the pool is exhausted', async () => {
-    // Hold the only pool connection for three seconds.
-    const holding = a.sql`SELECT pg_sleep(3)`.execute();
+    // Hold the only pool connection for three seconds (through the pool's admission, as requests do).
+    const holding = a.app.ctx.query((db) => db`SELECT pg_sleep(3)`);
     const started = Date.now();
     const r = await a.app.inject('/api/users?limit=1');
     const waited = Date.now() - started;
@@ -505,8 +506,8 @@ describe('documents, compression and pool limits', () => {
 
   it('a write answered 503 for want of a pool connection is never run later', async () => {
     const email = `never-${Date.now()}@example.com`;
-    const holding = a.sql`SELECT pg_sleep(1.5)`.execute();
-    const r = await a.app.inject({ method: 'POST', url: '/api/users', payload: { name: 'Never', email } });
+    const holding = a.app.ctx.query((db) => db`SELECT pg_sleep(1.5)`);
+    const r = await a.app.inject({ method: 'POST', url: '/api/users', headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, payload: { name: 'Never', email } });
     expect(r.statusCode).toBe(503);
     await holding;
     // The pool is free again: had the INSERT stayed queued, it would run now.

@@ -70,7 +70,7 @@ function halfSentRequest(port: number): Promise<{ finish: () => void; response: 
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1', () => {
       const body = JSON.stringify({ name: 'Inflight', email: `inflight-${Date.now()}@example.com` });
-      socket.write(`POST /api/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
+      socket.write(`POST /api/users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
       let data = '';
       socket.on('data', (d) => (data += d));
       const response = new Promise<string>((res) => socket.on('close', () => res(data)));
@@ -283,7 +283,7 @@ describe('process model', () => {
     const admin = new Redis(redis.url);
     const db = connectDb(pg.url, { max: 1, statementTimeoutMs: 10_000 });
     try {
-      const created = await fetch(`${api.url}/api/users`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Before', email: `missed-${Date.now()}@example.com` }) });
+      const created = await fetch(`${api.url}/api/users`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` }, body: JSON.stringify({ name: 'Before', email: `missed-${Date.now()}@example.com` }) });
       const { id } = (await created.json()) as { id: string };
       expect(((await (await fetch(`${api.url}/api/users/${id}`)).json()) as { name: string }).name).toBe('Before'); // now in L1
       // The subscription drops, and a write's invalidation goes out while it is down (simulated:
@@ -328,7 +328,7 @@ describe('process model', () => {
 
   it('a worker that stops hands its hot keys on; the next one starts with them in L1', async () => {
     const first = await startApi({ WEB_CONCURRENCY: '1', CACHE_WARMUP_KEYS: '50' });
-    const created = await fetch(`${first.url}/api/users`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Hot', email: `hot-${Date.now()}@example.com` }) });
+    const created = await fetch(`${first.url}/api/users`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` }, body: JSON.stringify({ name: 'Hot', email: `hot-${Date.now()}@example.com` }) });
     const { id } = (await created.json()) as { id: string };
     expect((await fetch(`${first.url}/api/users/${id}`)).status).toBe(200);
     first.child.kill('SIGTERM');

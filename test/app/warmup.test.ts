@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { updatedAtOf } from '../../app/src/routes/users.ts';
 import { HOT_USERS_KEY, publishHotKeys, warmUserCache } from '../../app/src/warmup.ts';
 import { startTestPostgres, startTestRedis } from '../helpers/servers.ts';
-import { buildApp, migrated } from './harness.ts';
+import { ADMIN_TOKEN, buildApp, migrated } from './harness.ts';
 
 type Built = Awaited<ReturnType<typeof buildApp>>;
 
@@ -31,7 +31,7 @@ describe('cache warm-up', () => {
   async function createUsers(n: number): Promise<string[]> {
     const ids: string[] = [];
     for (let i = 0; i < n; i++) {
-      const r = await running.app.inject({ method: 'POST', url: '/api/users', payload: { name: `Warm ${i}`, email: `warm-${i}-${Date.now()}@example.com` } });
+      const r = await running.app.inject({ method: 'POST', url: '/api/users', headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, payload: { name: `Warm ${i}`, email: `warm-${i}-${Date.now()}@example.com` } });
       ids.push(r.json().id);
     }
     return ids;
@@ -71,7 +71,7 @@ describe('cache warm-up', () => {
     const fresh = await buildApp(pg.url, redisServer.url);
     started.push(fresh);
     await warmUserCache(redis, fresh.sql, fresh.app.ctx.userCache, 1);
-    expect((await running.app.inject({ method: 'PATCH', url: `/api/users/${id}`, payload: { name: 'Renamed' } })).statusCode).toBe(200);
+    expect((await running.app.inject({ method: 'PATCH', url: `/api/users/${id}`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, payload: { name: 'Renamed' } })).statusCode).toBe(200);
     // Pub/sub reaches the warmed worker: its next read sees the write.
     await expect.poll(async () => (await fresh.app.inject(`/api/users/${id}`)).json().name, { timeout: 2000 }).toBe('Renamed');
   });

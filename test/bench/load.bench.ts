@@ -256,7 +256,7 @@ try {
   if (up !== 0) throw new Error(`apistack local up exited ${up}`);
   const state = JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as LocalState;
 
-  const created = await fetch(`${state.url}/api/users`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Load Bench', email: `load-${Date.now()}@example.com` }) });
+  const created = await fetch(`${state.url}/api/users`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${state.adminToken}` }, body: JSON.stringify({ name: 'Load Bench', email: `load-${Date.now()}@example.com` }) });
   if (created.status !== 201) throw new Error(`seeding a user answered ${created.status}: ${await created.text()}`);
   const { id } = (await created.json()) as { id: string };
 

@@ -10,6 +10,7 @@ const dir = join(import.meta.dirname, 'results');
 const BENCHES = [
   { file: 'load.json', title: 'Sustained load through nginx (wrk, 50 connections)' },
   { file: 'compression.json', title: 'Response compression: @fastify/compress against a synchronous hook (wrk)' },
+  { file: 'faults.json', title: 'Faults under a closed-loop mixed load through nginx: non-2xx per fault, acknowledged writes lost and duplicated' },
 ] as const;
 
 interface Case {

@@ -29,13 +29,13 @@ export interface WrkOptions {
   readonly script?: string;
 }
 
-/** wrk Lua: POST /api/users with a new email each time (unique per script), a write that commits in Postgres. */
-export const postUsersScript = (run = `${process.pid}-${Date.now()}`): string => `local counter = 0
+/** wrk Lua: POST /api/users (with the admin token) with a new email each time (unique per script), a write that commits in Postgres. */
+export const postUsersScript = (adminToken: string, run = `${process.pid}-${Date.now()}`): string => `local counter = 0
 local run = "${run}"
 request = function()
   counter = counter + 1
   local body = '{"name":"Load","email":"u' .. counter .. '-' .. run .. '@example.com"}'
-  return wrk.format("POST", "/api/users", { ["Content-Type"] = "application/json" }, body)
+  return wrk.format("POST", "/api/users", { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer ${adminToken}" }, body)
 end
 `;
 

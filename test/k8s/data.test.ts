@@ -10,7 +10,7 @@ import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { dataPrerequisites, initSecrets, kubernetesApp, redisConfig, redisProxyConfig, redisStartScript, renderSecretsYaml, sentinelStartScript, generateSecretValues } from '../../charts/index.ts';
+import { clusterPrerequisites, dataPrerequisites, initSecrets, kubernetesApp, redisConfig, redisProxyConfig, redisStartScript, renderSecretsYaml, sentinelStartScript, generateSecretValues } from '../../charts/index.ts';
 import { Catalog, priceKubernetes, priceKubernetesProfile, type KubernetesCostInputs } from '../../lib/cost/index.ts';
 import { storageClassVolumeType } from '../../lib/cost/readers/kubernetes.ts';
 import { spawnServer, stopPid, waitFor } from '../../lib/local/process.ts';
@@ -63,10 +63,12 @@ describe('StorageClass', () => {
   });
 
   it('names what the cluster must run for it, for synth to print', () => {
-    expect(dataPrerequisites(loadProfile('optimized'))).toEqual([expect.stringMatching(/^EBS CSI driver \(EKS add-on aws-ebs-csi-driver.*StorageClass apistack-gp3/)]);
-    expect(dataPrerequisites(loadProfile('production-ha'))).toEqual([expect.stringMatching(/^EBS CSI driver/), expect.stringMatching(/^CloudNativePG operator .*cnpg-system/)]);
-    expect(dataPrerequisites(resolveProfileLayer({ extends: 'optimized', kubernetes: { storageClassProvisioner: null } }))).toEqual([expect.stringMatching(/^a default StorageClass: .*EKS marks none since 1\.30/)]);
-    expect(dataPrerequisites(resolveProfileLayer({ extends: 'optimized', kubernetes: { storageClassProvisioner: null, storageClassName: 'fast' } }))).toEqual([expect.stringMatching(/^StorageClass fast: every PVC names it/)]);
+    const req = (p: ResolvedProfile) => dataPrerequisites(p).map((x) => x.requirement);
+    expect(req(loadProfile('optimized'))).toEqual([expect.stringMatching(/^the EBS CSI driver \(EKS add-on aws-ebs-csi-driver.*StorageClass apistack-gp3, which 10-data\.yaml creates/)]);
+    expect(req(loadProfile('production-ha'))).toEqual([expect.stringMatching(/^the EBS CSI driver/), expect.stringMatching(/^the CloudNativePG operator .*cnpg-system/)]);
+    expect(req(resolveProfileLayer({ extends: 'optimized', kubernetes: { storageClassProvisioner: null } }))).toEqual([expect.stringMatching(/^a default StorageClass: .*EKS marks none since 1\.30/)]);
+    expect(req(resolveProfileLayer({ extends: 'optimized', kubernetes: { storageClassProvisioner: null, storageClassName: 'fast' } }))).toEqual([expect.stringMatching(/^the StorageClass fast \(kubernetes\.storageClassName\)/)]);
+    expect(clusterPrerequisites(loadProfile('production-ha')).map((x) => x.name)).toEqual(expect.arrayContaining(['storage-class', 'cloudnative-pg']));
   });
 
   it('volumes are priced at the EBS type of their class', () => {
@@ -106,7 +108,7 @@ describe('HA data where the profile claims Multi-AZ', () => {
     expect(new URL(config.DATABASE_URL!).host).toBe('postgres-ha-rw.apistack.svc.cluster.local:5432');
     const ref = (o: K8sObject) => o.spec.template.spec.containers[0].env.find((e: any) => e.name === 'DATABASE_PASSWORD').valueFrom.secretKeyRef;
     expect(ref(find(objects, 'Deployment', 'api')!)).toEqual({ name: 'postgres-ha-app', key: 'password' });
-    expect(ref(find(objects, 'Job', 'migrations')!)).toEqual({ name: 'postgres-ha-app', key: 'password' });
+    expect(ref(objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('migrations'))!)).toEqual({ name: 'postgres-ha-app', key: 'password' });
     // secrets init makes no Postgres password the operator would not read.
     expect(initSecrets(ha)).not.toContain('postgresPassword');
     expect(renderSecretsYaml(ha, generateSecretValues(ha))).not.toContain('postgres-credentials');

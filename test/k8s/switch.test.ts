@@ -70,8 +70,9 @@ describe('a synth over the previous output', () => {
 
   it('is refused by the CLI with exit 1 and no stack trace', () => {
     const out = tempDir('apistack-switch-cli-');
-    expect(cli(['synth', '--target', 'k8s', '--profile', 'optimized', '--out', out]).status).toBe(0);
-    const r = cli(['synth', '--target', 'k8s', '--profile', 'baseline', '--out', out]);
+    const image = ['--image', 'registry.example.com/apistack-api:1.0.0'];
+    expect(cli(['synth', '--target', 'k8s', '--profile', 'optimized', ...image, '--out', out]).status).toBe(0);
+    const r = cli(['synth', '--target', 'k8s', '--profile', 'baseline', ...image, '--out', out]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^error: this synth cannot be applied over the previous one in /);
     expect(r.stderr).toContain('Cluster/postgres-ha Postgres: Postgres moves from StatefulSet/postgres to Cluster/postgres-ha');

@@ -222,6 +222,8 @@ describe('k6 setup script (once per run)', () => {
     let nextKey = 0;
     return (req) => {
       if (req.url.endsWith('/api/users/bulk')) {
+        // Writing users takes the admin token, like creating keys.
+        expect(req.params.headers!.Authorization).toBe('Bearer admin-secret');
         const n = JSON.parse(req.body!).users.length;
         const firstId = nextId;
         nextId += n;
@@ -260,12 +262,16 @@ describe('k6 setup script (once per run)', () => {
   });
 
   it('aborts the run on the first failed seed request (runners never start on half a seed)', async () => {
-    const { module } = await load(renderK6SetupScript(BUILTIN_SCENARIOS.read!, { store: 'stdout' }), { TARGET_URL: 'http://nginx.test' }, { respond: () => ({ status: 503, body: 'no' }) });
+    const { module } = await load(renderK6SetupScript(BUILTIN_SCENARIOS.read!, { store: 'stdout' }), { TARGET_URL: 'http://nginx.test', ADMIN_TOKEN: 't' }, { respond: () => ({ status: 503, body: 'no' }) });
     await expect(iterate(module, 1, 1)).rejects.toThrow('aborted: POST /api/users/bulk answered 503: no');
   });
 
+  it('seeding users needs the admin token, like creating keys', async () => {
+    await expect(load(renderK6SetupScript(BUILTIN_SCENARIOS.read!, { store: 'stdout' }), { TARGET_URL: 'http://x' })).rejects.toThrow('ADMIN_TOKEN is not set: POST /api/users/bulk needs the API admin token');
+  });
+
   it('joins adjacent id ranges and keeps gaps', async () => {
-    const { module } = await load(renderK6SetupScript(BUILTIN_SCENARIOS.read!, { store: 'stdout' }), { TARGET_URL: 'http://x' });
+    const { module } = await load(renderK6SetupScript(BUILTIN_SCENARIOS.read!, { store: 'stdout' }), { TARGET_URL: 'http://x', ADMIN_TOKEN: 't' });
     expect(module.mergeRanges([[11, 20], [1, 10], [30, 40]])).toEqual([[1, 20], [30, 40]]);
   });
 

@@ -215,6 +215,36 @@ describe('nginx least_conn balancer (local rendering, real nginx)', () => {
     expect(readFileSync(join(nginx.dir, 'logs', 'error.log'), 'utf8')).not.toContain('temporarily disabled');
   }, 30_000);
 
+  it('keeps a backend whose every in-flight request was reset (a killed worker) in rotation, and retries the GETs elsewhere', async () => {
+    let holding = true;
+    const heldA: IncomingMessage[] = [];
+    const heldB: ServerResponse[] = [];
+    const a = await backend('a', (req, res) => (holding ? heldA.push(req) : res.end('a')));
+    const b = await backend('b', (_req, res) => (holding ? heldB.push(res) : res.end('b')));
+    const nginx = await balancer([a, b]);
+    const profile = resolveProfileLayer({ extends: 'loadtest' });
+    const inFlight = 30;
+    const answers = Array.from({ length: inFlight }, (_, i) => send(`${nginx.url}/in-flight/${i}`));
+    // least_conn spreads the held requests evenly: half of them on a.
+    await waitFor('requests held on both backends', () => heldA.length + heldB.length === inFlight, { timeoutMs: 5000 });
+    const resets = heldA.length;
+    // More resets at once than a fixed max_fails of 3, fewer than one nginx can have in flight on a replica.
+    expect(resets).toBeGreaterThan(3);
+    expect(resets).toBeLessThan(profile.derived.nginx.maxFails);
+    for (const req of heldA) req.socket.destroy();
+    await waitFor('the reset GETs retried on b', () => heldB.length === inFlight, { timeoutMs: 5000 });
+    holding = false;
+    for (const res of heldB) res.end('b');
+    expect((await Promise.all(answers)).map((r) => r.status)).toEqual(Array(inFlight).fill(200));
+    const errorLog = readFileSync(join(nginx.dir, 'logs', 'error.log'), 'utf8');
+    expect(errorLog.match(/prematurely closed|reset by peer/g)?.length, errorLog).toBe(resets);
+    expect(errorLog).not.toMatch(/temporarily disabled|no live upstreams/);
+    // Still chosen: sequential requests alternate between the two again.
+    const bodies: string[] = [];
+    for (let i = 0; i < 6; i++) bodies.push((await send(`${nginx.url}/after/${i}`)).body);
+    expect(bodies.filter((body) => body === 'a').length).toBeGreaterThanOrEqual(2);
+  }, 30_000);
+
   it('takes a backend that refuses connections out after max_fails, and probes it again after fail_timeout', async () => {
     const a = await backend('a');
     const b = await backend('b');

@@ -98,7 +98,7 @@ describe('nginx renderer', () => {
     const p = loadProfile('optimized');
     const conf = renderNginxConfig(p, { kind: 'local', listenPort: 1, statusPort: 2, upstreamPorts: [3001, 3002], prefixDir: '/x' });
     expect(conf).toContain('least_conn;');
-    expect(conf).toContain(`server 127.0.0.1:3001 max_fails=3 fail_timeout=10s max_conns=${p.derived.nginx.maxConnsPerUpstreamServer};`);
+    expect(conf).toContain(`server 127.0.0.1:3001 max_fails=${p.derived.nginx.maxConnsPerUpstreamServer + 1} fail_timeout=10s max_conns=${p.derived.nginx.maxConnsPerUpstreamServer};`);
     expect(conf).toContain(`keepalive ${p.derived.nginx.upstreamKeepaliveConnections};`);
     expect(conf).toContain(`keepalive_timeout ${p.derived.nginx.upstreamKeepaliveTimeoutSeconds}s;`);
     expect(p.derived.nginx.upstreamKeepaliveTimeoutSeconds).toBeLessThan(p.api.keepAliveTimeoutSeconds);
@@ -141,6 +141,27 @@ describe('nginx renderer', () => {
     const conf = renderNginxConfig(loadProfile('optimized'), kubernetesTarget);
     expect(conf).toContain('proxy_next_upstream error timeout;');
     expect(conf).not.toMatch(/http_5\d\d/);
+  });
+
+  it('takes a replica out only after more failures than one nginx can have in flight on it', () => {
+    for (const name of builtinProfileNames()) {
+      const p = loadProfile(name);
+      const servers = directives(renderNginxConfig(p, kubernetesTarget)).filter((d) => d.name === 'server' && d.blocks.at(-1) === 'upstream');
+      // Every request in flight on a killed worker fails at once; that alone must not take the replica out.
+      for (const s of servers) expect(s.args, name).toContain(`max_fails=${p.derived.nginx.maxConnsPerUpstreamServer + 1}`);
+    }
+    // An explicit value is the profile's choice.
+    const explicit = resolveProfileLayer({ extends: 'loadtest', nginx: { maxFails: 0 } });
+    expect(renderNginxConfig(explicit, kubernetesTarget)).toContain(' max_fails=0 ');
+  });
+
+  it('gives a slow client no longer to send its request than the app takes to answer', () => {
+    const p = resolveProfileLayer({ extends: 'loadtest', api: { dbAcquireTimeoutMs: 3000, statementTimeoutMs: 9500 } });
+    const found = directives(renderNginxConfig(p, kubernetesTarget)).filter((d) => /^client_(header|body)_timeout$/.test(d.name));
+    expect(found.map((d) => [d.name, d.args, d.blocks])).toEqual([
+      ['client_header_timeout', ['13s'], ['http']],
+      ['client_body_timeout', ['13s'], ['http']],
+    ]);
   });
 
   it('kubernetes: golden text, resolving the headless Service by its full name', () => {

@@ -112,7 +112,7 @@ describe('derived values', () => {
   it('derives the drain wait from nginx keepalive_timeout, and the slowest answer from the app timeouts', () => {
     const p = loadProfile('optimized');
     expect(p.derived.nginx.upstreamKeepaliveTimeoutSeconds).toBe(10);
-    expect(p.derived.api).toMatchObject({ drainIdleTimeoutSeconds: 15, dbAcquireTimeoutMs: 2000, statementTimeoutMs: 5000, slowestAnswerSeconds: 7 });
+    expect(p.derived.api).toMatchObject({ drainIdleTimeoutSeconds: 15, dbAcquireTimeoutMs: 2000, statementTimeoutMs: 5000, dbQueryDeadlineMs: 6000, slowestAnswerSeconds: 8 });
     expect(p.derived.api.drainIdleTimeoutSeconds + 5).toBeLessThanOrEqual(p.api.gracefulTimeoutSeconds);
     expect(p.derived.api.slowestAnswerSeconds).toBeLessThan(p.nginx.proxyReadTimeoutSeconds);
   });
@@ -170,7 +170,7 @@ describe('invariants: each broken one names the field, the numbers and the fix',
 
   it('an app that may answer after nginx has given up', () => {
     expect(problemsOf({ api: { statementTimeoutMs: 30_000 } })).toEqual([
-      "nginx.proxyReadTimeoutSeconds: 30 s must exceed the longest the app takes to answer, api.dbAcquireTimeoutMs + api.statementTimeoutMs = 32 s, or nginx times slow requests out and counts them against healthy replicas; raise it to 37 or lower the app's timeouts",
+      "nginx.proxyReadTimeoutSeconds: 30 s must exceed the longest the app takes to answer, api.dbAcquireTimeoutMs + api.statementTimeoutMs + 1000 ms (the query deadline's margin) = 33 s, or nginx times slow requests out and counts them against healthy replicas; raise it to 38 or lower the app's timeouts",
     ]);
   });
 

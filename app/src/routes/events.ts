@@ -1,20 +1,17 @@
 /** API keys (admin) and idempotent event ingestion for webhook and trigger consumers. */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { requireAdmin as requireAdminToken } from '../admin.ts';
 import type { AppContext } from '../app.ts';
+import { AUTH_CACHE_LOCAL, InvalidationUnconfirmed } from '../cache.ts';
 import { errors } from '../errors.ts';
 import { ID_PARAM, LIMIT, MAX_BIGINT } from './pagination.ts';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
-function requireAdmin(ctx: AppContext, req: FastifyRequest): void {
-  const header = req.headers.authorization ?? '';
-  const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
-  const expected = Buffer.from(ctx.config.adminToken);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw errors.unauthorized('Authorization: Bearer <ADMIN_TOKEN> required');
-}
+const requireAdmin = (ctx: AppContext, req: FastifyRequest) => requireAdminToken(ctx.config, req);
 
-/** The key's id, from L1, then Redis, then Postgres; revoked or unknown keys are never cached. */
+/** The key's id, from L1, then Redis, then Postgres; unknown or revoked keys are remembered in L1 only, briefly (AUTH_CACHE_LOCAL). */
 async function authenticate(ctx: AppContext, req: FastifyRequest): Promise<string> {
   const key = req.headers['x-api-key'];
   if (typeof key !== 'string' || key.length < 10 || key.length > 200) throw errors.unauthorized('X-API-Key header required');
@@ -43,16 +40,24 @@ export function registerEventRoutes(app: FastifyInstance, ctx: AppContext): void
     requireAdmin(ctx, req);
     const key = `ak_${randomBytes(24).toString('base64url')}`;
     const [row] = await ctx.query((db) => db<{ id: string; created_at: Date }[]>`INSERT INTO api_keys (key_hash) VALUES (${sha256(key)}) RETURNING id, created_at`);
+    // A worker that was shown this key before it existed forgets that it was unknown.
+    await ctx.authCache.invalidate(`auth:${sha256(key)}`);
     // The key itself is shown once; only its hash is stored.
     return reply.code(201).send({ id: row!.id, key, createdAt: row!.created_at.toISOString() });
   });
 
   app.delete('/api/keys/:id', { schema: { params: ID_PARAM } }, async (req: FastifyRequest<{ Params: { id: string } }>, reply) => {
     requireAdmin(ctx, req);
-    const rows = await ctx.query((db) => db<{ key_hash: string }[]>`UPDATE api_keys SET revoked_at = now() WHERE id = ${req.params.id} AND revoked_at IS NULL RETURNING key_hash`);
-    if (rows.length === 0) throw errors.notFound(`active API key ${req.params.id}`);
-    // Drops the key from Redis and, through pub/sub, from every worker's L1 at once.
-    await ctx.authCache.invalidate(`auth:${rows[0]!.key_hash}`);
+    // Revoking again is allowed: it is how a client confirms a revocation that answered 503.
+    const rows = await ctx.query((db) => db<{ key_hash: string }[]>`UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = ${req.params.id} RETURNING key_hash`);
+    if (rows.length === 0) throw errors.notFound(`API key ${req.params.id}`);
+    // 204 only once Redis dropped the key and told every worker to drop it from its L1.
+    await ctx.authCache.invalidateConfirmed(`auth:${rows[0]!.key_hash}`).catch((e: unknown) => {
+      if (!(e instanceof InvalidationUnconfirmed)) throw e;
+      throw errors.unavailable(
+        `API key ${req.params.id} is revoked in the database, but Redis did not confirm that every cache dropped it (it is down or not answering): it may keep working for up to ${AUTH_CACHE_LOCAL.localTtlSeconds} s on workers that cached it; repeat this DELETE to confirm`,
+      );
+    });
     return reply.code(204).send();
   });
 

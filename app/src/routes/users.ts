@@ -1,5 +1,6 @@
 /** Users and posts: CRUD, keyset pagination, one-query post counts, bulk insert, cached reads. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { adminOnly } from '../admin.ts';
 import type { AppContext } from '../app.ts';
 import { errors } from '../errors.ts';
 import { decodeCursor, encodeCursor, ID_PARAM, PAGE_QUERY } from './pagination.ts';
@@ -33,9 +34,12 @@ function uniqueViolation(e: unknown): boolean {
 
 export function registerUserRoutes(app: FastifyInstance, ctx: AppContext): void {
   const q = ctx.query;
+  // Reads are open (the load tests' and any client's hot path); every write takes the admin token.
+  const admin = adminOnly(ctx.config);
 
 
   app.post('/api/users', {
+    onRequest: admin,
     schema: { body: { type: 'object', required: ['name', 'email'], additionalProperties: false, properties: { name: NAME, email: EMAIL } } },
     handler: async (req: FastifyRequest<{ Body: { name: string; email: string } }>, reply) => {
       try {
@@ -49,6 +53,7 @@ export function registerUserRoutes(app: FastifyInstance, ctx: AppContext): void 
   });
 
   app.post('/api/users/bulk', {
+    onRequest: admin,
     bodyLimit: 16 * 1024 * 1024,
     schema: {
       body: {
@@ -115,6 +120,7 @@ export function registerUserRoutes(app: FastifyInstance, ctx: AppContext): void 
   });
 
   app.patch('/api/users/:id', {
+    onRequest: admin,
     schema: { params: ID_PARAM, body: { type: 'object', minProperties: 1, additionalProperties: false, properties: { name: NAME, email: EMAIL } } },
     handler: async (req: FastifyRequest<{ Params: { id: string }; Body: { name?: string; email?: string } }>) => {
       try {
@@ -133,6 +139,7 @@ export function registerUserRoutes(app: FastifyInstance, ctx: AppContext): void 
   });
 
   app.delete('/api/users/:id', {
+    onRequest: admin,
     schema: { params: ID_PARAM },
     handler: async (req: FastifyRequest<{ Params: { id: string } }>, reply) => {
       const rows = await q((db) => db`DELETE FROM users WHERE id = ${req.params.id} RETURNING id`);
@@ -156,6 +163,7 @@ export function registerUserRoutes(app: FastifyInstance, ctx: AppContext): void 
   });
 
   app.post('/api/posts', {
+    onRequest: admin,
     schema: {
       body: { type: 'object', required: ['userId', 'title'], additionalProperties: false, properties: { userId: { type: 'string', pattern: '^[1-9][0-9]{0,17}$' }, title: { type: 'string', minLength: 1, maxLength: 300 }, body: { type: 'string', maxLength: 100_000 } } },
     },
