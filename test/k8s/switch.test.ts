@@ -71,7 +71,9 @@ describe('a synth over the previous output', () => {
   it('is refused by the CLI with exit 1 and no stack trace', () => {
     const out = tempDir('apistack-switch-cli-');
     const image = ['--image', 'registry.example.com/apistack-api:1.0.0'];
-    expect(cli(['synth', '--target', 'k8s', '--profile', 'optimized', ...image, '--out', out]).status).toBe(0);
+    const first = cli(['synth', '--target', 'k8s', '--profile', 'optimized', ...image, '--out', out]);
+    expect(first.status).toBe(0);
+    expect(first.stdout).toContain(`KUBECTL_APPLYSET=true kubectl apply -n apistack --prune --applyset=configmaps/apistack-applyset -f ${join(out, 'k8s')}/`);
     const r = cli(['synth', '--target', 'k8s', '--profile', 'baseline', ...image, '--out', out]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^error: this synth cannot be applied over the previous one in /);
