@@ -7,6 +7,7 @@ import type { ResolvedProfile } from '../lib/profile/load.ts';
 import { kubernetesWorkloads, PORTS } from '../lib/profile/workloads.ts';
 import { apiImage, configChecksum, container, DATABASE, emptyDir, httpProbe, kubernetesDefaultScaling, meta, podDisruptionBudget, preStopSleep, selectByName, serviceFor, workloadProps } from './common.ts';
 import { preferredTopologySpread, seccompRuntimeDefault } from './patches.ts';
+import { dataConnectionUrls } from './endpoints.ts';
 import { secretEnv } from './secrets.ts';
 import { APP_ROUTES } from '../lib/monitoring/index.ts';
 
@@ -18,11 +19,7 @@ export const API_CONFIG_MAP = 'api-config';
  * REDIS_PASSWORD (from Secrets) to these URLs, so the ConfigMap holds no secret.
  */
 export function connectionUrls(p: ResolvedProfile): { DATABASE_URL: string; REDIS_URL: string } {
-  const svc = (name: string) => `${name}.${p.kubernetes.namespace}.svc.${p.kubernetes.clusterDomain}`;
-  return {
-    DATABASE_URL: `postgres://${DATABASE.user}@${svc('postgres')}:${PORTS.postgres}/${DATABASE.name}`,
-    REDIS_URL: `redis://${svc('redis')}:${PORTS.redis}`,
-  };
+  return dataConnectionUrls(p);
 }
 
 export interface ApiChartProps {

@@ -18,6 +18,9 @@ export { kubernetesNginxConfig } from './nginx.ts';
 export * from './loadtest.ts';
 export * from './common.ts';
 export * from './secrets.ts';
+export * from './apply.ts';
+export { dataPrerequisites, redisConfig, redisProxyConfig, redisStartScript, sentinelStartScript } from './data.ts';
+export { dataConnectionUrls } from './endpoints.ts';
 export * from './prerequisites.ts';
 
 export interface KubernetesAppProps {

@@ -73,7 +73,7 @@ export class MonitoringChart extends Chart {
     });
     selectByName(prometheus, 'prometheus');
     seccompRuntimeDefault(prometheus);
-    dataVolumeClaim(prometheus, { name: 'prometheus', container: prometheus.containers[0]!, mountPath: PROMETHEUS_DATA_DIR, storageClassName: p.kubernetes.storageClassName, sizeGiB: prom.volumeGiB! });
+    dataVolumeClaim(prometheus, { name: 'prometheus', container: prometheus.containers[0]!, mountPath: PROMETHEUS_DATA_DIR, storageClassName: p.derived.kubernetes.storageClassName, sizeGiB: prom.volumeGiB! });
 
     const provisioning = grafanaProvisioning(p, `http://prometheus:${PORTS.prometheus}`, props.loadTest ? { loadTest: props.loadTest } : {});
     const datasources = new kplus.ConfigMap(this, 'grafana-datasource', {

@@ -55,7 +55,8 @@ export interface DataVolumeClaimProps {
   /** The container that mounts the volume. */
   readonly container: kplus.Container;
   readonly mountPath: string;
-  readonly storageClassName: string;
+  /** undefined: the claim names no class, so the cluster's default StorageClass provisions it. */
+  readonly storageClassName: string | undefined;
   readonly sizeGiB: number;
 }
 
@@ -67,7 +68,7 @@ export interface DataVolumeClaimProps {
 export function dataVolumeClaim(statefulSet: kplus.StatefulSet, props: DataVolumeClaimProps): void {
   const claim: kplus.k8s.KubePersistentVolumeClaimProps = {
     metadata: { name: 'data', labels: labels(props.name) },
-    spec: { accessModes: ['ReadWriteOnce'], storageClassName: props.storageClassName, resources: { requests: { storage: kplus.k8s.Quantity.fromString(`${props.sizeGiB}Gi`) } } },
+    spec: { accessModes: ['ReadWriteOnce'], ...(props.storageClassName !== undefined ? { storageClassName: props.storageClassName } : {}), resources: { requests: { storage: kplus.k8s.Quantity.fromString(`${props.sizeGiB}Gi`) } } },
   };
   const mount: kplus.k8s.VolumeMount = { name: 'data', mountPath: props.mountPath };
   const index = statefulSet.containers.indexOf(props.container);

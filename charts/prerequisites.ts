@@ -5,6 +5,7 @@
  */
 import type { ResolvedProfile } from '../lib/profile/load.ts';
 import { apiImage, nodeArchitecture, operatorSelection } from './common.ts';
+import { dataPrerequisites } from './data.ts';
 
 export interface ClusterPrerequisite {
   /** A short stable name, e.g. "load-balancer-controller". */
@@ -48,12 +49,8 @@ export function clusterPrerequisites(p: ResolvedProfile, opts: { apiImage?: stri
           check: 'kubectl -n NAMESPACE get service nginx',
         },
   );
-  list.push({
-    name: 'storage-class',
-    requirement: `the StorageClass "${k.storageClassName}" (kubernetes.storageClassName) with a working provisioner; on EKS, the EBS CSI driver (ebs.csi.aws.com)`,
-    without: 'postgres-0 (and Prometheus, and a persistent Redis) stay Pending, and every API pod answers /readyz with 503',
-    check: `kubectl get storageclass ${k.storageClassName}`,
-  });
+  // The StorageClass, and the operator or endpoints the data services need (charts/data.ts).
+  list.push(...dataPrerequisites(p));
   list.push({
     name: 'metrics-server',
     requirement: 'metrics-server (resource metrics for the HorizontalPodAutoscalers)',

@@ -10,6 +10,7 @@ import * as kplus from 'cdk8s-plus-27';
 import type { Construct } from 'constructs';
 import type { ISecret } from 'kubernetes-models/v1/Secret';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
+import { POSTGRES_HA_CLUSTER } from '../lib/profile/workloads.ts';
 import { labels } from './common.ts';
 
 export const SECRET_KEYS = Object.freeze({
@@ -31,12 +32,28 @@ export function referencedSecrets(p: ResolvedProfile): SecretId[] {
 }
 
 /**
+ * Where a secret value is read from. Under CloudNativePG the operator generates the database
+ * owner's password into the `<cluster>-app` Secret (keys username, password, uri, ...), so the
+ * charts read it there and `secrets init` does not create one.
+ * @see https://cloudnative-pg.io/documentation/current/applications/#secrets
+ */
+export function secretSource(p: ResolvedProfile, id: SecretId): { secret: string; key: string; owner: string; createdBy: 'secrets init' | 'CloudNativePG' } {
+  if (id === 'postgresPassword' && p.derived.kubernetes.postgresMode === 'cloudnative-pg') return { secret: `${POSTGRES_HA_CLUSTER}-app`, key: 'password', owner: 'postgres', createdBy: 'CloudNativePG' };
+  return { ...SECRET_KEYS[id], createdBy: 'secrets init' };
+}
+
+/** The secret keys `secrets init` creates for this profile: those the charts read that no operator generates. */
+export function initSecrets(p: ResolvedProfile): SecretId[] {
+  return referencedSecrets(p).filter((id) => secretSource(p, id).createdBy === 'secrets init');
+}
+
+/**
  * An environment value read from a Secret the manifests do not contain. Throws when the profile's
  * Secrets do not include it, so a chart cannot read a key `secrets init` would not create.
  */
 export function secretEnv(scope: Construct, p: ResolvedProfile, id: SecretId): kplus.EnvValue {
   if (!referencedSecrets(p).includes(id)) throw new Error(`secret "${id}" is read by a chart but not listed by referencedSecrets() for profile ${p.name}: add it there so secrets init creates it`);
-  const { secret, key } = SECRET_KEYS[id];
+  const { secret, key } = secretSource(p, id);
   const importId = `secret-${secret}`;
   const imported = (scope.node.tryFindChild(importId) as kplus.ISecret | undefined) ?? kplus.Secret.fromSecretName(scope, importId, secret);
   return kplus.EnvValue.fromSecretValue({ secret: imported, key });
@@ -46,13 +63,13 @@ export type SecretValues = Readonly<Partial<Record<SecretId, string>>>;
 
 /** 32 random bytes per value (base64url: safe in URLs, shell arguments and redis-cli -a). */
 export function generateSecretValues(p: ResolvedProfile): SecretValues {
-  return Object.fromEntries(referencedSecrets(p).map((id) => [id, randomBytes(32).toString('base64url')]));
+  return Object.fromEntries(initSecrets(p).map((id) => [id, randomBytes(32).toString('base64url')]));
 }
 
 /** The Secret objects the charts reference, holding `values`, in the profile namespace. */
 export function secretObjects(p: ResolvedProfile, values: SecretValues): ISecret[] {
   const bySecret = new Map<string, ISecret>();
-  for (const id of referencedSecrets(p)) {
+  for (const id of initSecrets(p)) {
     const { secret, key, owner } = SECRET_KEYS[id];
     const value = values[id];
     if (value === undefined) throw new Error(`no value for secret "${id}" (${secret}/${key})`);

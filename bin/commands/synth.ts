@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { runnersOf } from '../../lib/loadtest/k6.ts';
 import { loadTestScenario } from '../../lib/loadtest/scenario.ts';
-import { clusterPrerequisites, renderPrerequisites } from '../../charts/index.ts';
+import { applyCommands, clusterPrerequisites, renderPrerequisites } from '../../charts/index.ts';
 import { DEFAULT_PROFILE, loadProfile, PLACEHOLDER_API_IMAGE, UserError, type ResolvedProfile } from '../../lib/profile/index.ts';
 import { synthAws } from '../aws.ts';
 import { synthKubernetes } from '../k8s.ts';
@@ -56,6 +56,7 @@ export function registerSynthCommands(program: Command): void {
       const dir = synthKubernetes(profile, opts.out, opts.image, loadTest);
       for (const f of readdirSync(dir).sort()) console.log(`wrote ${join(dir, f)}`);
       for (const line of renderPrerequisites(clusterPrerequisites(profile, opts.image ? { apiImage: opts.image } : {}), profile.kubernetes.namespace)) console.log(line);
+      console.log(['apply, pruning what this synth no longer has (docs/kubernetes-data.md):', ...applyCommands(profile, dir).map((c) => `  ${c}`)].join('\n'));
       if (loadTest) console.log(`load test ${loadTest.name} on ${runnersOf(loadTest)} runner(s): kubectl apply -f ${dir}/ (Prometheus and Grafana change too), then kubectl -n NAMESPACE wait --for=condition=complete job/loadtest --timeout=1h`);
     });
 }

@@ -41,6 +41,8 @@ export const BINARIES = {
   promtool: { debian: 'prometheus', homebrew: 'prometheus' },
   wrk: { debian: 'wrk', homebrew: 'wrk' },
   hey: { debian: 'hey', homebrew: 'hey' },
+  /** The Redis proxy of the Kubernetes target's Sentinel mode, tested against real Redis servers. */
+  haproxy: { debian: 'haproxy', homebrew: 'haproxy', extraDirs: () => ['/usr/sbin', '/usr/local/sbin', '/opt/homebrew/bin'] },
 } as const satisfies Record<string, BinarySpec>;
 
 export type BinaryName = keyof typeof BINARIES;

@@ -69,6 +69,8 @@ const baseline: ProfileInput = {
     multiAz: true,
     backupRetentionDays: 7,
     reservedConnections: 10,
+    // Multi-AZ on Kubernetes too: a CloudNativePG primary and standby in two zones.
+    k8sMode: 'cloudnative-pg',
   },
   redis: {
     engine: 'redis',
@@ -84,6 +86,8 @@ const baseline: ProfileInput = {
     maxmemoryPolicy: 'allkeys-lru',
     persistence: true,
     storageGiB: 20,
+    // Multi-AZ on Kubernetes too: replicas that Sentinel promotes when the primary fails.
+    k8sMode: 'sentinel',
   },
   nginx: {
     // 1.27.3 is the first open-source nginx with `resolve` in upstream server lines.
@@ -142,7 +146,9 @@ const baseline: ProfileInput = {
     // General-purpose x86 nodes, the usual first pick.
     nodeInstanceType: 'm6i.large',
     spareNodes: 1,
-    storageClassName: 'gp3',
+    // The EBS CSI driver provisions the volumes: EKS ships only gp2, unmarked as default since 1.30.
+    storageClassProvisioner: 'ebs.csi.aws.com',
+    storageVolumeType: 'gp3',
     awsNlbAnnotations: true,
   },
   network: { availabilityZones: 2, natGateways: 2, loadBalancer: 'nlb' },
@@ -187,6 +193,7 @@ const optimized: ProfileLayer = {
     // gp3: 3000 IOPS baseline regardless of size, cheaper per GiB on EBS.
     storageType: 'gp3',
     multiAz: false,
+    k8sMode: 'statefulset',
   },
   redis: {
     // Valkey nodes are priced below Redis OSS on ElastiCache and speak the same protocol.
@@ -199,6 +206,7 @@ const optimized: ProfileLayer = {
     k8sMemoryRequestMiB: 1024,
     k8sMemoryLimitMiB: 1024,
     persistence: false,
+    k8sMode: 'single',
   },
   nginx: { cpuMillicores: 250, memoryMiB: 128 },
   monitoring: {
@@ -286,8 +294,8 @@ const productionHa: ProfileLayer = {
       { name: 'weekday-evening', schedule: 'cron(0 20 ? * MON-FRI *)', timeZone: 'America/New_York', replicasMin: 3, replicasMax: 9 },
     ],
   },
-  postgres: { multiAz: true, backupRetentionDays: 14 },
-  redis: { replicas: 2, multiAz: true, persistence: true },
+  postgres: { multiAz: true, backupRetentionDays: 14, k8sMode: 'cloudnative-pg' },
+  redis: { replicas: 2, multiAz: true, persistence: true, k8sMode: 'sentinel' },
   nginx: { replicasMin: 3, replicasMax: 6 },
   network: { availabilityZones: 3, natGateways: 3 },
   kubernetes: { spareNodes: 1 },

@@ -121,6 +121,27 @@ export interface Derived {
   readonly monitoring: {
     readonly logRetentionDays: number;
   };
+  readonly kubernetes: {
+    /** The StorageClass every PVC names; undefined: none, the cluster's default class. */
+    readonly storageClassName: string | undefined;
+    /** The EBS volume type the PVCs get and are priced at. */
+    readonly storageVolumeType: 'gp3' | 'gp2';
+    /** Emit the StorageClass (with kubernetes.storageClassProvisioner). */
+    readonly emitStorageClass: boolean;
+    /** Retain a database's volume when its claim is deleted, unless the profile drops deletion protection. */
+    readonly storageReclaimPolicy: 'Retain' | 'Delete';
+    readonly postgresMode: 'statefulset' | 'cloudnative-pg' | 'external';
+    /** Postgres pods: a CloudNativePG primary plus, with multiAz, one standby (as RDS Multi-AZ). */
+    readonly postgresInstances: number;
+    /** The memory-backed /dev/shm of a Postgres pod (parallel query workers), a quarter of its memory limit, which it counts against. */
+    readonly postgresShmMiB: number;
+    readonly redisMode: 'single' | 'sentinel' | 'external';
+    /**
+     * Redis/Valkey pods: one, or with Sentinel the primary and redis.replicas replicas, at least
+     * three, so that the Sentinels left after losing one pod are still a majority.
+     */
+    readonly redisPods: number;
+  };
   readonly redis: {
     readonly maxmemoryMiB: number;
     /** The ElastiCache parameter group family for the engine and version (undefined: not one apistack deploys). */
@@ -237,6 +258,7 @@ export function derive(p: Profile): Derived {
       deletionProtection: p.postgres.deletionProtection ?? true,
     },
     monitoring: { logRetentionDays: p.monitoring.logRetentionDays ?? 30 },
+    kubernetes: kubernetesStorage(p),
     redis: { maxmemoryMiB: Math.floor((p.redis.k8sMemoryLimitMiB * p.redis.maxmemoryPercent) / 100), parameterFamily: elasticacheParameterFamily(p.redis.engine, p.redis.engineVersion) },
     network: { availabilityZoneNames: zoneNames(p) },
     nginx: {
@@ -257,6 +279,25 @@ export function derive(p: Profile): Derived {
     autoscaling: { minReplicas: p.api.replicasMin, maxReplicas: p.api.replicasMax },
     usage,
     usageAssumed,
+  };
+}
+
+function kubernetesStorage(p: Profile): Derived['kubernetes'] {
+  const k = p.kubernetes;
+  const storageVolumeType = k.storageVolumeType ?? 'gp3';
+  const emitStorageClass = k.storageClassProvisioner !== undefined;
+  const postgresMode = p.postgres.k8sMode ?? 'statefulset';
+  const redisMode = p.redis.k8sMode ?? 'single';
+  return {
+    storageClassName: k.storageClassName ?? (emitStorageClass ? `${k.namespace}-${storageVolumeType}` : undefined),
+    storageVolumeType,
+    emitStorageClass,
+    storageReclaimPolicy: (p.postgres.deletionProtection ?? true) ? 'Retain' : 'Delete',
+    postgresMode,
+    postgresInstances: postgresMode === 'external' ? 0 : postgresMode === 'cloudnative-pg' && p.postgres.multiAz ? 2 : 1,
+    postgresShmMiB: Math.max(64, Math.floor(p.postgres.k8sMemoryLimitMiB / 4)),
+    redisMode,
+    redisPods: redisMode === 'external' ? 0 : redisMode === 'sentinel' ? Math.max(3, 1 + p.redis.replicas) : 1,
   };
 }
 
@@ -532,6 +573,8 @@ export function checkInvariants(p: Profile, d: Derived): InvariantProblem[] {
     }
   }
 
+  kubernetesDataInvariants(p, d, add);
+
   const certificateRegion = p.network.loadBalancerCertificateArn?.match(ACM_CERTIFICATE_ARN)?.[1];
   if (certificateRegion !== undefined && certificateRegion !== p.region) {
     // A load balancer takes certificates from its own region only.
@@ -544,6 +587,25 @@ export function checkInvariants(p: Profile, d: Derived): InvariantProblem[] {
     add('monitoring.slo.latencyThresholdSeconds', `${p.monitoring.slo.latencyThresholdSeconds} s is not below nginx.proxyReadTimeoutSeconds (${nginx.proxyReadTimeoutSeconds} s)`);
   }
   return problems;
+}
+
+/** What the Kubernetes target's data services must be for what the profile claims (checked for target k8s). */
+function kubernetesDataInvariants(p: Profile, d: Derived, add: (path: string, message: string, target?: 'aws' | 'k8s') => void): void {
+  const k = d.kubernetes;
+  if (p.postgres.multiAz && k.postgresMode === 'statefulset') {
+    add('postgres.k8sMode', `postgres.multiAz is true, but "statefulset" runs one Postgres pod on one zonal volume: a node drain or a zone loss stops the database; set "cloudnative-pg" (a primary and a standby in another zone; needs the CloudNativePG operator) or "external" with postgres.k8sExternalHost (RDS Multi-AZ), or set postgres.multiAz to false`, 'k8s');
+  }
+  if (p.redis.multiAz && k.redisMode === 'single') {
+    add('redis.k8sMode', `redis.multiAz is true, but "single" runs one Redis pod: a node drain or a zone loss stops the cache, the rate limits and invalidations; set "sentinel" (replicas with automatic failover) or "external" with redis.k8sExternalHost (ElastiCache Multi-AZ), or set redis.multiAz to false`, 'k8s');
+  }
+  for (const [service, mode] of [['postgres', k.postgresMode], ['redis', k.redisMode]] as const) {
+    const host = p[service].k8sExternalHost;
+    if (mode === 'external' && host === undefined) add(`${service}.k8sExternalHost`, `${service}.k8sMode is "external": name the endpoint the API connects to (from the AWS stack's outputs or the console)`, 'k8s');
+    if (mode !== 'external' && host !== undefined) add(`${service}.k8sExternalHost`, `is set, but ${service}.k8sMode is "${mode}", which runs ${service} in the cluster; set ${service}.k8sMode to "external" or remove the host`, 'k8s');
+  }
+  if (!k.emitStorageClass && p.kubernetes.storageEncrypted !== undefined) {
+    add('kubernetes.storageEncrypted', 'applies only to the StorageClass apistack emits: set kubernetes.storageClassProvisioner, or encrypt the class named in kubernetes.storageClassName', 'k8s');
+  }
 }
 
 function budgetMessage(where: string, capacity: string, p: Profile, d: Derived, b: ConnectionBudget): string {

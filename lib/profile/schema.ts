@@ -9,6 +9,8 @@ import { z } from 'zod';
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().nonnegative();
 const percent = z.number().gt(0).lte(100);
+/** A DNS host name. */
+const HOST = z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, { message: 'must be a host name such as "apistack.abc123.us-east-1.rds.amazonaws.com"' }).max(253);
 
 /** Fargate accepts these vCPU sizes; see https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size */
 export const FARGATE_VCPU = [0.25, 0.5, 1, 2, 4, 8, 16] as const;
@@ -117,6 +119,15 @@ export const postgresSchema = z.strictObject({
   reservedConnections: nonNegativeInt,
   /** AWS: refuse to delete the database (and snapshot it if the stack is destroyed anyway). @default true */
   deletionProtection: z.boolean().optional(),
+  /**
+   * How the Kubernetes target runs Postgres. `statefulset`: one pod on one zonal volume.
+   * `cloudnative-pg`: a CloudNativePG Cluster (the operator must be installed), a primary and, with
+   * multiAz, a standby in another zone that takes over on failure. `external`: a database outside
+   * the cluster (RDS) at k8sExternalHost. @default statefulset
+   */
+  k8sMode: z.enum(['statefulset', 'cloudnative-pg', 'external']).optional(),
+  /** With k8sMode external: the database's host name (an RDS endpoint); the API connects with TLS. */
+  k8sExternalHost: HOST.optional(),
 });
 
 export const redisSchema = z.strictObject({
@@ -143,9 +154,18 @@ export const redisSchema = z.strictObject({
     'volatile-random',
     'volatile-ttl',
   ]),
-  /** Kubernetes: StatefulSet with a PVC when true, Deployment when false. */
+  /** Kubernetes: the Redis pods keep their data on a PVC when true, in an emptyDir (lost with the pod) when false. */
   persistence: z.boolean(),
   storageGiB: positiveInt,
+  /**
+   * How the Kubernetes target runs Redis/Valkey. `single`: one pod. `sentinel`: a primary and
+   * replicas watched by Sentinel, which promotes a replica when the primary fails, behind a proxy
+   * that sends clients to whichever is primary. `external`: a server outside the cluster
+   * (ElastiCache) at k8sExternalHost. @default single
+   */
+  k8sMode: z.enum(['single', 'sentinel', 'external']).optional(),
+  /** With k8sMode external: the server's host name (an ElastiCache endpoint); the API connects with TLS. */
+  k8sExternalHost: HOST.optional(),
 });
 
 /** An IPv4 or IPv6 address or CIDR block, as nginx's `geo` takes it. */
@@ -304,7 +324,23 @@ export const kubernetesSchema = z.strictObject({
   nodeInstanceType: z.string().regex(/^[a-z0-9]+\.[a-z0-9]+$/, { message: 'must look like "m7g.large"' }),
   /** Extra nodes kept beyond what the pods need, so a node can drain or fail. */
   spareNodes: z.number().int().min(0).max(10),
-  storageClassName: z.string().min(1),
+  /**
+   * The StorageClass every PVC names.
+   * @default - with storageClassProvisioner, "<namespace>-<storageVolumeType>" (the class apistack
+   * emits); without it, none: PVCs take the cluster's default StorageClass
+   */
+  storageClassName: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, { message: 'must be a DNS-1123 subdomain such as "apistack-gp3"' }).max(253).optional(),
+  /**
+   * Emit the StorageClass, provisioned by this CSI driver: ebs.csi.aws.com is the EBS CSI driver
+   * (an EKS add-on). Other clusters name their own class in storageClassName instead.
+   * @see https://kubernetes.io/docs/concepts/storage/storage-classes/#aws-ebs
+   * @default - none emitted: the class named (or the cluster default) must exist
+   */
+  storageClassProvisioner: z.enum(['ebs.csi.aws.com']).optional(),
+  /** EBS volume type: the emitted class's `type` parameter, and what the cost model prices every PVC at. @default gp3 */
+  storageVolumeType: z.enum(['gp3', 'gp2']).optional(),
+  /** Encrypt the volumes of the emitted class (EBS encryption with the account's default key). @default true */
+  storageEncrypted: z.boolean().optional(),
   /** Annotate the nginx LoadBalancer Service for an AWS NLB. */
   awsNlbAnnotations: z.boolean(),
 });

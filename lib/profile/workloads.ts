@@ -17,6 +17,7 @@ export const PORTS = Object.freeze({
   postgresExporter: 9187,
   redis: 6379,
   redisExporter: 9121,
+  redisSentinel: 26379,
   prometheus: 9090,
   grafana: 3000,
 });
@@ -46,6 +47,8 @@ export const CONTAINER_IMAGES = Object.freeze({
   grafana: 'grafana/grafana:11.2.0',
   /** AWS Distro for OpenTelemetry collector: scrapes the API's metrics port into Amazon Managed Prometheus. */
   otelCollector: 'public.ecr.aws/aws-observability/aws-otel-collector:v0.43.3',
+  /** With Redis Sentinel on Kubernetes: the proxy that sends clients to the current primary. */
+  haproxy: 'haproxy:3.0.5-alpine',
   /** The load-test runners and their setup (`k6 run -o experimental-prometheus-rw`). */
   k6: 'grafana/k6:1.7.1',
 });
@@ -55,6 +58,17 @@ export const EXPORTER_RESOURCES = Object.freeze({
   nginxExporter: { cpuRequestMillicores: 20, memoryRequestMiB: 32, cpuLimitMillicores: 100, memoryLimitMiB: 64 },
   postgresExporter: { cpuRequestMillicores: 50, memoryRequestMiB: 64, cpuLimitMillicores: 200, memoryLimitMiB: 128 },
   redisExporter: { cpuRequestMillicores: 25, memoryRequestMiB: 32, cpuLimitMillicores: 100, memoryLimitMiB: 64 },
+});
+
+/**
+ * Redis Sentinel on Kubernetes: a Sentinel beside each Redis, and a proxy (two pods, in two zones)
+ * that health-checks every Redis for `role:master` and forwards clients only to it. Fixed sizes:
+ * neither does work that grows with traffic beyond forwarding bytes.
+ */
+export const REDIS_HA_RESOURCES = Object.freeze({
+  sentinel: { name: 'sentinel', cpuRequestMillicores: 25, memoryRequestMiB: 32, cpuLimitMillicores: 100, memoryLimitMiB: 64 },
+  proxy: { name: 'haproxy', cpuRequestMillicores: 100, memoryRequestMiB: 64, cpuLimitMillicores: 500, memoryLimitMiB: 128 },
+  proxyReplicas: 2,
 });
 
 /**
@@ -89,7 +103,8 @@ export type WorkloadGroup = 'Application Servers' | 'Load Balancer' | 'Database'
 export interface Workload {
   readonly name: string;
   readonly group: WorkloadGroup;
-  readonly kind: 'Deployment' | 'StatefulSet';
+  /** Cluster: a CloudNativePG Cluster, whose operator runs the pods. */
+  readonly kind: 'Deployment' | 'StatefulSet' | 'Cluster';
   readonly replicasMin: number;
   readonly replicasMax: number;
   readonly containers: readonly ContainerResources[];
@@ -103,6 +118,11 @@ export function podRequests(w: Workload): { cpuMillicores: number; memoryMiB: nu
     memoryMiB: w.containers.reduce((s, c) => s + c.memoryRequestMiB, 0),
   };
 }
+
+/** The CloudNativePG Cluster's name: not `postgres`, so a name keeps one kind whichever way Postgres runs. */
+export const POSTGRES_HA_CLUSTER = 'postgres-ha';
+/** The Deployment in front of Redis Sentinel that the `redis` Service then selects. */
+export const REDIS_PROXY = 'redis-proxy';
 
 /** Every long-running workload of the Kubernetes target, sized from the profile. */
 export function kubernetesWorkloads(p: ResolvedProfile): Workload[] {
@@ -128,30 +148,29 @@ export function kubernetesWorkloads(p: ResolvedProfile): Workload[] {
         { name: 'nginx-exporter', ...EXPORTER_RESOURCES.nginxExporter },
       ],
     },
-    {
-      name: 'postgres',
-      group: 'Database',
-      kind: 'StatefulSet',
-      replicasMin: 1,
-      replicasMax: 1,
-      containers: [
-        {
-          name: 'postgres',
-          cpuRequestMillicores: p.postgres.k8sCpuRequestMillicores,
-          memoryRequestMiB: p.postgres.k8sMemoryRequestMiB,
-          cpuLimitMillicores: p.postgres.k8sCpuLimitMillicores,
-          memoryLimitMiB: p.postgres.k8sMemoryLimitMiB,
-        },
-        { name: 'postgres-exporter', ...EXPORTER_RESOURCES.postgresExporter },
-      ],
-      volumeGiB: p.postgres.storageGiB,
-    },
-    {
+  ];
+  const k = p.derived.kubernetes;
+  const postgresContainer: ContainerResources = {
+    name: 'postgres',
+    cpuRequestMillicores: p.postgres.k8sCpuRequestMillicores,
+    memoryRequestMiB: p.postgres.k8sMemoryRequestMiB,
+    cpuLimitMillicores: p.postgres.k8sCpuLimitMillicores,
+    memoryLimitMiB: p.postgres.k8sMemoryLimitMiB,
+  };
+  if (k.postgresMode === 'statefulset') {
+    workloads.push({ name: 'postgres', group: 'Database', kind: 'StatefulSet', replicasMin: 1, replicasMax: 1, containers: [postgresContainer, { name: 'postgres-exporter', ...EXPORTER_RESOURCES.postgresExporter }], volumeGiB: p.postgres.storageGiB });
+  } else if (k.postgresMode === 'cloudnative-pg') {
+    // CloudNativePG's instance manager runs inside the postgres container and exports the metrics itself.
+    workloads.push({ name: POSTGRES_HA_CLUSTER, group: 'Database', kind: 'Cluster', replicasMin: k.postgresInstances, replicasMax: k.postgresInstances, containers: [postgresContainer], volumeGiB: p.postgres.storageGiB });
+  }
+  if (k.redisMode !== 'external') {
+    const sentinel = k.redisMode === 'sentinel';
+    workloads.push({
       name: 'redis',
       group: 'Cache',
-      kind: p.redis.persistence ? 'StatefulSet' : 'Deployment',
-      replicasMin: 1,
-      replicasMax: 1,
+      kind: 'StatefulSet',
+      replicasMin: k.redisPods,
+      replicasMax: k.redisPods,
       containers: [
         {
           name: 'redis',
@@ -161,11 +180,15 @@ export function kubernetesWorkloads(p: ResolvedProfile): Workload[] {
           cpuLimitMillicores: Math.max(p.redis.k8sCpuRequestMillicores, 1000),
           memoryLimitMiB: p.redis.k8sMemoryLimitMiB,
         },
+        ...(sentinel ? [REDIS_HA_RESOURCES.sentinel] : []),
         { name: 'redis-exporter', ...EXPORTER_RESOURCES.redisExporter },
       ],
       ...(p.redis.persistence ? { volumeGiB: p.redis.storageGiB } : {}),
-    },
-  ];
+    });
+    if (sentinel) {
+      workloads.push({ name: REDIS_PROXY, group: 'Cache', kind: 'Deployment', replicasMin: REDIS_HA_RESOURCES.proxyReplicas, replicasMax: REDIS_HA_RESOURCES.proxyReplicas, containers: [REDIS_HA_RESOURCES.proxy] });
+    }
+  }
   // With the Prometheus Operator the cluster's own Prometheus scrapes us; we run none.
   if (!p.monitoring.prometheusOperator) {
     const m = p.monitoring;

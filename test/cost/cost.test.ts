@@ -216,19 +216,24 @@ describe('Kubernetes golden breakdowns', () => {
     const memRate = (node * (1 - w)) / (8 * 1024);
     const pod = (m: number, mib: number) => Math.round((m * cpuRate + mib * memRate) * 1e6) / 1e6;
     const label = 'on m6i.large';
-    // Allocatable 1930m / 7518 MiB. FFD: postgres (1550m) n1, redis (1025m) n2, ten API pods (1000m) one node each (n3-n12),
-    // nginx (520m) n2 and n3, prometheus (500m) n4, grafana (250m) n1: 12 nodes + 1 spare.
-    const allocated = 10 * H * pod(1000, 2048) + 2 * H * pod(520, 288) + H * pod(1550, 6208) + H * pod(1025, 6176) + H * pod(500, 2048) + H * pod(250, 512);
-    const idle = cents((13 * H * node - allocated) / node);
+    // Multi-AZ data on Kubernetes: a CloudNativePG primary and standby, three Redis pods with Sentinel, two proxies.
+    // Allocatable 1930m / 7518 MiB. FFD: postgres-ha (1500m) n1 and n2, redis (1050m) n3-n5, ten API pods (1000m) one node
+    // each (n6-n15), nginx (520m) n3 and n4, prometheus (500m) n6, grafana (250m) n1, redis-proxy (100m) n1 and n2: 15 nodes + 1 spare.
+    const allocated = 10 * H * pod(1000, 2048) + 2 * H * pod(520, 288) + 2 * H * pod(1500, 6144) + 3 * H * pod(1050, 6208) + 2 * H * pod(100, 64) + H * pod(500, 2048) + H * pod(250, 512);
+    const idle = cents((16 * H * node - allocated) / node);
     expectLines(b, [
       ['Application Servers', `api pods (10 × 1000m CPU, 2048 MiB requested ${label})`, 10 * H, 10 * H * pod(1000, 2048)],
       ['Load Balancer', `nginx pods (2 × 520m CPU, 288 MiB requested ${label})`, 2 * H, 2 * H * pod(520, 288)],
       ['Load Balancer', 'Network Load Balancer (1 LoadBalancer Service)', H, H * 0.0225],
       ['Load Balancer', 'NLB capacity units (1 NLCU-hour per GB processed)', 500, 500 * 0.006, true],
-      ['Database', `postgres pods (1 × 1550m CPU, 6208 MiB requested ${label})`, H, H * pod(1550, 6208)],
-      ['Cache', `redis pods (1 × 1025m CPU, 6176 MiB requested ${label})`, H, H * pod(1025, 6176)],
-      ['Storage', 'PVC postgres-0 (gp3)', 200, 200 * 0.08],
+      ['Database', `postgres-ha pods (2 × 1500m CPU, 6144 MiB requested ${label})`, 2 * H, 2 * H * pod(1500, 6144)],
+      ['Cache', `redis pods (3 × 1050m CPU, 6208 MiB requested ${label})`, 3 * H, 3 * H * pod(1050, 6208)],
+      ['Cache', `redis-proxy pods (2 × 100m CPU, 64 MiB requested ${label})`, 2 * H, 2 * H * pod(100, 64)],
+      ['Storage', 'PVC postgres-ha-0 (gp3)', 200, 200 * 0.08],
+      ['Storage', 'PVC postgres-ha-1 (gp3)', 200, 200 * 0.08],
       ['Storage', 'PVC redis-0 (gp3)', 20, 20 * 0.08],
+      ['Storage', 'PVC redis-1 (gp3)', 20, 20 * 0.08],
+      ['Storage', 'PVC redis-2 (gp3)', 20, 20 * 0.08],
       ['Storage', 'PVC prometheus-0 (gp3)', 50, 50 * 0.08],
       ['Monitoring', `prometheus pods (1 × 500m CPU, 2048 MiB requested ${label})`, H, H * pod(500, 2048)],
       ['Monitoring', `grafana pods (1 × 250m CPU, 512 MiB requested ${label})`, H, H * pod(250, 512)],
@@ -239,7 +244,7 @@ describe('Kubernetes golden breakdowns', () => {
       ipv4(2, 2),
       ['Network', 'Data transfer out to the internet', 500, 500 * 0.09, true],
       ['Control Plane', 'EKS control plane', H, H * 0.1],
-      ['Idle Capacity', 'unrequested capacity of 13 m6i.large nodes (1 spare)', idle, idle * node],
+      ['Idle Capacity', 'unrequested capacity of 16 m6i.large nodes (1 spare)', idle, idle * node],
     ]);
   });
 
@@ -247,8 +252,8 @@ describe('Kubernetes golden breakdowns', () => {
     const idle = (name: string) => priceProfile(loadProfile(name), 'k8s', catalog).components.find((c) => c.name === 'Idle Capacity')!.lines[0]!.name;
     // optimized: 3 API pods of 2 vCPU each need 3 m7g.xlarge (3920m allocatable), plus 1 spare.
     expect(idle('optimized')).toMatch(/^unrequested capacity of 4 m7g\.xlarge nodes \(1 spare/);
-    // baseline: 10 API pods of 1 vCPU on m6i.large (1930m): one each, postgres and redis need their own, plus 1 spare.
-    expect(idle('baseline')).toMatch(/^unrequested capacity of 13 m6i\.large nodes \(1 spare\)/);
+    // baseline: 10 API pods of 1 vCPU on m6i.large (1930m): one each, two postgres and three redis pods their own, plus 1 spare.
+    expect(idle('baseline')).toMatch(/^unrequested capacity of 16 m6i\.large nodes \(1 spare\)/);
   });
 
   it('node cost is fully accounted for: allocated + idle = nodes × price', () => {

@@ -8,6 +8,7 @@ import { parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateSecretValues, kubernetesApp } from '../../charts/index.ts';
 import { Catalog, priceKubernetes, priceKubernetesProfile, type KubernetesCostInputs } from '../../lib/cost/index.ts';
+import { storageClassVolumeType } from '../../lib/cost/readers/kubernetes.ts';
 import { kubernetesWorkloads, loadProfile, resolveProfileLayer, type ResolvedProfile } from '../../lib/profile/index.ts';
 import { versionAtLeast } from '../../nginx/index.ts';
 import { tempDir } from '../helpers/servers.ts';
@@ -62,7 +63,7 @@ describe('Kubernetes target', () => {
   });
 
   it('every object but the Namespace lives in the profile namespace', () => {
-    for (const o of opt.objects.filter((x) => x.kind !== 'Namespace')) expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBe('apistack');
+    for (const o of opt.objects.filter((x) => !['Namespace', 'StorageClass'].includes(x.kind))) expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBe('apistack');
     expect(find(opt.objects, 'Namespace', 'apistack').metadata.labels!['pod-security.kubernetes.io/enforce']).toBe('restricted');
   });
 
@@ -276,13 +277,23 @@ describe('Kubernetes target', () => {
         requests: { cpu: `${p.api.vcpuPerReplica * 1000}m`, memory: `${p.api.memoryMiBPerReplica}Mi` },
         limits: { cpu: `${p.api.vcpuPerReplica * 1000}m`, memory: `${p.api.memoryMiBPerReplica}Mi` },
       });
-      const pg = find(s.objects, 'StatefulSet', 'postgres');
-      expect(pg.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe(`${p.postgres.storageGiB}Gi`);
-      expect(pg.spec.template.spec.containers[0].args).toEqual(['-c', `max_connections=${p.derived.postgres.maxConnectionsKubernetes}`]);
-      expect(pg.spec.template.spec.containers[0].resources.limits.memory).toBe(`${p.postgres.k8sMemoryLimitMiB}Mi`);
+      if (p.derived.kubernetes.postgresMode === 'statefulset') {
+        const pg = find(s.objects, 'StatefulSet', 'postgres');
+        expect(pg.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe(`${p.postgres.storageGiB}Gi`);
+        expect(pg.spec.template.spec.containers[0].args).toEqual(['-c', `max_connections=${p.derived.postgres.maxConnectionsKubernetes}`]);
+        expect(pg.spec.template.spec.containers[0].resources.limits.memory).toBe(`${p.postgres.k8sMemoryLimitMiB}Mi`);
+      } else {
+        // Multi-AZ (baseline): a CloudNativePG Cluster sized the same way.
+        const pg = find(s.objects, 'Cluster', 'postgres-ha');
+        expect(pg.spec.storage.size).toBe(`${p.postgres.storageGiB}Gi`);
+        expect(pg.spec.postgresql.parameters.max_connections).toBe(String(p.derived.postgres.maxConnectionsKubernetes));
+        expect(pg.spec.resources.limits.memory).toBe(`${p.postgres.k8sMemoryLimitMiB}Mi`);
+      }
       expect(find(s.objects, 'ConfigMap', 'api-config').data!.WEB_CONCURRENCY).toBe(String(p.derived.api.workersPerReplica));
-      // Redis: StatefulSet when persistent (baseline), Deployment when not (optimized).
-      expect(s.objects.find((o) => o.metadata.name === 'redis' && ['StatefulSet', 'Deployment'].includes(o.kind))!.kind).toBe(p.redis.persistence ? 'StatefulSet' : 'Deployment');
+      // Redis: a StatefulSet either way (one kind per name across profiles), with a claim only when persistent.
+      const redis = s.objects.find((o) => o.metadata.name === 'redis' && ['StatefulSet', 'Deployment'].includes(o.kind))!;
+      expect(redis.kind).toBe('StatefulSet');
+      expect(Boolean(redis.spec.volumeClaimTemplates)).toBe(p.redis.persistence);
     }
   });
 
@@ -304,13 +315,28 @@ describe('Kubernetes target', () => {
       const groups = Object.fromEntries(kubernetesWorkloads(p).map((w) => [w.name, w.group]));
       const pods: KubernetesCostInputs['pods'][number][] = [];
       const volumes: KubernetesCostInputs['volumes'][number][] = [];
-      for (const o of workloadsOf(s.objects).filter((x) => x.kind !== 'Job')) {
+      // A CloudNativePG Cluster runs `instances` pods of one postgres container, each with a claim of `storage`.
+      const clusters = byKind(s.objects, 'Cluster').map((c) => ({
+        ...c,
+        spec: {
+          replicas: c.spec.instances,
+          template: { spec: { containers: [{ resources: c.spec.resources }] } },
+          volumeClaimTemplates: [{ spec: { storageClassName: c.spec.storage.storageClass, resources: { requests: { storage: c.spec.storage.size } } } }],
+        },
+      }));
+      const order = kubernetesWorkloads(p).map((w) => w.name);
+      const running = [...workloadsOf(s.objects).filter((x) => x.kind !== 'Job'), ...clusters].sort((a, b) => order.indexOf(a.metadata.name) - order.indexOf(b.metadata.name));
+      for (const o of running) {
         const name = o.metadata.name;
         const replicas = name === 'api' ? hpa.spec.maxReplicas : (o.spec.replicas ?? find(s.objects, 'HorizontalPodAutoscaler', name)?.spec.minReplicas);
         const containers = podSpecOf(o).containers;
         for (let i = 0; i < replicas; i++) {
           pods.push({ workload: name, group: groups[name]!, cpuMillicores: containers.reduce((t: number, c: any) => t + cpu(c.resources.requests.cpu), 0), memoryMiB: containers.reduce((t: number, c: any) => t + mem(c.resources.requests.memory), 0) });
-          for (const v of o.spec.volumeClaimTemplates ?? []) volumes.push({ name: `${name}-${i}`, sizeGiB: Number(v.spec.resources.requests.storage.replace('Gi', '')), storageClassName: v.spec.storageClassName });
+          for (const v of o.spec.volumeClaimTemplates ?? []) {
+            // Priced at the EBS type of the StorageClass the claim names, as the manifests create it.
+            const storageClass = s.objects.find((x) => x.kind === 'StorageClass' && x.metadata.name === v.spec.storageClassName) as any;
+            volumes.push({ name: `${name}-${i}`, sizeGiB: Number(v.spec.resources.requests.storage.replace('Gi', '')), storageClassName: v.spec.storageClassName, volumeType: storageClassVolumeType(storageClass?.parameters, v.spec.storageClassName) });
+          }
         }
       }
       const inputs: KubernetesCostInputs = { profile: p.name, region: p.region, nodeInstanceType: p.kubernetes.nodeInstanceType, spareNodes: p.kubernetes.spareNodes, pods, volumes, loadBalancerServices: byKind(s.objects, 'Service').filter((x) => x.spec.type === 'LoadBalancer').length, apiReplicas: hpa.spec.maxReplicas };

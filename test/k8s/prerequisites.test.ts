@@ -30,7 +30,7 @@ describe('apistack synth --target k8s: the image and the cluster prerequisites',
     const lines = r.stdout.split('\n');
     const first = lines.findIndex((l) => l.startsWith('the cluster must already run'));
     expect(first).toBeGreaterThan(lines.findLastIndex((l) => l.startsWith('wrote ')));
-    for (const needle of ['registry.example.com/apistack-api:1.0.0', 'kubernetes.io/arch=arm64', 'AWS Load Balancer Controller', 'StorageClass "gp3"', 'EBS CSI driver', 'metrics-server', 'enableNetworkPolicy=true']) expect(r.stdout, needle).toContain(needle);
+    for (const needle of ['registry.example.com/apistack-api:1.0.0', 'kubernetes.io/arch=arm64', 'AWS Load Balancer Controller', 'StorageClass apistack-gp3', 'EBS CSI driver', 'metrics-server', 'enableNetworkPolicy=true']) expect(r.stdout, needle).toContain(needle);
 
     const file = join(out, 'own-image.yaml');
     writeFileSync(file, 'extends: optimized\nname: own-image\napi:\n  imageRepository: registry.example.com/apistack-api\n  imageTag: 2.0.0\n');
@@ -42,6 +42,8 @@ describe('apistack synth --target k8s: the image and the cluster prerequisites',
   it('follows the profile: architecture, load balancer, operator', () => {
     expect(clusterPrerequisites(loadProfile('baseline')).find((x) => x.name === 'node-architecture')!.requirement).toContain('kubernetes.io/arch=amd64');
     expect(names(loadProfile('optimized'))).toEqual(['api-image', 'node-architecture', 'load-balancer-controller', 'storage-class', 'metrics-server', 'network-policy']);
+    // Multi-AZ data on Kubernetes needs the CloudNativePG operator.
+    expect(names(loadProfile('production-ha'))).toContain('cloudnative-pg');
     const plainLb = resolveProfileLayer({ extends: 'optimized', kubernetes: { awsNlbAnnotations: false } });
     expect(names(plainLb)).toContain('load-balancer');
     expect(names(plainLb)).not.toContain('load-balancer-controller');

@@ -8,7 +8,7 @@ import { problemsOf } from '../helpers/profile.ts';
 
 describe('profiles the cost model refuses', () => {
   it('one availability zone with Multi-AZ Postgres or Redis', () => {
-    const layer = { network: { availabilityZones: 1, natGateways: 1 }, postgres: { multiAz: true }, redis: { multiAz: true, replicas: 1 } };
+    const layer = { network: { availabilityZones: 1, natGateways: 1 }, postgres: { multiAz: true, k8sMode: 'cloudnative-pg' }, redis: { multiAz: true, replicas: 1, k8sMode: 'sentinel' } } as const;
     expect(problemsOf(layer)).toEqual([
       'network.availabilityZones: 1 availability zone cannot hold Multi-AZ Postgres (postgres.multiAz: true puts the standby in a second zone); set network.availabilityZones to 2 or more, or postgres.multiAz to false',
       'network.availabilityZones: 1 availability zone cannot hold Multi-AZ Redis (redis.multiAz: true puts a replica in a second zone); set network.availabilityZones to 2 or more, or redis.multiAz to false',

@@ -264,7 +264,7 @@ describe('profile files', () => {
 
   it('lists the allowed fields when an unknown one looks like no known field', () => {
     expect(problemsOf({ redis: { flavour: 'x' } as never })).toEqual([
-      'redis.flavour: unknown field; allowed here: engine, engineVersion, nodeType, replicas, multiAz, k8sCpuRequestMillicores, k8sMemoryRequestMiB, k8sMemoryLimitMiB, maxmemoryPercent, maxmemoryPolicy, persistence, storageGiB',
+      'redis.flavour: unknown field; allowed here: engine, engineVersion, nodeType, replicas, multiAz, k8sCpuRequestMillicores, k8sMemoryRequestMiB, k8sMemoryLimitMiB, maxmemoryPercent, maxmemoryPolicy, persistence, storageGiB, k8sMode, k8sExternalHost',
     ]);
   });
 

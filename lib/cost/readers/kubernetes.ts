@@ -26,7 +26,13 @@ export interface PodInput {
 export interface VolumeInput {
   readonly name: string;
   readonly sizeGiB: number;
-  readonly storageClassName: string;
+  /** The class the claim names; undefined: the cluster's default. */
+  readonly storageClassName: string | undefined;
+  /**
+   * The EBS type it is priced at: the `type` parameter of the StorageClass when the manifests
+   * carry it, else the profile's kubernetes.storageVolumeType (a class the cluster already has).
+   */
+  readonly volumeType: 'gp3' | 'gp2';
 }
 
 /** What runs on the cluster, as plain data: from a profile, or read from synthesized manifests. */
@@ -88,7 +94,7 @@ export function kubernetesInputsFromProfile(p: ResolvedProfile, replicas?: Repli
     const req = podRequests(w);
     for (let i = 0; i < count; i++) {
       pods.push({ workload: w.name, group: w.group, cpuMillicores: req.cpuMillicores, memoryMiB: req.memoryMiB });
-      if (w.volumeGiB !== undefined) volumes.push({ name: `${w.name}-${i}`, sizeGiB: w.volumeGiB, storageClassName: p.kubernetes.storageClassName });
+      if (w.volumeGiB !== undefined) volumes.push({ name: `${w.name}-${i}`, sizeGiB: w.volumeGiB, storageClassName: p.derived.kubernetes.storageClassName, volumeType: p.derived.kubernetes.storageVolumeType });
     }
   }
   return {
@@ -103,10 +109,11 @@ export function kubernetesInputsFromProfile(p: ResolvedProfile, replicas?: Repli
   };
 }
 
-function volumePriceItem(storageClassName: string): string {
-  if (/gp3/.test(storageClassName)) return 'ebs.gp3';
-  if (/gp2/.test(storageClassName)) return 'ebs.gp2';
-  throw new UserError(`storage class "${storageClassName}" has no price: name it gp3 or gp2 (EBS), or add an ebs.<class> price with --prices`);
+/** The EBS type a StorageClass provisions: its `type` parameter (the EBS CSI driver's default is gp3). */
+export function storageClassVolumeType(parameters: Readonly<Record<string, string>> | undefined, className: string): 'gp3' | 'gp2' {
+  const type = parameters?.type ?? 'gp3';
+  if (type === 'gp3' || type === 'gp2') return type;
+  throw new UserError(`StorageClass ${className} provisions EBS ${type} volumes, which have no price here; use gp3 or gp2 (kubernetes.storageVolumeType)`);
 }
 
 export function priceKubernetes(inputs: KubernetesCostInputs, p: ResolvedProfile, catalog: Catalog, opts: { hoursPerMonth: number }): Breakdown {
@@ -154,13 +161,18 @@ export function priceKubernetes(inputs: KubernetesCostInputs, p: ResolvedProfile
     ...nodePrice,
   });
   b.hourly('Control Plane', 'EKS control plane', 'eks.cluster', 1);
-  for (const v of inputs.volumes) b.usage('Storage', `PVC ${v.name} (${v.storageClassName})`, volumePriceItem(v.storageClassName), v.sizeGiB);
+  for (const v of inputs.volumes) b.usage('Storage', `PVC ${v.name} (${v.volumeType})`, `ebs.${v.volumeType}`, v.sizeGiB);
   if (inputs.loadBalancerServices > 0) {
     b.hourly('Load Balancer', `Network Load Balancer (${inputs.loadBalancerServices} LoadBalancer Service)`, 'nlb.hour', inputs.loadBalancerServices);
     b.usage('Load Balancer', 'NLB capacity units (1 NLCU-hour per GB processed)', 'nlb.nlcu', p.derived.usage.dataTransferOutGBPerMonth, opt(assumptionFor(p, 'dataTransferOutGBPerMonth')));
   }
   addNetworkAndLogs(p, b, 'Monitoring', p.network.natGateways, inputs.loadBalancerServices * p.network.availabilityZones);
   b.notIncluded(`the nodes' root volumes (EBS, 20 GiB gp3 each in an EKS managed node group by default) and snapshots of the PVCs`);
+  const k = p.derived.kubernetes;
+  if (k.postgresMode === 'cloudnative-pg') b.notIncluded('the CloudNativePG operator (one small pod in cnpg-system, shared by every Cluster on the nodes)');
+  // An endpoint outside the cluster runs no pod here: its own bill is the AWS target's RDS or ElastiCache line.
+  if (k.postgresMode === 'external') b.notIncluded(`the external Postgres at ${p.postgres.k8sExternalHost} (price it with --target aws: RDS ${p.postgres.instanceClass}${p.postgres.multiAz ? ' Multi-AZ' : ''})`);
+  if (k.redisMode === 'external') b.notIncluded(`the external Redis at ${p.redis.k8sExternalHost} (price it with --target aws: ElastiCache ${p.redis.nodeType})`);
   return b.build({ profile: inputs.profile, target: 'k8s', apiReplicas: inputs.apiReplicas });
 }
 
