@@ -24,9 +24,9 @@ export const LOADTEST_FIXTURES_SECRET = 'loadtest-fixtures';
 export const LOADTEST_SCRIPTS = 'loadtest-scripts';
 const SCRIPTS_DIR = '/scripts';
 
-/** The base URL the runners load: nginx's Service, by full DNS name. */
+/** The base URL the runners load: nginx's Service, by full DNS name (the plain-HTTP one when the public Service sends PROXY protocol). */
 export function loadTestTargetUrl(p: ResolvedProfile): string {
-  return `http://nginx.${p.kubernetes.namespace}.svc.${p.kubernetes.clusterDomain}`;
+  return `http://${p.kubernetes.awsNlbAnnotations ? 'nginx-internal' : 'nginx'}.${p.kubernetes.namespace}.svc.${p.kubernetes.clusterDomain}`;
 }
 
 /** Prometheus's remote-write receiver (self-hosted only: the chart enables it with --web.enable-remote-write-receiver). */

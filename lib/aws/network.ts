@@ -6,6 +6,9 @@ import { Construct } from 'constructs';
 import { AWS_INTERFACE_ENDPOINTS, type ResolvedProfile } from '../profile/index.ts';
 import { acknowledge, retention } from './common.ts';
 
+/** The VPC's address range: the NLB's nodes, and every task, have addresses in it. */
+export const VPC_CIDR = '10.0.0.0/16';
+
 export class Network extends Construct {
   readonly vpc: ec2.Vpc;
   /** Where tasks run: private, with a route out through the NAT gateways. */
@@ -16,7 +19,7 @@ export class Network extends Construct {
     super(scope, id);
     const p = props.profile;
     this.vpc = new ec2.Vpc(this, 'Vpc', {
-      ipAddresses: ec2.IpAddresses.cidr('10.0.0.0/16'),
+      ipAddresses: ec2.IpAddresses.cidr(VPC_CIDR),
       availabilityZones: props.availabilityZones,
       natGateways: p.network.natGateways,
       subnetConfiguration: [

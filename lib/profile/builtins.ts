@@ -79,8 +79,9 @@ const baseline: ProfileInput = {
     storageGiB: 20,
   },
   nginx: {
-    // 1.27.3 is the first open-source nginx with `resolve` in upstream server lines.
-    imageTag: '1.27.3-alpine',
+    // 1.27.3 is the first open-source nginx with `resolve` in upstream server lines; the stable
+    // 1.30 line is what the tests run (.ci/install-nginx.sh), and nginx/Dockerfile pins the same.
+    imageTag: '1.30.6-alpine',
     replicasMin: 2,
     replicasMax: 2,
     cpuMillicores: 500,
