@@ -59,11 +59,15 @@ function must(text: string, from: string | RegExp, to: string): string {
  * A rendered Kubernetes or AWS config, runnable on loopback: listen ports → 127.0.0.1 ports,
  * /tmp → `tempDir`, the logs → files in `logDir`, the resolver → the stub DNS.
  */
-export function onLoopback(conf: string, opts: { tempDir: string; logDir: string; ports: LoopbackPorts; container: { listen: number; status: number; internal?: number }; resolver: string }): string {
+export function onLoopback(
+  conf: string,
+  opts: { tempDir: string; logDir: string; ports: LoopbackPorts; container: { listen: number; status: number; internal?: number }; resolver: string; upstreamPort?: { from: number; to: number } },
+): string {
   let text = conf;
+  if (opts.upstreamPort) text = must(text, `:${opts.upstreamPort.from} resolve `, `:${opts.upstreamPort.to} resolve `);
   text = must(text, new RegExp(`listen ${opts.container.listen}( proxy_protocol)?;`), `listen 127.0.0.1:${opts.ports.listen}$1;`);
   text = must(text, `listen ${opts.container.status};`, `listen 127.0.0.1:${opts.ports.status};`);
-  if (opts.container.internal !== undefined && opts.ports.internal !== undefined) text = must(text, `listen ${opts.container.internal};`, `listen 127.0.0.1:${opts.ports.internal};`);
+  if (opts.container.internal !== undefined && opts.ports.internal !== undefined && text.includes(`listen ${opts.container.internal};`)) text = must(text, `listen ${opts.container.internal};`, `listen 127.0.0.1:${opts.ports.internal};`);
   text = must(text, /(\s)\/tmp\//, `$1${opts.tempDir}/`);
   text = must(text, '/dev/stderr', join(opts.logDir, 'error.log'));
   if (text.includes('/dev/stdout')) text = must(text, '/dev/stdout', join(opts.logDir, 'access.log'));
