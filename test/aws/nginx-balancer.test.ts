@@ -7,7 +7,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { awsApp } from '../../lib/aws/index.ts';
 import { cidrContains } from '../../lib/aws/balancer.ts';
-import { loadProfile, PORTS } from '../../lib/profile/index.ts';
+import { loadProfile, PORTS, SERVICE_DNS_TTL_SECONDS, TIMEOUT_MARGIN_SECONDS } from '../../lib/profile/index.ts';
 import { CONTAINER_TEMP_DIR, NGINX_HEALTH_PATH, volumeInitCommand } from '../../nginx/index.ts';
 import { tempDir } from '../helpers/servers.ts';
 
@@ -82,5 +82,22 @@ describe('client addresses through the NLB', () => {
     expect(cidrContains('10.0.0.0/16', '10.0.0.0/8')).toBe(false);
     expect(cidrContains('172.16.0.0/12', '10.0.0.0/16')).toBe(false);
     expect(cidrContains('fc00::/7', '10.0.0.0/16')).toBe(false);
+  });
+});
+
+describe('draining an API task on deploys', () => {
+  it.each(['baseline', 'optimized', 'production-ha'])('%s: the task keeps serving until nginx cannot hold its Cloud Map address, then drains, inside its stop timeout', (name) => {
+    const p = loadProfile(name);
+    const r = resourcesOf(name);
+    const task = Object.values(r).find((x) => x.Type === 'AWS::ECS::TaskDefinition' && (x.Properties.ContainerDefinitions as { Name: string }[]).some((c) => c.Name === 'api'))!;
+    const api = (task.Properties.ContainerDefinitions as { Name: string; Environment: { Name: string; Value: string }[]; StopTimeout: number }[]).find((c) => c.Name === 'api')!;
+    const delay = Number(api.Environment.find((e) => e.Name === 'SHUTDOWN_DELAY')!.Value);
+    const ttls = Object.values(r)
+      .filter((x) => x.Type === 'AWS::ServiceDiscovery::Service')
+      .map((x) => (x.Properties.DnsConfig as { DnsRecords: { TTL: number }[] }).DnsRecords[0]!.TTL);
+    expect(new Set(ttls)).toEqual(new Set([SERVICE_DNS_TTL_SECONDS]));
+    // The record's TTL in the VPC resolver's cache, then nginx's own re-resolve interval, then a margin.
+    expect(delay).toBe(Math.max(p.api.preStopDelaySeconds, 2 * SERVICE_DNS_TTL_SECONDS + TIMEOUT_MARGIN_SECONDS));
+    expect(api.StopTimeout).toBeGreaterThan(delay + p.api.gracefulTimeoutSeconds);
   });
 });

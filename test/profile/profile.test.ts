@@ -98,7 +98,8 @@ describe('derived values', () => {
     expect(p.api.keepAliveTimeoutSeconds).toBeLessThan(d.api.headersTimeoutSeconds);
     expect(p.api.gracefulTimeoutSeconds).toBeLessThan(d.api.containerStopTimeoutSeconds);
     expect(d.api.containerStopTimeoutSeconds).toBeLessThan(d.api.terminationGracePeriodSeconds);
-    expect(d.api).toMatchObject({ containerStopTimeoutSeconds: 40, terminationGracePeriodSeconds: 45, headersTimeoutSeconds: 70 });
+    // Deregister from Cloud Map, wait out its TTL and nginx's re-resolve (5 + 5 + 5 s), drain (30 s), stop.
+    expect(d.api).toMatchObject({ shutdownDelaySeconds: 15, containerStopTimeoutSeconds: 50, terminationGracePeriodSeconds: 55, headersTimeoutSeconds: 70 });
   });
 
   it('derives nginx max_conns and the keepalive pool from the API sizing', () => {
@@ -181,14 +182,16 @@ describe('invariants: each broken one names the field, the numbers and the fix',
   });
 
   it('container stop timeout not covering the graceful timeout', () => {
-    expect(problemsOf({ api: { containerStopTimeoutSeconds: 30 } })).toEqual([
-      'api.containerStopTimeoutSeconds: 30 s must exceed preStopDelaySeconds + gracefulTimeoutSeconds (5 + 30 = 35 s), or in-flight requests are killed; use 40',
+    expect(problemsOf({ api: { containerStopTimeoutSeconds: 40 } })).toEqual([
+      'api.containerStopTimeoutSeconds: 40 s must exceed the shutdown delay + gracefulTimeoutSeconds (15 + 30 = 45 s; the delay is the longer of preStopDelaySeconds and the 15 s nginx may still send to a task that left Cloud Map), or in-flight requests are killed; use 50',
     ]);
+    // A longer preStopDelaySeconds is the delay itself.
+    expect(resolveProfileLayer({ extends: 'optimized', api: { preStopDelaySeconds: 20 } }).derived.api).toMatchObject({ shutdownDelaySeconds: 20, containerStopTimeoutSeconds: 55 });
   });
 
   it('termination grace period not above the stop timeout', () => {
-    expect(problemsOf({ api: { terminationGracePeriodSeconds: 40 } })).toEqual([
-      'api.terminationGracePeriodSeconds: 40 s must exceed the container stop timeout (40 s); use 45',
+    expect(problemsOf({ api: { terminationGracePeriodSeconds: 50 } })).toEqual([
+      'api.terminationGracePeriodSeconds: 50 s must exceed the container stop timeout (50 s); use 55',
     ]);
   });
 
