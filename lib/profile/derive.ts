@@ -63,6 +63,12 @@ export const REQUESTS_PER_WORKER_PER_MINUTE = 30_000;
  * VPC resolver) plus nginx's re-resolve interval (valid=), plus a margin.
  */
 export const DNS_DEREGISTRATION_SECONDS = 2 * SERVICE_DNS_TTL_SECONDS + TIMEOUT_MARGIN_SECONDS;
+/**
+ * Cloud Map's DNS answers (Route 53 multivalue answer routing) hold at most 8 healthy records, of
+ * any type (A and SRV alike), so nginx resolving the API's name sees at most 8 tasks.
+ * @see https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/routing-policy-multivalue.html
+ */
+export const CLOUD_MAP_MAX_ANSWERS = 8;
 /** ECS caps a container's stopTimeout at 120 s on Fargate. */
 export const ECS_MAX_STOP_TIMEOUT_SECONDS = 120;
 
@@ -328,6 +334,22 @@ export function checkInvariants(p: Profile, d: Derived): InvariantProblem[] {
   }
   if (nginx.replicasMin > nginx.replicasMax) {
     add('nginx.replicasMin', `'nginx.replicasMin' (${nginx.replicasMin}) must be <= 'nginx.replicasMax' (${nginx.replicasMax})`);
+  }
+
+  // nginx finds the API tasks through Cloud Map DNS, whose answers stop at 8 addresses: the
+  // tasks beyond would get no traffic from nginx (nor scrapes from a self-hosted Prometheus).
+  if (p.network.loadBalancer === 'nlb' && api.replicasMax > CLOUD_MAP_MAX_ANSWERS) {
+    const workers = d.api.workersPerReplica * api.replicasMax;
+    add(
+      'api.replicasMax',
+      `${api.replicasMax} API tasks behind nginx on AWS, but nginx finds them through Cloud Map DNS, which answers with at most ${CLOUD_MAP_MAX_ANSWERS} addresses: use at most ${CLOUD_MAP_MAX_ANSWERS} larger tasks (e.g. ${CLOUD_MAP_MAX_ANSWERS} of ${Math.ceil(workers / CLOUD_MAP_MAX_ANSWERS)} workers for the same ${workers} workers: raise api.vcpuPerReplica and api.workersPerReplica), or set network.loadBalancer to "alb", whose target group holds every task`,
+      'aws',
+    );
+  }
+  for (const s of api.scheduledScaling ?? []) {
+    if (p.network.loadBalancer === 'nlb' && s.replicasMax > CLOUD_MAP_MAX_ANSWERS && api.replicasMax <= CLOUD_MAP_MAX_ANSWERS) {
+      add('api.scheduledScaling', `"${s.name}" scales to ${s.replicasMax} API tasks, above the ${CLOUD_MAP_MAX_ANSWERS} addresses Cloud Map DNS gives nginx; use at most ${CLOUD_MAP_MAX_ANSWERS}`, 'aws');
+    }
   }
 
   const fargate = fargateMemoryRangeMiB(api.vcpuPerReplica);

@@ -68,7 +68,7 @@ describe('nginx on Fargate', () => {
 });
 
 describe('client addresses through the NLB', () => {
-  it.each(['baseline', 'optimized', 'loadtest', 'production-ha'])('%s: the target group sends PROXY protocol v2 and health-checks the traffic port', (name) => {
+  it.each(['optimized', 'loadtest', 'production-ha'])('%s: the target group sends PROXY protocol v2 and health-checks the traffic port', (name) => {
     const groups = Object.values(resourcesOf(name)).filter((r) => r.Type === 'AWS::ElasticLoadBalancingV2::TargetGroup');
     expect(groups).toHaveLength(1);
     const g = groups[0]!.Properties;
