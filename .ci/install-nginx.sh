@@ -69,7 +69,7 @@ mkdir -p "$work/out/lib"
 cp "$work/root/usr/sbin/nginx" "$work/out/nginx.bin"
 # Every shared object of those packages in one directory, links kept.
 for libdir in "$work/root/usr/lib/x86_64-linux-gnu" "$work/root/lib/x86_64-linux-gnu"; do
-  [ -d "$libdir" ] && find "$libdir" -maxdepth 1 -name '*.so*' -exec cp -a {} "$work/out/lib/" \;
+  if [ -d "$libdir" ]; then find "$libdir" -maxdepth 1 -name '*.so*' -exec cp -a {} "$work/out/lib/" \;; fi
 done
 loader=$(find "$work/root" -name 'ld-linux-x86-64.so.2' | head -1)
 [ -n "$loader" ] || { echo "install-nginx: libc6 from Debian $suite has no ld-linux-x86-64.so.2" >&2; exit 1; }
