@@ -154,6 +154,7 @@ export class NginxBalancer extends Construct {
     props.sidecars?.(task, logGroup);
     this.task = task;
     acknowledgeImagePull(task);
+    if (natAddresses) acknowledge(task, [['AwsSolutions-ECS2', 'The one environment variable is the NAT gateways\' public addresses (not secret), which nginx exempts from the per-client limits']]);
 
     // No DNS rule: security groups do not filter traffic to the VPC's resolver, which nginx re-resolves Cloud Map names with.
     this.securityGroup = taskSecurityGroup(this, vpc, 'nginx tasks: HTTP from the NLB, API calls out');
