@@ -5,7 +5,7 @@ import type { Construct } from 'constructs';
 import { appEnvironment } from '../lib/profile/app-env.ts';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
 import { kubernetesWorkloads, PORTS } from '../lib/profile/workloads.ts';
-import { container, DATABASE, emptyDir, httpProbe, kubernetesDefaultScaling, meta, podDisruptionBudget, preStopSleep, selectByName, serviceFor, workloadProps } from './common.ts';
+import { apiImage, configChecksum, container, DATABASE, emptyDir, httpProbe, kubernetesDefaultScaling, meta, podDisruptionBudget, preStopSleep, selectByName, serviceFor, workloadProps } from './common.ts';
 import { preferredTopologySpread, seccompRuntimeDefault } from './patches.ts';
 import { secretEnv } from './secrets.ts';
 import { APP_ROUTES } from '../lib/monitoring/index.ts';
@@ -35,13 +35,18 @@ export class ApiChart extends Chart {
   constructor(scope: Construct, id: string, props: ApiChartProps) {
     const p = props.profile;
     super(scope, id, { namespace: p.kubernetes.namespace, labels: { 'app.kubernetes.io/part-of': 'apistack' } });
-    const image = props.image ?? `${p.api.imageRepository}:${p.api.imageTag}`;
+    const image = apiImage(p, props.image);
     const api = kubernetesWorkloads(p).find((w) => w.name === 'api')!;
 
-    const config = new kplus.ConfigMap(this, 'config', { metadata: meta(API_CONFIG_MAP, 'api'), data: { ...appEnvironment(p), ...connectionUrls(p) } });
+    // `::` with IPv6 dual-stack sockets (Node's default) answers IPv4 and IPv6 pod addresses alike,
+    // so the same pods serve on IPv4, IPv6-only and dual-stack clusters.
+    const config = new kplus.ConfigMap(this, 'config', { metadata: meta(API_CONFIG_MAP, 'api'), data: { ...appEnvironment(p, { host: '::' }), ...connectionUrls(p) } });
 
+    const base = workloadProps('api');
     const deployment = new kplus.Deployment(this, 'deployment', {
-      ...workloadProps('api'),
+      ...base,
+      // The environment is read at start: a changed ConfigMap must roll the pods.
+      podMetadata: { ...base.podMetadata, annotations: configChecksum(config) },
       // No replicas: the HorizontalPodAutoscaler owns them (cdk8s-plus leaves them out once an HPA targets it).
       strategy: kplus.DeploymentStrategy.rollingUpdate({ maxUnavailable: kplus.PercentOrAbsolute.absolute(0), maxSurge: kplus.PercentOrAbsolute.absolute(1) }),
       terminationGracePeriod: Duration.seconds(p.derived.api.terminationGracePeriodSeconds),

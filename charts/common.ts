@@ -3,6 +3,7 @@
  * resources and probes as cdk8s-plus-27 props, and the typed `manifest()` for kinds cdk8s-plus-27
  * has no construct for.
  */
+import { createHash } from 'node:crypto';
 import { ApiObject, Duration, Size, type ApiObjectProps } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import type { Construct } from 'constructs';
@@ -20,6 +21,9 @@ import type { ISecret } from 'kubernetes-models/v1/Secret';
 import type { IService } from 'kubernetes-models/v1/Service';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import type { ContainerResources } from '../lib/profile/workloads.ts';
+import { EC2_FAMILIES, splitInstanceType } from '../lib/profile/instances.ts';
+import type { ResolvedProfile } from '../lib/profile/load.ts';
+import { PROMETHEUS_OPERATOR_DEFAULTS } from '../lib/profile/schema.ts';
 
 /**
  * A built-in object written by hand, typed by the Kubernetes OpenAPI schema: an unknown or
@@ -50,6 +54,46 @@ export const PART_OF = 'apistack';
 export const RUN_AS = 10001;
 
 export { DATABASE, CONTAINER_IMAGES as IMAGES } from '../lib/profile/index.ts';
+
+/**
+ * The `kubernetes.io/arch` of the profile's node type (Graviton families are arm64), or undefined
+ * for a type apistack does not know, whose pods then schedule on any node.
+ */
+export function nodeArchitecture(p: ResolvedProfile): 'amd64' | 'arm64' | undefined {
+  const family = EC2_FAMILIES[splitInstanceType(p.kubernetes.nodeInstanceType)?.family ?? ''];
+  if (!family) return undefined;
+  return family.architecture === 'arm64' ? 'arm64' : 'amd64';
+}
+
+/** What the Prometheus Operator's Prometheus selects, and where it runs: the profile's, else kube-prometheus-stack's defaults. */
+export function operatorSelection(p: ResolvedProfile): { selectorLabels: Record<string, string>; prometheusNamespace: string; prometheusPodLabels: Record<string, string> } {
+  const m = p.monitoring;
+  return {
+    selectorLabels: { ...(m.operatorSelectorLabels ?? PROMETHEUS_OPERATOR_DEFAULTS.selectorLabels) },
+    prometheusNamespace: m.operatorPrometheusNamespace ?? PROMETHEUS_OPERATOR_DEFAULTS.prometheusNamespace,
+    prometheusPodLabels: { ...(m.operatorPrometheusPodLabels ?? PROMETHEUS_OPERATOR_DEFAULTS.prometheusPodLabels) },
+  };
+}
+
+/** The API image: `--image`, else the profile's repository and tag. */
+export function apiImage(p: ResolvedProfile, override?: string): string {
+  return override ?? `${p.api.imageRepository}:${p.api.imageTag}`;
+}
+
+/** The pod annotation that carries the checksum of the configuration its pods read. */
+export const CONFIG_CHECKSUM_ANNOTATION = 'apistack.dev/config-sha256';
+
+/**
+ * The checksum annotation over every ConfigMap a pod reads (environment or files): a change to
+ * any of them changes the pod template, so the workload rolls, as it would on a new image.
+ * Kubernetes itself never restarts a pod for a changed ConfigMap (environment variables are read
+ * at start; a `subPath` mount never updates).
+ */
+export function configChecksum(...configMaps: kplus.ConfigMap[]): Record<string, string> {
+  const hash = createHash('sha256');
+  for (const c of configMaps) hash.update(JSON.stringify([c.name, c.data, c.binaryData]));
+  return { [CONFIG_CHECKSUM_ANNOTATION]: hash.digest('hex') };
+}
 
 export function labels(name: string): Record<string, string> {
   return { 'app.kubernetes.io/name': name, 'app.kubernetes.io/part-of': PART_OF };

@@ -1,5 +1,6 @@
 /** Every chart of the Kubernetes target, composed in one cdk8s App; each is a function of the profile. */
 import { App, YamlOutputType } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
 import { k6TestId } from '../lib/loadtest/k6.ts';
 import type { Scenario } from '../lib/loadtest/scenario.ts';
@@ -10,11 +11,14 @@ import { MonitoringChart } from './monitoring.ts';
 import { NamespaceChart } from './namespace.ts';
 import { NetworkChart } from './network.ts';
 import { NginxChart } from './nginx.ts';
+import { nodeArchitecture } from './common.ts';
+import { MIGRATIONS_JOB, nameByTemplate, nodeArchitecture as selectArchitecture } from './patches.ts';
 
 export { kubernetesNginxConfig } from './nginx.ts';
 export * from './loadtest.ts';
 export * from './common.ts';
 export * from './secrets.ts';
+export * from './prerequisites.ts';
 
 export interface KubernetesAppProps {
   readonly profile: ResolvedProfile;
@@ -45,5 +49,11 @@ export function kubernetesApp(props: KubernetesAppProps): App {
   new MonitoringChart(app, '40-monitoring', { profile, ...(props.loadTest ? { loadTest: { testId: k6TestId(props.loadTest), thresholds: props.loadTest.thresholds } } : {}) });
   new NetworkChart(app, '50-network', { profile });
   if (props.loadTest) new LoadTestChart(app, '90-loadtest', { profile, scenario: props.loadTest });
+  const workloads = app.node.findAll().filter((c): c is kplus.Deployment | kplus.StatefulSet | kplus.Job => c instanceof kplus.Deployment || c instanceof kplus.StatefulSet || c instanceof kplus.Job);
+  // Every pod on nodes of the profile's architecture: an image built for the other one fails with "exec format error".
+  const architecture = nodeArchitecture(profile);
+  if (architecture) for (const w of workloads) selectArchitecture(w, architecture);
+  // Last, once its template is final: a new template is a new Job (its template is immutable).
+  for (const w of workloads) if (w instanceof kplus.Job && w.name === MIGRATIONS_JOB) nameByTemplate(w, MIGRATIONS_JOB);
   return app;
 }

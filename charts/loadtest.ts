@@ -23,6 +23,33 @@ export const LOADTEST_SETUP = 'loadtest-setup';
 export const LOADTEST_FIXTURES_SECRET = 'loadtest-fixtures';
 export const LOADTEST_SCRIPTS = 'loadtest-scripts';
 const SCRIPTS_DIR = '/scripts';
+/**
+ * The longest a load-test pod waits for the stack to serve (`/readyz` through nginx answers 200:
+ * nginx, an API pod and its schema are up) when applied together with it: Postgres' startup probe
+ * allows 2 minutes, the API's 1, and a new node pulls the images first.
+ */
+export const STACK_READY_MAX_MINUTES = 10;
+/** Setup attempts after the first: each runs only once the stack is ready, so a failure is worth one more try. */
+export const SETUP_RETRIES = 2;
+/** Runners' time beyond their waits and the scenario itself (pod start, k6's graceful stop, the last remote write). */
+const RUNNER_MARGIN_SECONDS = 300;
+
+/**
+ * An init container that polls the stack's readiness through nginx, as the load will arrive, and
+ * gives up after STACK_READY_MAX_MINUTES with a message (the pod, and so the Job, then fails).
+ * busybox `wget` (the k6 image is Alpine) exits non-zero on anything but a 2xx.
+ */
+function waitForStack(p: ResolvedProfile): kplus.ContainerProps {
+  const url = `${loadTestTargetUrl(p)}/readyz`;
+  const script = [
+    `deadline=$(( $(date +%s) + ${STACK_READY_MAX_MINUTES * 60} ))`,
+    `until wget -q -O /dev/null -T 2 ${url}; do`,
+    `  if [ "$(date +%s)" -ge "$deadline" ]; then echo "the stack did not become ready within ${STACK_READY_MAX_MINUTES} minutes: ${url} never answered 200" >&2; exit 1; fi`,
+    '  sleep 2',
+    'done',
+  ].join('\n');
+  return container({ ...LOADTEST_RESOURCES.wait, name: 'wait-for-stack' }, { image: IMAGES.k6, command: ['sh', '-c', script] });
+}
 
 /** The base URL the runners load: nginx's Service, by full DNS name (the plain-HTTP one when the public Service sends PROXY protocol). */
 export function loadTestTargetUrl(p: ResolvedProfile): string {
@@ -32,6 +59,11 @@ export function loadTestTargetUrl(p: ResolvedProfile): string {
 /** Prometheus's remote-write receiver (self-hosted only: the chart enables it with --web.enable-remote-write-receiver). */
 export function remoteWriteUrl(p: ResolvedProfile): string {
   return `http://prometheus.${p.kubernetes.namespace}.svc.${p.kubernetes.clusterDomain}:${PORTS.prometheus}/api/v1/write`;
+}
+
+/** The longest runners wait before the load starts: for the stack, then for a setup to finish. */
+export function runnerWaitSeconds(setup: boolean): number {
+  return (STACK_READY_MAX_MINUTES + (setup ? SETUP_MAX_MINUTES : 0)) * 60;
 }
 
 export interface LoadTestChartProps {
@@ -73,9 +105,11 @@ export class LoadTestChart extends Chart {
         // It PATCHes the fixtures Secret with its token: the one load-test pod that mounts it.
         automountServiceAccountToken: true,
         restartPolicy: kplus.RestartPolicy.NEVER,
-        // A retry would seed a second time; a failed setup is for a person to look at.
-        backoffLimit: 0,
-        activeDeadline: Duration.minutes(SETUP_MAX_MINUTES),
+        // It starts once the stack serves, so what fails it is transient: retry, within one deadline
+        // for the wait and a whole setup. A retry seeds afresh; the fixtures are its own.
+        backoffLimit: SETUP_RETRIES,
+        activeDeadline: Duration.minutes(STACK_READY_MAX_MINUTES + SETUP_MAX_MINUTES),
+        initContainers: [waitForStack(p)],
         containers: [
           container(LOADTEST_RESOURCES.setup, {
             image: IMAGES.k6,
@@ -101,19 +135,21 @@ export class LoadTestChart extends Chart {
       restartPolicy: kplus.RestartPolicy.NEVER,
       // A runner that fails its thresholds exits non-zero: the Job fails instead of running the load again.
       backoffLimit: 0,
-      ...(seconds !== undefined ? { activeDeadline: Duration.seconds(Math.ceil(seconds) + 900) } : {}),
-      ...(fixturesVolume
-        ? {
-            initContainers: [
+      // The scenario, plus the longest waits before it: the stack, then the setup.
+      ...(seconds !== undefined ? { activeDeadline: Duration.seconds(Math.ceil(seconds) + runnerWaitSeconds(setup) + RUNNER_MARGIN_SECONDS) } : {}),
+      initContainers: [
+        waitForStack(p),
+        ...(fixturesVolume
+          ? [
               container(LOADTEST_RESOURCES.wait, {
                 image: IMAGES.k6,
                 // The Secret is mounted from the start and updated in place when the setup fills it.
                 command: ['sh', '-c', `until [ -s ${FIXTURES_PATH} ]; do sleep 2; done`],
                 volumeMounts: [{ path: FIXTURES_DIR, readOnly: true, volume: fixturesVolume }],
               }),
-            ],
-          }
-        : {}),
+            ]
+          : []),
+      ],
       containers: [
         container(LOADTEST_RESOURCES.runner, {
           image: IMAGES.k6,

@@ -5,15 +5,18 @@ import type { Construct } from 'constructs';
 import { allRuleGroups, GRAFANA_DASHBOARDS_DIR, GRAFANA_DATA_DIR, GRAFANA_ENVIRONMENT, PROMETHEUS_DATA_DIR, prometheusArgs, grafanaProvisioning, prometheusConfig, renderRulesYaml, renderYaml, type LoadTestView } from '../lib/monitoring/index.ts';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
 import { kubernetesWorkloads, PORTS } from '../lib/profile/workloads.ts';
-import { container, emptyDir, httpProbe, IMAGES, labels, meta, selectByName, serviceFor, workloadProps } from './common.ts';
+import { configChecksum, container, emptyDir, httpProbe, IMAGES, labels, meta, operatorSelection, selectByName, serviceFor, workloadProps } from './common.ts';
 import { dataVolumeClaim, seccompRuntimeDefault } from './patches.ts';
 import { secretEnv } from './secrets.ts';
+
+/** The container port names Prometheus scrapes, one per pod that exports metrics. */
+export const METRICS_PORT_NAMES = ['metrics', 'nginx-exporter', 'pg-exporter', 'redis-exporter'] as const;
 
 export interface MonitoringChartProps {
   readonly profile: ResolvedProfile;
   /**
-   * A load test will run: Prometheus receives its runners' remote writes, and Grafana shows the
-   * load-test dashboard with these thresholds. @default - no load test (neither)
+   * A load test will run: Grafana shows the load-test dashboard with these thresholds (Prometheus
+   * receives remote writes either way). @default - no load test: no load-test dashboard
    */
   readonly loadTest?: LoadTestView;
 }
@@ -42,8 +45,11 @@ export class MonitoringChart extends Chart {
     });
     const promRules = new kplus.ConfigMap(this, 'prom-rules', { metadata: meta('prometheus-rules', 'prometheus'), data: { 'apistack.yml': renderRulesYaml(p) } });
     const promService = serviceFor(this, 'prom-service', { name: 'prometheus', owner: 'prometheus', ports: [{ name: 'web', port: PORTS.prometheus, targetPort: PORTS.prometheus }] });
+    const promBase = workloadProps('prometheus');
     const prometheus = new kplus.StatefulSet(this, 'prometheus', {
-      ...workloadProps('prometheus'),
+      ...promBase,
+      // Prometheus reads its config and rules at start: a change rolls the pod (the TSDB stays on its volume).
+      podMetadata: { ...promBase.podMetadata, annotations: configChecksum(promConfig, promRules) },
       service: promService,
       replicas: 1,
       serviceAccount: account,
@@ -52,7 +58,9 @@ export class MonitoringChart extends Chart {
       containers: [
         container(prom.containers[0]!, {
           image: IMAGES.prometheus,
-          args: prometheusArgs(p, { remoteWriteReceiver: Boolean(props.loadTest), lifecycle: true }),
+          // Always on, so adding a load test never restarts Prometheus (its runners' first writes
+          // would be lost); the port admits Grafana and, with a load test, its runners, no one else.
+          args: prometheusArgs(p, { remoteWriteReceiver: true, lifecycle: true }),
           ports: [{ name: 'web', number: PORTS.prometheus }],
           liveness: httpProbe('/-/healthy', PORTS.prometheus, { periodSeconds: 15 }),
           readiness: httpProbe('/-/ready', PORTS.prometheus, { periodSeconds: 5 }),
@@ -80,8 +88,11 @@ export class MonitoringChart extends Chart {
       metadata: meta('grafana-dashboards', 'grafana'),
       data: { ...provisioning.dashboards },
     });
+    const grafanaBase = workloadProps('grafana');
     const grafanaDeployment = new kplus.Deployment(this, 'grafana', {
-      ...workloadProps('grafana'),
+      ...grafanaBase,
+      // Provisioning is read at start.
+      podMetadata: { ...grafanaBase.podMetadata, annotations: configChecksum(datasources, providers, dashboards) },
       replicas: 1,
       containers: [
         container(grafana.containers[0]!, {
@@ -108,23 +119,30 @@ export class MonitoringChart extends Chart {
     serviceFor(this, 'grafana-service', { name: 'grafana', owner: 'grafana', ports: [{ name: 'web', port: PORTS.grafana, targetPort: PORTS.grafana }] });
   }
 
-  /** The cluster's Prometheus Operator scrapes and evaluates: emit what it reads. */
+  /**
+   * The cluster's Prometheus Operator scrapes and evaluates: emit what it reads, labelled so its
+   * Prometheus selects them. One PodMonitor over every pod of the stack, one endpoint per metrics
+   * port name: each pod is scraped exactly once (a ServiceMonitor over the API's Services as well
+   * would scrape each API pod again per Service, and every rate would read double or triple).
+   */
   private operatorObjects(p: ResolvedProfile): void {
+    const selection = operatorSelection(p);
+    const objectLabels = { ...labels('apistack'), ...selection.selectorLabels };
     new ApiObject(this, 'pod-monitor', {
       apiVersion: 'monitoring.coreos.com/v1',
       kind: 'PodMonitor',
-      metadata: { name: 'apistack', labels: labels('apistack') },
+      metadata: { name: 'apistack', labels: objectLabels },
       spec: {
         selector: { matchLabels: { 'app.kubernetes.io/part-of': 'apistack' } },
-        podMetricsEndpoints: ['metrics', 'nginx-exporter', 'pg-exporter', 'redis-exporter'].map((port) => ({ port, interval: `${p.monitoring.scrapeIntervalSeconds}s` })),
+        // job="api", "nginx", ... as with the self-hosted Prometheus, which the rules and dashboards select by.
+        jobLabel: 'app.kubernetes.io/name',
+        podMetricsEndpoints: METRICS_PORT_NAMES.map((port) => ({
+          port,
+          interval: `${p.monitoring.scrapeIntervalSeconds}s`,
+          relabelings: [{ sourceLabels: ['__meta_kubernetes_pod_label_app_kubernetes_io_name'], targetLabel: 'app' }],
+        })),
       },
     });
-    new ApiObject(this, 'service-monitor', {
-      apiVersion: 'monitoring.coreos.com/v1',
-      kind: 'ServiceMonitor',
-      metadata: { name: 'api', labels: labels('api') },
-      spec: { selector: { matchLabels: { 'app.kubernetes.io/name': 'api' } }, endpoints: [{ targetPort: PORTS.apiMetrics, interval: `${p.monitoring.scrapeIntervalSeconds}s` }] },
-    });
-    new ApiObject(this, 'rules', { apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule', metadata: { name: 'apistack', labels: labels('apistack') }, spec: { groups: allRuleGroups(p) } });
+    new ApiObject(this, 'rules', { apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule', metadata: { name: 'apistack', labels: objectLabels }, spec: { groups: allRuleGroups(p) } });
   }
 }

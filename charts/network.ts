@@ -10,7 +10,8 @@ import * as kplus from 'cdk8s-plus-27';
 import type { Construct } from 'constructs';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
 import { PORTS } from '../lib/profile/workloads.ts';
-import { meta, selector } from './common.ts';
+import { alertmanagerEndpoint } from '../lib/monitoring/index.ts';
+import { meta, operatorSelection, selector } from './common.ts';
 import { explicitDenyAll, policyOpenToAnyPeer } from './patches.ts';
 
 const tcp = (...ports: number[]) => ports.map((port) => kplus.NetworkPolicyPort.tcp(port));
@@ -52,16 +53,26 @@ export class NetworkChart extends Chart {
     policy('redis', pods('redis')).addIngressRule(pods('api'), tcp(PORTS.redis));
     policy('migrations', pods('migrations')).addEgressRule(pods('postgres'), tcp(PORTS.postgres));
 
-    if (!p.monitoring.prometheusOperator) {
-      const metricsPorts = [
-        ['api', PORTS.apiMetrics],
-        ['nginx', PORTS.nginxExporter],
-        ['postgres', PORTS.postgresExporter],
-        ['redis', PORTS.redisExporter],
-      ] as const;
+    const metricsPorts = [
+      ['api', PORTS.apiMetrics],
+      ['nginx', PORTS.nginxExporter],
+      ['postgres', PORTS.postgresExporter],
+      ['redis', PORTS.redisExporter],
+    ] as const;
+    if (p.monitoring.prometheusOperator) {
+      // The operator's Prometheus, in its own namespace, scrapes every pod's metrics port; default-deny keeps everything else out.
+      const operator = operatorSelection(p);
+      const scraper = kplus.Pods.select(this, 'operator-prometheus', {
+        labels: operator.prometheusPodLabels,
+        namespaces: kplus.Namespaces.select(this, 'operator-namespace', { names: [operator.prometheusNamespace] }),
+      });
+      for (const [name, port] of metricsPorts) policy(`scrape-${name}`, pods(name)).addIngressRule(scraper, tcp(port));
+    } else {
       for (const [name, port] of metricsPorts) policy(`scrape-${name}`, pods(name)).addIngressRule(pods('prometheus'), tcp(port));
-      // The Kubernetes API for pod discovery, wherever the cluster runs it.
-      const prometheus = policyOpenToAnyPeer(this, 'prometheus', policyProps('prometheus', pods('prometheus')), 'egress', tcp(443, 6443));
+      // The Kubernetes API for pod discovery, wherever the cluster runs it; the Alertmanager, if the profile names one.
+      const alertmanagerPort = p.monitoring.alertmanagerUrl ? alertmanagerEndpoint(p.monitoring.alertmanagerUrl).port : undefined;
+      const egressPorts = [...new Set([443, 6443, ...(alertmanagerPort ? [alertmanagerPort] : [])])];
+      const prometheus = policyOpenToAnyPeer(this, 'prometheus', policyProps('prometheus', pods('prometheus')), 'egress', tcp(...egressPorts));
       prometheus.addIngressRule(pods('grafana'), tcp(PORTS.prometheus));
       for (const [name, port] of metricsPorts) prometheus.addEgressRule(pods(name), tcp(port));
       policy('grafana', pods('grafana')).addEgressRule(pods('prometheus'), tcp(PORTS.prometheus));

@@ -4,6 +4,7 @@
  * generated Kubernetes types render the object, so each value is typed by those (`kplus.k8s`):
  * a misspelt key fails the typecheck, and a quantity is a `Quantity`, as they expect.
  */
+import { createHash } from 'node:crypto';
 import { ApiObject, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import type { Construct } from 'constructs';
@@ -105,4 +106,32 @@ export function policyOpenToAnyPeer(scope: Construct, id: string, props: Omit<kp
   else policy.addEgressRule(standIn, ports);
   ApiObject.of(policy).addJsonPatch(JsonPatch.remove(direction === 'ingress' ? '/spec/ingress/0/from' : '/spec/egress/0/to'));
   return policy;
+}
+
+/**
+ * `nodeSelector: kubernetes.io/arch`: the pods run where their images run. cdk8s-plus-27 models
+ * node selection only as affinity (`scheduling.attract`), and a required label is what the
+ * Kubernetes docs use for a single architecture.
+ * @see https://kubernetes.io/docs/reference/labels-annotations-taints/#kubernetes-io-arch
+ */
+export function nodeArchitecture(workload: PodTemplated, architecture: 'amd64' | 'arm64'): void {
+  const nodeSelector: kplus.k8s.PodSpec['nodeSelector'] = { 'kubernetes.io/arch': architecture };
+  ApiObject.of(workload).addJsonPatch(JsonPatch.add(`${POD_SPEC}/nodeSelector`, nodeSelector));
+}
+
+/** The migrations Job's name before its template hash is appended (`nameByTemplate`). */
+export const MIGRATIONS_JOB = 'migrations';
+
+/**
+ * Names a Job `PREFIX-HASH` after its own pod template (image, arguments, environment, node
+ * selection), set once every other patch is added: a Job's template is immutable, so an apply
+ * that changes it must create a new Job, never update the old one (`spec.template: field is
+ * immutable`). An unchanged template keeps its name, so re-applying a synth changes nothing.
+ */
+export function nameByTemplate(job: kplus.Job, prefix: string): string {
+  const object = ApiObject.of(job);
+  const template = (object.toJson() as { spec: { template: unknown } }).spec.template;
+  const name = `${prefix}-${createHash('sha256').update(JSON.stringify(template)).digest('hex').slice(0, 10)}`;
+  object.addJsonPatch(JsonPatch.replace('/metadata/name', name));
+  return name;
 }

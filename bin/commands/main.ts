@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { kubernetesNginxConfig } from '../../charts/index.ts';
-import { DEFAULT_PROFILE, loadProfile, type ResolvedProfile } from '../../lib/profile/index.ts';
+import { DEFAULT_PROFILE, loadProfile, PLACEHOLDER_API_IMAGE, type ResolvedProfile } from '../../lib/profile/index.ts';
 import { synthAws } from '../aws.ts';
 import { synthKubernetes } from '../k8s.ts';
 import { describeAwsAssembly } from './synth.ts';
@@ -26,6 +26,7 @@ export function registerMainCommand(program: Command): void {
       for (const file of synthesizeNginx(profile, opts.out)) console.log(`wrote ${file}`);
       const k8sDir = synthKubernetes(profile, opts.out);
       for (const f of readdirSync(k8sDir).sort()) console.log(`wrote ${join(k8sDir, f)}`);
+      if (profile.api.imageRepository === PLACEHOLDER_API_IMAGE.repository) console.log(`note: ${k8sDir} names the placeholder API image, for review; to deploy, build and push app/Dockerfile and run apistack synth --target k8s --image REGISTRY/apistack-api:TAG (docs/deploy-kubernetes.md)`);
       for (const line of describeAwsAssembly(synthAws(profile, opts.out))) console.log(line);
       const catalog = Catalog.load();
       for (const target of ['aws', 'k8s']) {

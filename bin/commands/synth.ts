@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { runnersOf } from '../../lib/loadtest/k6.ts';
 import { loadTestScenario } from '../../lib/loadtest/scenario.ts';
-import { DEFAULT_PROFILE, UserError } from '../../lib/profile/index.ts';
+import { clusterPrerequisites, renderPrerequisites } from '../../charts/index.ts';
+import { DEFAULT_PROFILE, loadProfile, PLACEHOLDER_API_IMAGE, UserError, type ResolvedProfile } from '../../lib/profile/index.ts';
 import { synthAws } from '../aws.ts';
 import { synthKubernetes } from '../k8s.ts';
 
@@ -14,6 +15,19 @@ export function describeAwsAssembly(dir: string): string[] {
   return [...files.filter((f) => f.endsWith('.template.json')).map((f) => `wrote ${join(dir, f)}`), `wrote ${dir} (cloud assembly, ${assets} image build contexts): npx cdk deploy --app ${dir}`];
 }
 
+/**
+ * The built-in profiles name an image nobody publishes: a cluster would pull it and never serve.
+ * Refused unless the synth is only for review.
+ */
+export function checkApiImage(profile: ResolvedProfile, image: string | undefined, placeholderAllowed: boolean): void {
+  if (image !== undefined || profile.api.imageRepository !== PLACEHOLDER_API_IMAGE.repository || placeholderAllowed) return;
+  throw new UserError(
+    `profile "${profile.name}" names the placeholder API image ${profile.api.imageRepository}:${profile.api.imageTag}, which no registry serves: ` +
+      'build and push app/Dockerfile (docs/deploy-kubernetes.md: "Build and push the images"), then pass --image REGISTRY/apistack-api:TAG ' +
+      'or set api.imageRepository and api.imageTag in your profile; --placeholder-image writes the manifests anyway, for review only',
+  );
+}
+
 export function registerSynthCommands(program: Command): void {
   program
     .command('synth')
@@ -22,9 +36,10 @@ export function registerSynthCommands(program: Command): void {
     .option('-p, --profile <profile>', 'built-in name or profile file', DEFAULT_PROFILE)
     .option('-o, --out <dir>', 'output directory', 'dist')
     .option('--image <image>', 'API image with a pinned tag (default: the profile api.imageRepository:api.imageTag)')
+    .option('--placeholder-image', 'k8s: write the manifests with the built-in profiles\' placeholder API image (for review; a cluster cannot pull it)')
     .option('--loadtest <scenario>', 'also write a k6 load test of this scenario (built-in name or file): k8s adds 90-loadtest.yaml, aws the apistack-PROFILE-loadtest stack')
     .option('--parallelism <n>', 'k6 runners sharing the load (default: the scenario parallelism, else 1)')
-    .action((opts: { target: string; profile: string; out: string; image?: string; loadtest?: string; parallelism?: string }) => {
+    .action((opts: { target: string; profile: string; out: string; image?: string; placeholderImage?: boolean; loadtest?: string; parallelism?: string }) => {
       if (opts.target !== 'k8s' && opts.target !== 'aws') throw new UserError(`unknown target "${opts.target}"; use --target k8s or --target aws`);
       const loadTest = loadTestScenario(opts.loadtest, opts.parallelism);
       if (opts.target === 'aws') {
@@ -36,8 +51,11 @@ export function registerSynthCommands(program: Command): void {
       if (opts.image !== undefined && (!/:[\w.-]+$/.test(opts.image) || opts.image.endsWith(':latest'))) {
         throw new UserError(`--image must carry a pinned tag such as registry/apistack-api:0.1.0, got "${opts.image}"`);
       }
-      const dir = synthKubernetes(opts.profile, opts.out, opts.image, loadTest);
+      const profile = loadProfile(opts.profile);
+      checkApiImage(profile, opts.image, opts.placeholderImage === true);
+      const dir = synthKubernetes(profile, opts.out, opts.image, loadTest);
       for (const f of readdirSync(dir).sort()) console.log(`wrote ${join(dir, f)}`);
+      for (const line of renderPrerequisites(clusterPrerequisites(profile, opts.image ? { apiImage: opts.image } : {}), profile.kubernetes.namespace)) console.log(line);
       if (loadTest) console.log(`load test ${loadTest.name} on ${runnersOf(loadTest)} runner(s): kubectl apply -f ${dir}/ (Prometheus and Grafana change too), then kubectl -n NAMESPACE wait --for=condition=complete job/loadtest --timeout=1h`);
     });
 }

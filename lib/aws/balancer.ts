@@ -13,7 +13,7 @@ import { Construct } from 'constructs';
 import { CONTAINER_PORTS, CONTAINER_TEMP_DIR, NGINX_HEALTH_PATH, renderNginxConfig, STUB_STATUS_PATH, volumeInitCommand } from '../../nginx/render.ts';
 import { CONTAINER_IMAGES, EXPORTER_RESOURCES, fargateTaskSize, PORTS, type ResolvedProfile } from '../profile/index.ts';
 import type { ApiService } from './api.ts';
-import { acknowledge, acknowledgeImagePull, fargateTask, retention, scalingCooldowns, serviceProps, taskSecurityGroup } from './common.ts';
+import { acknowledge, acknowledgeImagePull, fargateTask, platformOf, privateImage, retention, scalingCooldowns, serviceProps, taskSecurityGroup } from './common.ts';
 import { APP_ROUTES } from '../monitoring/index.ts';
 import { VPC_CIDR } from './network.ts';
 
@@ -142,7 +142,7 @@ export class NginxBalancer extends Construct {
     nginx.addMountPoints({ containerPath: CONTAINER_TEMP_DIR, sourceVolume: 'tmp', readOnly: false });
     nginx.addContainerDependencies({ container: volumeInit, condition: ecs.ContainerDependencyCondition.SUCCESS });
     task.addContainer('nginx-exporter', {
-      image: ecs.ContainerImage.fromRegistry(CONTAINER_IMAGES.nginxExporter),
+      image: privateImage('nginx-exporter', CONTAINER_IMAGES.nginxExporter, platformOf(p)),
       essential: false,
       memoryReservationMiB: EXPORTER_RESOURCES.nginxExporter.memoryRequestMiB,
       command: [`--nginx.scrape-uri=http://127.0.0.1:${CONTAINER_PORTS.statusPort}${STUB_STATUS_PATH}`],
@@ -164,7 +164,8 @@ export class NginxBalancer extends Construct {
     this.service = new ecs.FargateService(this, 'Service', {
       ...serviceProps({ cluster: props.cluster, subnets: props.subnets, securityGroup: this.securityGroup, name: 'nginx' }),
       taskDefinition: task,
-      desiredCount: p.nginx.replicasMin,
+      // Autoscaled: no desiredCount, or every deploy of a new task would reset it to replicasMin.
+      ...(p.derived.nginx.hpa ? {} : { desiredCount: p.nginx.replicasMin }),
       minHealthyPercent: 100,
       maxHealthyPercent: 200,
     });

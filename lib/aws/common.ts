@@ -5,12 +5,16 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct, IConstruct } from 'constructs';
 import { SERVICE_DNS_TTL_SECONDS, type ResolvedProfile } from '../profile/index.ts';
+
+/** The private DNS namespace ECS registers tasks in (Cloud Map). */
+export const SERVICE_NAMESPACE = 'apistack.internal';
 
 export function retention(p: ResolvedProfile): logs.RetentionDays {
   // RetentionDays' values are the day counts CloudWatch accepts; the profile schema allows only those.
@@ -20,6 +24,11 @@ export function retention(p: ResolvedProfile): logs.RetentionDays {
 /** Fargate counts CPU in units of 1/1024 vCPU. */
 export function cpuUnits(vcpu: number): number {
   return Math.round(vcpu * 1024);
+}
+
+/** The image platform of the profile's CPU architecture (every image is built or mirrored for it). */
+export function platformOf(p: ResolvedProfile): Platform {
+  return p.api.cpuArchitecture === 'arm64' ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64;
 }
 
 /** A Fargate task definition of one size, on the profile's CPU architecture. */
@@ -107,4 +116,16 @@ export function renderedContext(name: string, files: Readonly<Record<string, str
     rmSync(staging, { recursive: true, force: true });
   }
   return dir;
+}
+
+/**
+ * A public image (an exporter, the collector, k6) as an image asset: `cdk deploy` pulls it once
+ * on the deploying machine and pushes it to the CDK asset repository in the account's ECR, and
+ * tasks pull it from there. Nothing pulls from a public registry at run time, where Docker Hub's
+ * anonymous limit, shared by every task behind the NAT gateways' few addresses, fails a start
+ * of about ten load-test runners with `toomanyrequests`. Same tag, same asset: the content hash
+ * is the image reference, so two synths stay identical.
+ */
+export function privateImage(name: string, image: string, platform: Platform): ecs.ContainerImage {
+  return ecs.ContainerImage.fromAsset(renderedContext(name, { Dockerfile: `FROM ${image}\n` }), { platform });
 }

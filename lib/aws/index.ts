@@ -1,14 +1,13 @@
 /** The AWS target: a CDK app with one stack per profile (lib/aws/stack.ts). */
 import { App, Aspects } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, type INagLogger } from 'cdk-nag';
-import { k6TestId } from '../loadtest/k6.ts';
 import type { Scenario } from '../loadtest/scenario.ts';
 import type { ResolvedProfile } from '../profile/index.ts';
 import { LoadTestStack } from './loadtest.ts';
 import { ApistackStack } from './stack.ts';
 
 export { ApistackStack, REPO_ROOT, SERVICE_NAMESPACE } from './stack.ts';
-export { LoadTestStack } from './loadtest.ts';
+export { LOAD_TEST_TARGET, LoadTestStack, loadTestTargetParameterName, MAX_RUNNERS_AT_ONCE } from './loadtest.ts';
 
 /** Stack name for a profile: one deployment per profile per account and region. */
 export function stackName(p: ResolvedProfile): string {
@@ -29,16 +28,18 @@ export interface AwsAppOptions {
   readonly nagLoggers?: INagLogger[];
   readonly app?: App;
   /**
-   * Add the load-test stack for this scenario (and let the main stack's Prometheus receive its
-   * metrics). @default - no load test: the app holds the main stack alone, unchanged
+   * Add the load-test stack for this scenario. The main stack is the same with or without it.
+   * @default - no load test: the app holds the main stack alone
    */
   readonly loadTest?: Scenario;
 }
 
 export function awsApp(opts: AwsAppOptions): { app: App; stack: ApistackStack; loadTestStack?: LoadTestStack } {
   const app = opts.app ?? new App({ ...(opts.outdir ? { outdir: opts.outdir } : {}), context: { 'aws:cdk:enable-path-metadata': false, 'aws:cdk:disable-version-reporting': true } });
-  const stack = new ApistackStack(app, stackName(opts.profile), { profile: opts.profile, ...(opts.loadTest ? { loadTest: { testId: k6TestId(opts.loadTest), thresholds: opts.loadTest.thresholds } } : {}) });
-  const loadTestStack = opts.loadTest ? new LoadTestStack(app, loadTestStackName(opts.profile), { profile: opts.profile, scenario: opts.loadTest, target: stack }) : undefined;
+  const stack = new ApistackStack(app, stackName(opts.profile), { profile: opts.profile });
+  const loadTestStack = opts.loadTest ? new LoadTestStack(app, loadTestStackName(opts.profile), { profile: opts.profile, scenario: opts.loadTest, targetStackName: stack.stackName }) : undefined;
+  // Order only, no reference: `cdk deploy --all` creates the parameters the load test reads first.
+  loadTestStack?.addStackDependency(stack, 'reads the LoadTestTarget parameters at deploy time');
   if (opts.nag !== false) Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true, ...(opts.nagLoggers ? { additionalLoggers: opts.nagLoggers } : {}) }));
   return { app, stack, ...(loadTestStack ? { loadTestStack } : {}) };
 }

@@ -11,7 +11,6 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as efs from 'aws-cdk-lib/aws-efs';
 import type * as elasticache from 'aws-cdk-lib/aws-elasticache';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
-import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as grafana from 'aws-cdk-lib/aws-grafana';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -22,9 +21,14 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as snsSubscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Construct } from 'constructs';
-import { externalLabels, GRAFANA_DASHBOARDS_DIR, GRAFANA_DATA_DIR, GRAFANA_ENVIRONMENT, PROMETHEUS_DATA_DIR, prometheusArgs, grafanaProvisioning, prometheusConfig, renderRulesYaml, renderYaml, sidecarScrapeConfig, type LoadTestView } from '../monitoring/index.ts';
+import { externalLabels, GRAFANA_DASHBOARDS_DIR, GRAFANA_DATA_DIR, GRAFANA_ENVIRONMENT, PROMETHEUS_DATA_DIR, prometheusArgs, grafanaProvisioning, prometheusConfig, renderRulesYaml, renderYaml, sidecarScrapeConfig } from '../monitoring/index.ts';
 import { CONTAINER_IMAGES, fargateTaskSize, PORTS, type ResolvedProfile } from '../profile/index.ts';
-import { acknowledge, acknowledgeImagePull, fargateTask, renderedContext, retention, serviceProps, taskSecurityGroup } from './common.ts';
+import { acknowledge, acknowledgeImagePull, fargateTask, platformOf, privateImage, renderedContext, retention, serviceProps, taskSecurityGroup } from './common.ts';
+
+/** Where self-hosted Prometheus is reached inside the VPC (its Cloud Map name in the cluster's namespace). */
+export function prometheusUrl(namespace: string): string {
+  return `http://prometheus.${namespace}:${PORTS.prometheus}`;
+}
 
 
 /** Self-hosted: Prometheus and Grafana as two Fargate services sharing one encrypted EFS file system. */
@@ -35,14 +39,19 @@ export class SelfHostedMonitoring extends Construct {
   /** Where Prometheus is reached inside the VPC (Cloud Map). */
   readonly prometheusUrl: string;
 
-  /** `loadTest`: accept k6 remote writes (--web.enable-remote-write-receiver) and add the load-test dashboard. */
-  constructor(scope: Construct, id: string, props: { profile: ResolvedProfile; cluster: ecs.ICluster; subnets: ec2.SubnetSelection; apiDnsName: string; nginxDnsName?: string; loadTest?: LoadTestView }) {
+  /**
+   * Always ready for a load test: Prometheus accepts k6 remote writes and Grafana has the load-test
+   * dashboard, so a load-test stack coming or going never changes this stack (and its redeploy
+   * never breaks a test in progress). Only a group with an ingress rule on Prometheus's port (Grafana's,
+   * and the load-test stack's runners) can write.
+   */
+  constructor(scope: Construct, id: string, props: { profile: ResolvedProfile; cluster: ecs.ICluster; subnets: ec2.SubnetSelection; apiDnsName: string; nginxDnsName?: string }) {
     super(scope, id);
     const p = props.profile;
     const m = p.monitoring;
     const vpc = props.cluster.vpc;
     const namespace = props.cluster.defaultCloudMapNamespace!.namespaceName;
-    this.prometheusUrl = `http://prometheus.${namespace}:${PORTS.prometheus}`;
+    this.prometheusUrl = prometheusUrl(namespace);
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: retention(p), removalPolicy: RemovalPolicy.DESTROY });
     this.securityGroup = taskSecurityGroup(this, vpc, 'Prometheus and Grafana: scrape the API and nginx, NFS to EFS');
     // Grafana queries Prometheus inside the same group.
@@ -106,14 +115,14 @@ export class SelfHostedMonitoring extends Construct {
     service('prometheus', m.prometheusCpuMillicores, m.prometheusMemoryMiB, '65534', PROMETHEUS_DATA_DIR, {
       image: ecs.ContainerImage.fromAsset(promContext, { platform: platformOf(p) }),
       // EFS grows without bound: the size cap is what keeps the priced storage (monitoring.storageGiB) true.
-      command: prometheusArgs(p, { remoteWriteReceiver: Boolean(props.loadTest), capBySize: true }),
+      command: prometheusArgs(p, { remoteWriteReceiver: true, capBySize: true }),
       portMappings: [{ name: 'web', containerPort: PORTS.prometheus }],
       healthCheck: { command: ['CMD-SHELL', `wget -q -O /dev/null http://127.0.0.1:${PORTS.prometheus}/-/ready || exit 1`], interval: Duration.seconds(15), timeout: Duration.seconds(3), retries: 3, startPeriod: Duration.seconds(60) },
     });
 
     const adminPassword = new secretsmanager.Secret(this, 'GrafanaAdminPassword', { description: `apistack ${p.name}: Grafana admin password`, generateSecretString: { passwordLength: 32, excludePunctuation: true } });
     acknowledge(adminPassword, [['AwsSolutions-SMG4', 'The Grafana admin password is read once when Grafana first initialises its database; rotating the secret would not change the password Grafana stores']]);
-    const prov = grafanaProvisioning(p, this.prometheusUrl, props.loadTest ? { loadTest: props.loadTest } : {});
+    const prov = grafanaProvisioning(p, this.prometheusUrl, { loadTest: 'any' });
     const grafanaContext = renderedContext('grafana', {
       Dockerfile: [
         `FROM ${CONTAINER_IMAGES.grafana}`,
@@ -136,9 +145,6 @@ export class SelfHostedMonitoring extends Construct {
   }
 }
 
-export function platformOf(p: ResolvedProfile): Platform {
-  return p.api.cpuArchitecture === 'arm64' ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64;
-}
 
 /** Managed: an Amazon Managed Prometheus workspace with the rules, a collector per API task, Managed Grafana. */
 export class ManagedMonitoring extends Construct {
@@ -199,7 +205,7 @@ export class ManagedMonitoring extends Construct {
       service: { extensions: ['sigv4auth'], pipelines: { metrics: { receivers: ['prometheus'], exporters: ['prometheusremotewrite'] } } },
     };
     task.addContainer('collector', {
-      image: ecs.ContainerImage.fromRegistry(CONTAINER_IMAGES.otelCollector),
+      image: privateImage('otel-collector', CONTAINER_IMAGES.otelCollector, platformOf(p)),
       // Not essential: losing metrics must not take the API down.
       essential: false,
       memoryReservationMiB: 64,

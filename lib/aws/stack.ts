@@ -9,28 +9,21 @@ import { join } from 'node:path';
 import { PORTS, profileData, PROFILE_METADATA_KEY, UserError, type ResolvedProfile } from '../profile/index.ts';
 import { ApiService } from './api.ts';
 import { AlbBalancer, awsNginxConfig, NginxBalancer } from './balancer.ts';
-import { acknowledge, renderedContext, retention } from './common.ts';
+import { acknowledge, platformOf, renderedContext, retention, SERVICE_NAMESPACE } from './common.ts';
 import { Cache, Database } from './data.ts';
-import type { LoadTestView } from '../monitoring/index.ts';
-import { Alarms, ManagedMonitoring, Paging, platformOf, SelfHostedMonitoring } from './monitoring.ts';
+import { LoadTestTarget } from './loadtest.ts';
+import { Alarms, ManagedMonitoring, Paging, SelfHostedMonitoring } from './monitoring.ts';
 import { Network } from './network.ts';
 import { RedeployOnRotation } from './rotation.ts';
 
 /** The repository root: the API image builds from it (app/Dockerfile), the nginx image from nginx/Dockerfile. */
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');
-/** The private DNS namespace ECS registers tasks in (Cloud Map). */
-export const SERVICE_NAMESPACE = 'apistack.internal';
+export { SERVICE_NAMESPACE } from './common.ts';
 /** The VPC's DNS resolver: the base of the VPC CIDR plus two, also at this fixed address in every VPC. */
 export const VPC_RESOLVER = '169.254.169.253';
 
 export interface ApistackStackProps extends StackProps {
   readonly profile: ResolvedProfile;
-  /**
-   * A load-test stack will run against this one: self-hosted Prometheus receives its runners'
-   * remote writes and Grafana shows the load-test dashboard with these thresholds.
-   * @default - no load test (neither)
-   */
-  readonly loadTest?: LoadTestView;
 }
 
 export class ApistackStack extends Stack {
@@ -51,7 +44,7 @@ export class ApistackStack extends Stack {
       throw new UserError(`profile ${p.name}: network.availabilityZones is 1, but RDS and ElastiCache subnet groups need subnets in at least 2 availability zones on AWS; set it to 2 or more`);
     }
     if (p.network.natGateways < 1) {
-      throw new UserError(`profile ${p.name}: network.natGateways is 0, but the tasks pull public images (nginx exporter, Prometheus, Grafana, the metrics collector) and reach AWS APIs from private subnets; set it to 1 (or one per AZ for HA)`);
+      throw new UserError(`profile ${p.name}: network.natGateways is 0, but the tasks reach ECR (their images), CloudWatch Logs, Secrets Manager and other AWS APIs from private subnets, and the load-test runners reach the public load balancer; set it to 1 (or one per AZ for HA)`);
     }
     super(scope, id, { ...props, env: { region: p.region, ...props.env }, description: `apistack ${p.name}: ${p.description}` });
     this.profile = p;
@@ -133,7 +126,6 @@ export class ApistackStack extends Stack {
         subnets: this.network.appSubnets,
         apiDnsName: this.api.dnsName,
         ...(nginx ? { nginxDnsName: nginx.dnsName } : {}),
-        ...(props.loadTest ? { loadTest: props.loadTest } : {}),
       }));
       const scraped = [[this.api.securityGroup, PORTS.apiMetrics, 'the API']] as [ec2.SecurityGroup, number, string][];
       if (nginx) scraped.push([nginx.securityGroup, PORTS.nginxExporter, 'the nginx exporter']);
@@ -143,5 +135,15 @@ export class ApistackStack extends Stack {
       }
     }
     new Alarms(this, 'Alarms', alarmSources);
+    // Published with or without a load test, so that one coming or going never changes this stack.
+    new LoadTestTarget(this, 'LoadTestTarget', {
+      profile: p,
+      vpc,
+      subnets: this.network.appSubnets,
+      cluster,
+      adminToken,
+      loadBalancerDnsName: this.loadBalancerDnsName,
+      ...(this.selfHostedMonitoring ? { prometheusSecurityGroup: this.selfHostedMonitoring.securityGroup } : {}),
+    });
   }
 }

@@ -12,6 +12,8 @@ export interface DashboardSpec {
   readonly uid: string;
   readonly title: string;
   readonly panels: readonly Panel[];
+  /** Dashboard variables filled from label values (`label_values(metric, label)`). @default - the datasource only */
+  readonly variables?: readonly { name: string; query: string }[];
 }
 
 const H = METRICS.httpRequestDuration;
@@ -270,6 +272,17 @@ export function loadTestDashboardSpec(p: ResolvedProfile, view: LoadTestView): D
   };
 }
 
+/**
+ * The load-test dashboard of whichever run is picked (the `testid` variable lists every scenario
+ * that wrote to Prometheus), without thresholds: for a stack that outlives its load tests, so
+ * that starting or ending one never changes it. `apistack loadtest verdict` judges a run against
+ * its scenario's thresholds.
+ */
+export function anyLoadTestDashboardSpec(p: ResolvedProfile): DashboardSpec {
+  const spec = loadTestDashboardSpec(p, { testId: '$testid', thresholds: {} });
+  return { ...spec, panels: spec.panels.filter((panel) => panel.exprs.length > 0), variables: [{ name: 'testid', query: `label_values(${K6_REQS}, testid)` }] };
+}
+
 /** Grafana dashboard JSON (schema 39) for a spec, with a Prometheus datasource variable. */
 export function grafanaDashboard(spec: DashboardSpec): Record<string, unknown> {
   return {
@@ -280,7 +293,12 @@ export function grafanaDashboard(spec: DashboardSpec): Record<string, unknown> {
     editable: false,
     time: { from: 'now-6h', to: 'now' },
     refresh: '30s',
-    templating: { list: [{ name: 'datasource', type: 'datasource', query: 'prometheus' }] },
+    templating: {
+      list: [
+        { name: 'datasource', type: 'datasource', query: 'prometheus' },
+        ...(spec.variables ?? []).map((v) => ({ name: v.name, type: 'query', datasource: { type: 'prometheus', uid: '${datasource}' }, query: { query: v.query, refId: v.name }, refresh: 2 })),
+      ],
+    },
     panels: spec.panels.map((panel, i) => ({
       id: i + 1,
       type: 'timeseries',

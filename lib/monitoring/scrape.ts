@@ -37,6 +37,7 @@ export function prometheusConfig(p: ResolvedProfile, target: ScrapeTarget, opts:
     return {
       global,
       rule_files,
+      ...alerting(p.monitoring.alertmanagerUrl),
       scrape_configs: [podJob('api', 'metrics'), podJob('nginx', 'nginx-exporter'), podJob('postgres', 'pg-exporter'), podJob('redis', 'redis-exporter'), { job_name: 'prometheus', static_configs: [{ targets: [`localhost:${PORTS.prometheus}`] }] }],
     };
   }
@@ -52,6 +53,21 @@ export function prometheusConfig(p: ResolvedProfile, target: ScrapeTarget, opts:
       { job_name: 'prometheus', static_configs: [{ targets: [`localhost:${PORTS.prometheus}`] }] },
     ],
   };
+}
+
+/** The profile's Alertmanager URL taken apart as Prometheus' `alertmanagers` entry wants it. */
+export function alertmanagerEndpoint(alertmanagerUrl: string): { scheme: 'http' | 'https'; host: string; port: number; pathPrefix: string } {
+  const url = new URL(alertmanagerUrl);
+  const scheme = url.protocol === 'https:' ? 'https' : 'http';
+  // url.port is empty for the scheme's default port, which Prometheus wants written out.
+  return { scheme, host: url.hostname, port: Number(url.port || (scheme === 'https' ? 443 : 80)), pathPrefix: url.pathname.replace(/\/+$/, '') };
+}
+
+/** Where firing alerts go: the profile's Alertmanager, if it names one. */
+function alerting(alertmanagerUrl: string | undefined): Record<string, unknown> {
+  if (!alertmanagerUrl) return {};
+  const a = alertmanagerEndpoint(alertmanagerUrl);
+  return { alerting: { alertmanagers: [{ scheme: a.scheme, ...(a.pathPrefix ? { path_prefix: a.pathPrefix } : {}), static_configs: [{ targets: [`${a.host}:${a.port}`] }] }] } };
 }
 
 /**

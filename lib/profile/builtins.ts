@@ -11,14 +11,21 @@ export interface ProfileLayer extends DeepPartial<ProfileInput> {
   extends?: string;
 }
 
+/**
+ * The API image the built-in profiles name: a placeholder nobody publishes. The AWS target builds
+ * app/Dockerfile itself; a cluster needs an image you built and pushed (`synth --target k8s`
+ * refuses this one unless told it is only for review).
+ */
+export const PLACEHOLDER_API_IMAGE = Object.freeze({ repository: 'ghcr.io/apistack/api', tag: '0.1.0' });
+
 /** The stack as commonly first deployed, before anyone measured it. */
 const baseline: ProfileInput = {
   name: 'baseline',
   description: 'As first deployed: single-worker replicas, oversized Multi-AZ database on gp2, big cache nodes, managed monitoring, on-demand.',
   region: 'us-east-1',
   api: {
-    imageRepository: 'ghcr.io/apistack/api',
-    imageTag: '0.1.0',
+    imageRepository: PLACEHOLDER_API_IMAGE.repository,
+    imageTag: PLACEHOLDER_API_IMAGE.tag,
     // One worker per task, so concurrency comes only from adding tasks.
     replicasMin: 6,
     replicasMax: 20,

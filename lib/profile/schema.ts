@@ -233,11 +233,44 @@ export const alertsSchema = z.strictObject({
   workerRestartsPer15m: positiveInt,
 });
 
+/** Kubernetes label keys (optional DNS prefix, then a name of 63 characters) and values. @see https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#syntax-and-character-set */
+const labelKey = z.string().regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, { message: 'must be a Kubernetes label key such as "release" or "example.com/team"' });
+const labelValue = z.string().regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/, { message: 'must be a Kubernetes label value: at most 63 letters, digits, "-", "_" or "."' });
+const labels = z.record(labelKey, labelValue);
+
+/**
+ * What the Prometheus Operator of kube-prometheus-stack, installed by its chart as release
+ * `kube-prometheus-stack` into namespace `monitoring`, selects and runs: its Prometheus picks
+ * PodMonitors and PrometheusRules labelled `release: RELEASE_NAME`, and its pods carry
+ * `app.kubernetes.io/name: prometheus`.
+ */
+export const PROMETHEUS_OPERATOR_DEFAULTS = Object.freeze({
+  selectorLabels: Object.freeze({ release: 'kube-prometheus-stack' }) as Readonly<Record<string, string>>,
+  prometheusNamespace: 'monitoring',
+  prometheusPodLabels: Object.freeze({ 'app.kubernetes.io/name': 'prometheus' }) as Readonly<Record<string, string>>,
+});
+
 export const monitoringSchema = z.strictObject({
   /** self-hosted: Prometheus + Grafana run beside the stack; managed: Amazon Managed Prometheus/Grafana. */
   mode: z.enum(['self-hosted', 'managed']),
   /** Kubernetes: the cluster already runs the Prometheus Operator, emit ServiceMonitor/PrometheusRule. */
   prometheusOperator: z.boolean(),
+  /**
+   * Kubernetes, Prometheus Operator: labels on the PodMonitor and PrometheusRule, which the
+   * operator's Prometheus selects them by (kube-prometheus-stack: `release: RELEASE_NAME`).
+   * @default { release: "kube-prometheus-stack" }
+   */
+  operatorSelectorLabels: labels.optional(),
+  /** Kubernetes, Prometheus Operator: the namespace its Prometheus pods run in, let in to the metrics ports. @default monitoring */
+  operatorPrometheusNamespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: 'must be a namespace name such as "monitoring"' }).optional(),
+  /** Kubernetes, Prometheus Operator: labels of its Prometheus pods, let in to the metrics ports. @default { "app.kubernetes.io/name": "prometheus" } */
+  operatorPrometheusPodLabels: labels.optional(),
+  /**
+   * Kubernetes, self-hosted Prometheus: the Alertmanager its alert rules notify, as
+   * `http://HOST:PORT[/PATH]`, e.g. kube-prometheus-stack's `http://alertmanager-operated.monitoring.svc:9093`.
+   * @default - none: alerts fire on Prometheus' /alerts page and reach nobody
+   */
+  alertmanagerUrl: z.string().regex(/^https?:\/\/[^/:\s]+:\d{1,5}(\/\S*)?$/, { message: 'must be http://HOST:PORT or https://HOST:PORT, optionally with a path, such as "http://alertmanager.monitoring.svc:9093"' }).optional(),
   scrapeIntervalSeconds: positiveInt,
   retentionDays: positiveInt,
   storageGiB: positiveInt,

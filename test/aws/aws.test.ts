@@ -213,7 +213,7 @@ describe('network', () => {
     const oneAz = resolveProfileLayer({ extends: 'loadtest', name: 'one-az', network: { availabilityZones: 1, natGateways: 1 } });
     expect(() => awsApp({ profile: oneAz, outdir: tempDir() })).toThrow('network.availabilityZones is 1, but RDS and ElastiCache subnet groups need subnets in at least 2 availability zones on AWS; set it to 2 or more');
     const noNat = resolveProfileLayer({ extends: 'loadtest', name: 'no-nat', network: { natGateways: 0 } });
-    expect(() => awsApp({ profile: noNat, outdir: tempDir() })).toThrow('network.natGateways is 0, but the tasks pull public images');
+    expect(() => awsApp({ profile: noNat, outdir: tempDir() })).toThrow('network.natGateways is 0, but the tasks reach ECR (their images)');
   });
 });
 
@@ -720,7 +720,7 @@ describe('CLI and cdk.json', () => {
     const wrong = cli(['cost', '--from-template', join(out, 'nothing-here')]);
     expect(wrong.status).toBe(1);
     expect(wrong.stderr).toBe(`error: ${join(out, 'nothing-here')} does not exist; synthesize first: apistack synth --target aws --out DIR, then pass DIR/aws\n`);
-  });
+  }, 240_000);
 
   it('a profile AWS cannot run is a clear error, not a stack trace', () => {
     const dir = tempDir('apistack-aws-bad-');

@@ -20,6 +20,7 @@ import { tempDir } from '../helpers/servers.ts';
 
 type Json = Record<string, any>;
 interface Synth {
+  outdir: string;
   main: ApistackStack;
   lt: LoadTestStack;
   mainJson: Json;
@@ -31,15 +32,19 @@ interface Synth {
 
 function synth(profile: ResolvedProfile, scenario: Scenario): Synth {
   const recorder = new SuppressionRecorder();
-  const { app, stack, loadTestStack } = awsApp({ profile, outdir: tempDir('apistack-aws-lt-'), loadTest: scenario, nagLoggers: [recorder] });
+  const outdir = tempDir('apistack-aws-lt-');
+  const { app, stack, loadTestStack } = awsApp({ profile, outdir, loadTest: scenario, nagLoggers: [recorder] });
   app.synth();
   const template = Template.fromStack(loadTestStack!);
-  return { main: stack, lt: loadTestStack!, mainJson: Template.fromStack(stack).toJSON(), template, json: template.toJSON(), suppressions: recorder.of(loadTestStack!) };
+  return { outdir, main: stack, lt: loadTestStack!, mainJson: Template.fromStack(stack).toJSON(), template, json: template.toJSON(), suppressions: recorder.of(loadTestStack!) };
 }
 
 const resources = (json: Json, type: string) => Object.entries(json.Resources as Record<string, Json>).filter(([, r]) => r.Type === type);
 const containerOf = (json: Json, logicalIdPrefix: string) => resources(json, 'AWS::ECS::TaskDefinition').find(([id]) => id.startsWith(logicalIdPrefix))![1].Properties.ContainerDefinitions[0];
 const envOf = (c: Json) => Object.fromEntries((c.Environment as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]));
+/** The Dockerfile of every image asset of the load-test stack. */
+const imageAssetDockerfiles = (s: Synth) =>
+  Object.values(JSON.parse(readFileSync(join(s.outdir, `${s.lt.artifactId}.assets.json`), 'utf8')).dockerImages as Record<string, Json>).map((a) => readFileSync(join(s.outdir, a.source.directory, 'Dockerfile'), 'utf8'));
 const script = (c: Json) => Buffer.from(envOf(c)[SCRIPT_ENV] as string, 'base64').toString('utf8');
 
 const mixed: Scenario = { ...BUILTIN_SCENARIOS.mixed!, parallelism: 3 };
@@ -79,10 +84,13 @@ describe('AWS load-test stack', () => {
 
   it('the state machine\'s wildcards are acknowledged one by one: the task definition revisions, then what has no resource to scope to', () => {
     const iam5 = selfHosted.suppressions.filter((x) => x.ruleId === 'AwsSolutions-IAM5');
-    const runTask = iam5.filter((x) => x.findingId !== 'Resource::*');
+    const runTask = iam5.filter((x) => x.findingId !== 'Resource::*' && !x.findingId.includes(':execution:'));
     expect(runTask.map((x) => x.findingId.match(/"Ref":"(SetupTask|RunnerTask)/)![1]).sort()).toEqual(['RunnerTask', 'SetupTask']);
     for (const x of runTask) expect(x.reason).toMatch(/^ecs:RunTask on any revision/);
-    expect(iam5.filter((x) => x.findingId === 'Resource::*').map((x) => x.logicalId)).toEqual([expect.stringMatching(/^RunRoleDefaultPolicy/)]);
+    // The state machine's, and ECR's login call of each task's execution role (the k6 image is an asset).
+    expect(iam5.filter((x) => x.findingId === 'Resource::*').map((x) => x.logicalId).sort()).toEqual([expect.stringMatching(/^RunRoleDefaultPolicy/), expect.stringMatching(/^RunnerTaskExecutionRoleDefaultPolicy/), expect.stringMatching(/^SetupTaskExecutionRoleDefaultPolicy/)]);
+    const children = iam5.filter((x) => x.findingId.includes(':execution:'));
+    expect(children.map((x) => x.logicalId)).toEqual([expect.stringMatching(/^RunDistributedMapPolicy/), expect.stringMatching(/^RunDistributedMapPolicy/)]);
   });
 
   it('with a certificate, runners dial the load balancer over HTTPS (no port 80 rule), skipping only the name check', () => {
@@ -97,11 +105,12 @@ describe('AWS load-test stack', () => {
     expect((sg.Properties.SecurityGroupEgress as Json[]).map((r) => `${r.IpProtocol}:${r.FromPort}`).sort()).toEqual(['tcp:443', 'tcp:53', 'udp:53']);
   });
 
-  it('the tasks run pinned grafana/k6 with exactly the rendered scripts', () => {
+  it('the tasks run pinned grafana/k6, from the account\'s ECR, with exactly the rendered scripts', () => {
     const runner = containerOf(selfHosted.json, 'RunnerTask');
     const setup = containerOf(selfHosted.json, 'SetupTask');
-    expect(runner.Image).toBe(CONTAINER_IMAGES.k6);
-    expect(setup.Image).toBe(CONTAINER_IMAGES.k6);
+    expect(JSON.stringify(runner.Image)).toMatch(/\.dkr\.ecr\..*cdk-hnb659fds-container-assets-/);
+    expect(setup.Image).toEqual(runner.Image);
+    expect(imageAssetDockerfiles(selfHosted)).toEqual([`FROM ${CONTAINER_IMAGES.k6}\n`]);
     expect(script(runner)).toBe(renderK6Script(mixed));
     expect(script(setup)).toBe(renderK6SetupScript(mixed, { store: 'aws-secrets-manager' }));
     expect(runner.EntryPoint).toEqual(['sh', '-c']);
@@ -113,14 +122,13 @@ describe('AWS load-test stack', () => {
 
   it('runners load the main stack load balancer and remote-write to its Prometheus, which then accepts remote writes', () => {
     const env = envOf(containerOf(selfHosted.json, 'RunnerTask'));
-    expect(JSON.stringify(env.TARGET_URL)).toMatch(/^\{"Fn::Join":\["",\["http:\/\/",\{"Fn::ImportValue":"apistack-optimized:ExportsOutputFnGetAttNginxLoadBalancer[0-9A-F]+DNSName[0-9A-F]+"\}\]\]\}$/);
+    expect(JSON.stringify(env.TARGET_URL)).toMatch(/^\{"Fn::Join":\["",\["http:\/\/",\{"Ref":"SsmParameterValueapistackoptimizedloadtesttargetloadbalancerdnsname[0-9A-F]+Parameter"\}\]\]\}$/);
+    expect(selfHosted.json.Parameters).toMatchObject({ [(env.TARGET_URL as Json)['Fn::Join'][1][1].Ref]: { Type: 'AWS::SSM::Parameter::Value<String>', Default: '/apistack/optimized/load-test-target/load-balancer-dns-name' } });
     expect(env.K6_PROMETHEUS_RW_SERVER_URL).toBe('http://prometheus.apistack.internal:9090/api/v1/write');
     expect(env.K6_PROMETHEUS_RW_TREND_STATS).toBe(K6_TREND_STATS_ENV);
     const prometheus = resources(selfHosted.mainJson, 'AWS::ECS::TaskDefinition').map(([, t]) => t.Properties.ContainerDefinitions[0]).find((c: Json) => c.Name === 'prometheus');
     expect(prometheus.Command).toContain('--web.enable-remote-write-receiver');
     const plain = awsApp({ profile: loadProfile('optimized'), outdir: tempDir() }).stack;
-    const plainPrometheus = resources(Template.fromStack(plain).toJSON(), 'AWS::ECS::TaskDefinition').map(([, t]) => t.Properties.ContainerDefinitions[0]).find((c: Json) => c.Name === 'prometheus');
-    expect(plainPrometheus.Command).not.toContain('--web.enable-remote-write-receiver');
     // Without a load test the main stack exports nothing another stack could pin it with.
     const outputs = (Template.fromStack(plain).toJSON().Outputs ?? {}) as Record<string, { Export?: unknown }>;
     expect(Object.entries(outputs).filter(([, o]) => o.Export).map(([name]) => name)).toEqual([]);
@@ -128,11 +136,14 @@ describe('AWS load-test stack', () => {
 
   it('setup runs once before the runners: a state machine runs the setup task, then parallelism runner tasks at once, each with its index', () => {
     const [, machine] = resources(selfHosted.json, 'AWS::StepFunctions::StateMachine')[0]!;
-    const definition = JSON.parse(JSON.stringify(machine.Properties.DefinitionString).replace(/\{"Ref":"[^"]+"\}|\{"Fn::[^{}]*\}/g, '"X"').replace(/^\{"Fn::Join":\["",\[|\]\]\}$/g, '').split('","').join('').replace(/\\"/g, '"').slice(1, -1));
+    // Every token of the definition (ARNs, subnet IDs) reads X.
+    const parts = machine.Properties.DefinitionString['Fn::Join'][1] as unknown[];
+    const definition = JSON.parse(parts.map((part) => (typeof part === 'string' ? part : 'X')).join(''));
     expect(definition.StartAt).toBe('Runner indexes');
     expect(definition.States['Runner indexes']).toMatchObject({ Type: 'Pass', Result: { runners: ['0', '1', '2'] }, Next: 'Setup' });
     expect(definition.States.Setup).toMatchObject({ Type: 'Task', Resource: 'arn:X:states:::ecs:runTask.sync', Next: 'Runners', ResultPath: null });
     expect(definition.States.Runners).toMatchObject({ Type: 'Map', ItemsPath: '$.runners', MaxConcurrency: 3, End: true });
+    expect(definition.States.Runners.ItemProcessor.ProcessorConfig).toEqual({ Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' });
     const run = definition.States.Runners.ItemProcessor.States.Runner;
     expect(run.Resource).toBe('arn:X:states:::ecs:runTask.sync');
     expect(run.Parameters.Overrides.ContainerOverrides[0].Environment).toEqual([{ Name: 'RUNNER_INDEX', 'Value.$': '$' }]);
@@ -142,7 +153,7 @@ describe('AWS load-test stack', () => {
 
   it('secrets: the setup reads the main admin token and may only put the fixtures secret, which the runners receive', () => {
     const setup = containerOf(selfHosted.json, 'SetupTask');
-    expect(setup.Secrets).toEqual([{ Name: 'ADMIN_TOKEN', ValueFrom: { 'Fn::ImportValue': expect.stringMatching(/^apistack-optimized:ExportsOutputRefAdminToken/) } }]);
+    expect(setup.Secrets).toEqual([{ Name: 'ADMIN_TOKEN', ValueFrom: { Ref: expect.stringMatching(/^SsmParameterValueapistackoptimizedloadtesttargetadmintokenarn/) } }]);
     const fixtures = resources(selfHosted.json, 'AWS::SecretsManager::Secret');
     expect(fixtures).toHaveLength(1);
     const [fixturesId] = fixtures[0]!;
@@ -156,7 +167,7 @@ describe('AWS load-test stack', () => {
     const egress = (sg.Properties.SecurityGroupEgress as Json[]).map((r) => `${r.CidrIp ? 'cidr' : 'sg'}:${r.IpProtocol}:${r.FromPort}`);
     expect(egress.sort()).toEqual(['cidr:tcp:443', 'cidr:tcp:53', 'cidr:tcp:80', 'cidr:udp:53'].sort());
     selfHosted.template.hasResourceProperties('AWS::EC2::SecurityGroupEgress', { FromPort: 9090, ToPort: 9090, GroupId: { 'Fn::GetAtt': [sgId, 'GroupId'] } });
-    selfHosted.template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', { FromPort: 9090, ToPort: 9090, SourceSecurityGroupId: { 'Fn::GetAtt': [sgId, 'GroupId'] }, GroupId: { 'Fn::ImportValue': Match.stringLikeRegexp('MonitoringSecurityGroup') } });
+    selfHosted.template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', { FromPort: 9090, ToPort: 9090, SourceSecurityGroupId: { 'Fn::GetAtt': [sgId, 'GroupId'] }, GroupId: { Ref: Match.stringLikeRegexp('^SsmParameterValueapistackoptimizedloadtesttargetprometheussecuritygroupid') } });
     expect(JSON.stringify(selfHosted.mainJson)).not.toContain('loadtest');
   });
 
@@ -167,7 +178,7 @@ describe('AWS load-test stack', () => {
     expect(resources(managed.json, 'AWS::ECS::TaskDefinition')).toHaveLength(1);
     expect(resources(managed.json, 'AWS::SecretsManager::Secret')).toHaveLength(0);
     expect(resources(managed.json, 'AWS::EC2::SecurityGroupIngress')).toHaveLength(0);
-    expect(JSON.stringify(envOf(runner).TARGET_URL)).toContain('AlbLoadBalancer');
+    expect(JSON.stringify(envOf(runner).TARGET_URL)).toContain('loadtesttargetloadbalancerdnsname');
   });
 
   it('apistack synth --target aws --loadtest writes both templates; cdk synth -c loadtest=... does too', () => {

@@ -210,7 +210,7 @@ describe('Kubernetes target', () => {
       expect(ref(postgres, 'POSTGRES_PASSWORD')).toEqual({ name: 'postgres-credentials', key: 'password' });
       expect(ref(exporter, 'DATA_SOURCE_PASS')).toEqual({ name: 'postgres-credentials', key: 'password' });
       expect(exporter.env.map((e: any) => e.name)).not.toContain('DATA_SOURCE_NAME');
-      const migrate = podSpecOf(find(opt.objects, 'Job', 'migrations')).containers[0];
+      const migrate = podSpecOf(opt.objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('migrations-'))!).containers[0];
       expect(migrate.envFrom).toEqual([{ configMapRef: { name: 'api-config' } }]);
       expect(ref(migrate, 'DATABASE_PASSWORD')).toEqual({ name: 'postgres-credentials', key: 'password' });
     });
@@ -287,9 +287,9 @@ describe('Kubernetes target', () => {
     }
   });
 
-  it('emits ServiceMonitor, PodMonitor and PrometheusRule instead of Prometheus and Grafana when the operator runs', () => {
+  it('emits a PodMonitor and a PrometheusRule instead of Prometheus and Grafana when the operator runs', () => {
     const { objects } = synth(loadProfile(join(import.meta.dirname, 'fixtures', 'operator.yaml')));
-    expect(byKind(objects, 'ServiceMonitor')).toHaveLength(1);
+    expect(byKind(objects, 'PodMonitor')).toHaveLength(1);
     expect(byKind(objects, 'PrometheusRule')[0]!.spec.groups.length).toBeGreaterThan(0);
     expect(objects.find((o) => o.metadata.name === 'prometheus' || o.metadata.name === 'grafana')).toBeUndefined();
   });

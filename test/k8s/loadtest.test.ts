@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { kubernetesApp, LOADTEST_FIXTURES_SECRET, referencedSecrets } from '../../charts/index.ts';
+import { kubernetesApp, LOADTEST_FIXTURES_SECRET, referencedSecrets, runnerWaitSeconds, SETUP_RETRIES } from '../../charts/index.ts';
 import { renderK6Script, renderK6SetupScript } from '../../lib/loadtest/k6.ts';
 import { BUILTIN_SCENARIOS, type Scenario } from '../../lib/loadtest/scenario.ts';
 import { K6_TREND_STATS_ENV } from '../../lib/monitoring/index.ts';
@@ -46,9 +46,10 @@ describe('Kubernetes load test (90-loadtest.yaml)', () => {
     expect(plain.files).not.toContain('90-loadtest.yaml');
     expect(lt.files).toEqual([...plain.files, '90-loadtest.yaml']);
     for (const f of plain.files.filter((x) => x !== '40-monitoring.yaml')) expect(readFileSync(join(lt.dir, f), 'utf8'), f).toBe(readFileSync(join(plain.dir, f), 'utf8'));
-    const args = (objects: K8sObject[]) => podSpec(find(objects, 'StatefulSet', 'prometheus')).containers[0].args as string[];
-    expect(args(plain.objects)).not.toContain('--web.enable-remote-write-receiver');
-    expect(args(lt.objects)).toEqual([...args(plain.objects), '--web.enable-remote-write-receiver']);
+    // Prometheus already receives remote writes: adding the load test must not restart it.
+    const prometheus = (objects: K8sObject[]) => find(objects, 'StatefulSet', 'prometheus');
+    expect(prometheus(plain.objects).spec.template.spec.containers[0].args).toContain('--web.enable-remote-write-receiver');
+    expect(prometheus(lt.objects).spec.template).toEqual(prometheus(plain.objects).spec.template);
     expect(Object.keys(find(plain.objects, 'ConfigMap', 'grafana-dashboards').data!)).not.toContain('apistack-loadtest.json');
     const dashboard = JSON.parse(find(lt.objects, 'ConfigMap', 'grafana-dashboards').data!['apistack-loadtest.json']!);
     expect(JSON.stringify(dashboard)).toContain('vector(0.05)');
@@ -84,7 +85,7 @@ describe('Kubernetes load test (90-loadtest.yaml)', () => {
 
   it('runs the scenario parallelism as an Indexed Job, failing rather than retrying a failed verdict', () => {
     const job = find(ltObjects, 'Job', 'loadtest');
-    expect(job.spec).toMatchObject({ parallelism: 3, completions: 3, completionMode: 'Indexed', backoffLimit: 0, activeDeadlineSeconds: 20 + 900 });
+    expect(job.spec).toMatchObject({ parallelism: 3, completions: 3, completionMode: 'Indexed', backoffLimit: 0, activeDeadlineSeconds: 20 + runnerWaitSeconds(true) + 300 });
     const soak = synth(profile, { ...BUILTIN_SCENARIOS.soak!, parallelism: 5 }).file('90-loadtest.yaml');
     expect(find(soak, 'Job', 'loadtest').spec).toMatchObject({ parallelism: 5, completions: 5 });
   });
@@ -115,7 +116,7 @@ describe('Kubernetes load test (90-loadtest.yaml)', () => {
   it('setup runs once, in its own Job; runners wait for the fixtures it writes into the one Secret it may patch', () => {
     const setup = podSpec(find(ltObjects, 'Job', 'loadtest-setup'));
     expect(find(ltObjects, 'Job', 'loadtest-setup').spec.parallelism).toBeUndefined();
-    expect(find(ltObjects, 'Job', 'loadtest-setup').spec.backoffLimit).toBe(0);
+    expect(find(ltObjects, 'Job', 'loadtest-setup').spec.backoffLimit).toBe(SETUP_RETRIES);
     const env = envOf(setup.containers[0]);
     expect(env.ADMIN_TOKEN).toEqual({ secretKeyRef: { name: 'api-secrets', key: 'admin-token' } });
     expect(referencedSecrets(profile)).toContain('adminToken');
@@ -130,8 +131,9 @@ describe('Kubernetes load test (90-loadtest.yaml)', () => {
     const runners = podSpec(find(ltObjects, 'Job', 'loadtest'));
     expect(runners.automountServiceAccountToken).toBe(false);
     expect(runners.volumes).toContainEqual({ name: 'fixtures', secret: { secretName: LOADTEST_FIXTURES_SECRET } });
-    expect(runners.initContainers.map((c: any) => c.command)).toEqual([['sh', '-c', 'until [ -s /fixtures/fixtures.json ]; do sleep 2; done']]);
-    expect(runners.initContainers[0].volumeMounts).toEqual([{ mountPath: '/fixtures', name: 'fixtures', readOnly: true }]);
+    expect(runners.initContainers.map((c: any) => c.name)).toEqual(['wait-for-stack', 'wait-for-setup']);
+    expect(runners.initContainers[1].command).toEqual(['sh', '-c', 'until [ -s /fixtures/fixtures.json ]; do sleep 2; done']);
+    expect(runners.initContainers[1].volumeMounts).toEqual([{ mountPath: '/fixtures', name: 'fixtures', readOnly: true }]);
     expect(envOf(runners.containers[0]).LOADTEST_FIXTURES_FILE).toBe('/fixtures/fixtures.json');
     expect(envOf(runners.containers[0]).ADMIN_TOKEN).toBeUndefined();
   });
@@ -153,10 +155,10 @@ describe('Kubernetes load test (90-loadtest.yaml)', () => {
     expect(find(lt.objects, 'NetworkPolicy', 'default-deny').spec.podSelector).toEqual({});
   });
 
-  it('a scenario with no setup has no setup Job, Secret, RBAC or wait', () => {
+  it('a scenario with no setup has no setup Job, Secret, RBAC or wait for one', () => {
     const objects = synth(profile, BUILTIN_SCENARIOS.status!).file('90-loadtest.yaml');
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(['ConfigMap/loadtest-scripts', 'Job/loadtest', 'NetworkPolicy/loadtest', 'NetworkPolicy/prometheus-remote-write']);
-    expect(podSpec(find(objects, 'Job', 'loadtest')).initContainers).toBeUndefined();
+    expect(podSpec(find(objects, 'Job', 'loadtest')).initContainers.map((c: any) => c.name)).toEqual(['wait-for-stack']);
     expect(Object.keys(find(objects, 'ConfigMap', 'loadtest-scripts').data!)).toEqual(['run.js']);
   });
 
@@ -169,18 +171,20 @@ describe('Kubernetes load test (90-loadtest.yaml)', () => {
     expect(objects.find((o) => o.metadata.name === 'prometheus-remote-write')).toBeUndefined();
   });
 
+  const IMAGE = 'registry.example.com/apistack-api:1.0.0';
+  // CLI processes, each compiling the TypeScript: slow on a loaded 2-core machine.
   it('apistack synth --target k8s --loadtest writes the file, and a later synth without it removes it', () => {
     const out = tempDir('apistack-k8s-lt-cli-');
-    const r = cli(['synth', '--target', 'k8s', '--loadtest', 'spike', '--parallelism', '2', '--out', out]);
+    const r = cli(['synth', '--target', 'k8s', '--image', IMAGE, '--loadtest', 'spike', '--parallelism', '2', '--out', out]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toContain(join(out, 'k8s', '90-loadtest.yaml'));
     const job = parseAllDocuments(readFileSync(join(out, 'k8s', '90-loadtest.yaml'), 'utf8')).map((d) => d.toJSON() as K8sObject).find((o) => o.kind === 'Job' && o.metadata.name === 'loadtest')!;
     expect(job.spec.parallelism).toBe(2);
-    expect(cli(['synth', '--target', 'k8s', '--out', out]).status).toBe(0);
+    expect(cli(['synth', '--target', 'k8s', '--image', IMAGE, '--out', out]).status).toBe(0);
     expect(existsSync(join(out, 'k8s', '90-loadtest.yaml'))).toBe(false);
-    const bad = cli(['synth', '--target', 'k8s', '--loadtest', 'mixed', '--parallelism', '80', '--out', out]);
+    const bad = cli(['synth', '--target', 'k8s', '--image', IMAGE, '--loadtest', 'mixed', '--parallelism', '80', '--out', out]);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toBe('error: scenario mixed cannot run on 80 k6 runners:\n  - connections (50) is less than parallelism (80): every runner needs at least one connection; raise connections or lower parallelism\n');
-  });
+  }, 180_000);
 });

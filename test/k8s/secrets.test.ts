@@ -84,7 +84,7 @@ describe('Kubernetes manifests hold no secret and synthesize deterministically',
   it('two CLI synths in separate processes, load-test Job included, write byte-identical files', () => {
     const outs = [tempDir('apistack-synth-a-'), tempDir('apistack-synth-b-')];
     for (const out of outs) {
-      const r = apistack(['synth', '--target', 'k8s', '--profile', 'baseline', '--loadtest', 'mixed', '--out', out], cwd);
+      const r = apistack(['synth', '--target', 'k8s', '--profile', 'baseline', '--placeholder-image', '--loadtest', 'mixed', '--out', out], cwd);
       expect(r.status, r.stderr).toBe(0);
     }
     const [a, b] = outs.map((o) => readdirSync(join(o, 'k8s')).sort());
@@ -113,7 +113,7 @@ describe('Kubernetes manifests hold no secret and synthesize deterministically',
     const values = docs(readFileSync(secretsFile, 'utf8')).flatMap((s) => Object.values(s.stringData ?? {}));
     expect(values.length).toBeGreaterThan(0);
     // The CLI synth runs where init wrote its file, so a synth that picked the values up would show them.
-    const synth = apistack(['synth', '--target', 'k8s', '--profile', 'optimized', '--out', join(cwd, 'synth-out')], cwd);
+    const synth = apistack(['synth', '--target', 'k8s', '--profile', 'optimized', '--placeholder-image', '--out', join(cwd, 'synth-out')], cwd);
     expect(synth.status, synth.stderr).toBe(0);
     const synthesized = [
       { name: 'optimized (CLI, beside the secrets file)', dir: join(cwd, 'synth-out', 'k8s') },
