@@ -218,7 +218,7 @@ describe('profile files', () => {
   it('loads a YAML file that extends a built-in and overrides fields', () => {
     const p = loadProfile(join(fixtures, 'mine.yaml'));
     expect(p.name).toBe('mine');
-    expect(p.api.replicasMax).toBe(10);
+    expect(p.api.replicasMax).toBe(8);
     expect(p.api.dbPoolSizePerWorker).toBe(8);
     // Untouched fields come from optimized, which itself extends baseline.
     expect(p.api.cpuArchitecture).toBe('arm64');
@@ -229,7 +229,7 @@ describe('profile files', () => {
   it('loads a JSON file that extends a YAML file, relative to itself', () => {
     const p = loadProfile(join(fixtures, 'mine.json'));
     expect(p.name).toBe('mine-json');
-    expect(p.api.replicasMax).toBe(10);
+    expect(p.api.replicasMax).toBe(8);
     expect(p.derived.api.workersPerReplica).toBe(4);
   });
 
@@ -317,7 +317,7 @@ describe('apistack profile CLI', () => {
     const r = cli('profile', 'validate', join(fixtures, 'mine.yaml'));
     expect(r.status).toBe(0);
     expect(r.stdout.trim().split('\n')).toHaveLength(1);
-    expect(r.stdout).toMatch(/^ok mine: api 2-10 replicas × 2 workers/);
+    expect(r.stdout).toMatch(/^ok mine: api 2-8 replicas × 2 workers/);
   });
 
   it('profile validate exits 1 with every problem and no stack trace', () => {
