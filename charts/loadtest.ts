@@ -47,9 +47,9 @@ function waitForStack(p: ResolvedProfile): kplus.ContainerProps {
   return container({ ...LOADTEST_RESOURCES.wait, name: 'wait-for-stack' }, { image: IMAGES.k6, command: ['sh', '-c', script] });
 }
 
-/** The base URL the runners load: nginx's Service, by full DNS name. */
+/** The base URL the runners load: nginx's Service, by full DNS name (the plain-HTTP one when the public Service sends PROXY protocol). */
 export function loadTestTargetUrl(p: ResolvedProfile): string {
-  return `http://nginx.${p.kubernetes.namespace}.svc.${p.kubernetes.clusterDomain}`;
+  return `http://${p.kubernetes.awsNlbAnnotations ? 'nginx-internal' : 'nginx'}.${p.kubernetes.namespace}.svc.${p.kubernetes.clusterDomain}`;
 }
 
 /** Prometheus's remote-write receiver (self-hosted only: the chart enables it with --web.enable-remote-write-receiver). */

@@ -39,7 +39,7 @@ export class NetworkChart extends Chart {
     policy('allow-dns', allPods).addEgressRule(kubeDns, [kplus.NetworkPolicyPort.udp(53), kplus.NetworkPolicyPort.tcp(53)]);
 
     // From anywhere: the load balancer, clients outside, and in-cluster load generators.
-    const nginx = policyOpenToAnyPeer(this, 'nginx', policyProps('nginx', pods('nginx')), 'ingress', tcp(PORTS.nginx));
+    const nginx = policyOpenToAnyPeer(this, 'nginx', policyProps('nginx', pods('nginx')), 'ingress', [...tcp(PORTS.nginx), ...(p.kubernetes.awsNlbAnnotations ? tcp(PORTS.nginxInternal) : [])]);
     nginx.addEgressRule(pods('api'), tcp(PORTS.api));
 
     const api = policy('api', pods('api'));

@@ -10,6 +10,11 @@ import { API_HEADLESS_SERVICE } from './api.ts';
 import { container, emptyDir, httpProbe, IMAGES, kubernetesDefaultScaling, meta, podDisruptionBudget, preStopSleep, selectByName, serviceFor, tcpProbe, workloadProps } from './common.ts';
 import { preferredTopologySpread, seccompRuntimeDefault } from './patches.ts';
 
+/** The NLB's nodes have addresses in the cluster VPC; without awsNlbSourceCidrs, any private network. */
+export const DEFAULT_NLB_SOURCE_CIDRS = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'] as const;
+/** The ClusterIP Service in-cluster callers use when the public Service sends PROXY protocol. */
+export const NGINX_INTERNAL_SERVICE = 'nginx-internal';
+
 export function kubernetesNginxConfig(p: ResolvedProfile): string {
   const domain = p.kubernetes.clusterDomain;
   return renderNginxConfig(p, {
@@ -19,6 +24,10 @@ export function kubernetesNginxConfig(p: ResolvedProfile): string {
     resolver: `kube-dns.kube-system.svc.${domain}`,
     listenPort: CONTAINER_PORTS.listenPort,
     statusPort: CONTAINER_PORTS.statusPort,
+    ipFamily: p.kubernetes.ipFamily ?? 'ipv4',
+    // The AWS Load Balancer Controller's NLB with IP targets hides the client address behind its
+    // own unless it sends PROXY protocol v2 (the annotations below).
+    ...(p.kubernetes.awsNlbAnnotations ? { proxyProtocolFrom: p.kubernetes.awsNlbSourceCidrs ?? [...DEFAULT_NLB_SOURCE_CIDRS], internalPort: PORTS.nginxInternal } : {}),
   });
 }
 
@@ -30,6 +39,8 @@ export class NginxChart extends Chart {
     const config = kubernetesNginxConfig(p);
     const configMap = new kplus.ConfigMap(this, 'config', { metadata: meta('nginx-config', 'nginx'), data: { 'nginx.conf': config } });
     const hpa = p.derived.nginx.hpa;
+    const proxy = p.kubernetes.awsNlbAnnotations;
+    const probePort = proxy ? PORTS.nginxStatus : PORTS.nginx;
     const base = workloadProps('nginx');
     const deployment = new kplus.Deployment(this, 'deployment', {
       ...base,
@@ -47,9 +58,11 @@ export class NginxChart extends Chart {
           ports: [
             { name: 'http', number: PORTS.nginx },
             { name: 'status', number: PORTS.nginxStatus },
+            ...(proxy ? [{ name: 'internal', number: PORTS.nginxInternal }] : []),
           ],
-          liveness: httpProbe(NGINX_HEALTH_PATH, PORTS.nginx, { periodSeconds: 10 }),
-          readiness: httpProbe(NGINX_HEALTH_PATH, PORTS.nginx, { periodSeconds: 5, failureThreshold: 2 }),
+          // The kubelet sends no PROXY header: with one required on the public port, it asks the status port.
+          liveness: httpProbe(NGINX_HEALTH_PATH, probePort, { periodSeconds: 10 }),
+          readiness: httpProbe(NGINX_HEALTH_PATH, probePort, { periodSeconds: 5, failureThreshold: 2 }),
           // The Service drops the pod while it sleeps; then SIGQUIT starts nginx's graceful quit.
           lifecycle: preStopSleep(p.derived.nginx.preStopDelaySeconds),
           volumeMounts: [
@@ -81,10 +94,17 @@ export class NginxChart extends Chart {
               'service.beta.kubernetes.io/aws-load-balancer-type': 'external',
               'service.beta.kubernetes.io/aws-load-balancer-nlb-target-type': 'ip',
               'service.beta.kubernetes.io/aws-load-balancer-scheme': 'internet-facing',
+              // The client address for nginx's per-client limits: "*" is the only value the
+              // controller takes (every port). Its health checks send the header too.
+              'service.beta.kubernetes.io/aws-load-balancer-proxy-protocol': '*',
             },
           }
         : {}),
     });
+    if (proxy) {
+      // In-cluster callers (the load-test runners) do not pass the NLB and send no PROXY header.
+      serviceFor(this, 'internal-service', { name: NGINX_INTERNAL_SERVICE, owner: 'nginx', ports: [{ name: 'http', port: 80, targetPort: PORTS.nginxInternal }] });
+    }
     if (p.nginx.replicasMin > 1) {
       podDisruptionBudget(this, 'nginx');
     }

@@ -4,6 +4,7 @@
  */
 import { UserError } from '../lib/profile/errors.ts';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
+import { isCidr } from '../lib/profile/schema.ts';
 import { PORTS, SERVICE_DNS_TTL_SECONDS } from '../lib/profile/workloads.ts';
 import type { NginxTarget } from './types.ts';
 
@@ -11,13 +12,31 @@ import type { NginxTarget } from './types.ts';
 export const NGINX_HEALTH_PATH = '/nginx-health';
 export const STUB_STATUS_PATH = '/stub_status';
 
+/** The one writable directory of the containers (an emptyDir on Kubernetes, an ECS volume on Fargate). */
+export const CONTAINER_TEMP_DIR = '/tmp';
+/** The uid and gid the image runs nginx as (nginx/Dockerfile `USER 101:101`, the official image's nginx user). */
+export const NGINX_UID = 101;
+
 /** Paths nginx writes: inside the prefix locally, under /tmp (an emptyDir) in containers. */
 function paths(target: NginxTarget) {
   if (target.kind === 'local') {
     const d = target.prefixDir;
     return { pid: `${d}/nginx.pid`, temp: `${d}/temp`, errorLog: `${d}/logs/error.log`, accessLog: `${d}/logs/access.log` };
   }
-  return { pid: '/tmp/nginx.pid', temp: '/tmp', errorLog: '/dev/stderr', accessLog: '/dev/stdout' };
+  const t = CONTAINER_TEMP_DIR;
+  return { pid: `${t}/nginx.pid`, temp: t, errorLog: '/dev/stderr', accessLog: '/dev/stdout' };
+}
+
+/**
+ * The shell command a root init container runs on the container temp directory before nginx
+ * starts: an ECS task volume is created root-owned 0755, where nginx (uid 101, read-only root)
+ * cannot create its pid file or temp directories. Optionally writes the `geo` entries of
+ * addresses known only at deploy time (exemptAddressesFile), from a space-separated variable.
+ */
+export function volumeInitCommand(dir: string = CONTAINER_TEMP_DIR, exempt?: { file: string; variable: string }): string {
+  const steps = [`chown ${NGINX_UID}:${NGINX_UID} ${dir}`, `chmod 0700 ${dir}`];
+  if (exempt) steps.push(`: > ${exempt.file}`, `for a in $${exempt.variable}; do echo "$a 1;" >> ${exempt.file}; done`, `chown ${NGINX_UID}:${NGINX_UID} ${exempt.file}`);
+  return steps.join(' && ');
 }
 
 const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i;
@@ -39,6 +58,16 @@ function checkTarget(target: NginxTarget): void {
     if (/[\s;{}'"]/.test(target.prefixDir)) problems.push(`'prefixDir' ("${target.prefixDir}") must not contain spaces, quotes, ';', '{' or '}'`);
   } else {
     checkPort('upstreamPort', target.upstreamPort, problems);
+    if (target.proxyProtocolFrom !== undefined) {
+      if (target.proxyProtocolFrom.length === 0) problems.push("'proxyProtocolFrom' is empty: give the balancer's networks, e.g. the VPC CIDR");
+      for (const cidr of target.proxyProtocolFrom) if (!isCidr(cidr)) problems.push(`'proxyProtocolFrom' entry "${cidr}" must be an IPv4 or IPv6 CIDR block`);
+    }
+    if (target.internalPort !== undefined) {
+      checkPort('internalPort', target.internalPort, problems);
+      if (target.proxyProtocolFrom === undefined) problems.push("'internalPort' is only for a PROXY protocol listener: without 'proxyProtocolFrom' the public port already serves plain HTTP");
+      if (target.internalPort === target.listenPort || target.internalPort === target.statusPort) problems.push(`'internalPort' (${target.internalPort}) must differ from 'listenPort' and 'statusPort'`);
+    }
+    if (target.exemptAddressesFile !== undefined && !/^\/[\w./-]+$/.test(target.exemptAddressesFile)) problems.push(`'exemptAddressesFile' ("${target.exemptAddressesFile}") must be an absolute path of letters, digits, '.', '_', '-' and '/'`);
     if (!DNS_NAME.test(target.upstreamHost)) problems.push(`'upstreamHost' ("${target.upstreamHost}") must be a DNS name, e.g. api-headless.apistack.svc.cluster.local`);
     if (!DNS_NAME.test(target.resolver)) problems.push(`'resolver' ("${target.resolver}") must be an IPv4 address or a DNS name, e.g. 169.254.169.253`);
   }
@@ -52,8 +81,9 @@ function upstreamServers(p: ResolvedProfile, target: NginxTarget): string[] {
     // Re-resolved while running, so least_conn spreads over the pods/tasks that exist now.
     // `resolver`/`resolver_timeout` inside `upstream` and the `resolve` server parameter are in
     // open-source nginx since 1.27.3 (CHANGES 1.27.3; nginx.org/en/docs/http/ngx_http_upstream_module.html#resolver).
-    // ipv6=off: the Service and Cloud Map names carry A records only.
-    `resolver ${target.resolver} valid=${SERVICE_DNS_TTL_SECONDS}s ipv6=off;`,
+    // Only the family the services' records are in: A on an IPv4 cluster (and Cloud Map), AAAA on
+    // an IPv6-only one; asking for both would wait for an answer that never has addresses.
+    `resolver ${target.resolver} valid=${SERVICE_DNS_TTL_SECONDS}s ${target.ipFamily === 'ipv6' ? 'ipv4=off' : 'ipv6=off'};`,
     'resolver_timeout 2s;',
     `server ${target.upstreamHost}:${target.upstreamPort} resolve ${params};`,
   ];
@@ -81,18 +111,21 @@ function indent(lines: readonly string[], depth: number): string[] {
 }
 
 /** The per-client limit key: the client address, or empty (not counted) for exempt networks. */
-function limitKeyVariable(exempt: readonly string[]): string {
-  return exempt.length > 0 ? '$apistack_limit_key' : '$binary_remote_addr';
+function limitKeyVariable(exempt: readonly string[], exemptFile?: string): string {
+  return exempt.length > 0 || exemptFile !== undefined ? '$apistack_limit_key' : '$binary_remote_addr';
 }
 
-function limitKey(exempt: readonly string[]): string[] {
-  if (exempt.length === 0) return [];
+function limitKey(exempt: readonly string[], exemptFile?: string): string[] {
+  if (exempt.length === 0 && exemptFile === undefined) return [];
   return [
     // nginx.rateLimitExemptCidrs (load generators, internal callers) bypass the per-client
-    // limits: limit_req and limit_conn do not count a request whose key is empty.
+    // limits: limit_req and limit_conn do not count a request whose key is empty. Behind a
+    // PROXY protocol balancer geo reads the client address from the header (real_ip), so the
+    // entries match the callers, not the balancer.
     // No `default` line: 0.0.0.0/0 and ::/0 are allowed entries, and would duplicate it.
     '    geo $apistack_limit_exempt {',
     ...[...new Set(exempt)].map((cidr) => `        ${cidr} 1;`),
+    ...(exemptFile !== undefined ? [`        include ${exemptFile};`] : []),
     '    }',
     '    map $apistack_limit_exempt $apistack_limit_key {',
     '        1 "";',
@@ -125,8 +158,23 @@ export function renderNginxConfig(p: ResolvedProfile, target: NginxTarget): stri
   const n = p.nginx;
   const d = p.derived.nginx;
   const f = paths(target);
-  const listen = target.kind === 'local' ? `127.0.0.1:${target.listenPort}` : String(target.listenPort);
-  const statusListen = target.kind === 'local' ? `127.0.0.1:${target.statusPort}` : String(target.statusPort);
+  const ipv6 = target.kind !== 'local' && target.ipFamily === 'ipv6';
+  const address = (port: number) => (target.kind === 'local' ? `127.0.0.1:${port}` : ipv6 ? `[::]:${port}` : String(port));
+  const proxyFrom = target.kind === 'local' ? undefined : target.proxyProtocolFrom;
+  const internalPort = target.kind === 'local' ? undefined : target.internalPort;
+  const exemptFile = target.kind === 'local' ? undefined : target.exemptAddressesFile;
+  const publicListen = proxyFrom
+    ? [
+        // The balancer prepends a PROXY protocol v2 header to every connection (its health checks
+        // included, with the LOCAL command, which nginx accepts and then uses the peer address).
+        `listen ${address(target.listenPort)} proxy_protocol;`,
+        ...(internalPort !== undefined ? [`listen ${address(internalPort)};`] : []),
+        // The header's client address is believed only from the balancer's own networks.
+        ...proxyFrom.map((cidr) => `set_real_ip_from ${cidr};`),
+        'real_ip_header proxy_protocol;',
+      ]
+    : [`listen ${address(target.listenPort)};`];
+  const statusListen = address(target.statusPort);
   const logFormat = `'{${JSON_LOG_FIELDS.map(([k, v]) => `"${k}":"${v}"`).join(',')}}'`;
 
   const upstream = [
@@ -217,16 +265,16 @@ export function renderNginxConfig(p: ResolvedProfile, target: NginxTarget): stri
     '    gzip_proxied any;',
     '    gzip_vary on;',
     '',
-    ...limitKey(d.rateLimitExemptCidrs),
-    `    limit_req_zone ${limitKeyVariable(d.rateLimitExemptCidrs)} zone=per_client:10m rate=${n.rateLimitPerClientPerSecond}r/s;`,
+    ...limitKey(d.rateLimitExemptCidrs, exemptFile),
+    `    limit_req_zone ${limitKeyVariable(d.rateLimitExemptCidrs, exemptFile)} zone=per_client:10m rate=${n.rateLimitPerClientPerSecond}r/s;`,
     '    limit_req_status 429;',
-    `    limit_conn_zone ${limitKeyVariable(d.rateLimitExemptCidrs)} zone=per_client_conn:10m;`,
+    `    limit_conn_zone ${limitKeyVariable(d.rateLimitExemptCidrs, exemptFile)} zone=per_client_conn:10m;`,
     '    limit_conn_status 429;',
     '',
     ...indent(upstream, 1),
     '',
     '    server {',
-    `        listen ${listen};`,
+    ...indent(publicListen, 2),
     '',
     `        location = ${NGINX_HEALTH_PATH} {`,
     '            access_log off;',
@@ -244,8 +292,14 @@ export function renderNginxConfig(p: ResolvedProfile, target: NginxTarget): stri
     `        location = ${STUB_STATUS_PATH} {`,
     '            stub_status;',
     '            allow 127.0.0.1;',
+    ...(ipv6 ? ['            allow ::1;'] : []),
     '            deny all;',
     '        }',
+    // Probes from the kubelet and the container health check send no PROXY header, so they
+    // ask here when the public port requires one.
+    ...(proxyFrom
+      ? [`        location = ${NGINX_HEALTH_PATH} {`, '            default_type text/plain;', '            return 200 "ok\\n";', '        }']
+      : []),
     '    }',
     '}',
     '',

@@ -18,6 +18,9 @@ export function versionAtLeast(version: string, minimum: string): boolean {
   return true;
 }
 
+/** The nginx the image pins (nginx/Dockerfile's ARG, the built-in profiles' nginx.imageTag); the tests run this line (.ci/install-nginx.sh). */
+export const PINNED_NGINX_VERSION = '1.30.6-alpine';
+
 /** First nginx version with `resolver` inside `upstream` and the `resolve` server parameter in open source. */
 export const MIN_NGINX_FOR_RESOLVE = '1.27.3';
 
@@ -84,6 +87,8 @@ export const DIRECTIVE_SINCE: Readonly<Record<string, string>> = {
   stub_status: '1.7.5',
   allow: '0.1.0',
   deny: '0.1.0',
+  set_real_ip_from: '0.3.8',
+  real_ip_header: '0.3.8',
 };
 
 /** `server` parameters inside `upstream` → first version. */
@@ -99,6 +104,8 @@ export const PARAMETER_SINCE: Readonly<Record<string, Readonly<Record<string, st
   add_header: { always: '1.7.5' },
   log_format: { 'escape=json': '1.11.8' },
   access_log: { 'buffer=64k': '0.7.4', 'flush=1s': '0.7.4', 'if=$apistack_log_failure': '1.7.0' },
-  resolver: { 'ipv6=off': '1.5.8', 'valid=5s': '1.1.9' },
+  resolver: { 'ipv6=off': '1.5.8', 'ipv4=off': '1.23.1', 'valid=5s': '1.1.9' },
+  listen: { proxy_protocol: '1.5.12' },
+  real_ip_header: { proxy_protocol: '1.5.12' },
   limit_req: { nodelay: '0.7.21' },
 };

@@ -46,8 +46,9 @@ export class ApiService extends Construct {
       // Only the password is secret: Secrets Manager hands it to the task as DATABASE_PASSWORD.
       DATABASE_URL: `postgres://${DATABASE.user}@${props.database.instance.dbInstanceEndpointAddress}:${PORTS.postgres}/${DATABASE.name}?sslmode=require`,
       REDIS_URL: props.cache.url,
-      // ECS has no preStop hook: the app itself answers readiness 503 this long before it drains.
-      SHUTDOWN_DELAY: String(p.api.preStopDelaySeconds),
+      // ECS has no preStop hook, and takes the task out of Cloud Map just before SIGTERM: the app
+      // keeps serving (readiness 503) until no nginx can still hold its address, then drains.
+      SHUTDOWN_DELAY: String(d.api.shutdownDelaySeconds),
     };
     const secrets: Record<(typeof APP_SECRET_ENV)[number], ecs.Secret> = {
       DATABASE_PASSWORD: ecs.Secret.fromSecretsManager(props.database.secret, 'password'),
@@ -84,7 +85,8 @@ export class ApiService extends Construct {
         retries: 3,
         startPeriod: Duration.seconds(20),
       },
-      // Covers SHUTDOWN_DELAY + the graceful timeout + a margin (lib/profile/derive.ts).
+      // Covers SHUTDOWN_DELAY + the graceful timeout + a margin (lib/profile/derive.ts): deregister,
+      // wait out DNS, drain, stop.
       stopTimeout: Duration.seconds(d.api.containerStopTimeoutSeconds),
       readonlyRootFilesystem: true,
       user: '10001',

@@ -3,18 +3,19 @@
  * an NLB, or, as the AWS-native alternative, an ALB with least outstanding requests in front of
  * the API directly. With network.loadBalancerCertificateArn the public listener is TLS/HTTPS on 443.
  */
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, Fn, RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { CONTAINER_PORTS, NGINX_HEALTH_PATH, STUB_STATUS_PATH } from '../../nginx/render.ts';
+import { CONTAINER_PORTS, CONTAINER_TEMP_DIR, NGINX_HEALTH_PATH, renderNginxConfig, STUB_STATUS_PATH, volumeInitCommand } from '../../nginx/render.ts';
 import { CONTAINER_IMAGES, EXPORTER_RESOURCES, fargateTaskSize, PORTS, type ResolvedProfile } from '../profile/index.ts';
 import type { ApiService } from './api.ts';
 import { acknowledge, acknowledgeImagePull, fargateTask, platformOf, privateImage, retention, scalingCooldowns, serviceProps, taskSecurityGroup } from './common.ts';
 import { APP_ROUTES } from '../monitoring/index.ts';
+import { VPC_CIDR } from './network.ts';
 
 /** The public listener port without a certificate: plain HTTP (TCP on the NLB). */
 export const PUBLIC_PORT = 80;
@@ -24,6 +25,48 @@ export const PUBLIC_TLS_PORT = 443;
 /** Where clients reach the stack: HTTPS on 443 with a certificate, plain HTTP on 80 without. */
 export function publicEndpoint(p: ResolvedProfile): { scheme: 'http' | 'https'; port: number } {
   return p.network.loadBalancerCertificateArn ? { scheme: 'https', port: PUBLIC_TLS_PORT } : { scheme: 'http', port: PUBLIC_PORT };
+}
+
+/** The geo entries of the NAT gateways' public addresses, written by the volume-init container (nginx/render.ts volumeInitCommand). */
+const NAT_EXEMPT_FILE = `${CONTAINER_TEMP_DIR}/nat-gateways.geo`;
+const NAT_ADDRESSES_VARIABLE = 'NAT_PUBLIC_ADDRESSES';
+
+function ipv4ToInt(address: string): number {
+  return address.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+}
+
+/** Whether the IPv4 block `outer` holds all of `inner` (IPv6 blocks hold no IPv4 block). */
+export function cidrContains(outer: string, inner: string): boolean {
+  const [oa, ob = '32'] = outer.split('/');
+  const [ia, ib = '32'] = inner.split('/');
+  if (oa!.includes(':') || ia!.includes(':') || Number(ob) > Number(ib)) return false;
+  const size = 2 ** (32 - Number(ob));
+  return Math.floor(ipv4ToInt(oa!) / size) === Math.floor(ipv4ToInt(ia!) / size);
+}
+
+/**
+ * Callers inside the VPC (the load-test runners) reach the public NLB through the NAT gateways,
+ * so nginx sees them as the NATs' public addresses: a profile that exempts the VPC's networks
+ * from the per-client limits exempts those addresses too, known only once deployed.
+ */
+function exemptsNatGateways(p: ResolvedProfile): boolean {
+  return p.derived.nginx.rateLimitExemptCidrs.some((cidr) => cidrContains(cidr, VPC_CIDR));
+}
+
+/**
+ * nginx.conf for the Fargate tasks behind the NLB. The target group sends PROXY protocol v2, so
+ * the client address reaches the per-client limits; only the VPC (where the NLB's nodes are) is
+ * trusted to send it.
+ */
+export function awsNginxConfig(p: ResolvedProfile, upstreamHost: string, resolver: string): string {
+  return renderNginxConfig(p, {
+    kind: 'aws',
+    upstreamHost,
+    resolver,
+    ...CONTAINER_PORTS,
+    proxyProtocolFrom: [VPC_CIDR],
+    ...(exemptsNatGateways(p) ? { exemptAddressesFile: NAT_EXEMPT_FILE } : {}),
+  });
 }
 
 function accessLogBucket(scope: Construct, p: ResolvedProfile): s3.Bucket {
@@ -62,7 +105,23 @@ export class NginxBalancer extends Construct {
     this.logGroup = logGroup;
     const task = fargateTask(this, 'Task', p, size);
     // nginx writes its pid and temp files under /tmp (nginx/render.ts); the root filesystem is read-only.
+    // ECS creates this volume root-owned with mode 0755, where nginx as the image's uid 101 fails
+    // with `mkdir() "/tmp/client_body" failed (13: Permission denied)`. A short root container
+    // hands the volume to uid 101 first, and nginx starts only after it succeeded.
     task.addVolume({ name: 'tmp' });
+    const natAddresses = exemptsNatGateways(p) ? natPublicAddresses(vpc) : undefined;
+    const volumeInit = task.addContainer('volume-init', {
+      image: props.image,
+      essential: false,
+      user: '0',
+      entryPoint: ['sh', '-c'],
+      command: [volumeInitCommand(CONTAINER_TEMP_DIR, natAddresses ? { file: NAT_EXEMPT_FILE, variable: NAT_ADDRESSES_VARIABLE } : undefined)],
+      ...(natAddresses ? { environment: { [NAT_ADDRESSES_VARIABLE]: natAddresses } } : {}),
+      memoryReservationMiB: 16,
+      logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: 'volume-init' }),
+      readonlyRootFilesystem: true,
+    });
+    volumeInit.addMountPoints({ containerPath: CONTAINER_TEMP_DIR, sourceVolume: 'tmp', readOnly: false });
     const nginx = task.addContainer('nginx', {
       image: props.image,
       essential: true,
@@ -70,7 +129,8 @@ export class NginxBalancer extends Construct {
       logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: 'nginx' }),
       portMappings: [{ name: 'http', containerPort: CONTAINER_PORTS.listenPort }],
       healthCheck: {
-        command: ['CMD-SHELL', `wget -q -O /dev/null http://127.0.0.1:${CONTAINER_PORTS.listenPort}${NGINX_HEALTH_PATH} || exit 1`],
+        // The status port: the public one requires the NLB's PROXY header.
+        command: ['CMD-SHELL', `wget -q -O /dev/null http://127.0.0.1:${CONTAINER_PORTS.statusPort}${NGINX_HEALTH_PATH} || exit 1`],
         interval: Duration.seconds(10),
         timeout: Duration.seconds(2),
         retries: 3,
@@ -79,7 +139,8 @@ export class NginxBalancer extends Construct {
       stopTimeout: Duration.seconds(p.derived.nginx.containerStopTimeoutSeconds),
       readonlyRootFilesystem: true,
     });
-    nginx.addMountPoints({ containerPath: '/tmp', sourceVolume: 'tmp', readOnly: false });
+    nginx.addMountPoints({ containerPath: CONTAINER_TEMP_DIR, sourceVolume: 'tmp', readOnly: false });
+    nginx.addContainerDependencies({ container: volumeInit, condition: ecs.ContainerDependencyCondition.SUCCESS });
     task.addContainer('nginx-exporter', {
       image: privateImage('nginx-exporter', CONTAINER_IMAGES.nginxExporter, platformOf(p)),
       essential: false,
@@ -93,6 +154,7 @@ export class NginxBalancer extends Construct {
     props.sidecars?.(task, logGroup);
     this.task = task;
     acknowledgeImagePull(task);
+    if (natAddresses) acknowledge(task, [['AwsSolutions-ECS2', 'The one environment variable is the NAT gateways\' public addresses (not secret), which nginx exempts from the per-client limits']]);
 
     // No DNS rule: security groups do not filter traffic to the VPC's resolver, which nginx re-resolves Cloud Map names with.
     this.securityGroup = taskSecurityGroup(this, vpc, 'nginx tasks: HTTP from the NLB, API calls out');
@@ -149,9 +211,21 @@ export class NginxBalancer extends Construct {
       targets: [this.service.loadBalancerTarget({ containerName: 'nginx', containerPort: CONTAINER_PORTS.listenPort })],
       // Connections drain for as long as the app's graceful timeout gives its requests.
       deregistrationDelay: Duration.seconds(p.api.gracefulTimeoutSeconds),
+      // On the traffic port: with PROXY protocol on, the NLB's health checks send the header too
+      // (with the LOCAL command and no client address), which that listener expects.
       healthCheck: { protocol: elbv2.Protocol.HTTP, path: NGINX_HEALTH_PATH, interval: Duration.seconds(10), healthyThresholdCount: 2, unhealthyThresholdCount: 2 },
     });
+    // IP targets on a TCP target group see the NLB's private address, not the client's: the
+    // PROXY protocol v2 header carries the client's to nginx (real_ip from the VPC only).
+    this.targetGroup.setAttribute('proxy_protocol_v2.enabled', 'true');
   }
+}
+
+/** The NAT gateways' public addresses, space-separated, as CloudFormation resolves them (CDK names each subnet's NAT address `EIP`). */
+function natPublicAddresses(vpc: ec2.IVpc): string {
+  const eips = vpc.publicSubnets.map((s) => s.node.tryFindChild('EIP')).filter((c): c is ec2.CfnEIP => c instanceof ec2.CfnEIP);
+  if (eips.length === 0) throw new Error('the VPC has no NAT gateway addresses to exempt');
+  return Fn.join(' ', eips.map((e) => e.attrPublicIp));
 }
 
 export class AlbBalancer extends Construct {

@@ -6,7 +6,7 @@ import { Construct } from 'constructs';
 import { AWS_INTERFACE_ENDPOINTS, type ResolvedProfile } from '../profile/index.ts';
 import { acknowledge, retention } from './common.ts';
 
-/** The VPC's address range (the same in every stack: each stack has a VPC of its own). */
+/** The VPC's address range (the same in every stack: each stack has a VPC of its own); the NLB's nodes, and every task, have addresses in it. */
 export const VPC_CIDR = '10.0.0.0/16';
 
 export class Network extends Construct {

@@ -6,10 +6,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
-import { renderNginxConfig, CONTAINER_PORTS } from '../../nginx/render.ts';
 import { PORTS, profileData, PROFILE_METADATA_KEY, UserError, type ResolvedProfile } from '../profile/index.ts';
 import { ApiService } from './api.ts';
-import { AlbBalancer, NginxBalancer } from './balancer.ts';
+import { AlbBalancer, awsNginxConfig, NginxBalancer } from './balancer.ts';
 import { acknowledge, platformOf, renderedContext, retention, SERVICE_NAMESPACE } from './common.ts';
 import { Cache, Database } from './data.ts';
 import { LoadTestTarget } from './loadtest.ts';
@@ -100,7 +99,7 @@ export class ApistackStack extends Stack {
     let alarmSources: ConstructorParameters<typeof Alarms>[2] = { profile: p, paging, database: database.instance, cache: cache.replicationGroup };
     let nginx: NginxBalancer | undefined;
     if (p.network.loadBalancer === 'nlb') {
-      const nginxConf = renderNginxConfig(p, { kind: 'aws', upstreamHost: this.api.dnsName, resolver: VPC_RESOLVER, ...CONTAINER_PORTS });
+      const nginxConf = awsNginxConfig(p, this.api.dnsName, VPC_RESOLVER);
       const context = renderedContext('nginx', { 'nginx.conf': nginxConf }, { Dockerfile: join(REPO_ROOT, 'nginx', 'Dockerfile') });
       nginx = new NginxBalancer(this, 'Nginx', {
         profile: p,

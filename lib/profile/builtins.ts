@@ -90,8 +90,9 @@ const baseline: ProfileInput = {
     k8sMode: 'sentinel',
   },
   nginx: {
-    // 1.27.3 is the first open-source nginx with `resolve` in upstream server lines.
-    imageTag: '1.27.3-alpine',
+    // 1.27.3 is the first open-source nginx with `resolve` in upstream server lines; the stable
+    // 1.30 line is what the tests run (.ci/install-nginx.sh), and nginx/Dockerfile pins the same.
+    imageTag: '1.30.6-alpine',
     replicasMin: 2,
     replicasMax: 2,
     cpuMillicores: 500,
@@ -151,7 +152,9 @@ const baseline: ProfileInput = {
     storageVolumeType: 'gp3',
     awsNlbAnnotations: true,
   },
-  network: { availabilityZones: 2, natGateways: 2, loadBalancer: 'nlb' },
+  // The AWS-native balancer: nginx behind the NLB finds the tasks through Cloud Map DNS, which
+  // gives it at most 8 of these 20 (lib/profile/derive.ts); the ALB's target group holds them all.
+  network: { availabilityZones: 2, natGateways: 2, loadBalancer: 'alb' },
   purchase: { option: 'on-demand' },
   usage: {},
 };
@@ -224,7 +227,8 @@ const optimized: ProfileLayer = {
   },
   // Graviton nodes: one 2-vCPU API pod each, with the small pods filling the rest.
   kubernetes: { nodeInstanceType: 'm7g.xlarge' },
-  network: { natGateways: 1 },
+  // nginx's least_conn behind the NLB: the 6 tasks fit Cloud Map's 8-address answers.
+  network: { natGateways: 1, loadBalancer: 'nlb' },
   // A one-year compute savings plan with no upfront payment: no cash outlay, steady discount.
   purchase: { option: 'savings-plan', termYears: 1, payment: 'no-upfront' },
 };
@@ -286,12 +290,13 @@ const productionHa: ProfileLayer = {
   api: {
     // Three replicas keep two serving while one is replaced or its AZ is down.
     replicasMin: 3,
-    replicasMax: 9,
+    // At most the 8 addresses Cloud Map DNS gives nginx (lib/profile/derive.ts).
+    replicasMax: 8,
     replicasExpected: 4,
     // Business hours start with capacity already there instead of waiting for CPU to climb.
     scheduledScaling: [
-      { name: 'weekday-morning', schedule: 'cron(0 7 ? * MON-FRI *)', timeZone: 'America/New_York', replicasMin: 4, replicasMax: 9 },
-      { name: 'weekday-evening', schedule: 'cron(0 20 ? * MON-FRI *)', timeZone: 'America/New_York', replicasMin: 3, replicasMax: 9 },
+      { name: 'weekday-morning', schedule: 'cron(0 7 ? * MON-FRI *)', timeZone: 'America/New_York', replicasMin: 4, replicasMax: 8 },
+      { name: 'weekday-evening', schedule: 'cron(0 20 ? * MON-FRI *)', timeZone: 'America/New_York', replicasMin: 3, replicasMax: 8 },
     ],
   },
   postgres: { multiAz: true, backupRetentionDays: 14, k8sMode: 'cloudnative-pg' },

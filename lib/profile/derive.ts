@@ -4,6 +4,7 @@
  */
 import { AVAILABILITY_ZONE_LETTERS, ELASTICACHE_PARAMETER_FAMILIES, elasticacheParameterFamily, RDS_FAMILIES, rdsInstanceMemoryGiB } from './instances.ts';
 import { ACM_CERTIFICATE_ARN, FARGATE_VCPU, type Profile } from './schema.ts';
+import { SERVICE_DNS_TTL_SECONDS } from './workloads.ts';
 
 /** Usage figures the cost depends on, used when a profile does not give them. */
 export const USAGE_DEFAULTS = Object.freeze({
@@ -59,6 +60,17 @@ export const POSTGRES_SUPERUSER_RESERVED_CONNECTIONS = 3;
 export const REQUESTS_PER_WORKER_PER_MINUTE = 30_000;
 /** What a query's client-side deadline keeps over the statement timeout: the server's cancel and its answer travelling back. */
 export const DB_QUERY_DEADLINE_MARGIN_MS = 1000;
+/**
+ * From a task leaving Cloud Map until no nginx sends it a request: the record's TTL (cached by the
+ * VPC resolver) plus nginx's re-resolve interval (valid=), plus a margin.
+ */
+export const DNS_DEREGISTRATION_SECONDS = 2 * SERVICE_DNS_TTL_SECONDS + TIMEOUT_MARGIN_SECONDS;
+/**
+ * Cloud Map's DNS answers (Route 53 multivalue answer routing) hold at most 8 healthy records, of
+ * any type (A and SRV alike), so nginx resolving the API's name sees at most 8 tasks.
+ * @see https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/routing-policy-multivalue.html
+ */
+export const CLOUD_MAP_MAX_ANSWERS = 8;
 /** ECS caps a container's stopTimeout at 120 s on Fargate. */
 export const ECS_MAX_STOP_TIMEOUT_SECONDS = 120;
 
@@ -105,6 +117,14 @@ export interface Derived {
      * so nginx has always closed its own first (README: draining without resets).
      */
     readonly drainIdleTimeoutSeconds: number;
+    /**
+     * AWS: how long a stopping API task keeps serving after SIGTERM before it drains (the app's
+     * SHUTDOWN_DELAY). ECS takes the task out of Cloud Map and then signals it at once; nginx
+     * may still hold its address for the record's TTL (the VPC resolver's cache) plus its own
+     * re-resolve interval (resolver valid=), both SERVICE_DNS_TTL_SECONDS, so the task waits
+     * that out plus a margin, or api.preStopDelaySeconds if longer (docs/aws-balancer.md).
+     */
+    readonly shutdownDelaySeconds: number;
     /** ALB request-count target per task per minute (only used behind an ALB). */
     readonly autoscalingRequestsPerTargetPerMinute: number;
   };
@@ -207,7 +227,8 @@ function budget(p: Profile, workersPerReplica: number, maxConnections: number): 
 /** Derive values; assumes the profile already passed the schema. Unknown instance classes give NaN memory and are reported by checkInvariants. */
 export function derive(p: Profile): Derived {
   const workersPerReplica = p.api.workersPerReplica ?? Math.max(1, Math.floor(p.api.vcpuPerReplica));
-  const containerStopTimeoutSeconds = p.api.containerStopTimeoutSeconds ?? p.api.preStopDelaySeconds + p.api.gracefulTimeoutSeconds + TIMEOUT_MARGIN_SECONDS;
+  const shutdownDelaySeconds = Math.max(p.api.preStopDelaySeconds, DNS_DEREGISTRATION_SECONDS);
+  const containerStopTimeoutSeconds = p.api.containerStopTimeoutSeconds ?? shutdownDelaySeconds + p.api.gracefulTimeoutSeconds + TIMEOUT_MARGIN_SECONDS;
   const terminationGracePeriodSeconds = p.api.terminationGracePeriodSeconds ?? containerStopTimeoutSeconds + TIMEOUT_MARGIN_SECONDS;
   const instanceMemoryGiB = RDS_INSTANCE_MEMORY_GIB[p.postgres.instanceClass] ?? Number.NaN;
   const maxConnectionsAws = postgresMaxConnectionsForMemoryBytes(instanceMemoryGiB * BYTES_PER_GIB);
@@ -247,6 +268,7 @@ export function derive(p: Profile): Derived {
       dbQueryDeadlineMs,
       slowestAnswerSeconds: (dbAcquireTimeoutMs + dbQueryDeadlineMs) / 1000,
       drainIdleTimeoutSeconds: upstreamKeepaliveTimeoutSeconds + TIMEOUT_MARGIN_SECONDS,
+      shutdownDelaySeconds,
       autoscalingRequestsPerTargetPerMinute: p.api.autoscalingRequestsPerTargetPerMinute ?? workersPerReplica * REQUESTS_PER_WORKER_PER_MINUTE,
     },
     postgres: {
@@ -379,6 +401,22 @@ export function checkInvariants(p: Profile, d: Derived): InvariantProblem[] {
     add('nginx.replicasMin', `'nginx.replicasMin' (${nginx.replicasMin}) must be <= 'nginx.replicasMax' (${nginx.replicasMax})`);
   }
 
+  // nginx finds the API tasks through Cloud Map DNS, whose answers stop at 8 addresses: the
+  // tasks beyond would get no traffic from nginx (nor scrapes from a self-hosted Prometheus).
+  if (p.network.loadBalancer === 'nlb' && api.replicasMax > CLOUD_MAP_MAX_ANSWERS) {
+    const workers = d.api.workersPerReplica * api.replicasMax;
+    add(
+      'api.replicasMax',
+      `${api.replicasMax} API tasks behind nginx on AWS, but nginx finds them through Cloud Map DNS, which answers with at most ${CLOUD_MAP_MAX_ANSWERS} addresses: use at most ${CLOUD_MAP_MAX_ANSWERS} larger tasks (e.g. ${CLOUD_MAP_MAX_ANSWERS} of ${Math.ceil(workers / CLOUD_MAP_MAX_ANSWERS)} workers for the same ${workers} workers: raise api.vcpuPerReplica and api.workersPerReplica), or set network.loadBalancer to "alb", whose target group holds every task`,
+      'aws',
+    );
+  }
+  for (const s of api.scheduledScaling ?? []) {
+    if (p.network.loadBalancer === 'nlb' && s.replicasMax > CLOUD_MAP_MAX_ANSWERS && api.replicasMax <= CLOUD_MAP_MAX_ANSWERS) {
+      add('api.scheduledScaling', `"${s.name}" scales to ${s.replicasMax} API tasks, above the ${CLOUD_MAP_MAX_ANSWERS} addresses Cloud Map DNS gives nginx; use at most ${CLOUD_MAP_MAX_ANSWERS}`, 'aws');
+    }
+  }
+
   const fargate = fargateMemoryRangeMiB(api.vcpuPerReplica);
   if (!fargate) {
     add('api.vcpuPerReplica', `${api.vcpuPerReplica} is not a Fargate task size; use one of 0.25, 0.5, 1, 2, 4, 8, 16`);
@@ -503,11 +541,11 @@ export function checkInvariants(p: Profile, d: Derived): InvariantProblem[] {
     );
   }
   // Shutdown chain: graceful timeout < container stop timeout < termination grace period.
-  const minStop = api.preStopDelaySeconds + api.gracefulTimeoutSeconds;
+  const minStop = d.api.shutdownDelaySeconds + api.gracefulTimeoutSeconds;
   if (d.api.containerStopTimeoutSeconds <= minStop) {
     add(
       'api.containerStopTimeoutSeconds',
-      `${d.api.containerStopTimeoutSeconds} s must exceed preStopDelaySeconds + gracefulTimeoutSeconds (${api.preStopDelaySeconds} + ${api.gracefulTimeoutSeconds} = ${minStop} s), or in-flight requests are killed; use ${minStop + TIMEOUT_MARGIN_SECONDS}`,
+      `${d.api.containerStopTimeoutSeconds} s must exceed the shutdown delay + gracefulTimeoutSeconds (${d.api.shutdownDelaySeconds} + ${api.gracefulTimeoutSeconds} = ${minStop} s; the delay is the longer of preStopDelaySeconds and the ${DNS_DEREGISTRATION_SECONDS} s nginx may still send to a task that left Cloud Map), or in-flight requests are killed; use ${minStop + TIMEOUT_MARGIN_SECONDS}`,
     );
   }
   if (d.api.containerStopTimeoutSeconds > ECS_MAX_STOP_TIMEOUT_SECONDS) {

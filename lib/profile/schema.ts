@@ -341,8 +341,19 @@ export const kubernetesSchema = z.strictObject({
   storageVolumeType: z.enum(['gp3', 'gp2']).optional(),
   /** Encrypt the volumes of the emitted class (EBS encryption with the account's default key). @default true */
   storageEncrypted: z.boolean().optional(),
-  /** Annotate the nginx LoadBalancer Service for an AWS NLB. */
+  /**
+   * Annotate the nginx LoadBalancer Service for an AWS NLB (AWS Load Balancer Controller), with
+   * PROXY protocol v2 so nginx sees the client's address; in-cluster callers use the
+   * nginx-internal Service, which takes plain HTTP.
+   */
   awsNlbAnnotations: z.boolean(),
+  /**
+   * The networks the NLB's nodes connect from (the cluster VPC's CIDR): nginx believes the client
+   * address of a PROXY header only from these. @default ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+   */
+  awsNlbSourceCidrs: z.array(cidr).min(1).max(16).optional(),
+  /** The cluster's IP family: the Service records nginx resolves (A or AAAA) and the sockets it listens on. @default "ipv4" */
+  ipFamily: z.enum(['ipv4', 'ipv6']).optional(),
 });
 
 /** arn:<partition>:acm:<region>:<account>:certificate/<uuid>; the region is the first group. */

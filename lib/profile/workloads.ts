@@ -12,6 +12,8 @@ export const PORTS = Object.freeze({
   nginx: 8080,
   /** stub_status, internal only, for the exporter. */
   nginxStatus: 8081,
+  /** Plain HTTP for callers inside the cluster when the public port takes PROXY protocol only. */
+  nginxInternal: 8082,
   nginxExporter: 9113,
   postgres: 5432,
   postgresExporter: 9187,

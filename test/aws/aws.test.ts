@@ -38,6 +38,8 @@ const PROFILES: Record<string, () => ResolvedProfile> = {
   'nlb-tls': () => resolveProfileLayer({ extends: 'optimized', name: 'nlb-tls', network: { loadBalancerCertificateArn: certificateArn('us-east-1') } }),
   'alb-tls': () => resolveProfileLayer({ extends: 'loadtest', name: 'alb-tls', network: { loadBalancer: 'alb', loadBalancerCertificateArn: certificateArn('us-east-1') } }),
   'nlb-no-access-log': () => resolveProfileLayer({ extends: 'optimized', name: 'nlb-no-access-log', nginx: { accessLog: 'off' } }),
+  // Managed monitoring behind nginx: baseline's shape with the 8 tasks Cloud Map DNS gives nginx.
+  'nlb-managed': () => resolveProfileLayer({ extends: 'baseline', name: 'nlb-managed', api: { replicasMax: 8, replicasExpected: 8 }, network: { loadBalancer: 'nlb' } }),
 };
 
 interface Synth {
@@ -281,7 +283,7 @@ describe('the API service', () => {
     const env = envOf(api!);
     expect(env.WEB_CONCURRENCY).toBe(String(p.derived.api.workersPerReplica));
     expect(env.GRACEFUL_TIMEOUT).toBe(String(p.api.gracefulTimeoutSeconds));
-    expect(env.SHUTDOWN_DELAY).toBe(String(p.api.preStopDelaySeconds));
+    expect(env.SHUTDOWN_DELAY).toBe(String(p.derived.api.shutdownDelaySeconds));
     expect(JSON.stringify(env.DATABASE_URL)).toMatch(/postgres:\/\/apistack@.*sslmode=require/);
     expect(JSON.stringify(env.REDIS_URL)).toContain('rediss://');
     expect((api!.Secrets as { Name: string }[]).map((x) => x.Name).sort()).toEqual(['ADMIN_TOKEN', 'DATABASE_PASSWORD', 'REDIS_PASSWORD']);
@@ -539,7 +541,7 @@ describe('what a real deploy needs', () => {
   });
 
   it('managed monitoring puts a collector beside nginx too, so the nginx rules and dashboards have data', () => {
-    const s = synth('baseline');
+    const s = synth('nlb-managed');
     const collectors = containers(s, 'collector').map((c) => JSON.stringify(envOf(c).AOT_CONFIG_CONTENT));
     expect(collectors).toHaveLength(2);
     expect(collectors.some((c) => c.includes(`127.0.0.1:${PORTS.nginxExporter}`))).toBe(true);
@@ -669,7 +671,7 @@ describe('the profile drives the template', () => {
     });
     expect(pick(synth('baseline'))).toEqual({ dbClass: 'db.m7g.large', storage: '200', dbMultiAz: true, cacheNode: 'cache.r7g.large', cacheNodes: 2, taskCpu: '1024', range: [6, 20], nat: 2 });
     expect(pick(synth('optimized'))).toEqual({ dbClass: 'db.t4g.medium', storage: '50', dbMultiAz: false, cacheNode: 'cache.t4g.medium', cacheNodes: 1, taskCpu: '2048', range: [2, 6], nat: 1 });
-    expect(pick(synth('production-ha'))).toMatchObject({ dbMultiAz: true, cacheNodes: 3, range: [3, 9], nat: 3 });
+    expect(pick(synth('production-ha'))).toMatchObject({ dbMultiAz: true, cacheNodes: 3, range: [3, 8], nat: 3 });
   });
 });
 

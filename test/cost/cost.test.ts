@@ -72,10 +72,9 @@ describe('AWS golden breakdowns', () => {
     expectLines(b, [
       ['Application Servers', 'API tasks vCPU (10 × 1 vCPU, x86_64)', 10 * H, 10 * H * 0.04048],
       ['Application Servers', 'API tasks memory (10 × 2 GB)', 20 * H, 20 * H * 0.004445],
-      ['Load Balancer', 'nginx tasks vCPU (2 × 0.5 vCPU, x86_64)', 1 * H, 1 * H * 0.04048],
-      ['Load Balancer', 'nginx tasks memory (2 × 1 GB)', 2 * H, 2 * H * 0.004445],
-      ['Load Balancer', 'Network Load Balancer', H, H * 0.0225],
-      ['Load Balancer', 'NLB capacity units (1 NLCU-hour per GB processed)', 500, 500 * 0.006, true],
+      // An ALB: behind the NLB, nginx would find only 8 of the 20 tasks through Cloud Map DNS.
+      ['Load Balancer', 'Application Load Balancer', H, H * 0.0225],
+      ['Load Balancer', 'ALB capacity units', 500, 500 * 0.008, true],
       ['Database', 'RDS PostgreSQL db.m7g.large Multi-AZ', 2 * H, 2 * H * 0.168],
       ['Cache', 'ElastiCache redis cache.r7g.large (2 nodes)', 2 * H, 2 * H * 0.219],
       ['Storage', 'RDS gp2 storage (Multi-AZ, billed twice)', 400, 400 * 0.115],

@@ -188,7 +188,8 @@ describe('Kubernetes target', () => {
 
     it('nginx takes traffic from anywhere and Prometheus reaches the API server: rules without peers, no CIDR', () => {
       const nginx = find(opt.objects, 'NetworkPolicy', 'nginx');
-      expect(nginx.spec.ingress).toEqual([{ ports: [{ protocol: 'TCP', port: 8080 }] }]);
+      // 8080 for the NLB (PROXY protocol), 8082 for in-cluster callers.
+      expect(nginx.spec.ingress).toEqual([{ ports: [{ protocol: 'TCP', port: 8080 }, { protocol: 'TCP', port: 8082 }] }]);
       const prometheus = find(opt.objects, 'NetworkPolicy', 'prometheus');
       expect(prometheus.spec.egress).toContainEqual({ ports: [{ protocol: 'TCP', port: 443 }, { protocol: 'TCP', port: 6443 }] });
       expect(JSON.stringify(byKind(opt.objects, 'NetworkPolicy'))).not.toContain('ipBlock');

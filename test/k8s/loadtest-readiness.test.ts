@@ -53,7 +53,7 @@ describe('load-test Jobs wait for the stack', () => {
     for (const job of ['loadtest-setup', 'loadtest']) {
       const wait = waitOf(job);
       expect(wait, job).toBeDefined();
-      expect(wait.command[2]).toContain('http://nginx.apistack.svc.cluster.local/readyz');
+      expect(wait.command[2]).toContain('http://nginx-internal.apistack.svc.cluster.local/readyz');
       expect(wait.command[2]).toContain(`+ ${STACK_READY_MAX_MINUTES * 60} ))`);
       expect(lt.find('Job', job).spec.template.spec.initContainers[0].name, `${job}: the stack first`).toBe('wait-for-stack');
     }
@@ -64,7 +64,7 @@ describe('load-test Jobs wait for the stack', () => {
 
   it('the wait script returns once /readyz answers 200, not before', async () => {
     const stack = await readyAfter(2);
-    const script = waitOf('loadtest').command[2].replaceAll('http://nginx.apistack.svc.cluster.local', `http://127.0.0.1:${stack.port}`).replaceAll('sleep 2', 'sleep 0.2');
+    const script = waitOf('loadtest').command[2].replaceAll('http://nginx-internal.apistack.svc.cluster.local', `http://127.0.0.1:${stack.port}`).replaceAll('sleep 2', 'sleep 0.2');
     const r = await runScript(script);
     expect(r).toEqual({ code: 0, stderr: '' });
     expect(stack.requests()).toBe(3);
@@ -73,7 +73,7 @@ describe('load-test Jobs wait for the stack', () => {
   it('gives up at its deadline with a message, which fails the pod', async () => {
     const stack = await readyAfter(Number.POSITIVE_INFINITY);
     const script = waitOf('loadtest-setup')
-      .command[2].replaceAll('http://nginx.apistack.svc.cluster.local', `http://127.0.0.1:${stack.port}`)
+      .command[2].replaceAll('http://nginx-internal.apistack.svc.cluster.local', `http://127.0.0.1:${stack.port}`)
       .replace(`+ ${STACK_READY_MAX_MINUTES * 60} ))`, '+ 1 ))')
       .replaceAll('sleep 2', 'sleep 0.2');
     const r = await runScript(script);

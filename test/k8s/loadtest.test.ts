@@ -101,7 +101,8 @@ describe('Kubernetes load test (90-loadtest.yaml)', () => {
   it('runners target nginx, remote-write to the stack Prometheus Service with the trend stats the dashboard reads, and carry their pod name', () => {
     const runner = podSpec(find(ltObjects, 'Job', 'loadtest')).containers[0];
     const env = envOf(runner);
-    expect(env.TARGET_URL).toBe('http://nginx.apistack.svc.cluster.local');
+    // The plain-HTTP Service: the public one takes the NLB's PROXY protocol only.
+    expect(env.TARGET_URL).toBe('http://nginx-internal.apistack.svc.cluster.local');
     expect(env.K6_PROMETHEUS_RW_TREND_STATS).toBe(K6_TREND_STATS_ENV);
     expect(env.RUNNER_ID).toEqual({ fieldRef: { fieldPath: 'metadata.name' } });
     const rw = new URL(env.K6_PROMETHEUS_RW_SERVER_URL);

@@ -1,9 +1,11 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DIRECTIVE_SINCE, MIN_NGINX_FOR_RESOLVE, PARAMETER_SINCE, renderNginxConfig, UPSTREAM_SERVER_PARAMETER_SINCE, versionAtLeast, type NginxTarget } from '../../nginx/index.ts';
+import { DIRECTIVE_SINCE, MIN_NGINX_FOR_RESOLVE, PINNED_NGINX_VERSION, PARAMETER_SINCE, renderNginxConfig, UPSTREAM_SERVER_PARAMETER_SINCE, versionAtLeast, type NginxTarget } from '../../nginx/index.ts';
 import { builtinProfileNames, loadProfile, resolveProfileLayer } from '../../lib/profile/index.ts';
 import { UserError } from '../../lib/profile/errors.ts';
+import { kubernetesNginxConfig } from '../../charts/nginx.ts';
+import { awsNginxConfig } from '../../lib/aws/balancer.ts';
 import { nginxConfigTest, tempDir } from '../helpers/servers.ts';
 
 const goldenDir = join(import.meta.dirname, 'golden');
@@ -165,13 +167,14 @@ describe('nginx renderer', () => {
   });
 
   it('kubernetes: golden text, resolving the headless Service by its full name', () => {
-    const conf = renderNginxConfig(loadProfile('optimized'), kubernetesTarget);
+    // As the chart ships it: PROXY protocol from the NLB, a plain port for in-cluster callers.
+    const conf = kubernetesNginxConfig(loadProfile('optimized'));
     expect(conf).toContain('server api-headless.apistack.svc.cluster.local:8000 resolve ');
     golden('kubernetes-optimized.conf', conf);
   });
 
   it('aws: golden text, resolving the Cloud Map name through the VPC resolver', () => {
-    const conf = renderNginxConfig(loadProfile('production-ha'), awsTarget);
+    const conf = awsNginxConfig(loadProfile('production-ha'), 'api.apistack.local', '169.254.169.253');
     expect(conf).toContain('server api.apistack.local:8000 resolve ');
     golden('aws-production-ha.conf', conf);
   });
@@ -206,6 +209,38 @@ describe('nginx renderer', () => {
     ]);
   });
 
+  it('behind a PROXY protocol balancer: the header is required, and believed only from the balancer\'s networks', () => {
+    const p = loadProfile('loadtest');
+    const conf = renderNginxConfig(p, { ...kubernetesTarget, proxyProtocolFrom: ['10.0.0.0/16'], internalPort: 8082, exemptAddressesFile: '/tmp/nat.geo' });
+    const server = directives(conf).filter((d) => d.blocks.join('/') === 'http/server');
+    expect(server.filter((d) => ['listen', 'set_real_ip_from', 'real_ip_header'].includes(d.name)).map((d) => [d.name, ...d.args].join(' '))).toEqual([
+      'listen 8080 proxy_protocol',
+      'listen 8082',
+      'set_real_ip_from 10.0.0.0/16',
+      'real_ip_header proxy_protocol',
+      'listen 8081',
+    ]);
+    expect(conf).toContain('        include /tmp/nat.geo;\n    }');
+    expect(unsupported(conf, p.nginx.imageTag)).toEqual([]);
+    // Without a balancer: no PROXY, no real_ip.
+    expect(renderNginxConfig(p, kubernetesTarget)).not.toMatch(/proxy_protocol|set_real_ip_from/);
+    expect(() => renderNginxConfig(p, { ...kubernetesTarget, proxyProtocolFrom: [], internalPort: 8081 })).toThrow(
+      /'proxyProtocolFrom' is empty.*\n  - 'internalPort' \(8081\) must differ from 'listenPort' and 'statusPort'/,
+    );
+    expect(() => renderNginxConfig(p, { ...kubernetesTarget, internalPort: 8082 })).toThrow(/'internalPort' is only for a PROXY protocol listener/);
+  });
+
+  it('resolves the records of the cluster\'s IP family, and listens on it', () => {
+    const p = loadProfile('optimized');
+    expect(renderNginxConfig(p, kubernetesTarget)).toContain('valid=5s ipv6=off;');
+    const v6 = renderNginxConfig(p, { ...kubernetesTarget, ipFamily: 'ipv6' });
+    expect(v6).toContain('valid=5s ipv4=off;');
+    expect(v6).toContain('listen [::]:8080;');
+    expect(v6).toContain('allow ::1;');
+    expect(kubernetesNginxConfig(resolveProfileLayer({ extends: 'optimized', kubernetes: { ipFamily: 'ipv6' } }))).toContain('ipv4=off;');
+    expect(unsupported(v6, p.nginx.imageTag)).toEqual([]);
+  });
+
   it('the parser sees the blocks the directives are in', () => {
     const conf = renderNginxConfig(loadProfile('optimized'), kubernetesTarget);
     const found = directives(conf);
@@ -226,12 +261,13 @@ describe('nginx renderer', () => {
     expect(() => renderNginxConfig(p, { ...awsTarget, resolver: '' })).toThrow(UserError);
   });
 
-  it('the Dockerfile pins the same nginx version as every built-in profile, at least 1.27.3', () => {
+  it('the Dockerfile pins the same nginx version as every built-in profile and nginx/versions.ts, at least 1.27.3', () => {
     const dockerfile = readFileSync(join(import.meta.dirname, '..', '..', 'nginx', 'Dockerfile'), 'utf8');
     const pinned = /^ARG NGINX_VERSION=(\S+)$/m.exec(dockerfile)?.[1];
     expect(pinned).toBeDefined();
     expect(versionAtLeast(pinned!, '1.27.3')).toBe(true);
     for (const name of builtinProfileNames()) expect(loadProfile(name).nginx.imageTag).toBe(pinned);
+    expect(PINNED_NGINX_VERSION).toBe(pinned);
     expect(dockerfile).toMatch(/^USER 101:101$/m);
   });
 });

@@ -98,7 +98,8 @@ describe('derived values', () => {
     expect(p.api.keepAliveTimeoutSeconds).toBeLessThan(d.api.headersTimeoutSeconds);
     expect(p.api.gracefulTimeoutSeconds).toBeLessThan(d.api.containerStopTimeoutSeconds);
     expect(d.api.containerStopTimeoutSeconds).toBeLessThan(d.api.terminationGracePeriodSeconds);
-    expect(d.api).toMatchObject({ containerStopTimeoutSeconds: 40, terminationGracePeriodSeconds: 45, headersTimeoutSeconds: 70 });
+    // Deregister from Cloud Map, wait out its TTL and nginx's re-resolve (5 + 5 + 5 s), drain (30 s), stop.
+    expect(d.api).toMatchObject({ shutdownDelaySeconds: 15, containerStopTimeoutSeconds: 50, terminationGracePeriodSeconds: 55, headersTimeoutSeconds: 70 });
   });
 
   it('derives nginx max_conns and the keepalive pool from the API sizing', () => {
@@ -181,14 +182,16 @@ describe('invariants: each broken one names the field, the numbers and the fix',
   });
 
   it('container stop timeout not covering the graceful timeout', () => {
-    expect(problemsOf({ api: { containerStopTimeoutSeconds: 30 } })).toEqual([
-      'api.containerStopTimeoutSeconds: 30 s must exceed preStopDelaySeconds + gracefulTimeoutSeconds (5 + 30 = 35 s), or in-flight requests are killed; use 40',
+    expect(problemsOf({ api: { containerStopTimeoutSeconds: 40 } })).toEqual([
+      'api.containerStopTimeoutSeconds: 40 s must exceed the shutdown delay + gracefulTimeoutSeconds (15 + 30 = 45 s; the delay is the longer of preStopDelaySeconds and the 15 s nginx may still send to a task that left Cloud Map), or in-flight requests are killed; use 50',
     ]);
+    // A longer preStopDelaySeconds is the delay itself.
+    expect(resolveProfileLayer({ extends: 'optimized', api: { preStopDelaySeconds: 20 } }).derived.api).toMatchObject({ shutdownDelaySeconds: 20, containerStopTimeoutSeconds: 55 });
   });
 
   it('termination grace period not above the stop timeout', () => {
-    expect(problemsOf({ api: { terminationGracePeriodSeconds: 40 } })).toEqual([
-      'api.terminationGracePeriodSeconds: 40 s must exceed the container stop timeout (40 s); use 45',
+    expect(problemsOf({ api: { terminationGracePeriodSeconds: 50 } })).toEqual([
+      'api.terminationGracePeriodSeconds: 50 s must exceed the container stop timeout (50 s); use 55',
     ]);
   });
 
@@ -215,7 +218,7 @@ describe('profile files', () => {
   it('loads a YAML file that extends a built-in and overrides fields', () => {
     const p = loadProfile(join(fixtures, 'mine.yaml'));
     expect(p.name).toBe('mine');
-    expect(p.api.replicasMax).toBe(10);
+    expect(p.api.replicasMax).toBe(8);
     expect(p.api.dbPoolSizePerWorker).toBe(8);
     // Untouched fields come from optimized, which itself extends baseline.
     expect(p.api.cpuArchitecture).toBe('arm64');
@@ -226,7 +229,7 @@ describe('profile files', () => {
   it('loads a JSON file that extends a YAML file, relative to itself', () => {
     const p = loadProfile(join(fixtures, 'mine.json'));
     expect(p.name).toBe('mine-json');
-    expect(p.api.replicasMax).toBe(10);
+    expect(p.api.replicasMax).toBe(8);
     expect(p.derived.api.workersPerReplica).toBe(4);
   });
 
@@ -314,7 +317,7 @@ describe('apistack profile CLI', () => {
     const r = cli('profile', 'validate', join(fixtures, 'mine.yaml'));
     expect(r.status).toBe(0);
     expect(r.stdout.trim().split('\n')).toHaveLength(1);
-    expect(r.stdout).toMatch(/^ok mine: api 2-10 replicas × 2 workers/);
+    expect(r.stdout).toMatch(/^ok mine: api 2-8 replicas × 2 workers/);
   });
 
   it('profile validate exits 1 with every problem and no stack trace', () => {
