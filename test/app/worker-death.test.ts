@@ -62,11 +62,18 @@ describe('a worker killed under load', () => {
       const api = await startApiProcess(pg.url, redis.url, { WEB_CONCURRENCY: String(workers) });
       try {
         const l = load(api.url, 16);
-        for (let kill = 0; kill < KILLS; kill++) {
+        for (let kill = 0; kill < KILLS; ) {
           await waitFor('a worker answering', () => l.outcomes.some((o) => o.kind === 'ok'), { timeoutMs: 10_000 });
           await new Promise((r) => setTimeout(r, 300));
           const victim = [...l.outcomes].reverse().find((o): o is Extract<Outcome, { kind: 'ok' }> => o.kind === 'ok')!.worker;
-          process.kill(victim, 'SIGKILL');
+          try {
+            process.kill(victim, 'SIGKILL');
+          } catch (e) {
+            // That worker was already gone (recycled since it answered): pick a live one.
+            if ((e as NodeJS.ErrnoException).code === 'ESRCH') continue;
+            throw e;
+          }
+          kill++;
           await waitFor('the worker replaced', async () => (await api.metric('apistack_workers_alive')) === workers, { timeoutMs: 15_000 });
         }
         await new Promise((r) => setTimeout(r, 500));
