@@ -1,6 +1,6 @@
 /** The apistack CLI. User mistakes print a clear message and exit 1; only bugs print stacks. */
 import { Command, CommanderError } from 'commander';
-import { isUserError } from '../lib/profile/errors.ts';
+import { isUserError } from '../lib/errors.ts';
 import { registrations } from './commands/index.ts';
 
 const program = new Command();

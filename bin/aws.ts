@@ -7,7 +7,8 @@ import { App } from 'aws-cdk-lib';
 import { join } from 'node:path';
 import { awsApp } from '../lib/aws/index.ts';
 import { loadTestScenario, type Scenario } from '../lib/loadtest/scenario.ts';
-import { DEFAULT_PROFILE, isUserError, loadProfile, type ResolvedProfile } from '../lib/profile/index.ts';
+import { DEFAULT_PROFILE, loadProfile, type ResolvedProfile } from '../lib/profile/index.ts';
+import { isUserError } from '../lib/errors.ts';
 
 export function synthAws(profile: string | ResolvedProfile, outDir: string, loadTest?: Scenario): string {
   const outdir = join(outDir, 'aws');

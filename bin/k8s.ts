@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { appObjects, readManifests, renderSwitchRefusal, switchProblems } from '../charts/apply.ts';
 import { kubernetesApp } from '../charts/index.ts';
 import type { Scenario } from '../lib/loadtest/scenario.ts';
-import { DEFAULT_PROFILE, loadProfile, UserError, type ResolvedProfile } from '../lib/profile/index.ts';
+import { DEFAULT_PROFILE, loadProfile, type ResolvedProfile } from '../lib/profile/index.ts';
+import { UserError } from '../lib/errors.ts';
 
 /** `loadTest`: also write 90-loadtest.yaml, this scenario's k6 Jobs (`synth --loadtest`). */
 export function synthKubernetes(profile: string | ResolvedProfile, outDir: string, apiImage?: string, loadTest?: Scenario): string {

@@ -2,7 +2,7 @@
  * nginx.conf for the least_conn balancer in front of the API: a pure function of the profile
  * and where it runs. Every number comes from the profile or its derived values.
  */
-import { UserError } from '../lib/profile/errors.ts';
+import { UserError } from '../lib/errors.ts';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
 import { isCidr } from '../lib/profile/schema.ts';
 import { PORTS, SERVICE_DNS_TTL_SECONDS } from '../lib/profile/workloads.ts';

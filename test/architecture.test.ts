@@ -9,11 +9,11 @@ import { describe, expect, it } from 'vitest';
 const root = join(import.meta.dirname, '..');
 
 /** Areas by path prefix, most specific first. */
-const AREAS = ['app/src/metrics-contract.ts', 'app', 'lib/profile', 'lib/cost', 'lib/monitoring', 'lib/local', 'lib/aws', 'lib/loadtest', 'charts', 'nginx', 'bin'] as const;
+const AREAS = ['app/src/metrics-contract.ts', 'lib/errors.ts', 'app', 'lib/profile', 'lib/cost', 'lib/monitoring', 'lib/local', 'lib/aws', 'lib/loadtest', 'charts', 'nginx', 'bin'] as const;
 type Area = (typeof AREAS)[number];
 
 /** Which of our areas each area may import (besides itself). */
-const MAY_IMPORT: Record<Exclude<Area, 'bin' | 'app/src/metrics-contract.ts'>, readonly Area[]> = {
+const MAY_IMPORT: Record<Exclude<Area, 'bin' | 'app/src/metrics-contract.ts' | 'lib/errors.ts'>, readonly Area[]> = {
   // Bundled alone into the image: its contract with the rest is env, routes and metric names.
   app: ['app/src/metrics-contract.ts'],
   'lib/profile': [],
@@ -57,15 +57,20 @@ describe('layout import rules', () => {
     const broken: string[] = [];
     for (const file of files) {
       const from = areaOf(file);
-      if (!from || from === 'bin' || from === 'app/src/metrics-contract.ts') continue;
+      if (!from || from === 'bin' || from === 'app/src/metrics-contract.ts' || from === 'lib/errors.ts') continue;
       for (const spec of importsOf(file).filter((s) => s.startsWith('.'))) {
         const to = areaOf(resolve(dirname(file), spec));
-        const sameArea = to === from || (from === 'app' && to === 'app/src/metrics-contract.ts');
+        // lib/errors.ts is the user-error type every area throws; only the bundled app stays without it.
+        const sameArea = to === from || (from === 'app' && to === 'app/src/metrics-contract.ts') || (from !== 'app' && to === 'lib/errors.ts');
         if (to && !sameArea && !MAY_IMPORT[from].includes(to)) broken.push(`${relative(root, file)} imports ${spec} (${to}), which ${from} may not`);
         if (!to) broken.push(`${relative(root, file)} imports ${spec}, outside every area`);
       }
     }
     expect(broken).toEqual([]);
+  });
+
+  it('lib/errors.ts imports nothing, so every area can use it', () => {
+    expect(importsOf(join(root, 'lib/errors.ts'))).toEqual([]);
   });
 
   it('the profile and the cost model never import a synthesizer', () => {

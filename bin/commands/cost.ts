@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { autoscalingTotals, Catalog, compare, parseFormat, priceProfile, priceTemplate, renderBreakdown, renderComparison, type ReplicaPoint } from '../../lib/cost/index.ts';
-import { loadProfile, UserError, type ResolvedProfile } from '../../lib/profile/index.ts';
+import { loadProfile, type ResolvedProfile } from '../../lib/profile/index.ts';
+import { UserError } from '../../lib/errors.ts';
 import { parsePositive, parseTarget } from './flags.ts';
 
 interface CostOptions {

@@ -1,6 +1,6 @@
 /** Parsing the CLI's numeric and target flags: one wording for every command. */
 import type { Target } from '../../lib/cost/index.ts';
-import { UserError } from '../../lib/profile/index.ts';
+import { UserError } from '../../lib/errors.ts';
 
 export function parseTarget(value: string, what = 'target'): Target {
   if (value === 'aws' || value === 'k8s') return value;

@@ -35,7 +35,8 @@ import {
   type Scenario,
   type SetupResult,
 } from '../../lib/loadtest/index.ts';
-import { loadProfile, UserError, type ResolvedProfile } from '../../lib/profile/index.ts';
+import { loadProfile, type ResolvedProfile } from '../../lib/profile/index.ts';
+import { UserError } from '../../lib/errors.ts';
 import { parsePositive, parsePositiveInt, parseTarget } from './flags.ts';
 import { ensureAppBundle } from './local.ts';
 import { evaluateVerdict, parseAt, parsePrometheusUrl, parseVerdictFormat, renderVerdict } from './verdict.ts';

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_STATE_DIR, localDown, localStatus, localUp } from '../../lib/local/env.ts';
 import { restartReplica } from '../../lib/local/restart.ts';
-import { DEFAULT_PROFILE, loadProfile, UserError } from '../../lib/profile/index.ts';
+import { DEFAULT_PROFILE, loadProfile } from '../../lib/profile/index.ts';
+import { UserError } from '../../lib/errors.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 export const APP_BUNDLE = join(repoRoot, 'dist', 'app', 'main.js');

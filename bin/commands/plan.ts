@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { Catalog, priceProfile } from '../../lib/cost/index.ts';
 import { plan, renderPlan } from '../../lib/loadtest/plan.ts';
 import { readReport } from '../../lib/loadtest/report.ts';
-import { loadProfile, parseChoice, UserError } from '../../lib/profile/index.ts';
+import { loadProfile } from '../../lib/profile/index.ts';
+import { parseChoice, UserError } from '../../lib/errors.ts';
 import { parsePositive, parseTarget } from './flags.ts';
 
 interface PlanOptions {

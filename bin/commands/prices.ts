@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { importPriceList } from '../../lib/cost/import.ts';
-import { UserError } from '../../lib/profile/index.ts';
+import { UserError } from '../../lib/errors.ts';
 
 export function registerPricesCommands(program: Command): void {
   const prices = program.command('prices').description('manage the price catalog');

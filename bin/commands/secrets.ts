@@ -7,7 +7,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { Command } from 'commander';
 import { generateSecretValues, renderSecretsYaml } from '../../charts/index.ts';
-import { DEFAULT_PROFILE, loadProfile, UserError } from '../../lib/profile/index.ts';
+import { DEFAULT_PROFILE, loadProfile } from '../../lib/profile/index.ts';
+import { UserError } from '../../lib/errors.ts';
 
 export interface SecretsInitOptions {
   readonly target: string;

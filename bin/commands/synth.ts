@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { runnersOf } from '../../lib/loadtest/k6.ts';
 import { loadTestScenario } from '../../lib/loadtest/scenario.ts';
 import { applyCommands, clusterPrerequisites, renderPrerequisites } from '../../charts/index.ts';
-import { DEFAULT_PROFILE, loadProfile, PLACEHOLDER_API_IMAGE, UserError, type ResolvedProfile } from '../../lib/profile/index.ts';
+import { DEFAULT_PROFILE, loadProfile, PLACEHOLDER_API_IMAGE, type ResolvedProfile } from '../../lib/profile/index.ts';
+import { UserError } from '../../lib/errors.ts';
 import { synthAws } from '../aws.ts';
 import { synthKubernetes } from '../k8s.ts';
 

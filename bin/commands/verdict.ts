@@ -7,7 +7,7 @@
 import { k6TestId, SETUP_MAX_MINUTES, STACK_READY_MAX_MINUTES } from '../../lib/loadtest/k6.ts';
 import { errorPercentText, fixed, int, msText, scenarioDurationSeconds, type Scenario } from '../../lib/loadtest/index.ts';
 import { loadTestRunQueries, loadTestVerdicts, type LoadTestThresholds } from '../../lib/monitoring/dashboards.ts';
-import { parseChoice, UserError } from '../../lib/profile/index.ts';
+import { parseChoice, UserError } from '../../lib/errors.ts';
 
 export const VERDICT_FORMATS = ['text', 'json'] as const;
 export type VerdictFormat = (typeof VERDICT_FORMATS)[number];

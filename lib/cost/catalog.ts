@@ -8,7 +8,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { UserError } from '../profile/errors.ts';
+import { UserError } from '../errors.ts';
 import { ec2Shape, NORMALIZATION_FACTORS, splitInstanceType } from '../profile/instances.ts';
 import { describeIssues } from '../profile/load.ts';
 

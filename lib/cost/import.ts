@@ -6,7 +6,7 @@
  * EKS, load balancers, NAT, EBS, EFS, public IPv4, endpoints, CloudWatch Logs and data transfer
  * out (with its volume tiers), in whichever regions the file holds.
  */
-import { UserError } from '../profile/errors.ts';
+import { UserError } from '../errors.ts';
 import type { PriceEntry } from './catalog.ts';
 
 interface PriceDimension {

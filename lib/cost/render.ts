@@ -1,5 +1,5 @@
 /** Renderers: pure functions from breakdowns and comparisons to text. */
-import { UserError } from '../profile/errors.ts';
+import { UserError } from '../errors.ts';
 import type { Assumption, Breakdown, Component, CostLine, FreeAllowanceNotApplied } from './model.ts';
 import type { Comparison, SavingsRow } from './savings.ts';
 

@@ -3,7 +3,7 @@
  * and cost per million requests, each with its difference and % change, and whether the change
  * is for the better.
  */
-import { parseChoice } from '../profile/errors.ts';
+import { parseChoice } from '../errors.ts';
 import { errorRatePercent, type LoadTestReport } from './report.ts';
 import { errorPercentText, fixed, msText, usd } from './wording.ts';
 

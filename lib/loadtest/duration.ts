@@ -1,5 +1,5 @@
 /** Durations on the command line: 500ms, 10s, 2m, 1h, or a bare number of seconds. */
-import { UserError } from '../profile/errors.ts';
+import { UserError } from '../errors.ts';
 
 const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
 

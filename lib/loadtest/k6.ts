@@ -13,7 +13,7 @@
  * The scripts read their deployment (target URL, admin token, where the fixtures are) from the
  * environment at run time (K6_ENV), so the same text runs on every target.
  */
-import { UserError } from '../profile/errors.ts';
+import { UserError } from '../errors.ts';
 import { scenarioDurationSeconds, type RequestKind, type Scenario, type Thresholds } from './scenario.ts';
 
 /** k6's `testid` tag of a scenario's runners: what the load-test dashboard selects by. */

@@ -6,7 +6,7 @@
  * Pure: reports come in as data, and pricing is a function the caller passes (lib/cost), so this
  * module needs nothing but the profile.
  */
-import { UserError } from '../profile/errors.ts';
+import { UserError } from '../errors.ts';
 import type { LoadTestReport } from './report.ts';
 import {
   EC2_FAMILIES,

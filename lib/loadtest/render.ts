@@ -2,7 +2,7 @@
  * Renderers of a load-test report: text for a terminal, markdown for a pull request, JSON (the
  * contract), and one self-contained HTML page (render-html.ts). Pure: report in, text out.
  */
-import { parseChoice } from '../profile/errors.ts';
+import { parseChoice } from '../errors.ts';
 import type { HistogramBucket } from './histogram.ts';
 import { errorRatePercent, thresholdsPassed, type LoadTestReport } from './report.ts';
 import { renderHtml } from './render-html.ts';

@@ -12,7 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { UserError } from '../profile/errors.ts';
+import { UserError } from '../errors.ts';
 import { describeIssues } from '../profile/load.ts';
 import type { RunResult, TimelinePoint } from './runner.ts';
 import type { Scenario, Thresholds } from './scenario.ts';

@@ -8,7 +8,7 @@
  * set of counters, so the report reads as one run.
  */
 import { connect } from 'node:net';
-import { UserError } from '../profile/errors.ts';
+import { UserError } from '../errors.ts';
 import { autocannon, honourConnectionClose, type AutocannonInstance } from './autocannon.ts';
 import { LatencyHistogram } from './histogram.ts';
 import { fixedRequest, NO_SEED, requestPlan, type SeedData } from './requests.ts';

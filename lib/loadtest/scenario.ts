@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { UserError } from '../profile/errors.ts';
+import { UserError } from '../errors.ts';
 import { describeIssues } from '../profile/load.ts';
 
 /** What one request does; each runner turns these into real requests the same way. */

@@ -3,7 +3,7 @@
  * connection): seed the users to read and create the API keys to write with, through the
  * API itself, so it works the same against any target.
  */
-import { UserError } from '../profile/errors.ts';
+import { UserError } from '../errors.ts';
 import type { SeedData } from './requests.ts';
 import type { Scenario } from './scenario.ts';
 

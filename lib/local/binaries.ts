@@ -4,7 +4,7 @@
  */
 import { accessSync, constants, readdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { UserError } from '../profile/errors.ts';
+import { UserError } from '../errors.ts';
 
 export interface BinarySpec {
   readonly debian: string;

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { appEnvironment } from '../profile/app-env.ts';
-import { UserError } from '../profile/errors.ts';
+import { UserError } from '../errors.ts';
 import { profileData, type ResolvedProfile } from '../profile/load.ts';
 import { renderNginxConfig } from '../../nginx/index.ts';
 import { locateBinary, requireBinary } from './binaries.ts';

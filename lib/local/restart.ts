@@ -18,7 +18,7 @@
  */
 import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UserError } from '../profile/errors.ts';
+import { UserError } from '../errors.ts';
 import { TIMEOUT_MARGIN_SECONDS } from '../profile/derive.ts';
 import { resolveProfileData } from '../profile/load.ts';
 import { apiReplicaReady, httpReady, spawnApiReplica } from './api-replica.ts';

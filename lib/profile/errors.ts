@@ -1,26 +1,7 @@
-/** A problem with user input: printed as is, without a stack trace, exit code 1. */
-export class UserError extends Error {
-  override readonly name = 'UserError';
-  constructor(
-    message: string,
-    /** Each separate problem, when there were several. */
-    readonly problems: readonly string[] = [],
-  ) {
-    super(message);
-  }
-}
+import { UserError } from '../errors.ts';
 
+/** A problem with a profile: its file, its layers or its values. */
 export class ProfileError extends UserError {}
-
-/** A flag that takes one of a few words: the value, or the usual error naming the flag and the choices. */
-export function parseChoice<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
-  if ((allowed as readonly string[]).includes(value)) return value as T;
-  throw new UserError(`${flag} must be one of ${allowed.join(', ')}, got "${value}"`);
-}
-
-export function isUserError(e: unknown): e is UserError {
-  return e instanceof UserError;
-}
 
 /** Levenshtein distance, for "did you mean" hints. */
 export function editDistance(a: string, b: string): number {

@@ -8,7 +8,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { builtinCatalogFiles, Catalog, compare, parsePriceFile, priceProfile, readPriceFile, renderBreakdown, renderComparison, tierBands, type Breakdown } from '../../lib/cost/index.ts';
-import { EC2_FAMILIES, ELASTICACHE_FAMILIES, loadProfile, NORMALIZATION_FACTORS, RDS_FAMILIES, resolveProfileLayer, UserError, type ProfileLayer } from '../../lib/profile/index.ts';
+import { EC2_FAMILIES, ELASTICACHE_FAMILIES, loadProfile, NORMALIZATION_FACTORS, RDS_FAMILIES, resolveProfileLayer, type ProfileLayer } from '../../lib/profile/index.ts';
+import { UserError } from '../../lib/errors.ts';
 import { tempDir } from '../helpers/servers.ts';
 
 const catalog = Catalog.load();

@@ -7,7 +7,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { binPack, Catalog, compare, nodeShape, priceProfile, renderComparison, type Breakdown } from '../../lib/cost/index.ts';
-import { loadProfile, ProfileError, resolveProfileLayer, UserError } from '../../lib/profile/index.ts';
+import { loadProfile, ProfileError, resolveProfileLayer } from '../../lib/profile/index.ts';
+import { UserError } from '../../lib/errors.ts';
 import { tempDir } from '../helpers/servers.ts';
 
 const catalog = Catalog.load();

@@ -20,7 +20,8 @@ import {
   switchProblems,
   type K8sObject,
 } from '../../charts/index.ts';
-import { builtinProfileNames, loadProfile, resolveProfileLayer, UserError, type ResolvedProfile } from '../../lib/profile/index.ts';
+import { builtinProfileNames, loadProfile, resolveProfileLayer, type ResolvedProfile } from '../../lib/profile/index.ts';
+import { UserError } from '../../lib/errors.ts';
 import { cli } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/servers.ts';
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DIRECTIVE_SINCE, MIN_NGINX_FOR_RESOLVE, PINNED_NGINX_VERSION, PARAMETER_SINCE, renderNginxConfig, UPSTREAM_SERVER_PARAMETER_SINCE, versionAtLeast, type NginxTarget } from '../../nginx/index.ts';
 import { builtinProfileNames, loadProfile, resolveProfileLayer } from '../../lib/profile/index.ts';
-import { UserError } from '../../lib/profile/errors.ts';
+import { UserError } from '../../lib/errors.ts';
 import { kubernetesNginxConfig } from '../../charts/nginx.ts';
 import { awsNginxConfig } from '../../lib/aws/balancer.ts';
 import { nginxConfigTest, tempDir } from '../helpers/servers.ts';

@@ -7,7 +7,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { UserError } from '../../profile/errors.ts';
+import { UserError } from '../../errors.ts';
 import { PROFILE_METADATA_KEY, resolveProfileData, type ResolvedProfile } from '../../profile/load.ts';
 import type { ReplicaPoint } from './common.ts';
 import type { AwsCostInputs, FargateTasks } from './profile-aws.ts';

@@ -1,4 +1,4 @@
-import { UserError } from '../../profile/errors.ts';
+import { UserError } from '../../errors.ts';
 import type { UsageField } from '../../profile/derive.ts';
 import type { ResolvedProfile } from '../../profile/load.ts';
 import type { BreakdownBuilder, ComponentName } from '../model.ts';

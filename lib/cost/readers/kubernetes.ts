@@ -3,7 +3,7 @@
  * allocated to workloads by their requests with OpenCost's CPU/memory split, an explicit idle
  * row, the control plane, PVCs and the LoadBalancer Service.
  */
-import { UserError } from '../../profile/errors.ts';
+import { UserError } from '../../errors.ts';
 import { nodeAllocatable } from '../../profile/instances.ts';
 import type { ResolvedProfile } from '../../profile/load.ts';
 import { kubernetesWorkloads, podRequests, type WorkloadGroup } from '../../profile/workloads.ts';
