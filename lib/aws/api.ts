@@ -7,7 +7,7 @@ import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { appEnvironment, type APP_SECRET_ENV, DATABASE, PORTS, type ResolvedProfile } from '../profile/index.ts';
-import { acknowledge, acknowledgeImagePull, fargateTask, retention, scalingCooldowns, serviceProps, taskSecurityGroup } from './common.ts';
+import { acknowledge, acknowledgeImagePull, containerHealthCheck, fargateTask, HEALTH_CHECKS, retention, scalingCooldowns, serviceProps, taskSecurityGroup } from './common.ts';
 import type { Cache, Database } from './data.ts';
 import { APP_ROUTES } from '../monitoring/index.ts';
 
@@ -78,13 +78,10 @@ export class ApiService extends Construct {
         { name: 'http', containerPort: PORTS.api },
         { name: 'metrics', containerPort: PORTS.apiMetrics },
       ],
-      healthCheck: {
-        command: ['CMD', 'node', '-e', `fetch('http://127.0.0.1:${PORTS.api}${APP_ROUTES.liveness}').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`],
-        interval: Duration.seconds(10),
-        timeout: Duration.seconds(2),
-        retries: 3,
-        startPeriod: Duration.seconds(20),
-      },
+      healthCheck: containerHealthCheck(
+        ['CMD', 'node', '-e', `fetch('http://127.0.0.1:${PORTS.api}${APP_ROUTES.liveness}').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`],
+        HEALTH_CHECKS.apiStartPeriodSeconds,
+      ),
       // Covers SHUTDOWN_DELAY + the graceful timeout + a margin (lib/profile/derive.ts): deregister,
       // wait out DNS, drain, stop.
       stopTimeout: Duration.seconds(d.api.containerStopTimeoutSeconds),
@@ -104,13 +101,9 @@ export class ApiService extends Construct {
     });
     this.dnsName = `api.${props.cluster.defaultCloudMapNamespace!.namespaceName}`;
 
-    for (const [target, port, name] of [
-      [props.database.securityGroup, PORTS.postgres, 'Postgres'],
-      [props.cache.securityGroup, PORTS.redis, 'the cache'],
-    ] as const) {
-      target.addIngressRule(this.securityGroup, ec2.Port.tcp(port), 'from the API tasks');
-      this.securityGroup.addEgressRule(target, ec2.Port.tcp(port), `to ${name}`);
-    }
+    // Each writes the egress rule here and the matching ingress rule on the data store's group.
+    this.securityGroup.connections.allowTo(props.database.securityGroup, ec2.Port.tcp(PORTS.postgres), 'the API tasks to Postgres');
+    this.securityGroup.connections.allowTo(props.cache.securityGroup, ec2.Port.tcp(PORTS.redis), 'the API tasks to the cache');
 
     this.scaling = this.service.autoScaleTaskCount({ minCapacity: p.api.replicasMin, maxCapacity: p.api.replicasMax });
     const cooldowns = scalingCooldowns(p);

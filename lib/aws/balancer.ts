@@ -13,7 +13,7 @@ import { Construct } from 'constructs';
 import { CONTAINER_PORTS, CONTAINER_TEMP_DIR, NGINX_HEALTH_PATH, renderNginxConfig, STUB_STATUS_PATH, volumeInitCommand } from '../../nginx/render.ts';
 import { CONTAINER_IMAGES, EXPORTER_RESOURCES, fargateTaskSize, PORTS, type ResolvedProfile } from '../profile/index.ts';
 import type { ApiService } from './api.ts';
-import { acknowledge, acknowledgeImagePull, fargateTask, platformOf, privateImage, retention, scalingCooldowns, serviceProps, taskSecurityGroup } from './common.ts';
+import { acknowledge, acknowledgeImagePull, containerHealthCheck, fargateTask, HEALTH_CHECKS, platformOf, privateImage, retention, scalingCooldowns, serviceProps, targetHealthCheck, taskSecurityGroup } from './common.ts';
 import { APP_ROUTES } from '../monitoring/index.ts';
 import { VPC_CIDR } from './network.ts';
 
@@ -84,6 +84,20 @@ function accessLogBucket(scope: Construct, p: ResolvedProfile): s3.Bucket {
   return bucket;
 }
 
+export interface NginxBalancerProps {
+  readonly profile: ResolvedProfile;
+  /** The cluster the nginx tasks run in; its Cloud Map namespace names them. */
+  readonly cluster: ecs.ICluster;
+  /** Where the nginx tasks run (the private application subnets); the NLB itself is in the public ones. */
+  readonly subnets: ec2.SubnetSelection;
+  /** nginx with the rendered nginx.conf (awsNginxConfig) built in. */
+  readonly image: ecs.ContainerImage;
+  /** The API the nginx tasks proxy to: its security group admits them. */
+  readonly api: ApiService;
+  /** Extra containers in the task (the metrics collector in managed monitoring). */
+  readonly sidecars?: (task: ecs.FargateTaskDefinition, logGroup: logs.ILogGroup) => void;
+}
+
 export class NginxBalancer extends Construct {
   readonly loadBalancer: elbv2.NetworkLoadBalancer;
   readonly service: ecs.FargateService;
@@ -95,7 +109,7 @@ export class NginxBalancer extends Construct {
 
   readonly task: ecs.FargateTaskDefinition;
 
-  constructor(scope: Construct, id: string, props: { profile: ResolvedProfile; cluster: ecs.ICluster; subnets: ec2.SubnetSelection; image: ecs.ContainerImage; api: ApiService; sidecars?: (task: ecs.FargateTaskDefinition, logGroup: logs.ILogGroup) => void }) {
+  constructor(scope: Construct, id: string, props: NginxBalancerProps) {
     super(scope, id);
     const p = props.profile;
     const vpc = props.cluster.vpc;
@@ -128,13 +142,8 @@ export class NginxBalancer extends Construct {
       memoryLimitMiB: p.nginx.memoryMiB,
       logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: 'nginx' }),
       portMappings: [{ name: 'http', containerPort: CONTAINER_PORTS.listenPort }],
-      healthCheck: {
-        // The status port: the public one requires the NLB's PROXY header.
-        command: ['CMD-SHELL', `wget -q -O /dev/null http://127.0.0.1:${CONTAINER_PORTS.statusPort}${NGINX_HEALTH_PATH} || exit 1`],
-        interval: Duration.seconds(10),
-        timeout: Duration.seconds(2),
-        retries: 3,
-      },
+      // The status port: the public one requires the NLB's PROXY header.
+      healthCheck: containerHealthCheck(['CMD-SHELL', `wget -q -O /dev/null http://127.0.0.1:${CONTAINER_PORTS.statusPort}${NGINX_HEALTH_PATH} || exit 1`]),
       // nginx's graceful quit gives in-flight requests the longest a proxied request can take.
       stopTimeout: Duration.seconds(p.derived.nginx.containerStopTimeoutSeconds),
       readonlyRootFilesystem: true,
@@ -158,8 +167,7 @@ export class NginxBalancer extends Construct {
 
     // No DNS rule: security groups do not filter traffic to the VPC's resolver, which nginx re-resolves Cloud Map names with.
     this.securityGroup = taskSecurityGroup(this, vpc, 'nginx tasks: HTTP from the NLB, API calls out');
-    this.securityGroup.addEgressRule(props.api.securityGroup, ec2.Port.tcp(PORTS.api), 'to the API tasks');
-    props.api.securityGroup.addIngressRule(this.securityGroup, ec2.Port.tcp(PORTS.api), 'from nginx');
+    this.securityGroup.connections.allowTo(props.api.securityGroup, ec2.Port.tcp(PORTS.api), 'nginx to the API tasks');
 
     this.service = new ecs.FargateService(this, 'Service', {
       ...serviceProps({ cluster: props.cluster, subnets: props.subnets, securityGroup: this.securityGroup, name: 'nginx' }),
@@ -178,9 +186,8 @@ export class NginxBalancer extends Construct {
     const certificateArn = p.network.loadBalancerCertificateArn;
     const { port } = publicEndpoint(p);
     const lbSecurityGroup = new ec2.SecurityGroup(this, 'LoadBalancerSecurityGroup', { vpc, description: 'NLB: the public listener in, nginx out', allowAllOutbound: false });
-    lbSecurityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(port), certificateArn ? 'the public API over TLS' : 'the public API');
-    lbSecurityGroup.addEgressRule(this.securityGroup, ec2.Port.tcp(CONTAINER_PORTS.listenPort), 'to nginx');
-    this.securityGroup.addIngressRule(lbSecurityGroup, ec2.Port.tcp(CONTAINER_PORTS.listenPort), 'from the NLB');
+    lbSecurityGroup.connections.allowFrom(ec2.Peer.anyIpv4(), ec2.Port.tcp(port), certificateArn ? 'the public API over TLS' : 'the public API');
+    lbSecurityGroup.connections.allowTo(this.securityGroup, ec2.Port.tcp(CONTAINER_PORTS.listenPort), 'the NLB to nginx');
     acknowledge(lbSecurityGroup, [['AwsSolutions-EC23', `The public API listens on port ${port} for every client; per-client limits are nginx's job`]]);
 
     this.loadBalancer = new elbv2.NetworkLoadBalancer(this, 'LoadBalancer', {
@@ -213,7 +220,7 @@ export class NginxBalancer extends Construct {
       deregistrationDelay: Duration.seconds(p.api.gracefulTimeoutSeconds),
       // On the traffic port: with PROXY protocol on, the NLB's health checks send the header too
       // (with the LOCAL command and no client address), which that listener expects.
-      healthCheck: { protocol: elbv2.Protocol.HTTP, path: NGINX_HEALTH_PATH, interval: Duration.seconds(10), healthyThresholdCount: 2, unhealthyThresholdCount: 2 },
+      healthCheck: { protocol: elbv2.Protocol.HTTP, path: NGINX_HEALTH_PATH, ...targetHealthCheck(HEALTH_CHECKS.nlbTargets) },
     });
     // IP targets on a TCP target group see the NLB's private address, not the client's: the
     // PROXY protocol v2 header carries the client's to nginx (real_ip from the VPC only).
@@ -228,20 +235,27 @@ function natPublicAddresses(vpc: ec2.IVpc): string {
   return Fn.join(' ', eips.map((e) => e.attrPublicIp));
 }
 
+export interface AlbBalancerProps {
+  readonly profile: ResolvedProfile;
+  /** The VPC whose public subnets hold the ALB. */
+  readonly vpc: ec2.IVpc;
+  /** The API the ALB forwards to: its security group admits the ALB, and it also scales on requests per task. */
+  readonly api: ApiService;
+}
+
 export class AlbBalancer extends Construct {
   readonly loadBalancer: elbv2.ApplicationLoadBalancer;
   readonly targetGroup: elbv2.ApplicationTargetGroup;
 
-  constructor(scope: Construct, id: string, props: { profile: ResolvedProfile; vpc: ec2.IVpc; api: ApiService }) {
+  constructor(scope: Construct, id: string, props: AlbBalancerProps) {
     super(scope, id);
     const p = props.profile;
     const certificateArn = p.network.loadBalancerCertificateArn;
     const { port } = publicEndpoint(p);
     const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', { vpc: props.vpc, description: 'ALB: the public listener in, the API out', allowAllOutbound: false });
-    securityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(PUBLIC_PORT), certificateArn ? 'redirect to HTTPS' : 'the public API');
-    if (certificateArn) securityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(port), 'the public API over HTTPS');
-    securityGroup.addEgressRule(props.api.securityGroup, ec2.Port.tcp(PORTS.api), 'to the API tasks');
-    props.api.securityGroup.addIngressRule(securityGroup, ec2.Port.tcp(PORTS.api), 'from the ALB');
+    securityGroup.connections.allowFrom(ec2.Peer.anyIpv4(), ec2.Port.tcp(PUBLIC_PORT), certificateArn ? 'redirect to HTTPS' : 'the public API');
+    if (certificateArn) securityGroup.connections.allowFrom(ec2.Peer.anyIpv4(), ec2.Port.tcp(port), 'the public API over HTTPS');
+    securityGroup.connections.allowTo(props.api.securityGroup, ec2.Port.tcp(PORTS.api), 'the ALB to the API tasks');
     const ports = certificateArn ? `${port} (HTTPS) and ${PUBLIC_PORT} (a redirect to HTTPS)` : `${PUBLIC_PORT}`;
     acknowledge(securityGroup, [['AwsSolutions-EC23', `The public API listens on port ${ports} for every client; the ALB drops invalid headers and the API rate-limits per key`]]);
 
@@ -270,7 +284,7 @@ export class AlbBalancer extends Construct {
       targets: [props.api.service.loadBalancerTarget({ containerName: 'api', containerPort: PORTS.api })],
       loadBalancingAlgorithmType: elbv2.TargetGroupLoadBalancingAlgorithmType.LEAST_OUTSTANDING_REQUESTS,
       deregistrationDelay: Duration.seconds(p.api.gracefulTimeoutSeconds),
-      healthCheck: { path: APP_ROUTES.readiness, interval: Duration.seconds(10), timeout: Duration.seconds(5), healthyThresholdCount: 2, unhealthyThresholdCount: 2 },
+      healthCheck: { path: APP_ROUTES.readiness, ...targetHealthCheck(HEALTH_CHECKS.albTargets) },
     });
     props.api.scaleOnRequests(this.targetGroup);
   }

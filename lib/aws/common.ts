@@ -43,6 +43,68 @@ export function fargateTask(scope: Construct, id: string, p: ResolvedProfile, si
   });
 }
 
+/**
+ * Health-check timings in seconds and counts, as the ECS and ELB fields are; CDK takes Durations.
+ * One set for the API and nginx, so the two tiers are judged alike.
+ */
+export interface HealthCheckTimings {
+  /** Seconds between checks. */
+  readonly intervalSeconds: number;
+  /** Seconds a check may take before it counts as failed. */
+  readonly timeoutSeconds: number;
+}
+
+/** A container's own check (ECS restarts the task after `retries` failures in a row). */
+export interface ContainerHealthCheckTimings extends HealthCheckTimings {
+  /** Failures in a row before the container is unhealthy. */
+  readonly retries: number;
+}
+
+/** A target group's check of its targets (ELB routes only to healthy ones). */
+export interface TargetHealthCheckTimings {
+  /** Seconds between checks. */
+  readonly intervalSeconds: number;
+  /** Successes in a row before a target takes traffic. */
+  readonly healthyThresholdCount: number;
+  /** Failures in a row before a target stops taking traffic. */
+  readonly unhealthyThresholdCount: number;
+  /** Seconds an HTTP check may take (the ALB's; the NLB keeps its own default). */
+  readonly timeoutSeconds?: number;
+}
+
+export const HEALTH_CHECKS = {
+  /** The API's and nginx's container checks: a failing task is replaced after about 30 s. */
+  container: { intervalSeconds: 10, timeoutSeconds: 2, retries: 3 } satisfies ContainerHealthCheckTimings,
+  /** Seconds the API's container check is not counted after start: the migrate step runs first. */
+  apiStartPeriodSeconds: 20,
+  /** The NLB's check of the nginx tasks: in after 2 passes, out after 2 failures, 10 s apart. */
+  nlbTargets: { intervalSeconds: 10, healthyThresholdCount: 2, unhealthyThresholdCount: 2 } satisfies TargetHealthCheckTimings,
+  /** The ALB's check of the API tasks' readiness: as the NLB's, with a 5 s timeout. */
+  albTargets: { intervalSeconds: 10, timeoutSeconds: 5, healthyThresholdCount: 2, unhealthyThresholdCount: 2 } satisfies TargetHealthCheckTimings,
+} as const;
+
+/** An ECS container health check running `command` with the shared timings. */
+export function containerHealthCheck(command: string[], startPeriodSeconds?: number): ecs.HealthCheck {
+  const t = HEALTH_CHECKS.container;
+  return {
+    command,
+    interval: Duration.seconds(t.intervalSeconds),
+    timeout: Duration.seconds(t.timeoutSeconds),
+    retries: t.retries,
+    ...(startPeriodSeconds !== undefined ? { startPeriod: Duration.seconds(startPeriodSeconds) } : {}),
+  };
+}
+
+/** The timing fields of a target group's health check. */
+export function targetHealthCheck(t: TargetHealthCheckTimings): { interval: Duration; timeout?: Duration; healthyThresholdCount: number; unhealthyThresholdCount: number } {
+  return {
+    interval: Duration.seconds(t.intervalSeconds),
+    ...(t.timeoutSeconds !== undefined ? { timeout: Duration.seconds(t.timeoutSeconds) } : {}),
+    healthyThresholdCount: t.healthyThresholdCount,
+    unhealthyThresholdCount: t.unhealthyThresholdCount,
+  };
+}
+
 /** A task's security group: nothing in until a rule says so; out, HTTPS only (image pulls, Secrets Manager, logs, AWS APIs). */
 export function taskSecurityGroup(scope: Construct, vpc: ec2.IVpc, description: string): ec2.SecurityGroup {
   const group = new ec2.SecurityGroup(scope, 'SecurityGroup', { vpc, description, allowAllOutbound: false });

@@ -55,8 +55,7 @@ export class SelfHostedMonitoring extends Construct {
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: retention(p), removalPolicy: RemovalPolicy.DESTROY });
     this.securityGroup = taskSecurityGroup(this, vpc, 'Prometheus and Grafana: scrape the API and nginx, NFS to EFS');
     // Grafana queries Prometheus inside the same group.
-    this.securityGroup.addIngressRule(this.securityGroup, ec2.Port.tcp(PORTS.prometheus), 'Grafana to Prometheus');
-    this.securityGroup.addEgressRule(this.securityGroup, ec2.Port.tcp(PORTS.prometheus), 'Grafana to Prometheus');
+    this.securityGroup.connections.allowInternally(ec2.Port.tcp(PORTS.prometheus), 'Grafana to Prometheus');
 
     this.fileSystem = new efs.FileSystem(this, 'Storage', {
       vpc,
@@ -68,8 +67,7 @@ export class SelfHostedMonitoring extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
       securityGroup: new ec2.SecurityGroup(this, 'StorageSecurityGroup', { vpc, description: 'EFS: NFS from Prometheus and Grafana', allowAllOutbound: false }),
     });
-    this.fileSystem.connections.allowDefaultPortFrom(this.securityGroup, 'NFS from monitoring');
-    this.securityGroup.addEgressRule(this.fileSystem.connections.securityGroups[0]!, ec2.Port.tcp(efs.FileSystem.DEFAULT_PORT), 'NFS to EFS');
+    this.securityGroup.connections.allowTo(this.fileSystem, ec2.Port.tcp(efs.FileSystem.DEFAULT_PORT), 'NFS from monitoring to EFS');
 
     const service = (name: 'prometheus' | 'grafana', cpuMillicores: number, memoryMiB: number, uid: string, dataPath: string, container: ecs.ContainerDefinitionOptions) => {
       const task = fargateTask(this, `${name}Task`, p, fargateTaskSize(cpuMillicores, memoryMiB));

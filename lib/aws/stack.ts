@@ -131,8 +131,7 @@ export class ApistackStack extends Stack {
       const scraped = [[this.api.securityGroup, PORTS.apiMetrics, 'the API']] as [ec2.SecurityGroup, number, string][];
       if (nginx) scraped.push([nginx.securityGroup, PORTS.nginxExporter, 'the nginx exporter']);
       for (const [group, port, name] of scraped) {
-        group.addIngressRule(monitoring.securityGroup, ec2.Port.tcp(port), 'Prometheus scrapes metrics');
-        monitoring.securityGroup.addEgressRule(group, ec2.Port.tcp(port), `scrape ${name}`);
+        monitoring.securityGroup.connections.allowTo(group, ec2.Port.tcp(port), `Prometheus scrapes ${name}`);
       }
     }
     new Alarms(this, 'Alarms', alarmSources);
