@@ -12,7 +12,7 @@ import { isUserError } from '../lib/errors.ts';
 
 export function synthAws(profile: string | ResolvedProfile, outDir: string, loadTest?: Scenario): string {
   const outdir = join(outDir, 'aws');
-  const { app } = awsApp({ profile: typeof profile === 'string' ? loadProfile(profile) : profile, outdir, ...(loadTest ? { loadTest } : {}) });
+  const { app } = awsApp({ profile: typeof profile === 'string' ? loadProfile(profile, process.cwd(), { target: 'aws' }) : profile, outdir, ...(loadTest ? { loadTest } : {}) });
   app.synth();
   return outdir;
 }
@@ -25,7 +25,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const context = (key: string) => app.node.tryGetContext(key) as string | number | undefined;
     const parallelism = context('parallelism');
     const loadTest = loadTestScenario(context('loadtest') as string | undefined, parallelism === undefined ? undefined : String(parallelism));
-    awsApp({ profile: loadProfile(ref), app, ...(loadTest ? { loadTest } : {}) });
+    awsApp({ profile: loadProfile(ref, process.cwd(), { target: 'aws' }), app, ...(loadTest ? { loadTest } : {}) });
     app.synth();
   } catch (e) {
     if (!isUserError(e)) throw e;

@@ -48,11 +48,11 @@ export function costReport(opts: CostOptions): string {
   if (opts.current || opts.optimized) {
     if (opts.profile) throw new UserError('use either --profile P, or --current A --optimized B, not both');
     if (!opts.current || !opts.optimized) throw new UserError('a savings table needs both --current and --optimized');
-    const [current, optimized] = [loadProfile(opts.current), loadProfile(opts.optimized)];
+    const [current, optimized] = [loadProfile(opts.current, process.cwd(), { target }), loadProfile(opts.optimized, process.cwd(), { target })];
     return renderComparison(compare(price(current), price(optimized), implementationCost), format, { current: range(current), optimized: range(optimized) });
   }
   if (implementationCost !== undefined) throw new UserError('--implementation-cost needs --current and --optimized');
-  const profile = loadProfile(opts.profile ?? 'optimized');
+  const profile = loadProfile(opts.profile ?? 'optimized', process.cwd(), { target });
   return renderBreakdown(price(profile), format, range(profile));
 }
 

@@ -36,7 +36,8 @@ export function registerLocalCommands(program: Command): void {
     .option('--port <port>', 'nginx entry port (default: a free one)', parsePort)
     .option('--no-prometheus', 'do not start Prometheus even if installed')
     .action(async (opts: { profile: string; stateDir: string; port?: number; prometheus: boolean }) => {
-      const profile = loadProfile(opts.profile);
+      // Local Postgres is sized as the Kubernetes target's (max_connections from k8sMemoryLimitMiB); AWS networking does not apply.
+      const profile = loadProfile(opts.profile, process.cwd(), { target: 'k8s' });
       const log = (line: string) => console.error(`· ${line}`);
       const appBundle = ensureAppBundle(log);
       const controller = new AbortController();

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { parseTarget } from './flags.ts';
 import { BUILTIN_PROFILES, builtinProfileNames, loadProfile, type ResolvedProfile } from '../../lib/profile/index.ts';
 
 function summary(p: ResolvedProfile): string {
@@ -39,9 +40,11 @@ export function registerProfileCommands(program: Command): void {
   profile
     .command('validate')
     .argument('<file>', 'path to a .json/.yaml profile (or a built-in name)')
-    .description('exit 0 with a one-line summary, or exit 1 listing every problem')
-    .action((ref: string) => {
-      console.log(`ok ${summary(loadProfile(ref))}`);
+    .description('exit 0 with a one-line summary, or exit 1 listing every problem (of every target, or of the one given)')
+    .option('-t, --target <target>', 'check only what this target (aws or k8s) needs (default: every target)')
+    .action((ref: string, opts: { target?: string }) => {
+      const target = opts.target === undefined ? undefined : parseTarget(opts.target);
+      console.log(`ok ${summary(loadProfile(ref, process.cwd(), target ? { target } : {}))}${target ? ` (checked for ${target})` : ''}`);
     });
 }
 

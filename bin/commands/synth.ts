@@ -52,7 +52,7 @@ export function registerSynthCommands(program: Command): void {
       if (opts.image !== undefined && (!/:[\w.-]+$/.test(opts.image) || opts.image.endsWith(':latest'))) {
         throw new UserError(`--image must carry a pinned tag such as registry/apistack-api:0.1.0, got "${opts.image}"`);
       }
-      const profile = loadProfile(opts.profile);
+      const profile = loadProfile(opts.profile, process.cwd(), { target: 'k8s' });
       checkApiImage(profile, opts.image, opts.placeholderImage === true);
       const dir = synthKubernetes(profile, opts.out, opts.image, loadTest);
       for (const f of readdirSync(dir).sort()) console.log(`wrote ${join(dir, f)}`);

@@ -6,8 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
-import { PORTS, profileData, PROFILE_METADATA_KEY, type ResolvedProfile } from '../profile/index.ts';
-import { UserError } from '../errors.ts';
+import { assertDeployableOn, PORTS, profileData, PROFILE_METADATA_KEY, type ResolvedProfile } from '../profile/index.ts';
 import { ApiService } from './api.ts';
 import { AlbBalancer, awsNginxConfig, NginxBalancer } from './balancer.ts';
 import { acknowledge, platformOf, renderedContext, retention, SERVICE_NAMESPACE } from './common.ts';
@@ -41,12 +40,9 @@ export class ApistackStack extends Stack {
 
   constructor(scope: Construct, id: string, props: ApistackStackProps) {
     const p = props.profile;
-    if (p.network.availabilityZones < 2) {
-      throw new UserError(`profile ${p.name}: network.availabilityZones is 1, but RDS and ElastiCache subnet groups need subnets in at least 2 availability zones on AWS; set it to 2 or more`);
-    }
-    if (p.network.natGateways < 1) {
-      throw new UserError(`profile ${p.name}: network.natGateways is 0, but the tasks reach ECR (their images), CloudWatch Logs, Secrets Manager and other AWS APIs from private subnets, and the load-test runners reach the public load balancer; set it to 1 (or one per AZ for HA)`);
-    }
+    // The profile's AWS checks (lib/profile/invariants.ts) ran when it was loaded for every target
+    // or for AWS; one loaded for Kubernetes only is checked here, in the same words.
+    assertDeployableOn(p, 'aws');
     super(scope, id, { ...props, env: { region: p.region, ...props.env }, description: `apistack ${p.name}: ${p.description}` });
     this.profile = p;
     Tags.of(this).add('apistack:profile', p.name);
@@ -54,8 +50,7 @@ export class ApistackStack extends Stack {
     this.templateOptions.metadata = { [PROFILE_METADATA_KEY]: profileData(p) };
 
     // Named zones keep the template the same without an account lookup (lib/profile/instances.ts).
-    const zones = p.derived.network.availabilityZoneNames;
-    if (!zones) throw new UserError(`profile ${p.name}: the availability zones of ${p.region} are not known here; list them in network.availabilityZoneNames, e.g. ["${p.region}a", "${p.region}b"]`);
+    const zones = p.derived.network.availabilityZoneNames!;
     this.network = new Network(this, 'Network', { profile: p, availabilityZones: [...zones] });
     const vpc = this.network.vpc;
     const database = new Database(this, 'Database', { profile: p, vpc, subnets: this.network.dataSubnets, rotationSubnets: this.network.appSubnets });

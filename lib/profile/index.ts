@@ -1,6 +1,7 @@
 export * from './schema.ts';
 export * from './builtins.ts';
 export * from './derive.ts';
+export * from './invariants.ts';
 export * from './instances.ts';
 export * from './errors.ts';
 export * from './load.ts';

@@ -7,7 +7,8 @@ import { extname, resolve as resolvePath } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { BUILTIN_PROFILES, builtinProfileNames, type ProfileLayer } from './builtins.ts';
-import { checkInvariants, derive, type Derived } from './derive.ts';
+import { derive, type Derived } from './derive.ts';
+import { checkInvariants, type InvariantTarget } from './invariants.ts';
 import { ProfileError, suggest } from './errors.ts';
 import { profileSchema, type Profile } from './schema.ts';
 
@@ -163,6 +164,17 @@ function invalidProfile(label: string, problems: string[], hint = ''): ProfileEr
   return new ProfileError(`profile ${label} is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}${hint}`, problems);
 }
 
+/**
+ * Refuse a profile resolved for another target (or built by hand) that the given target cannot
+ * deploy: the same problems, in the same words, as loading it for that target.
+ */
+export function assertDeployableOn(p: ResolvedProfile, target: InvariantTarget): void {
+  const broken = checkInvariants(p, p.derived)
+    .filter((problem) => problem.target === target)
+    .map((problem) => `${problem.path}: ${problem.message}`);
+  if (broken.length > 0) throw invalidProfile(p.name, broken);
+}
+
 /** Where a synthesized AWS template records the profile it was made from (template Metadata). */
 export const PROFILE_METADATA_KEY = 'apistack:profile';
 
@@ -174,12 +186,12 @@ export function profileData(p: ResolvedProfile): Record<string, unknown> {
 
 export interface ResolveOptions {
   /**
-   * Check the profile for one deploy target only: the checks about the other target's Postgres
-   * (its connection budget) are skipped. For sizing one target (`apistack plan`); a profile that
-   * is loaded to be deployed is checked for both.
+   * Check the profile for one deploy target only: the checks about the other target (its
+   * Postgres's connection budget, AWS networking, the Kubernetes data services) are skipped. For
+   * synthesizing, pricing or sizing one target; `profile validate` checks every target.
    * @default - every target
    */
-  readonly target?: 'aws' | 'k8s';
+  readonly target?: InvariantTarget;
 }
 
 /** Validate merged profile data; every problem is collected into one ProfileError. */
@@ -210,9 +222,9 @@ export function resolveProfileData(data: Record<string, unknown>, source: string
  * Load a profile by built-in name or file path (JSON/YAML), following `extends`.
  * @param ref e.g. "optimized" or "./profiles/mine.yaml"
  */
-export function loadProfile(ref: string, cwd: string = process.cwd()): ResolvedProfile {
+export function loadProfile(ref: string, cwd: string = process.cwd(), opts: ResolveOptions = {}): ResolvedProfile {
   const { data, source } = flatten(ref, cwd, []);
-  return resolveProfileData(data, source, looksLikeFile(ref) ? ref : `"${ref}"`);
+  return resolveProfileData(data, source, looksLikeFile(ref) ? ref : `"${ref}"`, opts);
 }
 
 /** Resolve an in-memory layer (tests, programmatic use). */

@@ -12,16 +12,22 @@ describe('profiles the cost model refuses', () => {
     expect(problemsOf(layer)).toEqual([
       'network.availabilityZones: 1 availability zone cannot hold Multi-AZ Postgres (postgres.multiAz: true puts the standby in a second zone); set network.availabilityZones to 2 or more, or postgres.multiAz to false',
       'network.availabilityZones: 1 availability zone cannot hold Multi-AZ Redis (redis.multiAz: true puts a replica in a second zone); set network.availabilityZones to 2 or more, or redis.multiAz to false',
+      // Listed with them, not met later at synth: what the AWS target needs of the network.
+      'network.availabilityZones: 1 availability zone, but RDS and ElastiCache subnet groups need subnets in at least 2 availability zones on AWS; set it to 2 or more',
     ]);
-    // Single-AZ data stores in one zone are a valid (Kubernetes or local) profile.
-    expect(() => resolveProfileLayer({ extends: 'optimized', network: { availabilityZones: 1, natGateways: 1 } })).not.toThrow();
+    // Single-AZ data stores in one zone are a valid Kubernetes (or local) profile; AWS needs two zones.
+    const oneZone = { extends: 'optimized', network: { availabilityZones: 1, natGateways: 1 } } as const;
+    expect(() => resolveProfileLayer(oneZone, process.cwd(), { target: 'k8s' })).not.toThrow();
+    expect(() => resolveProfileLayer(oneZone)).toThrow('network.availabilityZones: 1 availability zone, but RDS and ElastiCache subnet groups need subnets in at least 2 availability zones on AWS');
   });
 
   it('NAT traffic with no NAT gateway, instead of dropping it silently', () => {
     expect(problemsOf({ network: { natGateways: 0 }, usage: { natProcessedGBPerMonth: 40 } })).toEqual([
       'usage.natProcessedGBPerMonth: 40 GB a month through NAT, but network.natGateways is 0, so there is no NAT gateway to process (or price) it; remove usage.natProcessedGBPerMonth, or set network.natGateways to 1 or more',
+      'network.natGateways: 0 NAT gateways, but the tasks reach ECR (their images), CloudWatch Logs, Secrets Manager and other AWS APIs from private subnets, and the load-test runners reach the public load balancer; set it to 1 (or one per AZ for HA)',
     ]);
-    expect(() => resolveProfileLayer({ extends: 'optimized', network: { natGateways: 0 } })).not.toThrow();
+    expect(() => resolveProfileLayer({ extends: 'optimized', network: { natGateways: 0 } }, process.cwd(), { target: 'k8s' })).not.toThrow();
+    expect(() => resolveProfileLayer({ extends: 'optimized', network: { natGateways: 0 } })).toThrow('network.natGateways: 0 NAT gateways, but the tasks reach ECR');
   });
 
   it('io1 or io2 storage without provisioned IOPS, IOPS on gp3, and IOPS outside what RDS allows', () => {
