@@ -90,22 +90,29 @@ export interface AppContext extends AppDeps {
 }
 
 /** Every error the API answers, in one shape: {"error": {"code", "message"}}, never a stack trace. */
-function handleError(error: FastifyError | ApiError, req: FastifyRequest, reply: FastifyReply) {
-  if (error instanceof ApiError) {
-    return reply.code(error.statusCode).headers(error.headers).send({ error: { code: error.code, message: error.message } });
-  }
+/** The catalogue entry (app/src/errors.ts) an error thrown or raised anywhere answers with; undefined: a bug. */
+function apiErrorFor(error: FastifyError | ApiError): ApiError | undefined {
+  if (error instanceof ApiError) return error;
   const fe = error as FastifyError & { validation?: unknown; code?: string };
-  if (fe.validation) return reply.code(400).send({ error: { code: 'VALIDATION_ERROR', message: fe.message } });
-  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ error: { code: 'PAYLOAD_TOO_LARGE', message: 'request body is larger than this route accepts' } });
-  if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return reply.code(415).send({ error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send JSON with Content-Type: application/json' } });
-  if (fe.code === 'FST_ERR_BAD_URL' || fe.code === 'FST_ERR_INVALID_URL') return reply.code(400).send({ error: { code: 'BAD_URL', message: fe.message } });
-  if (fe.statusCode === 400) return reply.code(400).send({ error: { code: 'INVALID_JSON', message: fe.message } });
-  if (isConnectionError(error)) return reply.code(503).header('retry-after', '5').send({ error: { code: 'UNAVAILABLE', message: 'a backing service is unreachable; retry shortly' } });
+  if (fe.validation) return errors.validation(fe.message);
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return errors.payloadTooLarge();
+  if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return errors.unsupportedMediaType();
+  if (fe.code === 'FST_ERR_BAD_URL' || fe.code === 'FST_ERR_INVALID_URL') return errors.badUrl(fe.message);
+  if (fe.statusCode === 400) return errors.invalidJson(fe.message);
+  if (isConnectionError(error)) return errors.backingServiceUnreachable();
   // Postgres data exceptions (a NUL character in text, a number out of range): the input's fault.
-  if (/^22[0-9A-Z]{3}$/.test(fe.code ?? '') && 'severity' in fe) return reply.code(400).send({ error: { code: 'VALIDATION_ERROR', message: `a value cannot be stored: ${fe.message}` } });
-  if ((fe.statusCode ?? 500) < 500) return reply.code(fe.statusCode!).send({ error: { code: fe.code ?? 'BAD_REQUEST', message: fe.message } });
-  req.log.error({ err: error }, 'unhandled error');
-  return reply.code(500).send({ error: { code: 'INTERNAL', message: 'internal error' } });
+  if (/^22[0-9A-Z]{3}$/.test(fe.code ?? '') && 'severity' in fe) return errors.unstorableValue(fe.message);
+  if ((fe.statusCode ?? 500) < 500) return errors.clientError(fe.statusCode!, fe.code, fe.message);
+  return undefined;
+}
+
+function handleError(error: FastifyError | ApiError, req: FastifyRequest, reply: FastifyReply) {
+  let answer = apiErrorFor(error);
+  if (!answer) {
+    req.log.error({ err: error }, 'unhandled error');
+    answer = errors.internal();
+  }
+  return reply.code(answer.statusCode).headers(answer.headers).send({ error: { code: answer.code, message: answer.message } });
 }
 
 export function build(deps: AppDeps): FastifyInstance & { ctx: AppContext } {
