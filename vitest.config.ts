@@ -6,6 +6,7 @@ const TIMING = ['test/loadtest/accuracy.test.ts'];
 export default defineConfig({
   test: {
     exclude: ['test/bench/**', 'node_modules/**'],
+    globalSetup: ['test/global-setup.ts'],
     // Integration suites start real Postgres/Redis/nginx; give them room on a 2-core machine.
     testTimeout: 60_000,
     hookTimeout: 120_000,
