@@ -127,9 +127,24 @@ describe('the link checker itself', () => {
 });
 
 describe('README.md and docs/', () => {
-  it('has every guide the README points to', () => {
-    for (const guide of ['deploy-aws', 'deploy-kubernetes', 'cost', 'local', 'load-tests', 'capacity-planning', 'holding-load', 'profiles', 'cli']) {
-      expect(existsSync(join(root, 'docs', `${guide}.md`)), `docs/${guide}.md`).toBe(true);
+  const TASK_GUIDES = ['deploy-aws', 'deploy-kubernetes', 'cost', 'local', 'load-tests', 'capacity-planning', 'holding-load', 'profiles', 'cli', 'api', 'benchmarks', 'monitoring'];
+
+  it('has a guide for every task, each starting from a fresh clone and linked from the README', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    for (const guide of TASK_GUIDES) {
+      const file = join(root, 'docs', `${guide}.md`);
+      expect(existsSync(file), `docs/${guide}.md`).toBe(true);
+      // The repository is cloned and `npm ci` run before the guide's first command of this repository.
+      const blocks = [...readFileSync(file, 'utf8').matchAll(/^```(?:sh|bash)\n([\s\S]*?)^```/gm)].flatMap((m, b) => m[1]!.split('\n').map((line) => ({ b, line })));
+      const runsRepo = (l: string) => /\b(npx apistack|npm (run|start|test)|npx cdk|npx vitest)\b/.test(l);
+      const clone = blocks.findIndex((l) => l.line.startsWith('git clone '));
+      const ci = blocks.findIndex((l) => /^npm ci\b/.test(l.line));
+      const firstCommand = blocks.findIndex((l) => runsRepo(l.line));
+      expect(firstCommand, `docs/${guide}.md runs a command`).toBeGreaterThanOrEqual(0);
+      expect(clone, `docs/${guide}.md: git clone first`).toBeGreaterThanOrEqual(0);
+      expect(ci, `docs/${guide}.md: npm ci after git clone`).toBeGreaterThan(clone);
+      expect(firstCommand, `docs/${guide}.md: npm ci before the first command`).toBeGreaterThan(ci);
+      expect(readme, `README.md links docs/${guide}.md`).toContain(`](docs/${guide}.md)`);
     }
   });
 
