@@ -68,7 +68,7 @@ export class ApistackStack extends Stack {
       description: `apistack ${p.name}: the API's admin token (POST /api/events needs it)`,
       generateSecretString: { passwordLength: 48, excludePunctuation: true },
     }));
-    acknowledge(adminToken, [['AwsSolutions-SMG4', 'The admin token is read by the API at task start; rotate it by putting a new value and forcing a new deployment (README: AWS secrets)']]);
+    acknowledge(adminToken, [['AwsSolutions-SMG4', 'The admin token is read by the API at task start; rotate it by putting a new value and forcing a new deployment (docs/deploy-aws.md: Secrets on AWS)']]);
 
     const paging = new Paging(this, 'Paging', { profile: p });
     const managed = p.monitoring.mode === 'managed' ? new ManagedMonitoring(this, 'ManagedMonitoring', { profile: p, paging }) : undefined;
