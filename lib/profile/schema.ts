@@ -585,7 +585,6 @@ export const nginxSchema = section(
     }),
     accessLog: doc(z.union([z.enum(['all', 'errors', 'off']), z.boolean()]).transform((v) => (v === true ? 'all' : v === false ? 'off' : v)), {
       description: 'nginx access log. all: every request; errors: only responses that are not 2xx/3xx; off. true and false mean all and off.',
-      allowed: '"all", "errors", "off", true, false',
       targets: NGINX_CONF,
     }),
     autoscalingCpuTargetPercent: doc(percent.optional(), {
