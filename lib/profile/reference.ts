@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { BUILTIN_PROFILES } from './builtins.ts';
-import { FIELD_TARGETS, fieldDoc, profileSchema, sectionDoc, type FieldDoc } from './schema.ts';
+import { COST_COMPONENTS, FIELD_TARGETS, fieldDoc, profileSchema, sectionDoc, type FieldDoc } from './schema.ts';
 
 /** The command that regenerates docs/profile-reference.md. */
 export const REFERENCE_COMMAND = 'npm run docs:reference';
@@ -107,6 +107,10 @@ export function documentationProblems(root: z.ZodType = profileSchema): string[]
     if (f.required && hasDefault) problems.push(`${f.path}: required, so it cannot have a default`);
     if (!Array.isArray(d.targets) || d.targets.length === 0) problems.push(`${f.path}: names no target that reads it`);
     else for (const t of d.targets) if (!FIELD_TARGETS.includes(t)) problems.push(`${f.path}: unknown target "${t}" (known: ${FIELD_TARGETS.join(', ')})`);
+    const priced = Array.isArray(d.targets) && d.targets.includes('cost');
+    if (priced && !d.cost?.length) problems.push(`${f.path}: read by the cost model, but names no cost component (cost)`);
+    if (!priced && d.cost?.length) problems.push(`${f.path}: names cost components, but not the cost target`);
+    for (const c of d.cost ?? []) if (!COST_COMPONENTS.includes(c)) problems.push(`${f.path}: unknown cost component "${c}" (known: ${COST_COMPONENTS.join(', ')})`);
     const type = jsonSchema(f.schema).type;
     if ((type === 'number' || type === 'integer') && !d.unit?.trim()) problems.push(`${f.path}: a number without a unit`);
   }
@@ -237,7 +241,9 @@ export function referenceRow(f: ReferenceField): string[] {
   const s = jsonSchema(f.schema);
   const d = f.doc;
   const range = [...rangeOf(s), ...(d?.allowed ? [d.allowed] : [])];
-  const targets = FIELD_TARGETS.filter((t) => d?.targets.includes(t));
+  const components = COST_COMPONENTS.filter((c) => d?.cost?.includes(c));
+  const costLines = components.length === COST_COMPONENTS.length ? 'every component' : components.join(', ');
+  const targets = FIELD_TARGETS.filter((t) => d?.targets.includes(t)).map((t) => (t === 'cost' && costLines ? `cost (${costLines})` : t));
   return [code(f.path), typeOf(s), d?.unit ?? '—', defaultOf(f), range.join('; ') || '—', targets.join(', ') || '—', d?.description ?? ''];
 }
 
@@ -294,8 +300,9 @@ export function renderProfileReference(root: z.ZodType = profileSchema): string 
     '- **Range / allowed**: what the schema accepts; some choices are checked against the rest of the profile',
     '  too, as the description says.',
     '- **Read by**: `aws` the AWS stacks (lib/aws), `k8s` the Kubernetes charts (charts/), `local` the local',
-    '  environment (lib/local), `cost` the cost model (lib/cost). The nginx configuration is rendered for aws',
-    '  (behind the NLB), k8s and local; the API environment and the Prometheus rules for all three.',
+    '  environment (lib/local), `cost` the cost model (lib/cost), with the cost components whose lines the field',
+    '  changes (on AWS or Kubernetes pricing). The nginx configuration is rendered for aws (behind the NLB), k8s',
+    '  and local; the API environment and the Prometheus rules for all three.',
     '',
     `${fields.length} fields in ${sections.length} sections:`,
     '',

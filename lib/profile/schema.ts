@@ -20,6 +20,10 @@ import { z } from 'zod';
 export const FIELD_TARGETS = ['aws', 'k8s', 'local', 'cost'] as const;
 export type FieldTarget = (typeof FIELD_TARGETS)[number];
 
+/** The components the cost model groups its lines into (ComponentName in lib/cost/model.ts, which lib/profile may not import). */
+export const COST_COMPONENTS = ['Application Servers', 'Load Balancer', 'Database', 'Cache', 'Storage', 'Monitoring', 'Network', 'Control Plane', 'Idle Capacity'] as const;
+export type CostComponent = (typeof COST_COMPONENTS)[number];
+
 /** The documentation of one profile field, kept on the field's schema as metadata. */
 export interface FieldDoc {
   /** What the field means, in a sentence or a few. */
@@ -32,8 +36,10 @@ export interface FieldDoc {
   readonly defaultText?: string;
   /** Allowed values the schema checks beyond what its type, bounds and enums show (refinements, patterns). */
   readonly allowed?: string;
-  /** Which targets read it (see FIELD_TARGETS). */
+  /** Which targets read it (see FIELD_TARGETS); `cost` when it changes what the cost model prices. */
   readonly targets: readonly FieldTarget[];
+  /** With target cost: the cost components whose lines it changes, on either target's pricing. */
+  readonly cost?: readonly CostComponent[];
 }
 
 /** The documentation of a whole object (profile section). */
@@ -138,17 +144,20 @@ export const apiSchema = section(
     replicasMin: doc(positiveInt, {
       description: 'Fewest API replicas (ECS tasks, pods, local processes); the autoscaler never goes below it. Priced as the low end of the cost range.',
       unit: 'replicas',
+      cost: ['Application Servers', 'Idle Capacity'],
       targets: ['aws', 'k8s', 'local', 'cost'],
     }),
     replicasMax: doc(positiveInt, {
       description: 'Most API replicas the autoscaler may run; the Postgres connection budget (replicasMax × workers × pool) and nginx max_conns are sized for it. Behind nginx on AWS at most 8 (Cloud Map DNS answers). Priced as the high end of the cost range.',
       unit: 'replicas',
+      cost: ['Application Servers', 'Idle Capacity'],
       targets: ['aws', 'k8s', 'cost'],
     }),
     replicasExpected: doc(positiveInt.optional(), {
-      description: 'Expected average API replicas, priced as the expected monthly cost; between replicasMin and replicasMax.',
+      description: 'Expected average API replicas: what the cost is priced at unless told otherwise (--replicas), and the expected column of the autoscaling cost table; between replicasMin and replicasMax.',
       unit: 'replicas',
-      defaultText: 'none: only replicasMin and replicasMax are priced',
+      defaultText: 'none: the cost is priced at replicasMax, and the autoscaling table shows only min and max',
+      cost: ['Application Servers', 'Idle Capacity'],
       targets: ['cost'],
     }),
     workersPerReplica: doc(z.number().int().min(1).max(256).optional(), {
@@ -161,16 +170,19 @@ export const apiSchema = section(
       description: 'vCPU of one API replica: the Fargate task size on AWS, the pod CPU request and limit on Kubernetes.',
       unit: 'vCPU',
       allowed: 'a Fargate size: 0.25, 0.5, 1, 2, 4, 8, 16 (checked with the profile)',
+      cost: ['Application Servers', 'Idle Capacity'],
       targets: ['aws', 'k8s', 'cost'],
     }),
     memoryMiBPerReplica: doc(positiveInt, {
       description: 'Memory of one API replica: the Fargate task memory on AWS, the pod memory request and limit on Kubernetes.',
       unit: 'MiB',
       allowed: 'a Fargate memory size for vcpuPerReplica (checked with the profile)',
+      cost: ['Application Servers', 'Idle Capacity'],
       targets: ['aws', 'k8s', 'cost'],
     }),
     cpuArchitecture: doc(z.enum(['x86_64', 'arm64']), {
       description: 'CPU architecture of the API tasks on AWS (arm64: Graviton), and the Fargate price per vCPU-hour.',
+      cost: ['Application Servers', 'Load Balancer', 'Monitoring'],
       targets: ['aws', 'cost'],
     }),
     dbPoolSizePerWorker: doc(z.number().int().min(1).max(1000), {
@@ -308,35 +320,40 @@ export const postgresSchema = section(
     instanceClass: doc(z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, { message: 'must look like "db.t4g.medium"' }), {
       description: "RDS instance class, e.g. db.t4g.medium; its memory sets RDS's max_connections for the connection budget.",
       allowed: 'an RDS instance class apistack knows (lib/profile/instances.ts)',
+      cost: ['Database'],
       targets: ['aws', 'cost'],
     }),
     k8sCpuRequestMillicores: doc(positiveInt, {
       description: 'CPU request of the Postgres pod on Kubernetes; at most k8sCpuLimitMillicores.',
       unit: 'millicores',
+      cost: ['Database', 'Idle Capacity'],
       targets: ['k8s', 'cost'],
     }),
     k8sCpuLimitMillicores: doc(positiveInt, {
       description: 'CPU limit of the Postgres pod on Kubernetes.',
       unit: 'millicores',
-      targets: ['k8s', 'cost'],
+      targets: ['k8s'],
     }),
     k8sMemoryRequestMiB: doc(positiveInt, {
       description: 'Memory request of the Postgres pod on Kubernetes; at most k8sMemoryLimitMiB.',
       unit: 'MiB',
+      cost: ['Database', 'Idle Capacity'],
       targets: ['k8s', 'cost'],
     }),
     k8sMemoryLimitMiB: doc(positiveInt, {
       description: 'Memory limit of the Postgres pod on Kubernetes; sets its max_connections (memory / 9531392 bytes, at most 5000), also the local Postgres.',
       unit: 'MiB',
-      targets: ['k8s', 'local', 'cost'],
+      targets: ['k8s', 'local'],
     }),
     storageGiB: doc(z.number().int().min(20, { message: 'RDS needs at least 20 GiB of gp2/gp3 storage' }).max(65536), {
       description: 'Database storage: RDS allocated storage, the Postgres volume claim on Kubernetes. io1 and io2 need at least 100.',
       unit: 'GiB',
+      cost: ['Storage'],
       targets: ['aws', 'k8s', 'cost'],
     }),
     storageType: doc(z.enum(['gp2', 'gp3', 'io1', 'io2']), {
       description: 'RDS storage type; io1 and io2 need iops.',
+      cost: ['Storage'],
       targets: ['aws', 'cost'],
     }),
     iops: doc(z.number().int().positive().optional(), {
@@ -344,15 +361,18 @@ export const postgresSchema = section(
       unit: 'IOPS',
       defaultText: 'none (gp2 and gp3); required with io1 and io2',
       allowed: '1000 to 256000, and 0.5 to 50 (io1) or 1000 (io2) per GiB of storage (checked with the profile)',
+      cost: ['Storage'],
       targets: ['aws', 'cost'],
     }),
     multiAz: doc(z.boolean(), {
       description: 'A standby in a second zone: RDS Multi-AZ on AWS; on Kubernetes it needs k8sMode cloudnative-pg (a standby pod) or external.',
+      cost: ['Database', 'Storage'],
       targets: ['aws', 'k8s', 'cost'],
     }),
     backupRetentionDays: doc(z.number().int().min(0).max(35), {
       description: 'Days RDS keeps automated backups (0 disables them).',
       unit: 'days',
+      cost: ['Storage'],
       targets: ['aws', 'cost'],
     }),
     reservedConnections: doc(nonNegativeInt, {
@@ -369,6 +389,7 @@ export const postgresSchema = section(
       description:
         'How the Kubernetes target runs Postgres. `statefulset`: one pod on one zonal volume. `cloudnative-pg`: a CloudNativePG Cluster (the operator must be installed), a primary and, with multiAz, a standby in another zone that takes over on failure. `external`: a database outside the cluster (RDS) at k8sExternalHost.',
       default: 'statefulset',
+      cost: ['Database', 'Storage', 'Idle Capacity'],
       targets: ['k8s', 'cost'],
     }),
     k8sExternalHost: doc(HOST.optional(), {
@@ -384,6 +405,7 @@ export const redisSchema = section(
   z.strictObject({
     engine: doc(z.enum(['redis', 'valkey']), {
       description: 'Cache engine: ElastiCache engine on AWS, container image on Kubernetes.',
+      cost: ['Cache'],
       targets: ['aws', 'k8s', 'cost'],
     }),
     engineVersion: doc(z.string().regex(/^\d+\.\d+$/, { message: 'must look like "7.1"' }), {
@@ -393,31 +415,35 @@ export const redisSchema = section(
     }),
     nodeType: doc(z.string().regex(/^cache\.[a-z0-9]+\.[a-z0-9]+$/, { message: 'must look like "cache.t4g.small"' }), {
       description: 'ElastiCache node type, e.g. cache.t4g.small.',
+      cost: ['Cache'],
       targets: ['aws', 'cost'],
     }),
     replicas: doc(z.number().int().min(0).max(5), {
       description: 'Read replicas besides the primary (ElastiCache; on Kubernetes with k8sMode sentinel). Multi-AZ needs at least 1.',
       unit: 'replicas',
+      cost: ['Cache', 'Storage', 'Idle Capacity'],
       targets: ['aws', 'k8s', 'cost'],
     }),
     multiAz: doc(z.boolean(), {
       description: 'Keep a replica in another zone with automatic failover: ElastiCache Multi-AZ on AWS; on Kubernetes it needs k8sMode sentinel or external.',
-      targets: ['aws', 'k8s', 'cost'],
+      targets: ['aws', 'k8s'],
     }),
     k8sCpuRequestMillicores: doc(positiveInt, {
       description: 'CPU request of each Redis pod on Kubernetes (its limit is the larger of this and 1000).',
       unit: 'millicores',
+      cost: ['Cache', 'Idle Capacity'],
       targets: ['k8s', 'cost'],
     }),
     k8sMemoryRequestMiB: doc(positiveInt, {
       description: 'Memory request of each Redis pod on Kubernetes; at most k8sMemoryLimitMiB.',
       unit: 'MiB',
+      cost: ['Cache', 'Idle Capacity'],
       targets: ['k8s', 'cost'],
     }),
     k8sMemoryLimitMiB: doc(positiveInt, {
       description: 'Memory limit of each Redis pod on Kubernetes; maxmemory is maxmemoryPercent of it (also for the local Redis).',
       unit: 'MiB',
-      targets: ['k8s', 'local', 'cost'],
+      targets: ['k8s', 'local'],
     }),
     maxmemoryPercent: doc(z.number().int().min(10).max(95), {
       description: 'Percent of the memory limit given to Redis maxmemory; the rest is fork/COW headroom.',
@@ -433,17 +459,20 @@ export const redisSchema = section(
     ),
     persistence: doc(z.boolean(), {
       description: 'Keep the cache data. Kubernetes: the Redis pods save snapshots to a PVC when true, keep data in an emptyDir (lost with the pod) when false. AWS: ElastiCache keeps one daily snapshot when true.',
+      cost: ['Storage'],
       targets: ['aws', 'k8s', 'cost'],
     }),
     storageGiB: doc(positiveInt, {
       description: 'Size of each Redis volume claim on Kubernetes, with persistence.',
       unit: 'GiB',
+      cost: ['Storage'],
       targets: ['k8s', 'cost'],
     }),
     k8sMode: doc(z.enum(['single', 'sentinel', 'external']).optional(), {
       description:
         'How the Kubernetes target runs Redis/Valkey. `single`: one pod. `sentinel`: a primary and replicas watched by Sentinel, which promotes a replica when the primary fails, behind a proxy that sends clients to whichever is primary. `external`: a server outside the cluster (ElastiCache) at k8sExternalHost.',
       default: 'single',
+      cost: ['Cache', 'Storage', 'Idle Capacity'],
       targets: ['k8s', 'cost'],
     }),
     k8sExternalHost: doc(HOST.optional(), {
@@ -485,21 +514,24 @@ export const nginxSchema = section(
     replicasMin: doc(positiveInt, {
       description: 'Fewest nginx replicas; also divides the API workers into max_conns per nginx. Local runs one nginx.',
       unit: 'replicas',
+      cost: ['Load Balancer', 'Idle Capacity'],
       targets: ['aws', 'k8s', 'cost'],
     }),
     replicasMax: doc(positiveInt, {
       description: 'Most nginx replicas; an autoscaler (HPA, ECS scaling) is created when replicasMax > replicasMin.',
       unit: 'replicas',
-      targets: ['aws', 'k8s', 'cost'],
+      targets: ['aws', 'k8s'],
     }),
     cpuMillicores: doc(z.number().int().min(1).max(1_024_000, { message: 'must be at most 1024000: nginx runs one worker per core and spawns at most 1024 processes' }), {
       description: 'CPU of one nginx replica (Fargate task size, pod request and limit); one nginx worker process per whole core, at least one.',
       unit: 'millicores',
+      cost: ['Load Balancer', 'Idle Capacity'],
       targets: ['aws', 'k8s', 'local', 'cost'],
     }),
     memoryMiB: doc(positiveInt, {
       description: 'Memory of one nginx replica (Fargate task memory, pod request and limit).',
       unit: 'MiB',
+      cost: ['Load Balancer', 'Idle Capacity'],
       targets: ['aws', 'k8s', 'cost'],
     }),
     workerConnections: doc(z.number().int().min(64).max(65535), {
@@ -686,10 +718,12 @@ export const monitoringSchema = section(
   z.strictObject({
     mode: doc(z.enum(['self-hosted', 'managed']), {
       description: 'AWS: self-hosted runs Prometheus + Grafana as Fargate tasks beside the stack; managed uses Amazon Managed Prometheus and Grafana.',
+      cost: ['Monitoring', 'Storage'],
       targets: ['aws', 'cost'],
     }),
     prometheusOperator: doc(z.boolean(), {
       description: 'Kubernetes: the cluster already runs the Prometheus Operator; emit PodMonitors and PrometheusRules for it instead of running a Prometheus and Grafana.',
+      cost: ['Monitoring', 'Storage', 'Idle Capacity'],
       targets: ['k8s', 'cost'],
     }),
     operatorSelectorLabels: doc(labels.optional(), {
@@ -723,33 +757,38 @@ export const monitoringSchema = section(
       targets: PROMETHEUS,
     }),
     retentionDays: doc(positiveInt, {
-      description: 'How long self-hosted Prometheus keeps samples (--storage.tsdb.retention.time); named in the managed Prometheus cost note.',
+      description: 'How long self-hosted Prometheus keeps samples (--storage.tsdb.retention.time).',
       unit: 'days',
-      targets: ['aws', 'k8s', 'cost'],
+      targets: ['aws', 'k8s'],
     }),
     storageGiB: doc(positiveInt, {
       description: "Self-hosted Prometheus storage: the volume claim on Kubernetes, the EFS size cap on AWS (Prometheus' retention.size keeps within it).",
       unit: 'GiB',
+      cost: ['Storage'],
       targets: ['aws', 'k8s', 'cost'],
     }),
     prometheusCpuMillicores: doc(positiveInt, {
       description: 'CPU of self-hosted Prometheus: its Fargate task size, its pod request (the limit is twice this).',
       unit: 'millicores',
+      cost: ['Monitoring', 'Idle Capacity'],
       targets: ['aws', 'k8s', 'cost'],
     }),
     prometheusMemoryMiB: doc(positiveInt, {
       description: 'Memory of self-hosted Prometheus: its Fargate task memory, its pod request and limit.',
       unit: 'MiB',
+      cost: ['Monitoring', 'Idle Capacity'],
       targets: ['aws', 'k8s', 'cost'],
     }),
     grafanaCpuMillicores: doc(positiveInt, {
       description: 'CPU of self-hosted Grafana: its Fargate task size, its pod request (the limit is twice this).',
       unit: 'millicores',
+      cost: ['Monitoring', 'Idle Capacity'],
       targets: ['aws', 'k8s', 'cost'],
     }),
     grafanaMemoryMiB: doc(positiveInt, {
       description: 'Memory of self-hosted Grafana: its Fargate task memory, its pod request and limit.',
       unit: 'MiB',
+      cost: ['Monitoring', 'Idle Capacity'],
       targets: ['aws', 'k8s', 'cost'],
     }),
     logRetentionDays: doc(
@@ -763,6 +802,7 @@ export const monitoringSchema = section(
         unit: 'days',
         default: 30,
         allowed: `one of ${CLOUDWATCH_LOG_RETENTION_DAYS.join(', ')}`,
+        cost: ['Monitoring'],
         targets: ['aws', 'cost'],
       },
     ),
@@ -775,11 +815,13 @@ export const monitoringSchema = section(
     grafanaEditors: doc(nonNegativeInt, {
       description: 'Amazon Managed Grafana editor users, priced per user-month (mode managed).',
       unit: 'users',
+      cost: ['Monitoring'],
       targets: ['cost'],
     }),
     grafanaViewers: doc(nonNegativeInt, {
       description: 'Amazon Managed Grafana viewer users, priced per user-month (mode managed).',
       unit: 'users',
+      cost: ['Monitoring'],
       targets: ['cost'],
     }),
     slo: sloSchema,
@@ -800,16 +842,19 @@ export const kubernetesSchema = section(
     }),
     nodeInstanceType: doc(z.string().regex(/^[a-z0-9]+\.[a-z0-9]+$/, { message: 'must look like "m7g.large"' }), {
       description: 'EC2 instance type of the worker nodes, e.g. m7g.large: the nodes the pods are packed onto and priced at, and the architecture the images need.',
+      cost: ['Application Servers', 'Load Balancer', 'Database', 'Cache', 'Monitoring', 'Idle Capacity'],
       targets: ['k8s', 'cost'],
     }),
     spareNodes: doc(z.number().int().min(0).max(10), {
       description: 'Extra nodes kept beyond what the pods need, so a node can drain or fail (priced as idle capacity).',
       unit: 'nodes',
+      cost: ['Idle Capacity'],
       targets: ['cost'],
     }),
     storageClassName: doc(z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, { message: 'must be a DNS-1123 subdomain such as "apistack-gp3"' }).max(253).optional(), {
       description: 'The StorageClass every PVC names.',
       defaultText: 'with storageClassProvisioner, "<namespace>-<storageVolumeType>" (the class apistack emits); without it, none: PVCs take the cluster\'s default StorageClass',
+      cost: ['Storage'],
       targets: ['k8s', 'cost'],
     }),
     storageClassProvisioner: doc(z.enum(['ebs.csi.aws.com']).optional(), {
@@ -821,6 +866,7 @@ export const kubernetesSchema = section(
     storageVolumeType: doc(z.enum(['gp3', 'gp2']).optional(), {
       description: "EBS volume type: the emitted class's `type` parameter, and what the cost model prices every PVC at.",
       default: 'gp3',
+      cost: ['Storage'],
       targets: ['k8s', 'cost'],
     }),
     storageEncrypted: doc(z.boolean().optional(), {
@@ -856,15 +902,18 @@ export const networkSchema = section(
     availabilityZones: doc(z.number().int().min(1).max(6), {
       description: 'Availability zones the AWS VPC spans (at least 2: RDS and ElastiCache subnet groups need them); priced for load balancer zones on both targets.',
       unit: 'zones',
+      cost: ['Network'],
       targets: ['aws', 'cost'],
     }),
     natGateways: doc(z.number().int().min(0).max(6), {
       description: 'NAT gateways: 1 is cheap, one per AZ survives an AZ outage; at most one per AZ, and at least 1 on AWS.',
       unit: 'gateways',
+      cost: ['Network'],
       targets: ['aws', 'cost'],
     }),
     loadBalancer: doc(z.enum(['nlb', 'alb']), {
       description: 'AWS: nlb in front of nginx, or alb (least outstanding requests) instead of nginx.',
+      cost: ['Load Balancer'],
       targets: ['aws', 'cost'],
     }),
     availabilityZoneNames: doc(
@@ -880,6 +929,7 @@ export const networkSchema = section(
       description:
         'AWS: interface endpoints for ECR, CloudWatch Logs and Secrets Manager in every AZ, so that traffic skips the NAT gateways. Each costs about $7.30 a month per AZ, so they pay off from roughly 200 GB a month of NAT processing per endpoint-AZ (README: AWS network). The S3 gateway endpoint (free) is always there.',
       default: false,
+      cost: ['Network'],
       targets: ['aws', 'cost'],
     }),
     loadBalancerCertificateArn: doc(
@@ -903,17 +953,20 @@ export const purchaseSchema = section(
   z.strictObject({
     option: doc(z.enum(['on-demand', 'savings-plan', 'reserved']), {
       description: 'How compute is bought: on-demand, a compute savings plan, or reserved instances (RDS, ElastiCache).',
+      cost: ['Application Servers', 'Load Balancer', 'Database', 'Cache', 'Monitoring'],
       targets: ['cost'],
     }),
     termYears: doc(z.union([z.literal(1), z.literal(3)]).optional(), {
       description: 'Commitment term of a savings plan or reservation.',
       unit: 'years',
       defaultText: 'none; required with savings-plan and reserved, refused with on-demand',
+      cost: ['Application Servers', 'Load Balancer', 'Database', 'Cache', 'Monitoring'],
       targets: ['cost'],
     }),
     payment: doc(z.enum(['no-upfront', 'partial-upfront', 'all-upfront']).optional(), {
       description: 'How a savings plan or reservation is paid.',
       defaultText: 'none; required with savings-plan and reserved, refused with on-demand',
+      cost: ['Application Servers', 'Load Balancer', 'Database', 'Cache', 'Monitoring'],
       targets: ['cost'],
     }),
   }),
@@ -926,30 +979,35 @@ export const usageSchema = section(
       description: "Requests a month: the ALB's capacity units are priced on them or on the bytes processed, whichever is more.",
       unit: 'requests/month',
       default: 260_000_000,
+      cost: ['Load Balancer'],
       targets: ['cost'],
     }),
     dataTransferOutGBPerMonth: doc(z.number().nonnegative().optional(), {
       description: 'Data sent to the internet a month; also the bytes the load balancer capacity units are priced on.',
       unit: 'GB/month',
       default: 500,
+      cost: ['Load Balancer', 'Network'],
       targets: ['cost'],
     }),
     logIngestGBPerMonth: doc(z.number().nonnegative().optional(), {
       description: 'Logs ingested into CloudWatch Logs a month, priced for ingestion and for the logRetentionDays they are kept.',
       unit: 'GB/month',
       default: 50,
+      cost: ['Monitoring'],
       targets: ['cost'],
     }),
     metricSamplesPerMonth: doc(z.number().nonnegative().optional(), {
       description: 'Metric samples ingested a month, priced with Amazon Managed Prometheus (monitoring.mode managed).',
       unit: 'samples/month',
       default: 525_600_000,
+      cost: ['Monitoring'],
       targets: ['cost'],
     }),
     natProcessedGBPerMonth: doc(z.number().nonnegative().optional(), {
       description: 'Data the NAT gateways process a month (image pulls, package updates, AWS API calls from private subnets); refused with natGateways 0.',
       unit: 'GB/month',
       default: 100,
+      cost: ['Network'],
       targets: ['cost'],
     }),
   }),
@@ -959,9 +1017,9 @@ export const usageSchema = section(
 export const profileSchema = section(
   z.strictObject({
     name: doc(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, { message: 'must be lowercase letters, digits and dashes' }), {
-      description: 'Profile name: names the AWS stacks (apistack-NAME) and their resources, and heads the cost report.',
+      description: 'Profile name: names the AWS stacks (apistack-NAME) and their resources, and the local environment.',
       allowed: 'lowercase letters, digits and dashes, starting with a letter or digit',
-      targets: ['aws', 'local', 'cost'],
+      targets: ['aws', 'local'],
     }),
     description: doc(z.string(), {
       description: 'What the profile is for, in a sentence; the AWS stack description.',
@@ -969,6 +1027,7 @@ export const profileSchema = section(
     }),
     region: doc(z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, { message: 'must be an AWS region such as "us-east-1"' }), {
       description: 'AWS region, e.g. us-east-1: where the stacks deploy and whose prices the cost model uses.',
+      cost: ['Application Servers', 'Load Balancer', 'Database', 'Cache', 'Storage', 'Monitoring', 'Network', 'Control Plane', 'Idle Capacity'],
       targets: ['aws', 'cost'],
     }),
     api: apiSchema,

@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { DEFAULT_NLB_SOURCE_CIDRS } from '../../charts/nginx.ts';
+import { COMPONENT_ORDER } from '../../lib/cost/model.ts';
 import { appEnvironment, PROMETHEUS_OPERATOR_DEFAULTS, resolveProfileLayer, USAGE_DEFAULTS, type ProfileLayer, type ResolvedProfile } from '../../lib/profile/index.ts';
 import { documentationProblems, escapeCell, REFERENCE_COMMAND, REFERENCE_PATH, referenceFields, referenceSections, renderProfileReference } from '../../lib/profile/reference.ts';
-import { FIELD_TARGETS, fieldDoc, profileSchema } from '../../lib/profile/schema.ts';
+import { COST_COMPONENTS, FIELD_TARGETS, fieldDoc, profileSchema } from '../../lib/profile/schema.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -63,6 +64,12 @@ describe('the schema documentation', () => {
     expect([...targets].sort()).toEqual([...FIELD_TARGETS].sort());
   });
 
+  it('names cost components the cost model has', () => {
+    expect([...COST_COMPONENTS]).toEqual([...COMPONENT_ORDER]);
+    const named = new Set(referenceFields().flatMap((f) => f.doc?.cost ?? []));
+    expect([...named].filter((c) => !COMPONENT_ORDER.includes(c))).toEqual([]);
+  });
+
   it('reports what a field lacks', () => {
     const doc = (description: string, rest: object = {}) => ({ description, targets: ['aws'], ...rest });
     const schema = z.strictObject({
@@ -73,12 +80,14 @@ describe('the schema documentation', () => {
       noTargets: z.boolean().meta({ description: 'read by nobody', targets: [] }),
       badTarget: z.boolean().meta({ description: 'read by a target that does not exist', targets: ['gcp'] }),
       blank: z.boolean().meta({ description: ' ', targets: ['k8s'] }),
+      pricedNowhere: z.boolean().meta({ description: 'priced, but in no component', targets: ['cost'] }),
+      componentsWithoutCost: z.boolean().meta({ description: 'components, but not the cost target', targets: ['aws'], cost: ['Database'] }),
       fine: z.number().optional().meta(doc('documented', { unit: 'seconds', default: 1 })),
       nested: z.strictObject({ inner: z.string() }),
     });
     const problems = documentationProblems(schema);
     const paths = problems.map((p) => p.split(':')[0]);
-    expect(paths).toEqual(['undocumented', 'noDefault', 'requiredWithDefault', 'noUnit', 'noTargets', 'badTarget', 'blank', 'nested.inner']);
+    expect(paths).toEqual(['undocumented', 'noDefault', 'requiredWithDefault', 'noUnit', 'noTargets', 'badTarget', 'blank', 'pricedNowhere', 'componentsWithoutCost', 'nested.inner']);
     expect(problems.find((p) => p.startsWith('badTarget'))).toContain('"gcp"');
   });
 
