@@ -565,7 +565,7 @@ export const nginxSchema = section(
       description:
         "nginx max_fails: failed attempts (connect errors, resets, timeouts) within failTimeoutSeconds that take a replica out; 0 never takes one out. Below the connections one nginx holds to a replica, one killed worker's in-flight requests alone take its replica out.",
       unit: 'attempts',
-      defaultText: 'max_conns + 1: one more than the connections one nginx can hold to one replica, ceil(workersPerReplica × api.maxInFlightPerWorker / nginx.replicasMin), at least 1',
+      defaultText: 'max_conns + 1, where max_conns, the connections one nginx can hold to one replica, is ceil(api.workersPerReplica × api.maxInFlightPerWorker / nginx.replicasMin), at least 1',
       targets: NGINX_CONF,
     }),
     failTimeoutSeconds: doc(z.number().int().min(1).max(3600), {

@@ -152,6 +152,15 @@ describe('the documented defaults', () => {
     const short = resolve({ api: { preStopDelaySeconds: 2, containerStopTimeoutSeconds: null } });
     expect(short.derived.api.containerStopTimeoutSeconds).toBe(15 + short.api.gracefulTimeoutSeconds + 5);
   });
+
+  it('the derived nginx and ALB defaults follow their stated rules', () => {
+    const p = resolve({ api: { workersPerReplica: 2, maxInFlightPerWorker: 50, autoscalingRequestsPerTargetPerMinute: null, autoscalingCpuTargetPercent: 65, preStopDelaySeconds: 7 }, nginx: { replicasMin: 3, replicasMax: 4, maxFails: null, autoscalingCpuTargetPercent: null, preStopDelaySeconds: null } });
+    expect(p.derived.nginx.maxFails).toBe(Math.ceil((2 * 50) / 3) + 1); // max_conns + 1
+    expect(p.derived.api.autoscalingRequestsPerTargetPerMinute).toBe(2 * 30000);
+    expect(p.derived.nginx.autoscalingCpuTargetPercent).toBe(65);
+    expect(p.derived.nginx.preStopDelaySeconds).toBe(7);
+    expect(p.derived.api.workersPerReplica).toBe(2);
+  });
 });
 
 describe('table cells', () => {
