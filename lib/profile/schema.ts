@@ -167,11 +167,11 @@ export const apiSchema = section(
       targets: APP_ENV,
     }),
     vcpuPerReplica: doc(z.number().positive(), {
-      description: 'vCPU of one API replica: the Fargate task size on AWS, the pod CPU request and limit on Kubernetes.',
+      description: 'vCPU of one API replica: the Fargate task size on AWS, the pod CPU request and limit on Kubernetes, and what the API CPU alert measures against (on every target).',
       unit: 'vCPU',
       allowed: 'a Fargate size: 0.25, 0.5, 1, 2, 4, 8, 16 (checked with the profile)',
       cost: ['Application Servers', 'Idle Capacity'],
-      targets: ['aws', 'k8s', 'cost'],
+      targets: ['aws', 'k8s', 'local', 'cost'],
     }),
     memoryMiBPerReplica: doc(positiveInt, {
       description: 'Memory of one API replica: the Fargate task memory on AWS, the pod memory request and limit on Kubernetes.',
@@ -238,12 +238,12 @@ export const apiSchema = section(
       targets: ['aws', 'k8s'],
     }),
     scaleUpStabilizationSeconds: doc(nonNegativeInt, {
-      description: 'How long the autoscaler waits after a scale-out before scaling out again (ECS scale-out cooldown, HPA scaleUp stabilization window).',
+      description: 'Damping of scale-out: the ECS scale-out cooldown, the HPA scaleUp stabilization window (0: scale out at once).',
       unit: 'seconds',
       targets: ['aws', 'k8s'],
     }),
     scaleDownStabilizationSeconds: doc(nonNegativeInt, {
-      description: 'How long load must stay low before the autoscaler scales in (ECS scale-in cooldown, HPA scaleDown stabilization window).',
+      description: 'Damping of scale-in: the ECS scale-in cooldown, the HPA scaleDown stabilization window (how long load must stay low before pods are removed).',
       unit: 'seconds',
       targets: ['aws', 'k8s'],
     }),
@@ -679,7 +679,7 @@ export const alertsSchema = section(
       targets: PROMETHEUS,
     }),
     cpuPercent: doc(percent, {
-      description: 'Alert when CPU utilisation stays above this (also the RDS CPU alarm on AWS).',
+      description: 'Alert when an API replica uses more than this share of its vcpuPerReplica (also the RDS CPU alarm on AWS).',
       unit: 'percent',
       targets: PROMETHEUS,
     }),
