@@ -15,7 +15,7 @@ import { z } from 'zod';
  * Who reads a field: the AWS stacks (lib/aws), the Kubernetes charts (charts/), the local
  * environment (lib/local) and the cost model (lib/cost). Shared renderers count for the targets
  * that run them: the nginx config (AWS behind the NLB, Kubernetes, local), the API's environment
- * (every target) and the Prometheus rules and scrape config (AWS self-hosted, Kubernetes, local).
+ * (every target) and the Prometheus rules (AWS self-hosted and managed, Kubernetes, local).
  */
 export const FIELD_TARGETS = ['aws', 'k8s', 'local', 'cost'] as const;
 export type FieldTarget = (typeof FIELD_TARGETS)[number];
@@ -74,7 +74,7 @@ export function sectionDoc(schema: z.ZodType): SectionDoc | undefined {
 const NGINX_CONF: readonly FieldTarget[] = ['aws', 'k8s', 'local'];
 /** Set in the API's environment (lib/profile/app-env.ts) on every target. */
 const APP_ENV: readonly FieldTarget[] = ['aws', 'k8s', 'local'];
-/** Read by the Prometheus rules and scrape config, which AWS (self-hosted), Kubernetes and local all load. */
+/** Read by the Prometheus rules and scrape config, which AWS (self-hosted Prometheus or Amazon Managed Prometheus), Kubernetes and local all load. */
 const PROMETHEUS: readonly FieldTarget[] = ['aws', 'k8s', 'local'];
 
 const positiveInt = z.number().int().positive();
