@@ -251,7 +251,7 @@ export function renderNginxConfig(p: ResolvedProfile, target: NginxTarget): stri
     // Keep the client's request id, or make one, and send it both ways. Made from the host, the
     // time in ms, nginx's connection number and the request's number on it: unique per nginx
     // instance, and it says where and when. nginx's own $request_id draws 16 random bytes from
-    // OpenSSL for every request, about a tenth of nginx's CPU per proxied request (README).
+    // OpenSSL for every request, about a tenth of nginx's CPU per proxied request (docs/holding-load.md: throughput).
     '    map $http_x_request_id $request_id_out {',
     '        default $http_x_request_id;',
     '        "" "$hostname-$msec-$connection-$connection_requests";',

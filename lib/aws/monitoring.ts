@@ -87,7 +87,7 @@ export class SelfHostedMonitoring extends Construct {
         // One writer per data directory: the old task stops before the new one starts.
         minHealthyPercent: 0,
         maxHealthyPercent: 100,
-        // Nothing here faces the internet: an SSM port forward (README) is the way in, and it needs ECS Exec's agent in the task.
+        // Nothing here faces the internet: an SSM port forward (docs/deploy-aws.md) is the way in, and it needs ECS Exec's agent in the task.
         enableExecuteCommand: true,
       });
       acknowledgeImagePull(task);

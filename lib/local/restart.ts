@@ -1,7 +1,7 @@
 /**
  * `apistack local restart api-N`: a rolling restart of one API replica with no failed request.
  *
- * The drain order every target follows (README: "Draining without resets"): stop being chosen by
+ * The drain order every target follows (docs/holding-load.md: "Draining without resets"): stop being chosen by
  * the balancer, finish in-flight requests, close kept-alive connections without resetting one a
  * request is on. On Kubernetes and ECS the balancer stops choosing a replica before it is
  * signalled (endpoint removal and the preStop delay; Cloud Map deregistration and SHUTDOWN_DELAY).

@@ -55,7 +55,7 @@ export const UPSTREAM_KEEPALIVE_TIMEOUT_SECONDS = 10;
 export const POSTGRES_SUPERUSER_RESERVED_CONNECTIONS = 3;
 /**
  * Default ALB scaling target: 500 requests/s per worker, about 70% of what one Node worker served
- * on cached reads with a database round trip now and then (README: sustained load).
+ * on cached reads with a database round trip now and then (docs/holding-load.md: sustained load).
  */
 export const REQUESTS_PER_WORKER_PER_MINUTE = 30_000;
 /** What a query's client-side deadline keeps over the statement timeout: the server's cancel and its answer travelling back. */
@@ -114,7 +114,7 @@ export interface Derived {
     /**
      * How long a draining worker waits for clients to close their idle kept-alive connections
      * before it closes what is left itself: nginx's upstream keepalive_timeout plus a margin,
-     * so nginx has always closed its own first (README: draining without resets).
+     * so nginx has always closed its own first (docs/holding-load.md: draining without resets).
      */
     readonly drainIdleTimeoutSeconds: number;
     /**

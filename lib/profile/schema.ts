@@ -575,7 +575,7 @@ export const nginxSchema = section(
     }),
     upstreamKeepaliveTimeoutSeconds: doc(positiveInt.optional(), {
       description:
-        "nginx closes idle upstream connections after this (upstream keepalive_timeout); a draining API worker waits for that instead of closing them itself (README: draining). Below api.keepAliveTimeoutSeconds, and with 10 s to spare within api.gracefulTimeoutSeconds.",
+        "nginx closes idle upstream connections after this (upstream keepalive_timeout); a draining API worker waits for that instead of closing them itself (docs/holding-load.md: draining without resets). Below api.keepAliveTimeoutSeconds, and with 10 s to spare within api.gracefulTimeoutSeconds.",
       unit: 'seconds',
       default: 10,
       targets: NGINX_CONF,
@@ -927,7 +927,7 @@ export const networkSchema = section(
     ),
     interfaceEndpoints: doc(z.boolean().optional(), {
       description:
-        'AWS: interface endpoints for ECR, CloudWatch Logs and Secrets Manager in every AZ, so that traffic skips the NAT gateways. Each costs about $7.30 a month per AZ, so they pay off from roughly 200 GB a month of NAT processing per endpoint-AZ (README: AWS network). The S3 gateway endpoint (free) is always there.',
+        'AWS: interface endpoints for ECR, CloudWatch Logs and Secrets Manager in every AZ, so that traffic skips the NAT gateways. Each costs about $7.30 a month per AZ, so they pay off from roughly 200 GB a month of NAT processing per endpoint-AZ (docs/deploy-aws.md). The S3 gateway endpoint (free) is always there.',
       default: false,
       cost: ['Network'],
       targets: ['aws', 'cost'],
