@@ -68,10 +68,12 @@ function synthesize(name: string, dir: string): SynthRecord {
   const recorder = new SuppressionRecorder();
   const { app, stack } = awsApp({ profile: PROFILES[name]!(), outdir: dir, nagLoggers: [recorder] });
   app.synth();
+  // Taken before reading the annotations: that synthesizes the stage again, and cdk-nag reports again.
+  const suppressions = recorder.of(stack);
   const nag = Match.stringLikeRegexp('AwsSolutions-|CdkNagValidationFailure');
   const annotations = Annotations.fromStack(stack);
   const nagFindings = [...annotations.findError('*', nag), ...annotations.findWarning('*', nag)].map((f) => `${f.id}: ${String(f.entry.data).slice(0, 160)}`);
-  return { templateFile: stack.templateFile, suppressions: recorder.of(stack), nagFindings };
+  return { templateFile: stack.templateFile, suppressions, nagFindings };
 }
 
 const synths = new Map<string, Synth>();
