@@ -169,64 +169,109 @@ export async function localUp(opts: UpOptions): Promise<LocalState> {
   }
   mkdirSync(stateDir, { recursive: true });
 
-  const p = opts.profile;
-  const services: LocalService[] = [];
-  const adminToken = randomBytes(24).toString('hex');
-  let state: LocalState = {
-    profile: p.name,
-    profileData: profileData(p),
-    appBundle: resolve(opts.appBundle),
-    startedAt: new Date().toISOString(),
-    url: '',
-    adminToken,
-    databaseUrl: '',
-    redisUrl: '',
-    services,
-  };
-  const record = (s: LocalService) => {
-    services.push(s);
-    writeState(stateDir, state);
-  };
-
+  const startup = new Startup(opts, stateDir);
   try {
-    const pgPort = await freePort();
-    log(`starting Postgres on 127.0.0.1:${pgPort}`);
-    const pg = await starting('postgres', () =>
-      startPostgres({ dir: join(stateDir, 'postgres'), port: pgPort, detached: true, settings: { max_connections: p.derived.postgres.maxConnectionsKubernetes } }),
-    );
-    state = { ...state, databaseUrl: pg.url };
-    record({ name: 'postgres', pid: pg.pid, port: pg.port, stopSignal: 'SIGINT', logFile: pg.logFile });
-    checkAborted(opts.signal);
-
-    const redisPort = await freePort();
-    log(`starting Redis on 127.0.0.1:${redisPort}`);
-    const redis = await starting('redis', () =>
-      startRedis({
-        dir: join(stateDir, 'redis'),
-        port: redisPort,
-        detached: true,
-        maxmemoryMiB: p.derived.redis.maxmemoryMiB,
-        maxmemoryPolicy: p.redis.maxmemoryPolicy,
-      }),
-    );
-    state = { ...state, redisUrl: redis.url };
-    record({ name: 'redis', pid: redis.pid, port: redis.port, stopSignal: 'SIGTERM', logFile: redis.logFile });
-    checkAborted(opts.signal);
-
-    const secrets = { DATABASE_URL: pg.url, REDIS_URL: redis.url, ADMIN_TOKEN: adminToken };
+    const pg = await startup.postgres();
+    const redis = await startup.redis();
+    const secrets: ReplicaSecrets = { DATABASE_URL: pg.url, REDIS_URL: redis.url, ADMIN_TOKEN: startup.state.adminToken };
     mkdirSync(join(stateDir, 'logs'), { recursive: true });
-    log('applying database migrations');
+    await startup.migrations(secrets);
+    const apiPorts = await startup.apiReplicas(secrets);
+    await startup.nginx(apiPorts);
+    await startup.prometheus();
+    writeState(stateDir, startup.state);
+    return startup.state;
+  } catch (e) {
+    log('start failed: stopping what was started');
+    const { services } = startup.state;
+    await stopServices(services);
+    rmSync(statePath(stateDir), { force: true });
+    if (opts.signal?.aborted) throw new UserError('interrupted: stopped everything that `local up` had started');
+    if (e instanceof ServiceFailed) {
+      // The failed service's own process was stopped by its start (or is among `services`).
+      const stopped = services.map((s) => s.name);
+      if (!stopped.includes(e.service) && e.service !== 'migrations') stopped.push(e.service);
+      throw new LocalStartError(e.service, e.failure.reason, e.failure.logFile, stopped);
+    }
+    throw e;
+  }
+}
+
+/** What the API replicas (and their migrations) are given besides the profile. */
+type ReplicaSecrets = { DATABASE_URL: string; REDIS_URL: string; ADMIN_TOKEN: string };
+
+/**
+ * One `local up`, service by service in dependency order: each step starts its service, waits
+ * until it is ready, and records it in the state file at once, so a failure (or Ctrl-C) later on
+ * stops exactly what was started.
+ */
+class Startup {
+  state: LocalState & { services: LocalService[] };
+  private readonly p: ResolvedProfile;
+  private readonly log: (line: string) => void;
+
+  constructor(
+    private readonly opts: UpOptions,
+    private readonly stateDir: string,
+  ) {
+    this.p = opts.profile;
+    this.log = opts.log ?? (() => {});
+    this.state = {
+      profile: this.p.name,
+      profileData: profileData(this.p),
+      appBundle: resolve(opts.appBundle),
+      startedAt: new Date().toISOString(),
+      url: '',
+      adminToken: randomBytes(24).toString('hex'),
+      databaseUrl: '',
+      redisUrl: '',
+      services: [],
+    };
+  }
+
+  /** Record a started service (and what the state learnt with it), then stop if interrupted. */
+  private record(service: LocalService, learnt: Partial<LocalState> = {}): void {
+    this.state = { ...this.state, ...learnt };
+    this.state.services.push(service);
+    writeState(this.stateDir, this.state);
+  }
+
+  async postgres(): Promise<{ url: string }> {
+    const port = await freePort();
+    this.log(`starting Postgres on 127.0.0.1:${port}`);
+    // Sized as the Kubernetes target's Postgres: max_connections from postgres.k8sMemoryLimitMiB.
+    const pg = await starting('postgres', () => startPostgres({ dir: join(this.stateDir, 'postgres'), port, detached: true, settings: { max_connections: this.p.derived.postgres.maxConnectionsKubernetes } }));
+    this.record({ name: 'postgres', pid: pg.pid, port: pg.port, stopSignal: 'SIGINT', logFile: pg.logFile }, { databaseUrl: pg.url });
+    checkAborted(this.opts.signal);
+    return pg;
+  }
+
+  async redis(): Promise<{ url: string }> {
+    const port = await freePort();
+    this.log(`starting Redis on 127.0.0.1:${port}`);
+    const redis = await starting('redis', () =>
+      startRedis({ dir: join(this.stateDir, 'redis'), port, detached: true, maxmemoryMiB: this.p.derived.redis.maxmemoryMiB, maxmemoryPolicy: this.p.redis.maxmemoryPolicy }),
+    );
+    this.record({ name: 'redis', pid: redis.pid, port: redis.port, stopSignal: 'SIGTERM', logFile: redis.logFile }, { redisUrl: redis.url });
+    checkAborted(this.opts.signal);
+    return redis;
+  }
+
+  /** The API bundle's own `migrate`, once, before any replica starts; its output is this step's log. */
+  async migrations(secrets: ReplicaSecrets): Promise<void> {
+    const { appBundle } = this.opts;
+    this.log('applying database migrations');
     await starting('migrations', () => {
       const migrateTimeoutMs = 60_000;
-      const migrate = spawnSync(process.execPath, [opts.appBundle, 'migrate'], {
-        env: { ...process.env, ...appEnvironment(p, { host: '127.0.0.1' }), ...secrets },
+      const migrate = spawnSync(process.execPath, [appBundle, 'migrate'], {
+        env: { ...process.env, ...appEnvironment(this.p, { host: '127.0.0.1' }), ...secrets },
         encoding: 'utf8',
         timeout: migrateTimeoutMs,
       });
-      // The output is this step's log: kept with the others, and shown when it failed.
-      const logFile = join(stateDir, 'logs', 'migrations.log');
+      // Kept with the other logs, and shown when it failed.
+      const logFile = join(this.stateDir, 'logs', 'migrations.log');
       writeFileSync(logFile, `${migrate.stdout ?? ''}${migrate.stderr ?? ''}`);
-      const command = `node ${basename(opts.appBundle)} migrate`;
+      const command = `node ${basename(appBundle)} migrate`;
       if (migrate.error && (migrate.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') throw new StartError(`\`${command}\` did not finish within ${migrateTimeoutMs / 1000} s`, logFile);
       if (migrate.error) throw new StartError(`could not run \`${command}\`: ${migrate.error.message}`, logFile);
       if (migrate.status !== 0) {
@@ -237,23 +282,26 @@ export async function localUp(opts: UpOptions): Promise<LocalState> {
         throw new StartError(`\`${command}\` ${how}${said ? `: ${said}` : ''}`, logFile);
       }
     });
+  }
 
-    const replicas = p.api.replicasMin;
+  /** api.replicasMin replicas, spawned one after the other and awaited together; returns their ports. */
+  async apiReplicas(secrets: ReplicaSecrets): Promise<number[]> {
+    const p = this.p;
     // When one replica fails, the others stop waiting (they are stopped with the rest).
     const replicaWaits = new AbortController();
-    const replicaSignal = opts.signal ? AbortSignal.any([opts.signal, replicaWaits.signal]) : replicaWaits.signal;
+    const replicaSignal = this.opts.signal ? AbortSignal.any([this.opts.signal, replicaWaits.signal]) : replicaWaits.signal;
     const apiPorts: number[] = [];
     const replicasReady: Promise<void>[] = [];
     try {
-      for (let i = 0; i < replicas; i++) {
+      for (let i = 0; i < p.api.replicasMin; i++) {
         const port = await freePort();
         const metricsPort = await freePort();
-        const logFile = join(stateDir, 'logs', `api-${i}.log`);
-        const replica = { profile: p, appBundle: opts.appBundle, secrets, port, metricsPort, logFile };
+        const logFile = join(this.stateDir, 'logs', `api-${i}.log`);
+        const replica = { profile: p, appBundle: this.opts.appBundle, secrets, port, metricsPort, logFile };
         const proc = await starting(`api-${i}`, () => spawnApiReplica(replica));
         apiPorts.push(port);
-        record({ name: `api-${i}`, pid: proc.pid, port, adminPort: metricsPort, stopSignal: 'SIGTERM', readyUrl: `http://127.0.0.1:${port}${APP_ROUTES.readiness}`, logFile });
-        log(`starting API replica ${i} (${p.derived.api.workersPerReplica} workers) on 127.0.0.1:${port}, metrics on ${metricsPort}`);
+        this.record({ name: `api-${i}`, pid: proc.pid, port, adminPort: metricsPort, stopSignal: 'SIGTERM', readyUrl: `http://127.0.0.1:${port}${APP_ROUTES.readiness}`, logFile });
+        this.log(`starting API replica ${i} (${p.derived.api.workersPerReplica} workers) on 127.0.0.1:${port}, metrics on ${metricsPort}`);
         const ready = starting(`api-${i}`, () => apiReplicaReady(`api-${i}`, proc, replica, replicaSignal));
         // Handled at once: a replica failing while later ones are still spawned is not an
         // unhandled rejection (Promise.all below still receives it).
@@ -264,13 +312,17 @@ export async function localUp(opts: UpOptions): Promise<LocalState> {
     } finally {
       replicaWaits.abort();
     }
-    checkAborted(opts.signal);
+    checkAborted(this.opts.signal);
+    return apiPorts;
+  }
 
-    const nginxDir = join(stateDir, 'nginx');
-    const listenPort = opts.port ?? (await freePort());
+  /** nginx, least_conn over the replicas, on the entry port (--port, or a free one). */
+  async nginx(apiPorts: number[]): Promise<void> {
+    const nginxDir = join(this.stateDir, 'nginx');
+    const listenPort = this.opts.port ?? (await freePort());
     const statusPort = await freePort();
-    log(`starting nginx (least_conn over ${apiPorts.length} replicas) on 127.0.0.1:${listenPort}`);
-    const configText = renderNginxConfig(p, { kind: 'local', listenPort, statusPort, upstreamPorts: apiPorts, prefixDir: nginxDir });
+    this.log(`starting nginx (least_conn over ${apiPorts.length} replicas) on 127.0.0.1:${listenPort}`);
+    const configText = renderNginxConfig(this.p, { kind: 'local', listenPort, statusPort, upstreamPorts: apiPorts, prefixDir: nginxDir });
     const nginx = await starting('nginx', async () => {
       try {
         return await startNginx({ dir: nginxDir, port: listenPort, configText, waitPorts: [listenPort, statusPort], detached: true });
@@ -282,53 +334,43 @@ export async function localUp(opts: UpOptions): Promise<LocalState> {
         throw e;
       }
     });
-    state = { ...state, url: `http://127.0.0.1:${listenPort}` };
-    record({ name: 'nginx', pid: nginx.pid, port: listenPort, adminPort: statusPort, stopSignal: 'SIGQUIT', readyUrl: `http://127.0.0.1:${listenPort}${APP_ROUTES.readiness}`, logFile: nginx.logFile });
-    checkAborted(opts.signal);
+    const url = `http://127.0.0.1:${listenPort}`;
+    this.record({ name: 'nginx', pid: nginx.pid, port: listenPort, adminPort: statusPort, stopSignal: 'SIGQUIT', readyUrl: `${url}${APP_ROUTES.readiness}`, logFile: nginx.logFile }, { url });
+    checkAborted(this.opts.signal);
+  }
 
-    const prometheusBin = opts.prometheus === false ? undefined : locateBinary('prometheus');
-    if (prometheusBin) {
-      const promPort = await freePort();
-      const promDir = join(stateDir, 'prometheus');
-      mkdirSync(join(promDir, 'data'), { recursive: true });
-      const metricsTargets = services.filter((s) => s.name.startsWith('api-')).map((s) => `127.0.0.1:${s.adminPort}`);
-      // The same rules every target loads; Prometheus refuses to start if they are invalid.
-      writeFileSync(join(promDir, 'rules.yml'), renderRulesYaml(p));
-      writeFileSync(
-        join(promDir, 'prometheus.yml'),
-        renderYaml(prometheusConfig(p, { kind: 'local', apiMetricsTargets: metricsTargets, prometheusTarget: `127.0.0.1:${promPort}` }, { ruleFiles: [join(promDir, 'rules.yml')] })),
-      );
-      const logFile = join(promDir, 'prometheus.log');
-      const proc = await starting('prometheus', () =>
-        spawnServer(
-          prometheusBin,
-          [`--config.file=${join(promDir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(promDir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--storage.tsdb.retention.time=1d'],
-          { logFile, detached: true },
-        ),
-      );
-      const readyUrl = `http://127.0.0.1:${promPort}/-/ready`;
-      record({ name: 'prometheus', pid: proc.pid, port: promPort, stopSignal: 'SIGTERM', readyUrl, logFile });
-      await starting('prometheus', () =>
-        waitFor(`Prometheus at ${readyUrl}`, () => httpReady(readyUrl), { timeoutMs: 60_000, logFile, alive: () => isAlive(proc.pid), child: proc.child, signal: opts.signal }),
-      );
-      state = { ...state, prometheusUrl: `http://127.0.0.1:${promPort}` };
-    } else if (opts.prometheus !== false) {
-      log('prometheus not installed: skipping it (install the Debian package prometheus to get local metrics)');
+  /** Prometheus scraping the replicas with the rules every target loads, when installed (and not --no-prometheus). */
+  async prometheus(): Promise<void> {
+    const prometheusBin = this.opts.prometheus === false ? undefined : locateBinary('prometheus');
+    if (!prometheusBin) {
+      if (this.opts.prometheus !== false) this.log('prometheus not installed: skipping it (install the Debian package prometheus to get local metrics)');
+      return;
     }
-    writeState(stateDir, state);
-    return state;
-  } catch (e) {
-    log('start failed: stopping what was started');
-    await stopServices(services);
-    rmSync(statePath(stateDir), { force: true });
-    if (opts.signal?.aborted) throw new UserError('interrupted: stopped everything that `local up` had started');
-    if (e instanceof ServiceFailed) {
-      // The failed service's own process was stopped by its start (or is among `services`).
-      const stopped = services.map((s) => s.name);
-      if (!stopped.includes(e.service) && e.service !== 'migrations') stopped.push(e.service);
-      throw new LocalStartError(e.service, e.failure.reason, e.failure.logFile, stopped);
-    }
-    throw e;
+    const p = this.p;
+    const promPort = await freePort();
+    const promDir = join(this.stateDir, 'prometheus');
+    mkdirSync(join(promDir, 'data'), { recursive: true });
+    const metricsTargets = this.state.services.filter((s) => s.name.startsWith('api-')).map((s) => `127.0.0.1:${s.adminPort}`);
+    // Prometheus refuses to start if the rules are invalid.
+    writeFileSync(join(promDir, 'rules.yml'), renderRulesYaml(p));
+    writeFileSync(
+      join(promDir, 'prometheus.yml'),
+      renderYaml(prometheusConfig(p, { kind: 'local', apiMetricsTargets: metricsTargets, prometheusTarget: `127.0.0.1:${promPort}` }, { ruleFiles: [join(promDir, 'rules.yml')] })),
+    );
+    const logFile = join(promDir, 'prometheus.log');
+    const proc = await starting('prometheus', () =>
+      spawnServer(
+        prometheusBin,
+        [`--config.file=${join(promDir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(promDir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--storage.tsdb.retention.time=1d'],
+        { logFile, detached: true },
+      ),
+    );
+    const readyUrl = `http://127.0.0.1:${promPort}/-/ready`;
+    this.record({ name: 'prometheus', pid: proc.pid, port: promPort, stopSignal: 'SIGTERM', readyUrl, logFile });
+    await starting('prometheus', () =>
+      waitFor(`Prometheus at ${readyUrl}`, () => httpReady(readyUrl), { timeoutMs: 60_000, logFile, alive: () => isAlive(proc.pid), child: proc.child, signal: this.opts.signal }),
+    );
+    this.state = { ...this.state, prometheusUrl: `http://127.0.0.1:${promPort}` };
   }
 }
 
