@@ -27,6 +27,8 @@ export interface WrkOptions {
   readonly headers?: Readonly<Record<string, string>>;
   /** Path of a Lua script file that builds the requests (see postUsersScript). */
   readonly script?: string;
+  /** Ends the run early, as Ctrl-C does: wrk stops and reports what it measured so far (exit 0). */
+  readonly signal?: AbortSignal;
 }
 
 /** wrk Lua: POST /api/users (with the admin token) with a new email each time (unique per script), a write that commits in Postgres. */
@@ -75,6 +77,7 @@ export function runWrk(opts: WrkOptions): Promise<WrkResult> {
   args.push(opts.url);
   return new Promise((resolve, reject) => {
     const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    opts.signal?.addEventListener('abort', () => child.kill('SIGINT'), { once: true });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
