@@ -14,6 +14,9 @@ import { addNetworkAndLogs, apiReplicasAt, assumptionFor, opt, type ReplicaPoint
 /** Daily snapshot churn assumed for RDS backups beyond the free allowance. */
 export const RDS_DAILY_CHANGE_RATIO = 0.05;
 
+/** Rule evaluations AWS does not bill: the first 10 rules processed for each request. */
+export const ALB_FREE_RULES_PER_REQUEST = 10;
+
 export interface FargateTasks {
   readonly name: string;
   readonly count: number;
@@ -32,6 +35,8 @@ export interface AwsCostInputs {
   readonly nginx?: FargateTasks;
   /** Zones the internet-facing load balancer has a node (and a public IPv4 address) in. */
   readonly loadBalancerZones: number;
+  /** Rules an ALB evaluates per request: its listener's default action plus any listener rules. */
+  readonly albRulesPerRequest?: number;
   readonly postgres: { readonly instanceClass: string; readonly multiAz: boolean; readonly storageType: string; readonly storageGiB: number; readonly iops?: number; readonly backupRetentionDays: number };
   readonly cache: { readonly engine: 'redis' | 'valkey'; readonly nodeType: string; readonly nodes: number };
   /** Self-hosted monitoring tasks (Prometheus, Grafana); empty when managed. */
@@ -55,6 +60,8 @@ export function awsInputsFromProfile(p: ResolvedProfile, replicas?: ReplicaPoint
     loadBalancer: p.network.loadBalancer,
     ...(p.network.loadBalancer === 'nlb' ? { nginx: task('nginx', p.nginx.replicasMin, p.nginx.cpuMillicores, p.nginx.memoryMiB) } : {}),
     loadBalancerZones: p.network.availabilityZones,
+    // The stack's ALB listener has one default action and no listener rules.
+    ...(p.network.loadBalancer === 'alb' ? { albRulesPerRequest: 1 } : {}),
     postgres: {
       instanceClass: p.postgres.instanceClass,
       multiAz: p.postgres.multiAz,
@@ -94,12 +101,15 @@ export function priceAws(inputs: AwsCostInputs, p: ResolvedProfile, catalog: Cat
   } else {
     b.hourly('Load Balancer', 'Application Load Balancer', 'alb.hour', 1);
     // One LCU covers 1 GB/hour processed or 1,000 rule evaluations/s; take the larger dimension.
+    // AWS bills rule evaluations as request rate × (rules processed − 10): the first 10 rules of each request are free.
+    const rules = inputs.albRulesPerRequest ?? 1;
+    const billableRules = Math.max(0, rules - ALB_FREE_RULES_PER_REQUEST);
     const gbLcuHours = u.dataTransferOutGBPerMonth;
-    const ruleLcuHours = u.requestsPerMonth / 3600 / 1000;
+    const ruleLcuHours = (u.requestsPerMonth * billableRules) / 3600 / 1000;
     const field = gbLcuHours >= ruleLcuHours ? 'dataTransferOutGBPerMonth' : 'requestsPerMonth';
     b.usage('Load Balancer', 'ALB capacity units', 'alb.lcu', Math.max(gbLcuHours, ruleLcuHours), opt(assumptionFor(p, field)));
     b.assume(
-      'ALB capacity units: the larger of processed bytes (1 LCU-hour per GB) and rule evaluations (one per request, 1,000 a second per LCU), traffic spread evenly over the month; new connections (25 a second per LCU) and active connections (3,000 a minute) are not counted, as clients keep connections alive',
+      `ALB capacity units: the larger of processed bytes (1 LCU-hour per GB) and billable rule evaluations (1,000 a second per LCU; the first ${ALB_FREE_RULES_PER_REQUEST} rules of each request are free and the listener has ${rules}, so ${billableRules === 0 ? 'none is billed' : `${billableRules} a request is billed`}), traffic spread evenly over the month; new connections (25 a second per LCU) and active connections (3,000 a minute) are not counted, as clients keep connections alive`,
       'usage.requestsPerMonth',
     );
   }
