@@ -314,7 +314,7 @@ describe('savings and ROI', () => {
     expect(j.current.components[0]).toMatchObject({ name: 'Application Servers', monthly: expect.any(Number), lines: expect.any(Array) });
     expect(Object.keys(j.current.components[0].lines[0])).toEqual(expect.arrayContaining(['name', 'quantity', 'unit', 'unitPrice', 'monthly']));
     expect(Object.keys(j.rows[0])).toEqual(['component', 'current', 'optimized', 'savings', 'savingsPct']);
-    expect(Object.keys(j.roi)).toEqual(['implementationCost', 'annualSavings', 'roiPct', 'paybackMonths']);
+    expect(Object.keys(j.roi)).toEqual(['implementationCost', 'annualSavings', 'roiPct', 'threeYearSavings', 'threeYearRoiPct', 'paybackMonths']);
   });
 
   it('renders the markdown savings table row by row', () => {
@@ -380,7 +380,7 @@ describe('bad input', () => {
     const r = cli('--current', 'baseline', '--optimized', 'optimized', '--implementation-cost', '15000');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^Total\s+\$[\d,]+\.\d\d\/month/m);
-    expect(r.stdout).toMatch(/ROI -?[\d.]+%; payback [\d.]+ months/);
+    expect(r.stdout).toMatch(/first-year ROI -?[\d.]+%; 3-year ROI -?[\d.]+% \(savings \$[\d,.]+\); payback [\d.]+ months/);
   });
 });
 
