@@ -3,10 +3,12 @@
  * inputs and the summary. Expected figures are written out by hand from the catalog prices.
  */
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { awsInputsFromProfile, Catalog, compare, priceAws, priceProfile, renderComparison, type Breakdown } from '../../lib/cost/index.ts';
-import { loadProfile, resolveProfileLayer } from '../../lib/profile/index.ts';
+import { awsInputsFromProfile, Catalog, compare, parsePriceFile, priceAws, priceProfile, pricingProblems, renderComparison, type Breakdown } from '../../lib/cost/index.ts';
+import { UserError } from '../../lib/errors.ts';
+import { builtinProfileNames, loadProfile, ProfileError, resolveProfileLayer } from '../../lib/profile/index.ts';
 import { tempDir } from '../helpers/servers.ts';
 
 const catalog = Catalog.load();
@@ -66,5 +68,85 @@ describe('savings output: first-year and 3-year ROI, assumptions grouped per pro
     expect(baseline.some((l) => l.includes('Compute Savings Plan'))).toBe(false);
     // Every assumption of each side is shown, none twice.
     for (const b of [c.current, c.optimized]) for (const a of b.assumptions) expect(text.split(a.text).length - 1).toBe(1);
+  });
+});
+
+describe('checked inputs', () => {
+  const file = (name: string, text: string) => {
+    const path = join(tempDir('apistack-input-'), name);
+    writeFileSync(path, text);
+    return path;
+  };
+  const noStack = (s: string) => expect(s).not.toMatch(/\n\s+at /);
+
+  it('profile validate warns at once that a region the catalog has no prices for cannot be priced; --strict refuses it', () => {
+    const profile = file('mumbai.yaml', 'extends: optimized\nregion: ap-south-1\n');
+    const r = apistack('profile', 'validate', profile);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^ok optimized: /);
+    expect(r.stderr).toContain('warning: `apistack cost` cannot price this profile (1 problem)');
+    expect(r.stderr).toContain('region: "ap-south-1" — the price catalog has no prices for it (it has eu-central-1, eu-west-1, us-east-1, us-west-2)');
+    const strict = apistack('profile', 'validate', '--strict', profile);
+    expect(strict.status).toBe(1);
+    expect(strict.stderr).toContain(`profile ${profile} cannot be priced (1 problem)`);
+    noStack(strict.stderr);
+  }, 60_000);
+
+  it('names every cache and EC2 node type the catalog does not know, with the families it prices', () => {
+    const p = resolveProfileLayer({ extends: 'optimized', redis: { nodeType: 'cache.x9.large' }, kubernetes: { nodeInstanceType: 'm5.xlarge' } });
+    const { input, catalog: problems } = pricingProblems(p, catalog);
+    expect(input).toEqual([]);
+    expect(problems).toEqual([
+      expect.stringMatching(/^kubernetes\.nodeInstanceType: "m5\.xlarge" — the catalog has no price for ec2\.m5\.xlarge in us-east-1 \(it prices .*m7g\.\*.*\); choose one of those, or add its price with --prices FILE$/),
+      expect.stringMatching(/^redis\.nodeType: "cache\.x9\.large" — the catalog has no price for elasticache\.redis\.cache\.x9\.large in us-east-1 \(it prices .*cache\.t4g\.\*.*\)/),
+    ]);
+    // A price file that adds them makes the profile priceable.
+    const extra = file('extra.json', JSON.stringify({ prices: [
+      { item: 'ec2.m5.xlarge', unit: 'hour', usd: 0.192, region: 'us-east-1', source: 'https://aws.amazon.com/ec2/pricing/on-demand/', asOf: '2025-06-01', vcpu: 4, memoryGiB: 16, maxPods: 58 },
+      { item: 'elasticache.redis.cache.x9.large', unit: 'hour', usd: 0.2, region: 'us-east-1', source: 'test', asOf: '2025-06-01' },
+    ] }));
+    expect(pricingProblems(p, Catalog.load([extra]))).toEqual({ input: [], catalog: [] });
+  });
+
+  it('every built-in profile can be priced', () => {
+    for (const name of builtinProfileNames()) expect(pricingProblems(loadProfile(name), catalog), name).toEqual({ input: [], catalog: [] });
+  });
+
+  it('an empty profile file says it is empty (not "got object")', () => {
+    for (const text of ['', '# nothing yet\n', 'null\n']) {
+      const path = file('empty.yaml', text);
+      expect(() => loadProfile(path)).toThrow(ProfileError);
+      expect(() => loadProfile(path)).toThrow(`${path} is empty: a profile is a mapping of fields; start it with \`extends: optimized\``);
+    }
+  });
+
+  it('.nan and .inf in a profile are shown as NaN and Infinity, with the range the field takes', () => {
+    const path = file('nan.yaml', 'extends: optimized\nusage:\n  requestsPerMonth: .nan\n  dataTransferOutGBPerMonth: .inf\napi:\n  workersPerReplica: -.inf\n');
+    let message = '';
+    try {
+      loadProfile(path);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain('usage.requestsPerMonth: NaN — must be a finite number >= 0');
+    expect(message).toContain('usage.dataTransferOutGBPerMonth: Infinity — must be a finite number >= 0');
+    expect(message).toContain('api.workersPerReplica: -Infinity — must be a whole number >= 1 and <= 256');
+    expect(message).not.toContain('null');
+  });
+
+  it('1e400 in a price file is Infinity, refused with the range a unit price takes', () => {
+    const text = JSON.stringify({ prices: [{ item: 'nat.hour', unit: 'hour', usd: 1, region: 'us-east-1', source: 'x', asOf: '2025-06-01' }] }).replace('"usd":1', '"usd":1e400');
+    expect(() => parsePriceFile(text, 'huge.json')).toThrow(UserError);
+    expect(() => parsePriceFile(text, 'huge.json')).toThrow('prices.0.usd: Infinity — must be a finite number >= 0 and <= 100000');
+  });
+
+  it('1e300 GB of transfer is refused, naming the field and the range priced; validate refuses it too', () => {
+    const p = resolveProfileLayer({ extends: 'optimized', usage: { dataTransferOutGBPerMonth: 1e300 } });
+    const range = 'usage.dataTransferOutGBPerMonth: 1e+300 — the cost model prices 0 to 100,000,000 GB a month (100 PB)';
+    for (const target of ['aws', 'k8s'] as const) expect(() => priceProfile(p, target, catalog)).toThrow(range);
+    expect(pricingProblems(p, catalog).input).toEqual([expect.stringContaining(range)]);
+    // The largest figure in range still prints columns a person reads.
+    const ok = priceProfile(resolveProfileLayer({ extends: 'optimized', usage: { dataTransferOutGBPerMonth: 1e8 } }), 'aws', catalog);
+    expect(String(ok.total).length).toBeLessThan(16);
   });
 });

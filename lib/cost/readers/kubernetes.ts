@@ -10,6 +10,7 @@ import { kubernetesWorkloads, podRequests, type WorkloadGroup } from '../../prof
 import type { Catalog, PriceEntry } from '../catalog.ts';
 import { commitmentFor } from '../commitment.ts';
 import { BreakdownBuilder, round6, type Breakdown } from '../model.ts';
+import { assertUsageInRange } from '../usage.ts';
 import { addNetworkAndLogs, apiReplicasAt, assumptionFor, opt, type ReplicaPoint } from './common.ts';
 
 /** OpenCost's default on-demand rates, used only for the CPU/memory split of a node's price. */
@@ -117,6 +118,7 @@ export function storageClassVolumeType(parameters: Readonly<Record<string, strin
 }
 
 export function priceKubernetes(inputs: KubernetesCostInputs, p: ResolvedProfile, catalog: Catalog, opts: { hoursPerMonth: number }): Breakdown {
+  assertUsageInRange(p);
   const b = new BreakdownBuilder(catalog, inputs.region, opts.hoursPerMonth);
   const nodeEntry = b.price(`ec2.${inputs.nodeInstanceType}`);
   const shape = nodeShape(nodeEntry);

@@ -9,6 +9,7 @@ import { AWS_INTERFACE_ENDPOINTS } from '../../profile/workloads.ts';
 import type { Catalog } from '../catalog.ts';
 import { commitmentFor, committedHourly } from '../commitment.ts';
 import { BreakdownBuilder, type Breakdown, type ComponentName } from '../model.ts';
+import { assertUsageInRange } from '../usage.ts';
 import { addNetworkAndLogs, apiReplicasAt, assumptionFor, opt, type ReplicaPoint } from './common.ts';
 
 /** Daily snapshot churn assumed for RDS backups beyond the free allowance. */
@@ -81,6 +82,7 @@ export function awsInputsFromProfile(p: ResolvedProfile, replicas?: ReplicaPoint
 
 /** Prices what runs; usage figures, the purchase option and Grafana users come from the profile. */
 export function priceAws(inputs: AwsCostInputs, p: ResolvedProfile, catalog: Catalog, opts: { hoursPerMonth: number }): Breakdown {
+  assertUsageInRange(p);
   const b = new BreakdownBuilder(catalog, inputs.region, opts.hoursPerMonth);
   const arch = inputs.architecture;
   const fargate = commitmentFor(p, b, 'fargate');
