@@ -145,11 +145,16 @@ describe('Kubernetes golden breakdowns', () => {
     const label = 'on t4g.medium, reserved 1y all-upfront, -35%, upfront amortized';
     // Allocatable per node: 2000 - 70 = 1930m; 4096 - (255 + 11×17 + 100) = 3554 MiB.
     // Pods (m, MiB): api 3 × (1000, 2048); postgres (300, 1088); nginx (270, 160); redis (125, 288); prometheus (250, 1024); grafana (100, 256).
+    // The EKS DaemonSets (kube-proxy 100m, aws-node 25m, EBS CSI node 10m/40 MiB) leave 1795m and 3514 MiB to pods.
+    // Pods also include EKS's coredns 2 × (100, 70) and ebs-csi-controller 2 × (10, 40).
     // First-fit decreasing by CPU: node1 api; node2 api; node3 api; postgres → node1 (1300m, 3136); nginx → node1 (1570m, 3296);
-    // prometheus → node2 (1250m, 3072); redis → node1 (1695m, 3584 > 3554: no) → node2 (1375m, 3360); grafana → node1 (1670m, 3552).
+    // prometheus → node1 (1820m: no) → node2 (1250m, 3072); redis → node1 (3584 MiB: no) → node2 (1375m, 3360);
+    // grafana → node1 (3552: no), node2 (3616: no) → node3 (1100m, 2304); coredns → node1 (1670m, 3366), again (1770m, 3436);
+    // ebs-csi-controller → node1 (1780m, 3476), then node1 (3516: no) → node2 (1385m, 3400).
     // Three nodes, no spare (loadtest): 3 × 730 node-hours.
     const allocated =
-      3 * H * pod(1000, 2048) + H * pod(300, 1088) + H * pod(270, 160) + H * pod(125, 288) + H * pod(250, 1024) + H * pod(100, 256);
+      3 * H * pod(1000, 2048) + H * pod(300, 1088) + H * pod(270, 160) + H * pod(125, 288) + H * pod(250, 1024) + H * pod(100, 256) +
+      2 * H * pod(100, 70) + 2 * H * pod(10, 40) + 3 * H * pod(135, 40);
     expectLines(b, [
       ['Application Servers', `api pods (3 × 1000m CPU, 2048 MiB requested ${label})`, 3 * H, 3 * H * pod(1000, 2048)],
       ['Load Balancer', `nginx pods (1 × 270m CPU, 160 MiB requested ${label})`, H, H * pod(270, 160)],
@@ -167,6 +172,9 @@ describe('Kubernetes golden breakdowns', () => {
       ['Network', 'NAT data processed', 40, 40 * 0.045],
       ipv4(2, 2),
       ['Network', 'Data transfer out to the internet', 200, 200 * 0.09],
+      ['Control Plane', `coredns pods (2 × 100m CPU, 70 MiB requested ${label})`, 2 * H, 2 * H * pod(100, 70)],
+      ['Control Plane', `ebs-csi-controller pods (2 × 10m CPU, 40 MiB requested ${label})`, 2 * H, 2 * H * pod(10, 40)],
+      ['Control Plane', `EKS DaemonSets on every node (3 × 135m CPU, 40 MiB requested: kube-proxy, VPC CNI (aws-node), EBS CSI node, reserved 1y all-upfront, -35%, upfront amortized)`, 3 * H, 3 * H * pod(135, 40)],
       ['Control Plane', 'EKS control plane', H, H * 0.1],
       ['Idle Capacity', 'unrequested capacity of 3 t4g.medium nodes (0 spare, reserved 1y all-upfront, -35%, upfront amortized)', cents((3 * H * node - allocated) / node), cents((3 * H * node - allocated) / node) * node],
     ]);
@@ -181,10 +189,14 @@ describe('Kubernetes golden breakdowns', () => {
     const memRate = (node * (1 - w)) / (16 * 1024);
     const pod = (m: number, mib: number) => Math.round((m * cpuRate + mib * memRate) * 1e6) / 1e6;
     const label = 'on m7g.xlarge, Compute Savings Plan 1y no-upfront, -20%';
-    // Allocatable: 4000 - (60 + 10 + 5 + 5) = 3920m. FFD: one 2000m API pod per node (3 nodes);
+    // Allocatable: 4000 - (60 + 10 + 5 + 5) = 3920m, less the EKS DaemonSets' 135m: 3785m. FFD: one 2000m API pod per node (3 nodes);
+    // postgres 1050, redis 275 and one nginx 270 join node 1 (3595m), the other nginx (3865m: no), prometheus and two coredns
+    // (100m each) go to node 2, grafana 100 and both ebs-csi-controller pods (10m each) to node 1 (3715m).
     // postgres 1050, nginx 270 + 270, redis 275 join node 1 (3865m); prometheus and grafana go to node 2.
     // 3 nodes + 1 spare.
-    const allocated = 3 * H * pod(2000, 4096) + 2 * H * pod(270, 160) + H * pod(1050, 4160) + H * pod(275, 1056) + H * pod(250, 1024) + H * pod(100, 256);
+    const allocated =
+      3 * H * pod(2000, 4096) + 2 * H * pod(270, 160) + H * pod(1050, 4160) + H * pod(275, 1056) + H * pod(250, 1024) + H * pod(100, 256) +
+      2 * H * pod(100, 70) + 2 * H * pod(10, 40) + 4 * H * pod(135, 40);
     const idle = cents((4 * H * node - allocated) / node);
     expectLines(b, [
       ['Application Servers', `api pods (3 × 2000m CPU, 4096 MiB requested ${label})`, 3 * H, 3 * H * pod(2000, 4096)],
@@ -203,6 +215,9 @@ describe('Kubernetes golden breakdowns', () => {
       ['Network', 'NAT data processed', 100, 100 * 0.045, true],
       ipv4(2, 1),
       ['Network', 'Data transfer out to the internet', 500, 500 * 0.09, true],
+      ['Control Plane', `coredns pods (2 × 100m CPU, 70 MiB requested ${label})`, 2 * H, 2 * H * pod(100, 70)],
+      ['Control Plane', `ebs-csi-controller pods (2 × 10m CPU, 40 MiB requested ${label})`, 2 * H, 2 * H * pod(10, 40)],
+      ['Control Plane', `EKS DaemonSets on every node (4 × 135m CPU, 40 MiB requested: kube-proxy, VPC CNI (aws-node), EBS CSI node, Compute Savings Plan 1y no-upfront, -20%)`, 4 * H, 4 * H * pod(135, 40)],
       ['Control Plane', 'EKS control plane', H, H * 0.1],
       ['Idle Capacity', `unrequested capacity of 4 m7g.xlarge nodes (1 spare, Compute Savings Plan 1y no-upfront, -20%)`, idle, idle * node],
     ]);
@@ -217,9 +232,13 @@ describe('Kubernetes golden breakdowns', () => {
     const pod = (m: number, mib: number) => Math.round((m * cpuRate + mib * memRate) * 1e6) / 1e6;
     const label = 'on m6i.large';
     // Multi-AZ data on Kubernetes: a CloudNativePG primary and standby, three Redis pods with Sentinel, two proxies.
-    // Allocatable 1930m / 7518 MiB. FFD: postgres-ha (1500m) n1 and n2, redis (1050m) n3-n5, ten API pods (1000m) one node
-    // each (n6-n15), nginx (520m) n3 and n4, prometheus (500m) n6, grafana (250m) n1, redis-proxy (100m) n1 and n2: 15 nodes + 1 spare.
-    const allocated = 10 * H * pod(1000, 2048) + 2 * H * pod(520, 288) + 2 * H * pod(1500, 6144) + 3 * H * pod(1050, 6208) + 2 * H * pod(100, 64) + H * pod(500, 2048) + H * pod(250, 512);
+    // Allocatable 1930m / 7518 MiB, less the EKS DaemonSets' 135m and 40 MiB: 1795m / 7478 MiB. FFD: postgres-ha (1500m) n1 and n2,
+    // redis (1050m) n3-n5, ten API pods (1000m) one node each (n6-n15), nginx (520m) n3 and n4, prometheus (500m, 2048 MiB; n5 would
+    // hold 8256 MiB) n6, grafana (250m) n1, coredns (100m, 70 MiB) twice n2, redis-proxy (100m, 64 MiB) twice n3, ebs-csi-controller
+    // (10m) twice n1: 15 nodes + 1 spare.
+    const allocated =
+      10 * H * pod(1000, 2048) + 2 * H * pod(520, 288) + 2 * H * pod(1500, 6144) + 3 * H * pod(1050, 6208) + 2 * H * pod(100, 64) + H * pod(500, 2048) + H * pod(250, 512) +
+      2 * H * pod(100, 70) + 2 * H * pod(10, 40) + 16 * H * pod(135, 40);
     const idle = cents((16 * H * node - allocated) / node);
     expectLines(b, [
       ['Application Servers', `api pods (10 × 1000m CPU, 2048 MiB requested ${label})`, 10 * H, 10 * H * pod(1000, 2048)],
@@ -243,6 +262,9 @@ describe('Kubernetes golden breakdowns', () => {
       ['Network', 'NAT data processed', 100, 100 * 0.045, true],
       ipv4(2, 2),
       ['Network', 'Data transfer out to the internet', 500, 500 * 0.09, true],
+      ['Control Plane', `coredns pods (2 × 100m CPU, 70 MiB requested ${label})`, 2 * H, 2 * H * pod(100, 70)],
+      ['Control Plane', `ebs-csi-controller pods (2 × 10m CPU, 40 MiB requested ${label})`, 2 * H, 2 * H * pod(10, 40)],
+      ['Control Plane', `EKS DaemonSets on every node (16 × 135m CPU, 40 MiB requested: kube-proxy, VPC CNI (aws-node), EBS CSI node)`, 16 * H, 16 * H * pod(135, 40)],
       ['Control Plane', 'EKS control plane', H, H * 0.1],
       ['Idle Capacity', 'unrequested capacity of 16 m6i.large nodes (1 spare)', idle, idle * node],
     ]);

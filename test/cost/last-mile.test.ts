@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { awsInputsFromProfile, Catalog, compare, parsePriceFile, priceAws, priceProfile, pricingProblems, renderComparison, type Breakdown } from '../../lib/cost/index.ts';
+import { awsInputsFromProfile, Catalog, kubernetesInputsFromProfile, priceKubernetes, compare, parsePriceFile, priceAws, priceProfile, pricingProblems, renderComparison, type Breakdown } from '../../lib/cost/index.ts';
 import { UserError } from '../../lib/errors.ts';
 import { builtinProfileNames, loadProfile, ProfileError, resolveProfileLayer } from '../../lib/profile/index.ts';
 import { tempDir } from '../helpers/servers.ts';
@@ -148,5 +148,34 @@ describe('checked inputs', () => {
     // The largest figure in range still prints columns a person reads.
     const ok = priceProfile(resolveProfileLayer({ extends: 'optimized', usage: { dataTransferOutGBPerMonth: 1e8 } }), 'aws', catalog);
     expect(String(ok.total).length).toBeLessThan(16);
+  });
+});
+
+describe('EKS system pods are reserved on every node', () => {
+  const p = resolveProfileLayer({ extends: 'optimized', kubernetes: { nodeInstanceType: 't4g.medium', spareNodes: 0 } });
+  const withPods = (pods: { cpuMillicores: number; memoryMiB: number }[]) => ({
+    ...kubernetesInputsFromProfile(p),
+    pods: pods.map((x) => ({ workload: 'app', group: 'Application Servers' as const, ...x })),
+    volumes: [],
+  });
+  const nodesOf = (b: Breakdown) => Number(/unrequested capacity of (\d+) /.exec(line(b, /^unrequested capacity/)!.name)![1]);
+
+  it('two 900m pods no longer share a t4g.medium: 1930m allocatable less 135m of DaemonSets leaves 1795m', () => {
+    const b = priceKubernetes(withPods([{ cpuMillicores: 900, memoryMiB: 100 }, { cpuMillicores: 900, memoryMiB: 100 }]), p, catalog, { hoursPerMonth: H });
+    expect(nodesOf(b)).toBe(2);
+  });
+
+  it('prices the DaemonSets on every node and the system Deployments as their own lines, and states the reservation', () => {
+    const b = priceKubernetes(withPods([{ cpuMillicores: 500, memoryMiB: 500 }]), p, catalog, { hoursPerMonth: H });
+    expect(nodesOf(b)).toBe(1);
+    const node = 0.0336 * 0.8; // t4g.medium under the 1y no-upfront Compute Savings Plan
+    const w = (2 * 0.031611) / (2 * 0.031611 + 4 * 0.004237);
+    const podHourly = (m: number, mib: number) => Math.round((m * ((node * w) / 2000) + mib * ((node * (1 - w)) / 4096)) * 1e6) / 1e6;
+    const ds = line(b, /^EKS DaemonSets on every node \(1 × 135m CPU, 40 MiB requested: kube-proxy, VPC CNI \(aws-node\), EBS CSI node/)!;
+    expect(ds.quantity).toBe(H);
+    expect(ds.monthly).toBe(Math.round(H * podHourly(135, 40) * 100) / 100);
+    expect(line(b, /^coredns pods \(2 × 100m CPU, 70 MiB/)!.quantity).toBe(2 * H);
+    expect(line(b, /^ebs-csi-controller pods \(2 × 10m CPU, 40 MiB/)!.quantity).toBe(2 * H);
+    expect(b.assumptions.some((a) => a.text.startsWith("every node runs EKS's DaemonSets with their default requests (kube-proxy 100m, VPC CNI (aws-node) 25m, EBS CSI node 10m/40 MiB)"))).toBe(true);
   });
 });
