@@ -179,3 +179,24 @@ describe('EKS system pods are reserved on every node', () => {
     expect(b.assumptions.some((a) => a.text.startsWith("every node runs EKS's DaemonSets with their default requests (kube-proxy 100m, VPC CNI (aws-node) 25m, EBS CSI node 10m/40 MiB)"))).toBe(true);
   });
 });
+
+describe('CloudWatch Logs on Kubernetes: priced only when the manifests ship logs', () => {
+  const p = loadProfile('optimized');
+  const logLines = (b: Breakdown) => b.components.flatMap((c) => c.lines).filter((l) => l.priceItem.startsWith('cloudwatch.logs.'));
+
+  it('the charts ship no logs to CloudWatch: no line, and the not-included list says what shipping them would add', () => {
+    const b = priceProfile(p, 'k8s', catalog);
+    expect(logLines(b)).toEqual([]);
+    expect(b.notIncluded).toContain(
+      'CloudWatch Logs: the charts ship no logs off the cluster (containers log to their node, where the kubelet rotates the files), so none is priced; shipping usage.logIngestGBPerMonth (50 GB a month) with Fluent Bit would add $0.5/GB ingested and $0.03/GB-month stored',
+    );
+    // The AWS target does ship its logs (awslogs): priced there.
+    expect(logLines(priceProfile(p, 'aws', catalog)).map((l) => l.priceItem)).toEqual(['cloudwatch.logs.ingest', 'cloudwatch.logs.storage']);
+  });
+
+  it('manifests that ship logs (a Fluent Bit DaemonSet) are priced for them', () => {
+    const b = priceKubernetes({ ...kubernetesInputsFromProfile(p), cloudWatchLogs: true }, p, catalog, { hoursPerMonth: H });
+    expect(logLines(b).map((l) => [l.priceItem, l.quantity])).toEqual([['cloudwatch.logs.ingest', 50], expect.arrayContaining(['cloudwatch.logs.storage'])]);
+    expect(line(b, 'CloudWatch Logs ingestion')!.monthly).toBe(25);
+  });
+});

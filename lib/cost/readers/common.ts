@@ -33,7 +33,7 @@ export const CROSS_AZ_NOT_INCLUDED = 'cross-AZ traffic between the tiers (balanc
  * Logs. `loadBalancerZones` is how many zones the internet-facing balancer has a node (and a
  * public IPv4 address) in.
  */
-export function addNetworkAndLogs(p: ResolvedProfile, b: BreakdownBuilder, logsComponent: ComponentName, natGateways: number, loadBalancerZones: number): void {
+export function addNetworkAndLogs(p: ResolvedProfile, b: BreakdownBuilder, logsComponent: ComponentName, natGateways: number, loadBalancerZones: number, opts: { cloudWatchLogs: boolean } = { cloudWatchLogs: true }): void {
   const u = p.derived.usage;
   const nat = natGateways;
   if (nat > 0) {
@@ -46,6 +46,15 @@ export function addNetworkAndLogs(p: ResolvedProfile, b: BreakdownBuilder, logsC
     b.assume(`one public IPv4 address per zone the internet-facing load balancer is in (${loadBalancerZones}), plus one per NAT gateway (${nat}); an ALB under heavy load may add nodes`, 'network.availabilityZones');
   }
   b.usage('Network', 'Data transfer out to the internet', 'data-transfer.out', u.dataTransferOutGBPerMonth, opt(assumptionFor(p, 'dataTransferOutGBPerMonth')));
+  b.notIncluded(CROSS_AZ_NOT_INCLUDED);
+  if (!opts.cloudWatchLogs) {
+    const price = (item: string) => b.catalog.get(b.region, item).usd;
+    b.notIncluded(
+      `CloudWatch Logs: the charts ship no logs off the cluster (containers log to their node, where the kubelet rotates the files), so none is priced; ` +
+        `shipping usage.logIngestGBPerMonth (${u.logIngestGBPerMonth} GB a month) with Fluent Bit would add $${price('cloudwatch.logs.ingest')}/GB ingested and $${price('cloudwatch.logs.storage')}/GB-month stored`,
+    );
+    return;
+  }
   b.usage(logsComponent, 'CloudWatch Logs ingestion', 'cloudwatch.logs.ingest', u.logIngestGBPerMonth, opt(assumptionFor(p, 'logIngestGBPerMonth')));
   // At steady state a log group holds the last `retention` days of what it ingests.
   const days = p.derived.monitoring.logRetentionDays;
@@ -56,7 +65,6 @@ export function addNetworkAndLogs(p: ResolvedProfile, b: BreakdownBuilder, logsC
     `CloudWatch Logs storage holds ${days} days of ingestion (${u.logIngestGBPerMonth} GB a month × ${days} / ${Math.round(daysPerMonth * 100) / 100} days), priced on the ingested bytes: AWS bills the compressed bytes, so the line is an upper bound`,
     'monitoring.logRetentionDays',
   );
-  b.notIncluded(CROSS_AZ_NOT_INCLUDED);
 }
 
 export function opt(assumption: { text: string; field: string } | undefined): { assumption?: { text: string; field: string } } {

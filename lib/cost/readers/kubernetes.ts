@@ -47,6 +47,8 @@ export interface KubernetesCostInputs {
   readonly volumes: readonly VolumeInput[];
   readonly loadBalancerServices: number;
   readonly apiReplicas: number;
+  /** The manifests ship container logs to CloudWatch Logs (a Fluent Bit DaemonSet or the EKS add-on); the charts do not. */
+  readonly cloudWatchLogs?: boolean;
 }
 
 export interface NodeShape {
@@ -223,7 +225,7 @@ export function priceKubernetes(inputs: KubernetesCostInputs, p: ResolvedProfile
     b.hourly('Load Balancer', `Network Load Balancer (${inputs.loadBalancerServices} LoadBalancer Service)`, 'nlb.hour', inputs.loadBalancerServices);
     b.usage('Load Balancer', 'NLB capacity units (1 NLCU-hour per GB processed)', 'nlb.nlcu', p.derived.usage.dataTransferOutGBPerMonth, opt(assumptionFor(p, 'dataTransferOutGBPerMonth')));
   }
-  addNetworkAndLogs(p, b, 'Monitoring', p.network.natGateways, inputs.loadBalancerServices * p.network.availabilityZones);
+  addNetworkAndLogs(p, b, 'Monitoring', p.network.natGateways, inputs.loadBalancerServices * p.network.availabilityZones, { cloudWatchLogs: inputs.cloudWatchLogs === true });
   b.notIncluded(`the nodes' root volumes (EBS, 20 GiB gp3 each in an EKS managed node group by default) and snapshots of the PVCs`);
   const k = p.derived.kubernetes;
   if (k.postgresMode === 'cloudnative-pg') b.notIncluded('the CloudNativePG operator (one small pod in cnpg-system, shared by every Cluster on the nodes)');
