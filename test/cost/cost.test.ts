@@ -16,8 +16,8 @@ const repoRoot = join(import.meta.dirname, '..', '..');
 const teamFile = join(import.meta.dirname, 'fixtures', 'team.yaml');
 const cents = (n: number) => Math.round(n * 100) / 100;
 const H = 730;
-/** GB a log group holds at steady state: a month's ingestion × retention days / days in a 730-hour month. */
-const stored = (gbPerMonth: number, days: number) => Math.round(((gbPerMonth * days) / (H / 24)) * 1e4) / 1e4;
+/** GB a log group bills at steady state: a month's ingestion × retention days / days in a 730-hour month, compressed to 15%. */
+const stored = (gbPerMonth: number, days: number) => Math.round(((gbPerMonth * days) / (H / 24)) * 0.15 * 1e4) / 1e4;
 const ipv4 = (zones: number, nat: number): Expected => [
   'Network',
   `Public IPv4 addresses (${zones + nat}: load balancer in ${zones} zones, ${nat} NAT gateway${nat === 1 ? '' : 's'})`,
@@ -52,15 +52,16 @@ describe('AWS golden breakdowns', () => {
       ['Cache', 'ElastiCache valkey cache.t4g.medium (1 node)', H, H * 0.065 * 0.8],
       ['Storage', 'RDS gp3 storage', 50, 50 * 0.115],
       ['Storage', 'RDS backups beyond the free allowance (7 days)', 50 * 0.05 * 7, 50 * 0.05 * 7 * 0.095, true],
-      // Prometheus and Grafana share one EFS file system, priced at the TSDB's size cap.
-      ['Storage', 'Prometheus and Grafana EFS storage', 20, 20 * 0.3, true],
+      // Prometheus and Grafana share one EFS file system, priced at what the TSDB holds: 525.6M samples a month × 2 bytes
+      // × 15 days kept / 30.4167 days = 0.5184 GB, below its 20 GiB cap.
+      ['Storage', "Prometheus and Grafana EFS storage (expected; the TSDB's cap is 20 GiB)", 0.5184, 0.5184 * 0.3, true],
       // Two services, each the smallest Fargate size that holds it: 250m/1024 MiB and 100m/256 MiB.
       ['Monitoring', `Prometheus task vCPU (1 × 0.25 vCPU, arm64) (${sp})`, 0.25 * H, 0.25 * H * 0.03238 * 0.8],
       ['Monitoring', `Prometheus task memory (1 × 1 GB) (${sp})`, 1 * H, 1 * H * 0.00356 * 0.8],
       ['Monitoring', `Grafana task vCPU (1 × 0.25 vCPU, arm64) (${sp})`, 0.25 * H, 0.25 * H * 0.03238 * 0.8],
       ['Monitoring', `Grafana task memory (1 × 0.5 GB) (${sp})`, 0.5 * H, 0.5 * H * 0.00356 * 0.8],
       ['Monitoring', 'CloudWatch Logs ingestion', 50, 50 * 0.5, true],
-      ['Monitoring', 'CloudWatch Logs storage (30 days kept)', stored(50, 30), stored(50, 30) * 0.03, true],
+      ['Monitoring', 'CloudWatch Logs storage (30 days kept, compressed)', stored(50, 30), stored(50, 30) * 0.03, true],
       ['Network', 'NAT gateways (1)', H, H * 0.045],
       ['Network', 'NAT data processed', 100, 100 * 0.045, true],
       ipv4(2, 1),
@@ -85,7 +86,7 @@ describe('AWS golden breakdowns', () => {
       ['Monitoring', 'Amazon Managed Grafana editors (2)', 2, 2 * 9],
       ['Monitoring', 'Amazon Managed Grafana viewers (10)', 10, 10 * 5],
       ['Monitoring', 'CloudWatch Logs ingestion', 50, 50 * 0.5, true],
-      ['Monitoring', 'CloudWatch Logs storage (30 days kept)', stored(50, 30), stored(50, 30) * 0.03, true],
+      ['Monitoring', 'CloudWatch Logs storage (30 days kept, compressed)', stored(50, 30), stored(50, 30) * 0.03, true],
       ['Network', 'NAT gateways (2)', 2 * H, 2 * H * 0.045],
       ['Network', 'NAT data processed', 100, 100 * 0.045, true],
       ipv4(2, 2),
@@ -112,7 +113,7 @@ describe('AWS golden breakdowns', () => {
       ['Monitoring', 'Amazon Managed Grafana editors (1)', 1, 9],
       ['Monitoring', 'Amazon Managed Grafana viewers (2)', 2, 10],
       ['Monitoring', 'CloudWatch Logs ingestion', 20, 20 * 0.5],
-      ['Monitoring', 'CloudWatch Logs storage (7 days kept)', stored(20, 7), stored(20, 7) * 0.03],
+      ['Monitoring', 'CloudWatch Logs storage (7 days kept, compressed)', stored(20, 7), stored(20, 7) * 0.03],
       ['Network', 'NAT gateways (2)', 2 * H, 2 * H * 0.045],
       ['Network', 'NAT data processed', 40, 40 * 0.045],
       ipv4(2, 2),

@@ -200,3 +200,30 @@ describe('CloudWatch Logs on Kubernetes: priced only when the manifests ship log
     expect(line(b, 'CloudWatch Logs ingestion')!.monthly).toBe(25);
   });
 });
+
+describe('expected figures, with the upper bound stated', () => {
+  const efsLine = (b: Breakdown) => line(b, /^Prometheus and Grafana EFS storage/)!;
+
+  it('EFS is priced at what the TSDB holds (samples × 2 bytes × retention), below its size cap, which is stated as the bound', () => {
+    const p = loadProfile('optimized'); // 525.6M samples a month, 15 days kept, 20 GiB cap
+    const b = priceProfile(p, 'aws', catalog);
+    const held = Math.round(((525.6e6 * 2 * 15) / (H / 24) / 1e9) * 1e4) / 1e4;
+    expect(efsLine(b).quantity).toBe(held);
+    expect(efsLine(b).monthly).toBe(Math.round(held * 0.3 * 100) / 100);
+    expect(efsLine(b).monthly).toBeLessThan(20 * 0.3);
+    expect(b.assumptions.find((a) => a.text.startsWith('EFS bills what is stored'))!.text).toContain('At its size cap (monitoring.storageGiB = 20), the bound, it would bill $6.00 a month');
+  });
+
+  it('a sample rate that would outgrow the cap is held to it', () => {
+    const p = resolveProfileLayer({ extends: 'optimized', usage: { metricSamplesPerMonth: 1e12 } });
+    expect(efsLine(priceProfile(p, 'aws', catalog)).quantity).toBe(20);
+  });
+
+  it('CloudWatch Logs storage is billed compressed (15% of the ingested bytes), the uncompressed figure stated as the bound', () => {
+    const b = priceProfile(loadProfile('optimized'), 'aws', catalog);
+    const uncompressed = (50 * 30) / (H / 24);
+    const l = line(b, 'CloudWatch Logs storage (30 days kept, compressed)')!;
+    expect(l.quantity).toBe(Math.round(uncompressed * 0.15 * 1e4) / 1e4);
+    expect(b.assumptions.find((a) => a.field === 'monitoring.logRetentionDays')!.text).toContain(`uncompressed, the bound, it would bill $${(Math.round(uncompressed * 0.03 * 100) / 100).toFixed(2)} a month`);
+  });
+});

@@ -25,6 +25,9 @@ export function assumptionFor(p: ResolvedProfile, field: UsageField): { text: st
   return p.derived.usageAssumed.includes(field) ? { text: `usage.${field} is not given: the default ${p.derived.usage[field]} is used`, field: `usage.${field}` } : undefined;
 }
 
+/** CloudWatch Logs bills storage on compressed bytes: the AWS Pricing Calculator assumes they are 15% of those ingested. */
+export const CLOUDWATCH_LOGS_COMPRESSION = 0.15;
+
 /** Costs every AWS-hosted stack of apistack incurs that no line prices. */
 export const CROSS_AZ_NOT_INCLUDED = 'cross-AZ traffic between the tiers (balancer → API → Postgres and Redis in other zones): $0.01/GB in each direction; the profile has no figure for it';
 
@@ -56,13 +59,16 @@ export function addNetworkAndLogs(p: ResolvedProfile, b: BreakdownBuilder, logsC
     return;
   }
   b.usage(logsComponent, 'CloudWatch Logs ingestion', 'cloudwatch.logs.ingest', u.logIngestGBPerMonth, opt(assumptionFor(p, 'logIngestGBPerMonth')));
-  // At steady state a log group holds the last `retention` days of what it ingests.
+  // At steady state a log group holds the last `retention` days of what it ingests, billed compressed.
   const days = p.derived.monitoring.logRetentionDays;
   const daysPerMonth = b.hoursPerMonth / 24;
-  const stored = Math.round(((u.logIngestGBPerMonth * days) / daysPerMonth) * 1e4) / 1e4;
-  b.usage(logsComponent, `CloudWatch Logs storage (${days} days kept)`, 'cloudwatch.logs.storage', stored, opt(assumptionFor(p, 'logIngestGBPerMonth')));
+  const uncompressed = (u.logIngestGBPerMonth * days) / daysPerMonth;
+  const stored = Math.round(uncompressed * CLOUDWATCH_LOGS_COMPRESSION * 1e4) / 1e4;
+  const storagePrice = b.price('cloudwatch.logs.storage').usd;
+  b.usage(logsComponent, `CloudWatch Logs storage (${days} days kept, compressed)`, 'cloudwatch.logs.storage', stored, opt(assumptionFor(p, 'logIngestGBPerMonth')));
   b.assume(
-    `CloudWatch Logs storage holds ${days} days of ingestion (${u.logIngestGBPerMonth} GB a month × ${days} / ${Math.round(daysPerMonth * 100) / 100} days), priced on the ingested bytes: AWS bills the compressed bytes, so the line is an upper bound`,
+    `CloudWatch Logs storage holds ${days} days of ingestion (${u.logIngestGBPerMonth} GB a month × ${days} / ${Math.round(daysPerMonth * 100) / 100} days = ${Math.round(uncompressed * 1e4) / 1e4} GB), ` +
+      `billed compressed: ${Math.round(CLOUDWATCH_LOGS_COMPRESSION * 100)}% of the ingested bytes, the AWS Pricing Calculator's storage compression factor; uncompressed, the bound, it would bill $${(Math.round(uncompressed * storagePrice * 100) / 100).toFixed(2)} a month`,
     'monitoring.logRetentionDays',
   );
 }

@@ -15,6 +15,9 @@ import { addNetworkAndLogs, apiReplicasAt, assumptionFor, opt, type ReplicaPoint
 /** Daily snapshot churn assumed for RDS backups beyond the free allowance. */
 export const RDS_DAILY_CHANGE_RATIO = 0.05;
 
+/** Bytes a sample takes in the Prometheus TSDB: its documentation gives 1-2 on average; the upper end is priced. */
+export const PROMETHEUS_BYTES_PER_SAMPLE = 2;
+
 /** Rule evaluations AWS does not bill: the first 10 rules processed for each request. */
 export const ALB_FREE_RULES_PER_REQUEST = 10;
 
@@ -146,8 +149,21 @@ export function priceAws(inputs: AwsCostInputs, p: ResolvedProfile, catalog: Cat
   }
   for (const t of inputs.monitoringTasks) tasks('Monitoring', t, 'task');
   if (inputs.monitoringStorageGiB !== undefined) {
-    // EFS bills what is stored; the TSDB fills up to its retention size, so the profile's storage is the ceiling priced.
-    b.usage('Storage', 'Prometheus and Grafana EFS storage', 'efs.standard', inputs.monitoringStorageGiB, { assumption: { text: `the TSDB at its size cap (monitoring.storageGiB = ${inputs.monitoringStorageGiB})`, field: 'monitoring.storageGiB' } });
+    // EFS bills what is stored: the TSDB holds its retention's samples, up to its size cap (the bound).
+    const cap = inputs.monitoringStorageGiB;
+    const daysPerMonth = b.hoursPerMonth / 24;
+    const held = (u.metricSamplesPerMonth * PROMETHEUS_BYTES_PER_SAMPLE * m.retentionDays) / daysPerMonth / 1e9;
+    const expected = Math.round(Math.min(cap, held) * 1e4) / 1e4;
+    const efs = b.price('efs.standard');
+    b.usage('Storage', `Prometheus and Grafana EFS storage (expected; the TSDB's cap is ${cap} GiB)`, 'efs.standard', expected, {
+      assumption: {
+        text:
+          `EFS bills what is stored: the TSDB holds ${m.retentionDays} days of samples, usage.metricSamplesPerMonth (${u.metricSamplesPerMonth.toLocaleString('en-US')}) × ${PROMETHEUS_BYTES_PER_SAMPLE} bytes a sample ` +
+          `(the upper end of the 1-2 bytes Prometheus documents) × ${m.retentionDays} / ${Math.round(daysPerMonth * 100) / 100} days = ${Math.round(held * 1e4) / 1e4} GB${held > cap ? `, held to its cap` : ''}; ` +
+          `Grafana's database and the write-ahead log add little. At its size cap (monitoring.storageGiB = ${cap}), the bound, it would bill $${(Math.round(cap * efs.usd * 100) / 100).toFixed(2)} a month`,
+        field: 'usage.metricSamplesPerMonth',
+      },
+    });
   }
   if (inputs.interfaceEndpointAzs > 0) {
     b.hourly('Network', `VPC interface endpoints (${inputs.interfaceEndpointAzs} endpoint-AZs)`, 'vpc.endpoint.interface', inputs.interfaceEndpointAzs);
