@@ -227,3 +227,22 @@ describe('expected figures, with the upper bound stated', () => {
     expect(b.assumptions.find((a) => a.field === 'monitoring.logRetentionDays')!.text).toContain(`uncompressed, the bound, it would bill $${(Math.round(uncompressed * 0.03 * 100) / 100).toFixed(2)} a month`);
   });
 });
+
+describe('what the AWS stack creates that no line prices is listed, with its unit price', () => {
+  it('access-log bucket, KMS key, EFS throughput (self-hosted monitoring only), Cloud Map namespace, ECR storage', () => {
+    const selfHosted = priceProfile(loadProfile('optimized'), 'aws', catalog).notIncluded;
+    expect(selfHosted).toEqual(
+      expect.arrayContaining([
+        'the S3 bucket of load-balancer access logs: S3 Standard $0.023/GB-month for the 30 days kept, and $0.005 per 1,000 PUT requests (a log file per balancer node every 5 minutes)',
+        'the KMS key that encrypts the paging topic: $1 a month, and $0.03 per 10,000 requests beyond the 20,000 free each month',
+        'EFS Elastic throughput for Prometheus and Grafana: $0.03/GB read and $0.06/GB written (Prometheus rewrites its blocks as it compacts them)',
+        'the Cloud Map private DNS namespace the services find each other in: a Route 53 private hosted zone ($0.50 a month) and its DNS queries ($0.40 per million)',
+        'ECR storage of the images the stack builds (the CDK asset repository): $0.10/GB-month; pulls inside the region are free',
+      ]),
+    );
+    // Managed monitoring has no EFS file system.
+    const managed = priceProfile(loadProfile('baseline'), 'aws', catalog).notIncluded;
+    expect(managed.some((t) => t.startsWith('EFS'))).toBe(false);
+    expect(managed.some((t) => t.startsWith('the KMS key'))).toBe(true);
+  });
+});

@@ -173,6 +173,13 @@ export function priceAws(inputs: AwsCostInputs, p: ResolvedProfile, catalog: Cat
   b.notIncluded('CloudWatch alarms ($0.10 each a month: six or seven) and Container Insights metrics');
   b.notIncluded('VPC flow logs (rejected traffic only)');
   if (inputs.interfaceEndpointAzs > 0) b.notIncluded('interface endpoint data processing ($0.01/GB)');
+  // What the stack creates that no line prices, at us-east-1 list prices: small, and mostly driven by use the profile has no figure for.
+  const days = p.derived.monitoring.logRetentionDays;
+  b.notIncluded(`the S3 bucket of load-balancer access logs: S3 Standard $0.023/GB-month for the ${days} days kept, and $0.005 per 1,000 PUT requests (a log file per balancer node every 5 minutes)`);
+  b.notIncluded('the KMS key that encrypts the paging topic: $1 a month, and $0.03 per 10,000 requests beyond the 20,000 free each month');
+  if (inputs.monitoringStorageGiB !== undefined) b.notIncluded('EFS Elastic throughput for Prometheus and Grafana: $0.03/GB read and $0.06/GB written (Prometheus rewrites its blocks as it compacts them)');
+  b.notIncluded('the Cloud Map private DNS namespace the services find each other in: a Route 53 private hosted zone ($0.50 a month) and its DNS queries ($0.40 per million)');
+  b.notIncluded('ECR storage of the images the stack builds (the CDK asset repository): $0.10/GB-month; pulls inside the region are free');
   return b.build({ profile: inputs.profile, target: 'aws', apiReplicas: inputs.api.count });
 }
 
