@@ -246,3 +246,27 @@ describe('what the AWS stack creates that no line prices is listed, with its uni
     expect(managed.some((t) => t.startsWith('the KMS key'))).toBe(true);
   });
 });
+
+describe('eu-west-1 figures', () => {
+  const eu = (item: string) => catalog.get('eu-west-1', item);
+
+  it('db.t4g.micro is the billed $0.017, not the $0.017375 the family rule derives', () => {
+    expect(eu('rds.postgres.db.t4g.micro').usd).toBe(0.017);
+    expect(eu('rds.postgres.db.t4g.micro').uncertain).toBeUndefined();
+    // The other sizes still come from the family's price, flagged.
+    expect(eu('rds.postgres.db.t4g.small')).toMatchObject({ usd: 0.03475, uncertain: true });
+  });
+
+  it("db.m5 carries its published 10.7% premium over us-east-1's $0.178 (not the flat ~8%), still flagged as not re-read", () => {
+    expect(eu('rds.postgres.db.m5.large').usd).toBe(Math.round(0.178 * 1.107 * 1000) / 1000);
+    expect(eu('rds.postgres.db.m5.xlarge').usd).toBe(0.394);
+    expect(eu('rds.postgres.db.m5.large').uncertain).toBe(true);
+  });
+
+  it('the confirmed figures are not flagged: Fargate x86, ALB hours, RDS gp3', () => {
+    for (const item of ['fargate.x86_64.vcpu', 'fargate.x86_64.memory', 'alb.hour', 'rds.storage.gp3']) expect(eu(item).uncertain, item).toBeUndefined();
+    const b = priceProfile(resolveProfileLayer({ extends: 'baseline', region: 'eu-west-1', api: { cpuArchitecture: 'x86_64' } }), 'aws', catalog);
+    expect(line(b, /^API tasks vCPU/)!.uncertain).toBeUndefined();
+    expect(line(b, 'Application Load Balancer')!.uncertain).toBeUndefined();
+  });
+});
