@@ -276,8 +276,9 @@ export function renderSavingsSummary(c: Comparison, fullCommand: string): string
   const count = (k: number, one: string, many: string) => `${k} ${k === 1 ? one : many}`;
   const assumptions = n.groups.reduce((s, g) => s + g.assumptions.length, 0);
   const excluded = n.groups.reduce((s, g) => s + g.notIncluded.length, 0);
-  const notes = [count(assumptions, 'assumption', 'assumptions'), count(excluded, 'cost not included', 'costs not included'), ...(n.anyUncertain ? ['uncertain prices (†)'] : [])];
-  return [savingsTitle(c), savingsTableText(c), `every line, ${notes.join(', ')}: ${fullCommand}`].join('\n');
+  const notes = [count(assumptions, 'assumption', 'assumptions'), count(excluded, 'cost not included', 'costs not included'), ...(n.anyUncertain ? ['the uncertain prices (†)'] : [])];
+  const listed = notes.length === 3 ? `${notes[0]}, ${notes[1]} and ${notes[2]}` : notes.join(' and ');
+  return [savingsTitle(c), savingsTableText(c), `full breakdown, with ${listed}: ${fullCommand}`].join('\n');
 }
 
 function roiText(r: NonNullable<Comparison['roi']>): string {
