@@ -69,6 +69,19 @@ describe('savings output: first-year and 3-year ROI, assumptions grouped per pro
     // Every assumption of each side is shown, none twice.
     for (const b of [c.current, c.optimized]) for (const a of b.assumptions) expect(text.split(a.text).length - 1).toBe(1);
   });
+
+  it('groups the same way in markdown, CSV and HTML', () => {
+    const md = renderComparison(c, 'md');
+    for (const title of ['Assumptions, both profiles:', 'Assumptions, baseline only:', 'Assumptions, optimized only:']) expect(md.split('\n')).toContain(title);
+    const csv = renderComparison(c, 'csv').split('\n');
+    expect(csv.filter((l) => l.startsWith('"Assumption, baseline only",') && l.includes('public IPv4'))).toHaveLength(1);
+    expect(csv.filter((l) => l.startsWith('"Assumption, optimized only",') && l.includes('public IPv4'))).toHaveLength(1);
+    const html = renderComparison(c, 'html');
+    const block = html.slice(html.indexOf('<div id="assumptions">'), html.indexOf('</div>', html.indexOf('<div id="assumptions">')));
+    expect(block.match(/<h3>[^<]*<\/h3>/g)).toEqual(['<h3>both profiles</h3>', '<h3>baseline only</h3>', '<h3>optimized only</h3>']);
+    expect(html).toContain('<th scope="row">First-year ROI</th>');
+    expect(html).toContain('<th scope="row">3-year ROI</th>');
+  });
 });
 
 describe('checked inputs', () => {
