@@ -6,9 +6,9 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { awsInputsFromProfile, Catalog, kubernetesInputsFromProfile, priceKubernetes, compare, parsePriceFile, priceAws, priceProfile, pricingProblems, renderComparison, type Breakdown } from '../../lib/cost/index.ts';
+import { awsInputsFromProfile, awsInputsFromTemplate, Catalog, kubernetesInputsFromProfile, priceKubernetes, compare, parsePriceFile, priceAws, priceProfile, pricingProblems, renderComparison, type Breakdown } from '../../lib/cost/index.ts';
 import { UserError } from '../../lib/errors.ts';
-import { builtinProfileNames, loadProfile, ProfileError, resolveProfileLayer } from '../../lib/profile/index.ts';
+import { builtinProfileNames, loadProfile, PROFILE_METADATA_KEY, profileData, ProfileError, resolveProfileLayer } from '../../lib/profile/index.ts';
 import { tempDir } from '../helpers/servers.ts';
 
 const catalog = Catalog.load();
@@ -31,6 +31,32 @@ describe('ALB rule evaluations: the first 10 rules of each request are free', ()
     const lcu = line(priceAws(inputs, albHeavy, catalog, { hoursPerMonth: H }), 'ALB capacity units')!;
     expect(lcu.quantity).toBeCloseTo((5 * 10e9) / 3.6e6, 4);
     expect(lcu.monthly).toBe(Math.round(((5 * 10e9) / 3.6e6) * 0.008 * 100) / 100);
+  });
+});
+
+describe('ALB rules read from a synthesized template', () => {
+  /** The least of a template the reader needs: an API service with its range, an ALB, RDS and ElastiCache, and `rules` listener rules. */
+  const template = (rules: number) => ({
+    Metadata: { [PROFILE_METADATA_KEY]: profileData(loadProfile('baseline')) },
+    Resources: {
+      ApiTask: { Type: 'AWS::ECS::TaskDefinition', Properties: { Cpu: '1024', Memory: '2048', ContainerDefinitions: [{ Name: 'api' }] } },
+      Api: { Type: 'AWS::ECS::Service', Properties: { TaskDefinition: { Ref: 'ApiTask' }, DesiredCount: 6 } },
+      ApiScaling: { Type: 'AWS::ApplicationAutoScaling::ScalableTarget', Properties: { MinCapacity: 6, MaxCapacity: 20, ResourceId: { 'Fn::Join': ['/', ['service', { 'Fn::GetAtt': ['Api', 'Name'] }]] } } },
+      Alb: { Type: 'AWS::ElasticLoadBalancingV2::LoadBalancer', Properties: { Type: 'application', Subnets: ['a', 'b'] } },
+      Db: { Type: 'AWS::RDS::DBInstance', Properties: { DBInstanceClass: 'db.m7g.large', MultiAZ: true, StorageType: 'gp2', AllocatedStorage: '200', BackupRetentionPeriod: 7 } },
+      Cache: { Type: 'AWS::ElastiCache::ReplicationGroup', Properties: { Engine: 'redis', CacheNodeType: 'cache.r7g.large', NumCacheClusters: 2 } },
+      ...Object.fromEntries(Array.from({ length: rules }, (_, i) => [`Rule${i}`, { Type: 'AWS::ElasticLoadBalancingV2::ListenerRule', Properties: { Priority: i + 1 } }])),
+    },
+  });
+
+  it('counts the default action and every listener rule: 14 rules bill 4 a request', () => {
+    expect(awsInputsFromTemplate(template(0), 't.json').at('max').albRulesPerRequest).toBe(1);
+    const { profile, at } = awsInputsFromTemplate(template(13), 't.json');
+    expect(at('max').albRulesPerRequest).toBe(14);
+    const p = resolveProfileLayer({ extends: 'baseline', usage: { requestsPerMonth: 10e9, dataTransferOutGBPerMonth: 500 } });
+    const lcu = line(priceAws(at('max'), p, catalog, { hoursPerMonth: H }), 'ALB capacity units')!;
+    expect(lcu.quantity).toBeCloseTo((4 * 10e9) / 3.6e6, 4);
+    expect(profile.name).toBe('baseline');
   });
 });
 
