@@ -379,7 +379,7 @@ describe('bad input', () => {
     writeFileSync(file, JSON.stringify({ prices: [{ item: 'ec2.m5.xlarge', unit: 'hour', usd: 0.192, region: 'us-east-1', source: 'https://aws.amazon.com/ec2/pricing/on-demand/', asOf: '2025-06-01', vcpu: 4, memoryGiB: 16, maxPods: 58 }] }));
     const p = resolveProfileLayer({ extends: 'optimized', kubernetes: { nodeInstanceType: 'm5.xlarge' } });
     const b = priceProfile(p, 'k8s', Catalog.load([file]));
-    expect(b.components.find((c) => c.name === 'Control Plane')!.monthly).toBe(cents(H * 0.1));
+    expect(b.components.find((c) => c.name === 'Control Plane')!.lines.find((l) => l.name === 'EKS control plane')!.monthly).toBe(cents(H * 0.1));
     expect(b.components.find((c) => c.name === 'Idle Capacity')!.lines[0]!.priceItem).toBe('ec2.m5.xlarge');
   });
 
