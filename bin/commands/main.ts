@@ -6,13 +6,14 @@ import { DEFAULT_PROFILE, loadProfile, PLACEHOLDER_API_IMAGE, type ResolvedProfi
 import { synthAws } from '../aws.ts';
 import { synthKubernetes } from '../k8s.ts';
 import { describeAwsAssembly } from './synth.ts';
-import { Catalog } from '../../lib/cost/index.ts';
-import { costReport } from './cost.ts';
+import { Catalog, compare, priceProfile, renderSavingsSummary } from '../../lib/cost/index.ts';
 import { profileSummary } from './profile.ts';
 
 /**
- * The main job (`npm start`): synthesize every target that exists for the profile, then print
- * the savings table baseline vs optimized on each target.
+ * The main job (`npm start`): synthesize every target that exists for the profile, then print a
+ * summary that fits one screen: the files written, and per target the savings table baseline vs
+ * the profile with a pointer to the full breakdown (`apistack cost`), which lists every line,
+ * assumption and exclusion.
  */
 export function registerMainCommand(program: Command): void {
   program
@@ -22,18 +23,25 @@ export function registerMainCommand(program: Command): void {
     .option('-o, --out <dir>', 'output directory', 'dist')
     .action(async (opts: { profile: string; out: string }) => {
       const profile = loadProfile(opts.profile);
-      console.log(`profile ${profileSummary(profile)}`);
-      for (const file of synthesizeNginx(profile, opts.out)) console.log(`wrote ${file}`);
+      const out: string[] = [`profile ${profileSummary(profile)}`];
+      for (const file of synthesizeNginx(profile, opts.out)) out.push(`wrote ${file}`);
       const k8sDir = synthKubernetes(profile, opts.out);
-      for (const f of readdirSync(k8sDir).sort()) console.log(`wrote ${join(k8sDir, f)}`);
-      if (profile.api.imageRepository === PLACEHOLDER_API_IMAGE.repository) console.log(`note: ${k8sDir} names the placeholder API image, for review; to deploy, build and push app/Dockerfile and run apistack synth --target k8s --image REGISTRY/apistack-api:TAG (docs/deploy-kubernetes.md)`);
-      for (const line of describeAwsAssembly(synthAws(profile, opts.out))) console.log(line);
-      const catalog = Catalog.load();
-      for (const target of ['aws', 'k8s']) {
-        console.log('');
-        console.log(costReport({ current: 'baseline', optimized: opts.profile, target, format: 'table', prices: [], hoursPerMonth: '730', catalog }));
-      }
+      out.push(`wrote ${k8sDir}: ${readdirSync(k8sDir).sort().join(', ')}`);
+      if (profile.api.imageRepository === PLACEHOLDER_API_IMAGE.repository) out.push(`note: ${k8sDir} names the placeholder API image, for review; to deploy, build and push app/Dockerfile and run apistack synth --target k8s --image REGISTRY/apistack-api:TAG (docs/deploy-kubernetes.md)`);
+      out.push(...describeAwsAssembly(synthAws(profile, opts.out)));
+      out.push(...savingsSummary(profile, opts.profile, Catalog.load()));
+      console.log(out.join('\n'));
     });
+}
+
+/** Per target: the savings table baseline vs the profile, and the command that prints all of it. */
+export function savingsSummary(profile: ResolvedProfile, ref: string, catalog: Catalog): string[] {
+  const baseline = loadProfile('baseline');
+  return (['aws', 'k8s'] as const).flatMap((target) => {
+    const price = (p: ResolvedProfile) => priceProfile(p, target, catalog);
+    const command = `apistack cost --current baseline --optimized ${/\s/.test(ref) ? JSON.stringify(ref) : ref} --target ${target}`;
+    return ['', renderSavingsSummary(compare(price(baseline), price(profile)), command)];
+  });
 }
 
 /** The balancer config for the Kubernetes target: what the nginx image and ConfigMap carry. */

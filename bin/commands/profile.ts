@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { Catalog, pricingProblems } from '../../lib/cost/index.ts';
+import { UserError } from '../../lib/errors.ts';
 import { parseTarget } from './flags.ts';
 import { BUILTIN_PROFILES, builtinProfileNames, loadProfile, type ResolvedProfile } from '../../lib/profile/index.ts';
 
@@ -40,11 +42,21 @@ export function registerProfileCommands(program: Command): void {
   profile
     .command('validate')
     .argument('<file>', 'path to a .json/.yaml profile (or a built-in name)')
-    .description('exit 0 with a one-line summary, or exit 1 listing every problem (of every target, or of the one given)')
+    .description('exit 0 with a one-line summary, or exit 1 listing every problem (of every target, or of the one given); warns when `apistack cost` cannot price the profile')
     .option('-t, --target <target>', 'check only what this target (aws or k8s) needs (default: every target)')
-    .action((ref: string, opts: { target?: string }) => {
+    .option('--prices <file>', 'price file extending the catalog, as `apistack cost --prices` takes it (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--strict', 'exit 1 as well when the catalog cannot price the profile (a region or type it has no price for)')
+    .action((ref: string, opts: { target?: string; prices: string[]; strict?: boolean }) => {
       const target = opts.target === undefined ? undefined : parseTarget(opts.target);
-      console.log(`ok ${summary(loadProfile(ref, process.cwd(), target ? { target } : {}))}${target ? ` (checked for ${target})` : ''}`);
+      const p = loadProfile(ref, process.cwd(), target ? { target } : {});
+      const { input, catalog } = pricingProblems(p, Catalog.load(opts.prices));
+      const list = (problems: string[]) => problems.map((x) => `  - ${x}`).join('\n');
+      const count = (k: number) => `${k} problem${k === 1 ? '' : 's'}`;
+      if (input.length > 0) throw new UserError(`profile ${ref} is invalid (${count(input.length)}):\n${list(input)}`, input);
+      if (catalog.length > 0 && opts.strict) throw new UserError(`profile ${ref} cannot be priced (${count(catalog.length)}):\n${list(catalog)}`, catalog);
+      console.log(`ok ${summary(p)}${target ? ` (checked for ${target})` : ''}`);
+      // The profile deploys as it is; only the price catalog lacks figures, so it is a warning (--strict refuses).
+      if (catalog.length > 0) console.error(`warning: \`apistack cost\` cannot price this profile (${count(catalog.length)}); it deploys, but add the prices with --prices FILE before pricing it:\n${list(catalog)}`);
     });
 }
 

@@ -12,12 +12,16 @@ import { UserError } from '../errors.ts';
 import { ec2Shape, NORMALIZATION_FACTORS, splitInstanceType } from '../profile/instances.ts';
 import { describeIssues } from '../profile/load.ts';
 
+/** No unit price the catalog holds comes near this; a larger figure is a typo (or 1e400 read as Infinity). */
+export const MAX_UNIT_PRICE_USD = 100_000;
+const unitPrice = z.number().nonnegative().max(MAX_UNIT_PRICE_USD);
+
 const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'must be a date like "2025-06-01"' });
 
 /** One band of a tiered price: `usd` per unit up to `upTo` units a month (cumulative), the last band without `upTo`. */
 export const tierSchema = z.strictObject({
-  upTo: z.number().positive().optional(),
-  usd: z.number().nonnegative(),
+  upTo: z.number().positive().max(1e15).optional(),
+  usd: unitPrice,
 });
 
 /** Where a figure comes from: every price, single or per family, carries these. */
@@ -38,17 +42,17 @@ export const priceEntrySchema = z
     item: z.string().min(1),
     unit: z.string().min(1),
     /** The price per unit; for a tiered price, the first tier's. */
-    usd: z.number().nonnegative(),
+    usd: unitPrice,
     ...provenance,
     /** Instance shape, for node bin-packing. */
-    vcpu: z.number().positive().optional(),
-    memoryGiB: z.number().positive().optional(),
+    vcpu: z.number().positive().max(1024).optional(),
+    memoryGiB: z.number().positive().max(65536).optional(),
     /** Pods a node of this type may run (EKS: by its network interfaces). */
     maxPods: z.number().int().positive().optional(),
     /** Volume tiers a month, cheapest last; the model prices each quantity by its tiers. */
     tiers: z.array(tierSchema).min(2).optional(),
     /** A free allowance every account gets each month (shared by the whole account, so not applied; the outputs list it). */
-    freeAllowance: z.strictObject({ quantity: z.number().positive(), note: z.string().min(1) }).optional(),
+    freeAllowance: z.strictObject({ quantity: z.number().positive().max(1e15), note: z.string().min(1) }).optional(),
   })
   .superRefine((e, ctx) => {
     if (!e.tiers) return;
@@ -71,7 +75,7 @@ export const familyEntrySchema = z
     /** Sizes the family has in this region. */
     sizes: z.array(z.string().min(1)).min(1),
     unit: z.string().min(1),
-    usd: z.number().nonnegative(),
+    usd: unitPrice,
     ...provenance,
   })
   .superRefine((f, ctx) => {
@@ -82,7 +86,7 @@ export const familyEntrySchema = z
 
 export const priceFileSchema = z.strictObject({
   currency: z.literal('USD').optional(),
-  hoursPerMonth: z.number().positive().optional(),
+  hoursPerMonth: z.number().positive().max(744).optional(),
   prices: z.array(priceEntrySchema),
   families: z.array(familyEntrySchema).optional(),
 });
@@ -110,7 +114,7 @@ export function parsePriceFile(text: string, label: string): PriceFile {
   }
   const parsed = priceFileSchema.safeParse(data);
   if (!parsed.success) {
-    const problems = describeIssues(parsed.error.issues, data);
+    const problems = describeIssues(parsed.error.issues, data, priceFileSchema);
     throw new UserError(`price file ${label} is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}\nEach entry needs item, unit, usd, region, source and asOf (see lib/cost/prices/us-east-1.json).`, problems);
   }
   return parsed.data;

@@ -11,6 +11,8 @@ import type { AutoscalingTotals } from './render.ts';
 export * from './catalog.ts';
 export * from './model.ts';
 export * from './savings.ts';
+export * from './usage.ts';
+export { pricingProblems, type PricingProblems } from './check.ts';
 export * from './render.ts';
 export { awsInputsFromProfile, priceAws, priceAwsProfile, type AwsCostInputs } from './readers/profile-aws.ts';
 export { awsInputsFromTemplate, readTemplate, type CloudFormationTemplate } from './readers/cloudformation.ts';

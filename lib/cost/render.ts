@@ -33,24 +33,44 @@ function flags(l: CostLine): string {
   return `${l.assumption ? ' *' : ''}${l.uncertain ? ' †' : ''}`;
 }
 
-/** What the figures rest on and leave out, merged over the breakdowns shown together. */
-interface Notes {
+/** Assumptions and exclusions of one group: one breakdown, what two share, or what only one of them has. */
+interface NoteGroup {
+  /** "" for a single breakdown; "both profiles", or "<profile> only", in a comparison. */
+  readonly label: string;
   readonly assumptions: Assumption[];
   readonly notIncluded: string[];
+}
+
+/** What the figures rest on and leave out, over the breakdowns shown together. */
+interface Notes {
+  readonly groups: NoteGroup[];
   readonly allowances: FreeAllowanceNotApplied[];
   readonly anyAssumedLine: boolean;
   readonly anyUncertain: boolean;
 }
 
+/**
+ * Two breakdowns' notes are grouped, never interleaved: what both rest on once, then what only
+ * each side rests on (the same assumption with another figure belongs to its own side).
+ */
+function groupNotes(breakdowns: readonly Breakdown[]): NoteGroup[] {
+  if (breakdowns.length === 1) return [{ label: '', assumptions: [...breakdowns[0]!.assumptions], notIncluded: [...breakdowns[0]!.notIncluded] }];
+  const names = breakdowns.map((b) => b.profile);
+  const sides = new Set(names).size === names.length ? names : names.map((n, i) => `${n} (${i === 0 ? 'current' : 'optimized'})`);
+  const inAll = <T>(pick: (b: Breakdown) => readonly T[], key: (t: T) => string) => (t: T) => breakdowns.every((b) => pick(b).some((o) => key(o) === key(t)));
+  const sharedA = inAll((b) => b.assumptions, (a: Assumption) => a.text);
+  const sharedN = inAll((b) => b.notIncluded, (t: string) => t);
+  const groups: NoteGroup[] = [{ label: 'both profiles', assumptions: breakdowns[0]!.assumptions.filter(sharedA), notIncluded: breakdowns[0]!.notIncluded.filter(sharedN) }];
+  breakdowns.forEach((b, i) => groups.push({ label: `${sides[i]} only`, assumptions: b.assumptions.filter((a) => !sharedA(a)), notIncluded: b.notIncluded.filter((t) => !sharedN(t)) }));
+  return groups;
+}
+
 function notesOf(breakdowns: readonly Breakdown[]): Notes {
   const lines = breakdowns.flatMap((b) => b.components.flatMap((c) => c.lines));
-  const assumptions = new Map<string, Assumption>();
-  for (const b of breakdowns) for (const a of b.assumptions) assumptions.set(a.text, a);
   const allowances = new Map<string, FreeAllowanceNotApplied>();
   for (const b of breakdowns) for (const a of b.freeAllowancesNotApplied) if (!allowances.has(a.item) || allowances.get(a.item)!.worth < a.worth) allowances.set(a.item, a);
   return {
-    assumptions: [...assumptions.values()],
-    notIncluded: [...new Set(breakdowns.flatMap((b) => b.notIncluded))],
+    groups: groupNotes(breakdowns),
     allowances: [...allowances.values()],
     anyAssumedLine: lines.some((l) => l.assumption),
     anyUncertain: lines.some((l) => l.uncertain),
@@ -59,20 +79,21 @@ function notesOf(breakdowns: readonly Breakdown[]): Notes {
 
 const allowanceText = (a: FreeAllowanceNotApplied) => `${a.note}: ${qty(a.quantity)} ${a.unit} a month, worth up to ${usd(a.worth)} on "${a.line}"`;
 const assumptionText = (a: Assumption) => `${a.text} (set by ${a.field})`;
+const groupTitle = (title: string, g: NoteGroup) => (g.label ? `${title}, ${g.label}` : title);
 
-/** Text and markdown: every assumption, exclusion and allowance on its own line. */
+/** Text and markdown: every assumption, exclusion and allowance on its own line, grouped per profile. */
 function footnotes(breakdowns: readonly Breakdown[], bullet: string): string[] {
   const n = notesOf(breakdowns);
   const out: string[] = [];
   const section = (title: string, items: string[]) => {
     if (items.length === 0) return;
-    out.push('', title, ...items.map((i) => `${bullet}${i}`));
+    out.push('', `${title}:`, ...items.map((i) => `${bullet}${i}`));
   };
   if (n.anyAssumedLine) out.push('* quantity is an assumption (listed below)');
   if (n.anyUncertain) out.push('† price is uncertain (varies or could not be verified): check it, or override it with --prices');
-  section('Assumptions:', n.assumptions.map(assumptionText));
-  section('Not included:', n.notIncluded);
-  section('Free allowances not applied (each is per account, shared with everything else in it):', n.allowances.map(allowanceText));
+  for (const g of n.groups) section(groupTitle('Assumptions', g), g.assumptions.map(assumptionText));
+  for (const g of n.groups) section(groupTitle('Not included', g), g.notIncluded);
+  section('Free allowances not applied (each is per account, shared with everything else in it)', n.allowances.map(allowanceText));
   return out;
 }
 
@@ -111,13 +132,13 @@ function jsonNotes(b: Breakdown) {
   return { assumptions: b.assumptions, notIncluded: b.notIncluded, freeAllowancesNotApplied: b.freeAllowancesNotApplied };
 }
 
-/** CSV: the notes follow the lines as rows of their own kind, with the text in the line column. */
+/** CSV: the notes follow the lines as rows of their own kind (with their group), the text in the line column. */
 function csvNotes(breakdowns: readonly Breakdown[], columns: number): string[] {
   const n = notesOf(breakdowns);
   const row = (kind: string, text: string) => [kind, text, ...Array<string>(columns - 2).fill('')].map(escapeCsv).join(',');
   return [
-    ...n.assumptions.map((a) => row('Assumption', assumptionText(a))),
-    ...n.notIncluded.map((t) => row('Not included', t)),
+    ...n.groups.flatMap((g) => g.assumptions.map((a) => row(groupTitle('Assumption', g), assumptionText(a)))),
+    ...n.groups.flatMap((g) => g.notIncluded.map((t) => row(groupTitle('Not included', g), t))),
     ...n.allowances.map((a) => row('Free allowance not applied', allowanceText(a))),
   ];
 }
@@ -231,16 +252,40 @@ export function renderComparison(c: Comparison, format: Format, autoscaling?: Co
         comparison: c,
         ...(autoscaling ? { ranges: [{ profile: cur.profile, totals: autoscaling.current }, { profile: opt.profile, totals: autoscaling.optimized }] } : {}),
       });
-    case 'table': {
-      const rows = [['Component', 'Current', 'Optimized', 'Savings', 'Savings %'], ...c.rows.map(savingsCells), savingsCells(c.total)];
-      const title = `${cur.profile} (${cur.apiReplicas} API replicas) vs ${opt.profile} (${opt.apiReplicas}) on ${targetName(cur)}, ${cur.region}, prices as of ${asOf}`;
-      return [title, '', table(rows, ['l', 'r', 'r', 'r', 'r']), ...(c.roi ? ['', roiText(c.roi)] : []), '', ...footnotes([cur, opt], '  - ')].join('\n').trimEnd();
-    }
+    case 'table':
+      return [savingsTitle(c), '', savingsTableText(c), ...(c.roi ? ['', roiText(c.roi)] : []), '', ...footnotes([cur, opt], '  - ')].join('\n').trimEnd();
   }
 }
 
+function savingsTitle(c: Comparison): string {
+  const { current: cur, optimized: opt } = c;
+  const asOf = [cur.pricesAsOf, opt.pricesAsOf].sort()[0];
+  return `${cur.profile} (${cur.apiReplicas} API replicas) vs ${opt.profile} (${opt.apiReplicas}) on ${targetName(cur)}, ${cur.region}, prices as of ${asOf}`;
+}
+
+function savingsTableText(c: Comparison): string {
+  return table([['Component', 'Current', 'Optimized', 'Savings', 'Savings %'], ...c.rows.map(savingsCells), savingsCells(c.total)], ['l', 'r', 'r', 'r', 'r']);
+}
+
+/**
+ * The short form `npm start` prints: the title, the savings table with its total, and one line
+ * saying how many assumptions, exclusions and uncertain prices the full breakdown (`fullCommand`) lists.
+ */
+export function renderSavingsSummary(c: Comparison, fullCommand: string): string {
+  const n = notesOf([c.current, c.optimized]);
+  const count = (k: number, one: string, many: string) => `${k} ${k === 1 ? one : many}`;
+  const assumptions = n.groups.reduce((s, g) => s + g.assumptions.length, 0);
+  const excluded = n.groups.reduce((s, g) => s + g.notIncluded.length, 0);
+  const notes = [count(assumptions, 'assumption', 'assumptions'), count(excluded, 'cost not included', 'costs not included'), ...(n.anyUncertain ? ['the uncertain prices (†)'] : [])];
+  const listed = notes.length === 3 ? `${notes[0]}, ${notes[1]} and ${notes[2]}` : notes.join(' and ');
+  return [savingsTitle(c), savingsTableText(c), `full breakdown, with ${listed}: ${fullCommand}`].join('\n');
+}
+
 function roiText(r: NonNullable<Comparison['roi']>): string {
-  return `Implementation ${usd(r.implementationCost)}; annual savings ${usd(r.annualSavings)}; ROI ${pct(r.roiPct)}; payback ${r.paybackMonths === null ? 'never' : `${r.paybackMonths} months`}`;
+  return (
+    `Implementation ${usd(r.implementationCost)}; annual savings ${usd(r.annualSavings)}; first-year ROI ${pct(r.roiPct)}; ` +
+    `3-year ROI ${pct(r.threeYearRoiPct)} (savings ${usd(r.threeYearSavings)}); payback ${r.paybackMonths === null ? 'never' : `${r.paybackMonths} months`}`
+  );
 }
 
 const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -272,7 +317,9 @@ function roiTable(r: NonNullable<Comparison['roi']>): string {
 <table id="roi"><tbody>
 <tr><th scope="row">Implementation cost</th>${moneyCell(r.implementationCost)}</tr>
 <tr><th scope="row">Annual savings</th>${moneyCell(r.annualSavings)}</tr>
-<tr><th scope="row">ROI (first year)</th><td class="num">${escapeHtml(pct(r.roiPct))}</td></tr>
+<tr><th scope="row">First-year ROI</th><td class="num">${escapeHtml(pct(r.roiPct))}</td></tr>
+<tr><th scope="row">Savings over 3 years</th>${moneyCell(r.threeYearSavings)}</tr>
+<tr><th scope="row">3-year ROI</th><td class="num">${escapeHtml(pct(r.threeYearRoiPct))}</td></tr>
 <tr><th scope="row">Payback</th><td class="num">${r.paybackMonths === null ? 'never' : `${r.paybackMonths} months`}</td></tr>
 </tbody></table>`;
 }
@@ -331,14 +378,20 @@ ${rects}
 
 function notesHtml(breakdowns: readonly Breakdown[]): string {
   const n = notesOf(breakdowns);
-  const list = (id: string, title: string, items: string[]) => (items.length === 0 ? '' : `<h2>${escapeHtml(title)}</h2>\n<ul id="${id}">\n${items.map((i) => `<li>${i}</li>`).join('\n')}\n</ul>`);
+  const list = (items: string[]) => `<ul>\n${items.map((i) => `<li>${i}</li>`).join('\n')}\n</ul>`;
+  // One block per kind of note, each group of a comparison under its own heading.
+  const grouped = (id: string, title: string, pick: (g: NoteGroup) => string[]) => {
+    const groups = n.groups.filter((g) => pick(g).length > 0);
+    if (groups.length === 0) return '';
+    return `<h2>${escapeHtml(title)}</h2>\n<div id="${id}">\n${groups.map((g) => `${g.label ? `<h3>${escapeHtml(g.label)}</h3>\n` : ''}${list(pick(g))}`).join('\n')}\n</div>`;
+  };
   return [
     n.anyAssumedLine || n.anyUncertain
       ? `<p class="legend">${n.anyAssumedLine ? '* quantity is an assumption (listed below). ' : ''}${n.anyUncertain ? '† price is uncertain (varies or could not be verified): check it, or override it with --prices.' : ''}</p>`
       : '',
-    list('assumptions', 'Assumptions', n.assumptions.map((a) => `${escapeHtml(a.text)} <span class="field">set by <code>${escapeHtml(a.field)}</code></span>`)),
-    list('not-included', 'Not included', n.notIncluded.map(escapeHtml)),
-    list('free-allowances', 'Free allowances not applied (each is per account, shared with everything else in it)', n.allowances.map((a) => escapeHtml(allowanceText(a)))),
+    grouped('assumptions', 'Assumptions', (g) => g.assumptions.map((a) => `${escapeHtml(a.text)} <span class="field">set by <code>${escapeHtml(a.field)}</code></span>`)),
+    grouped('not-included', 'Not included', (g) => g.notIncluded.map(escapeHtml)),
+    n.allowances.length === 0 ? '' : `<h2>Free allowances not applied (each is per account, shared with everything else in it)</h2>\n<div id="free-allowances">\n${list(n.allowances.map((a) => escapeHtml(allowanceText(a))))}\n</div>`,
   ]
     .filter(Boolean)
     .join('\n');

@@ -13,7 +13,11 @@ export interface SavingsRow {
 export interface Roi {
   readonly implementationCost: number;
   readonly annualSavings: number;
+  /** First-year ROI: (12 months of savings − implementation) / implementation, percent; null when the implementation is free. */
   readonly roiPct: number | null;
+  readonly threeYearSavings: number;
+  /** The same over 36 months of savings. */
+  readonly threeYearRoiPct: number | null;
   /** Months until savings repay the implementation; null when there are no savings. */
   readonly paybackMonths: number | null;
 }
@@ -39,12 +43,16 @@ export function compare(current: Breakdown, optimized: Breakdown, implementation
   const comparison: Comparison = { current, optimized, rows, total };
   if (implementationCost === undefined) return comparison;
   const annualSavings = roundCents(total.savings * 12);
+  const threeYearSavings = roundCents(total.savings * 36);
+  const roiOver = (savings: number) => (implementationCost === 0 ? null : Math.round(((savings - implementationCost) / implementationCost) * 1000) / 10);
   return {
     ...comparison,
     roi: {
       implementationCost,
       annualSavings,
-      roiPct: implementationCost === 0 ? null : Math.round(((annualSavings - implementationCost) / implementationCost) * 1000) / 10,
+      roiPct: roiOver(annualSavings),
+      threeYearSavings,
+      threeYearRoiPct: roiOver(threeYearSavings),
       paybackMonths: total.savings <= 0 ? null : Math.round((implementationCost / total.savings) * 10) / 10,
     },
   };

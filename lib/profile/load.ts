@@ -57,7 +57,8 @@ export function readProfileFile(path: string): ProfileLayer {
     if (e instanceof ProfileError) throw e;
     throw new ProfileError(`${path} is not valid ${ext === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`);
   }
-  if (!isPlainObject(data)) throw new ProfileError(`${path}: a profile must be an object (a mapping of fields), got ${Array.isArray(data) ? 'a list' : typeof data}`);
+  if (data === null || data === undefined) throw new ProfileError(`${path} is empty: a profile is a mapping of fields; start it with \`extends: optimized\` (or another built-in profile) and override only what differs`);
+  if (!isPlainObject(data)) throw new ProfileError(`${path}: a profile must be a mapping of fields, got ${Array.isArray(data) ? 'a list' : `a ${typeof data} (${show(data)})`}`);
   if (data.extends !== undefined && typeof data.extends !== 'string') {
     throw new ProfileError(`${path}: 'extends' must be the name of a built-in profile or a path to a profile file, got ${JSON.stringify(data.extends)}`);
   }
@@ -118,8 +119,37 @@ function shapeKeysAt(root: z.ZodType, path: readonly PropertyKey[]): string[] {
   return Object.keys((schema as unknown as { shape?: Record<string, unknown> }).shape ?? {});
 }
 
+/** The schema a path leads to, optional wrappers unwrapped; undefined when the path leaves the schema. */
+function schemaAt(root: z.ZodType, path: readonly PropertyKey[]): z.ZodType | undefined {
+  type Node = { shape?: Record<string, z.ZodType>; element?: z.ZodType; unwrap?: () => z.ZodType; def?: { type?: string } };
+  const unwrap = (s: z.ZodType) => {
+    let cur = s as unknown as Node;
+    while (cur.unwrap && !cur.shape && cur.def?.type !== 'array') cur = cur.unwrap() as unknown as Node;
+    return cur as unknown as z.ZodType;
+  };
+  let schema: z.ZodType | undefined = unwrap(root);
+  for (const k of path) {
+    const node = schema as unknown as Node;
+    schema = typeof k === 'number' ? node.element : node.shape?.[k as string];
+    if (!schema) return undefined;
+    schema = unwrap(schema);
+  }
+  return schema;
+}
+
+/** "a finite number >= 0", "a whole number >= 1 and <= 256": what a number field accepts, from its schema's checks. */
+function numberRange(root: z.ZodType, path: readonly PropertyKey[]): string {
+  const schema = schemaAt(root, path) as unknown as { def?: { type?: string; checks?: { _zod: { def: { check: string; value?: number; inclusive?: boolean; format?: string } } }[] } } | undefined;
+  const checks = schema?.def?.type === 'number' ? (schema.def.checks ?? []).map((c) => c._zod.def) : [];
+  const whole = checks.some((c) => c.check === 'number_format' && /int/.test(c.format ?? ''));
+  const bounds = checks.flatMap((c) => (c.check === 'greater_than' ? [`${c.inclusive ? '>=' : '>'} ${c.value}`] : c.check === 'less_than' ? [`${c.inclusive ? '<=' : '<'} ${c.value}`] : []));
+  return `${whole ? 'a whole' : 'a finite'} number${bounds.length ? ` ${bounds.join(' and ')}` : ''}`;
+}
+
 function show(value: unknown): string {
   if (value === undefined) return 'missing';
+  // JSON has no NaN or Infinity (YAML's .nan and .inf, JSON's 1e400): show them as they are, not as null.
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   const s = JSON.stringify(value);
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
@@ -141,6 +171,7 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], data: unknow
     const value = valueAt(data, issue.path);
     let allowed = issue.message;
     if (issue.code === 'invalid_value') allowed = `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    else if (issue.code === 'invalid_type' && typeof value === 'number' && !Number.isFinite(value)) allowed = `must be ${numberRange(root, issue.path)}`;
     else if (issue.code === 'invalid_type') allowed = value === undefined ? `required (${issue.expected})` : `must be ${issue.expected === 'int' ? 'an integer' : `a ${issue.expected}`}`;
     else if (issue.code === 'too_small') allowed = `must be ${issue.inclusive ? '>=' : '>'} ${String(issue.minimum)}`;
     else if (issue.code === 'too_big') allowed = `must be ${issue.inclusive ? '<=' : '<'} ${String(issue.maximum)}`;

@@ -16,8 +16,8 @@ const repoRoot = join(import.meta.dirname, '..', '..');
 const teamFile = join(import.meta.dirname, 'fixtures', 'team.yaml');
 const cents = (n: number) => Math.round(n * 100) / 100;
 const H = 730;
-/** GB a log group holds at steady state: a month's ingestion × retention days / days in a 730-hour month. */
-const stored = (gbPerMonth: number, days: number) => Math.round(((gbPerMonth * days) / (H / 24)) * 1e4) / 1e4;
+/** GB a log group bills at steady state: a month's ingestion × retention days / days in a 730-hour month, compressed to 15%. */
+const stored = (gbPerMonth: number, days: number) => Math.round(((gbPerMonth * days) / (H / 24)) * 0.15 * 1e4) / 1e4;
 const ipv4 = (zones: number, nat: number): Expected => [
   'Network',
   `Public IPv4 addresses (${zones + nat}: load balancer in ${zones} zones, ${nat} NAT gateway${nat === 1 ? '' : 's'})`,
@@ -52,15 +52,16 @@ describe('AWS golden breakdowns', () => {
       ['Cache', 'ElastiCache valkey cache.t4g.medium (1 node)', H, H * 0.065 * 0.8],
       ['Storage', 'RDS gp3 storage', 50, 50 * 0.115],
       ['Storage', 'RDS backups beyond the free allowance (7 days)', 50 * 0.05 * 7, 50 * 0.05 * 7 * 0.095, true],
-      // Prometheus and Grafana share one EFS file system, priced at the TSDB's size cap.
-      ['Storage', 'Prometheus and Grafana EFS storage', 20, 20 * 0.3, true],
+      // Prometheus and Grafana share one EFS file system, priced at what the TSDB holds: 525.6M samples a month × 2 bytes
+      // × 15 days kept / 30.4167 days = 0.5184 GB, below its 20 GiB cap.
+      ['Storage', "Prometheus and Grafana EFS storage (expected; the TSDB's cap is 20 GiB)", 0.5184, 0.5184 * 0.3, true],
       // Two services, each the smallest Fargate size that holds it: 250m/1024 MiB and 100m/256 MiB.
       ['Monitoring', `Prometheus task vCPU (1 × 0.25 vCPU, arm64) (${sp})`, 0.25 * H, 0.25 * H * 0.03238 * 0.8],
       ['Monitoring', `Prometheus task memory (1 × 1 GB) (${sp})`, 1 * H, 1 * H * 0.00356 * 0.8],
       ['Monitoring', `Grafana task vCPU (1 × 0.25 vCPU, arm64) (${sp})`, 0.25 * H, 0.25 * H * 0.03238 * 0.8],
       ['Monitoring', `Grafana task memory (1 × 0.5 GB) (${sp})`, 0.5 * H, 0.5 * H * 0.00356 * 0.8],
       ['Monitoring', 'CloudWatch Logs ingestion', 50, 50 * 0.5, true],
-      ['Monitoring', 'CloudWatch Logs storage (30 days kept)', stored(50, 30), stored(50, 30) * 0.03, true],
+      ['Monitoring', 'CloudWatch Logs storage (30 days kept, compressed)', stored(50, 30), stored(50, 30) * 0.03, true],
       ['Network', 'NAT gateways (1)', H, H * 0.045],
       ['Network', 'NAT data processed', 100, 100 * 0.045, true],
       ipv4(2, 1),
@@ -85,7 +86,7 @@ describe('AWS golden breakdowns', () => {
       ['Monitoring', 'Amazon Managed Grafana editors (2)', 2, 2 * 9],
       ['Monitoring', 'Amazon Managed Grafana viewers (10)', 10, 10 * 5],
       ['Monitoring', 'CloudWatch Logs ingestion', 50, 50 * 0.5, true],
-      ['Monitoring', 'CloudWatch Logs storage (30 days kept)', stored(50, 30), stored(50, 30) * 0.03, true],
+      ['Monitoring', 'CloudWatch Logs storage (30 days kept, compressed)', stored(50, 30), stored(50, 30) * 0.03, true],
       ['Network', 'NAT gateways (2)', 2 * H, 2 * H * 0.045],
       ['Network', 'NAT data processed', 100, 100 * 0.045, true],
       ipv4(2, 2),
@@ -112,7 +113,7 @@ describe('AWS golden breakdowns', () => {
       ['Monitoring', 'Amazon Managed Grafana editors (1)', 1, 9],
       ['Monitoring', 'Amazon Managed Grafana viewers (2)', 2, 10],
       ['Monitoring', 'CloudWatch Logs ingestion', 20, 20 * 0.5],
-      ['Monitoring', 'CloudWatch Logs storage (7 days kept)', stored(20, 7), stored(20, 7) * 0.03],
+      ['Monitoring', 'CloudWatch Logs storage (7 days kept, compressed)', stored(20, 7), stored(20, 7) * 0.03],
       ['Network', 'NAT gateways (2)', 2 * H, 2 * H * 0.045],
       ['Network', 'NAT data processed', 40, 40 * 0.045],
       ipv4(2, 2),
@@ -145,11 +146,16 @@ describe('Kubernetes golden breakdowns', () => {
     const label = 'on t4g.medium, reserved 1y all-upfront, -35%, upfront amortized';
     // Allocatable per node: 2000 - 70 = 1930m; 4096 - (255 + 11×17 + 100) = 3554 MiB.
     // Pods (m, MiB): api 3 × (1000, 2048); postgres (300, 1088); nginx (270, 160); redis (125, 288); prometheus (250, 1024); grafana (100, 256).
+    // The EKS DaemonSets (kube-proxy 100m, aws-node 25m, EBS CSI node 10m/40 MiB) leave 1795m and 3514 MiB to pods.
+    // Pods also include EKS's coredns 2 × (100, 70) and ebs-csi-controller 2 × (10, 40).
     // First-fit decreasing by CPU: node1 api; node2 api; node3 api; postgres → node1 (1300m, 3136); nginx → node1 (1570m, 3296);
-    // prometheus → node2 (1250m, 3072); redis → node1 (1695m, 3584 > 3554: no) → node2 (1375m, 3360); grafana → node1 (1670m, 3552).
+    // prometheus → node1 (1820m: no) → node2 (1250m, 3072); redis → node1 (3584 MiB: no) → node2 (1375m, 3360);
+    // grafana → node1 (3552: no), node2 (3616: no) → node3 (1100m, 2304); coredns → node1 (1670m, 3366), again (1770m, 3436);
+    // ebs-csi-controller → node1 (1780m, 3476), then node1 (3516: no) → node2 (1385m, 3400).
     // Three nodes, no spare (loadtest): 3 × 730 node-hours.
     const allocated =
-      3 * H * pod(1000, 2048) + H * pod(300, 1088) + H * pod(270, 160) + H * pod(125, 288) + H * pod(250, 1024) + H * pod(100, 256);
+      3 * H * pod(1000, 2048) + H * pod(300, 1088) + H * pod(270, 160) + H * pod(125, 288) + H * pod(250, 1024) + H * pod(100, 256) +
+      2 * H * pod(100, 70) + 2 * H * pod(10, 40) + 3 * H * pod(135, 40);
     expectLines(b, [
       ['Application Servers', `api pods (3 × 1000m CPU, 2048 MiB requested ${label})`, 3 * H, 3 * H * pod(1000, 2048)],
       ['Load Balancer', `nginx pods (1 × 270m CPU, 160 MiB requested ${label})`, H, H * pod(270, 160)],
@@ -160,13 +166,15 @@ describe('Kubernetes golden breakdowns', () => {
       ['Storage', 'PVC postgres-0 (gp3)', 20, 20 * 0.08],
       ['Storage', 'PVC prometheus-0 (gp3)', 10, 10 * 0.08],
       ['Monitoring', `prometheus pods (1 × 250m CPU, 1024 MiB requested ${label})`, H, H * pod(250, 1024)],
+      // No CloudWatch Logs lines: the charts ship no logs to CloudWatch.
       ['Monitoring', `grafana pods (1 × 100m CPU, 256 MiB requested ${label})`, H, H * pod(100, 256)],
-      ['Monitoring', 'CloudWatch Logs ingestion', 20, 20 * 0.5],
-      ['Monitoring', 'CloudWatch Logs storage (7 days kept)', stored(20, 7), stored(20, 7) * 0.03],
       ['Network', 'NAT gateways (2)', 2 * H, 2 * H * 0.045],
       ['Network', 'NAT data processed', 40, 40 * 0.045],
       ipv4(2, 2),
       ['Network', 'Data transfer out to the internet', 200, 200 * 0.09],
+      ['Control Plane', `coredns pods (2 × 100m CPU, 70 MiB requested ${label})`, 2 * H, 2 * H * pod(100, 70)],
+      ['Control Plane', `ebs-csi-controller pods (2 × 10m CPU, 40 MiB requested ${label})`, 2 * H, 2 * H * pod(10, 40)],
+      ['Control Plane', `EKS DaemonSets on every node (3 × 135m CPU, 40 MiB requested: kube-proxy, VPC CNI (aws-node), EBS CSI node, reserved 1y all-upfront, -35%, upfront amortized)`, 3 * H, 3 * H * pod(135, 40)],
       ['Control Plane', 'EKS control plane', H, H * 0.1],
       ['Idle Capacity', 'unrequested capacity of 3 t4g.medium nodes (0 spare, reserved 1y all-upfront, -35%, upfront amortized)', cents((3 * H * node - allocated) / node), cents((3 * H * node - allocated) / node) * node],
     ]);
@@ -181,10 +189,14 @@ describe('Kubernetes golden breakdowns', () => {
     const memRate = (node * (1 - w)) / (16 * 1024);
     const pod = (m: number, mib: number) => Math.round((m * cpuRate + mib * memRate) * 1e6) / 1e6;
     const label = 'on m7g.xlarge, Compute Savings Plan 1y no-upfront, -20%';
-    // Allocatable: 4000 - (60 + 10 + 5 + 5) = 3920m. FFD: one 2000m API pod per node (3 nodes);
+    // Allocatable: 4000 - (60 + 10 + 5 + 5) = 3920m, less the EKS DaemonSets' 135m: 3785m. FFD: one 2000m API pod per node (3 nodes);
+    // postgres 1050, redis 275 and one nginx 270 join node 1 (3595m), the other nginx (3865m: no), prometheus and two coredns
+    // (100m each) go to node 2, grafana 100 and both ebs-csi-controller pods (10m each) to node 1 (3715m).
     // postgres 1050, nginx 270 + 270, redis 275 join node 1 (3865m); prometheus and grafana go to node 2.
     // 3 nodes + 1 spare.
-    const allocated = 3 * H * pod(2000, 4096) + 2 * H * pod(270, 160) + H * pod(1050, 4160) + H * pod(275, 1056) + H * pod(250, 1024) + H * pod(100, 256);
+    const allocated =
+      3 * H * pod(2000, 4096) + 2 * H * pod(270, 160) + H * pod(1050, 4160) + H * pod(275, 1056) + H * pod(250, 1024) + H * pod(100, 256) +
+      2 * H * pod(100, 70) + 2 * H * pod(10, 40) + 4 * H * pod(135, 40);
     const idle = cents((4 * H * node - allocated) / node);
     expectLines(b, [
       ['Application Servers', `api pods (3 × 2000m CPU, 4096 MiB requested ${label})`, 3 * H, 3 * H * pod(2000, 4096)],
@@ -197,12 +209,13 @@ describe('Kubernetes golden breakdowns', () => {
       ['Storage', 'PVC prometheus-0 (gp3)', 20, 20 * 0.08],
       ['Monitoring', `prometheus pods (1 × 250m CPU, 1024 MiB requested ${label})`, H, H * pod(250, 1024)],
       ['Monitoring', `grafana pods (1 × 100m CPU, 256 MiB requested ${label})`, H, H * pod(100, 256)],
-      ['Monitoring', 'CloudWatch Logs ingestion', 50, 50 * 0.5, true],
-      ['Monitoring', 'CloudWatch Logs storage (30 days kept)', stored(50, 30), stored(50, 30) * 0.03, true],
       ['Network', 'NAT gateways (1)', H, H * 0.045],
       ['Network', 'NAT data processed', 100, 100 * 0.045, true],
       ipv4(2, 1),
       ['Network', 'Data transfer out to the internet', 500, 500 * 0.09, true],
+      ['Control Plane', `coredns pods (2 × 100m CPU, 70 MiB requested ${label})`, 2 * H, 2 * H * pod(100, 70)],
+      ['Control Plane', `ebs-csi-controller pods (2 × 10m CPU, 40 MiB requested ${label})`, 2 * H, 2 * H * pod(10, 40)],
+      ['Control Plane', `EKS DaemonSets on every node (4 × 135m CPU, 40 MiB requested: kube-proxy, VPC CNI (aws-node), EBS CSI node, Compute Savings Plan 1y no-upfront, -20%)`, 4 * H, 4 * H * pod(135, 40)],
       ['Control Plane', 'EKS control plane', H, H * 0.1],
       ['Idle Capacity', `unrequested capacity of 4 m7g.xlarge nodes (1 spare, Compute Savings Plan 1y no-upfront, -20%)`, idle, idle * node],
     ]);
@@ -217,9 +230,13 @@ describe('Kubernetes golden breakdowns', () => {
     const pod = (m: number, mib: number) => Math.round((m * cpuRate + mib * memRate) * 1e6) / 1e6;
     const label = 'on m6i.large';
     // Multi-AZ data on Kubernetes: a CloudNativePG primary and standby, three Redis pods with Sentinel, two proxies.
-    // Allocatable 1930m / 7518 MiB. FFD: postgres-ha (1500m) n1 and n2, redis (1050m) n3-n5, ten API pods (1000m) one node
-    // each (n6-n15), nginx (520m) n3 and n4, prometheus (500m) n6, grafana (250m) n1, redis-proxy (100m) n1 and n2: 15 nodes + 1 spare.
-    const allocated = 10 * H * pod(1000, 2048) + 2 * H * pod(520, 288) + 2 * H * pod(1500, 6144) + 3 * H * pod(1050, 6208) + 2 * H * pod(100, 64) + H * pod(500, 2048) + H * pod(250, 512);
+    // Allocatable 1930m / 7518 MiB, less the EKS DaemonSets' 135m and 40 MiB: 1795m / 7478 MiB. FFD: postgres-ha (1500m) n1 and n2,
+    // redis (1050m) n3-n5, ten API pods (1000m) one node each (n6-n15), nginx (520m) n3 and n4, prometheus (500m, 2048 MiB; n5 would
+    // hold 8256 MiB) n6, grafana (250m) n1, coredns (100m, 70 MiB) twice n2, redis-proxy (100m, 64 MiB) twice n3, ebs-csi-controller
+    // (10m) twice n1: 15 nodes + 1 spare.
+    const allocated =
+      10 * H * pod(1000, 2048) + 2 * H * pod(520, 288) + 2 * H * pod(1500, 6144) + 3 * H * pod(1050, 6208) + 2 * H * pod(100, 64) + H * pod(500, 2048) + H * pod(250, 512) +
+      2 * H * pod(100, 70) + 2 * H * pod(10, 40) + 16 * H * pod(135, 40);
     const idle = cents((16 * H * node - allocated) / node);
     expectLines(b, [
       ['Application Servers', `api pods (10 × 1000m CPU, 2048 MiB requested ${label})`, 10 * H, 10 * H * pod(1000, 2048)],
@@ -237,12 +254,13 @@ describe('Kubernetes golden breakdowns', () => {
       ['Storage', 'PVC prometheus-0 (gp3)', 50, 50 * 0.08],
       ['Monitoring', `prometheus pods (1 × 500m CPU, 2048 MiB requested ${label})`, H, H * pod(500, 2048)],
       ['Monitoring', `grafana pods (1 × 250m CPU, 512 MiB requested ${label})`, H, H * pod(250, 512)],
-      ['Monitoring', 'CloudWatch Logs ingestion', 50, 50 * 0.5, true],
-      ['Monitoring', 'CloudWatch Logs storage (30 days kept)', stored(50, 30), stored(50, 30) * 0.03, true],
       ['Network', 'NAT gateways (2)', 2 * H, 2 * H * 0.045],
       ['Network', 'NAT data processed', 100, 100 * 0.045, true],
       ipv4(2, 2),
       ['Network', 'Data transfer out to the internet', 500, 500 * 0.09, true],
+      ['Control Plane', `coredns pods (2 × 100m CPU, 70 MiB requested ${label})`, 2 * H, 2 * H * pod(100, 70)],
+      ['Control Plane', `ebs-csi-controller pods (2 × 10m CPU, 40 MiB requested ${label})`, 2 * H, 2 * H * pod(10, 40)],
+      ['Control Plane', `EKS DaemonSets on every node (16 × 135m CPU, 40 MiB requested: kube-proxy, VPC CNI (aws-node), EBS CSI node)`, 16 * H, 16 * H * pod(135, 40)],
       ['Control Plane', 'EKS control plane', H, H * 0.1],
       ['Idle Capacity', 'unrequested capacity of 16 m6i.large nodes (1 spare)', idle, idle * node],
     ]);
@@ -314,7 +332,7 @@ describe('savings and ROI', () => {
     expect(j.current.components[0]).toMatchObject({ name: 'Application Servers', monthly: expect.any(Number), lines: expect.any(Array) });
     expect(Object.keys(j.current.components[0].lines[0])).toEqual(expect.arrayContaining(['name', 'quantity', 'unit', 'unitPrice', 'monthly']));
     expect(Object.keys(j.rows[0])).toEqual(['component', 'current', 'optimized', 'savings', 'savingsPct']);
-    expect(Object.keys(j.roi)).toEqual(['implementationCost', 'annualSavings', 'roiPct', 'paybackMonths']);
+    expect(Object.keys(j.roi)).toEqual(['implementationCost', 'annualSavings', 'roiPct', 'threeYearSavings', 'threeYearRoiPct', 'paybackMonths']);
   });
 
   it('renders the markdown savings table row by row', () => {
@@ -361,7 +379,7 @@ describe('bad input', () => {
     writeFileSync(file, JSON.stringify({ prices: [{ item: 'ec2.m5.xlarge', unit: 'hour', usd: 0.192, region: 'us-east-1', source: 'https://aws.amazon.com/ec2/pricing/on-demand/', asOf: '2025-06-01', vcpu: 4, memoryGiB: 16, maxPods: 58 }] }));
     const p = resolveProfileLayer({ extends: 'optimized', kubernetes: { nodeInstanceType: 'm5.xlarge' } });
     const b = priceProfile(p, 'k8s', Catalog.load([file]));
-    expect(b.components.find((c) => c.name === 'Control Plane')!.monthly).toBe(cents(H * 0.1));
+    expect(b.components.find((c) => c.name === 'Control Plane')!.lines.find((l) => l.name === 'EKS control plane')!.monthly).toBe(cents(H * 0.1));
     expect(b.components.find((c) => c.name === 'Idle Capacity')!.lines[0]!.priceItem).toBe('ec2.m5.xlarge');
   });
 
@@ -380,7 +398,7 @@ describe('bad input', () => {
     const r = cli('--current', 'baseline', '--optimized', 'optimized', '--implementation-cost', '15000');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^Total\s+\$[\d,]+\.\d\d\/month/m);
-    expect(r.stdout).toMatch(/ROI -?[\d.]+%; payback [\d.]+ months/);
+    expect(r.stdout).toMatch(/first-year ROI -?[\d.]+%; 3-year ROI -?[\d.]+% \(savings \$[\d,.]+\); payback [\d.]+ months/);
   });
 });
 

@@ -73,9 +73,12 @@ describe('apistack cost --format html', () => {
         expect(bar.width).toBeGreaterThan(0);
       }
     }
-    expect(page.roi.map(([k]: string[]) => k)).toEqual(['Implementation cost', 'Annual savings', 'ROI (first year)', 'Payback']);
+    expect(page.roi.map(([k]: string[]) => k)).toEqual(['Implementation cost', 'Annual savings', 'First-year ROI', 'Savings over 3 years', '3-year ROI', 'Payback']);
     expect(money(page.roi[1][1])).toBe(json.roi.annualSavings);
-    expect(page.roi[3][1]).toBe(`${json.roi.paybackMonths} months`);
+    expect(page.roi[2][1]).toBe(`${json.roi.roiPct}%`);
+    expect(money(page.roi[3][1])).toBe(json.roi.threeYearSavings);
+    expect(page.roi[4][1]).toBe(`${json.roi.threeYearRoiPct}%`);
+    expect(page.roi[5][1]).toBe(`${json.roi.paybackMonths} months`);
     expect(page.sourceLinks).toBeGreaterThan(20);
     expect(page.assumptions).toContain(`${json.optimized.assumptions.find((a: { field: string }) => a.field === 'purchase.option').text} set by purchase.option`);
     expect(page.notIncluded.some((t: string) => t.startsWith('cross-AZ traffic'))).toBe(true);

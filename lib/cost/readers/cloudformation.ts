@@ -111,6 +111,8 @@ export function awsInputsFromTemplate(template: CloudFormationTemplate, file: st
   const lbProps = lbs[0]![1];
   const loadBalancerZones = ((lbProps.Subnets as unknown[] | undefined) ?? (lbProps.SubnetMappings as unknown[] | undefined) ?? []).length;
   const nginx = serviceWith('nginx');
+  // Each request is evaluated against the listener's rules and then its default action.
+  const albRulesPerRequest = loadBalancer === 'alb' ? 1 + ofType(template, 'AWS::ElasticLoadBalancingV2::ListenerRule').length : undefined;
 
   const [, db] = ofType(template, 'AWS::RDS::DBInstance')[0] ?? [];
   if (!db) throw missing('RDS instance');
@@ -133,6 +135,7 @@ export function awsInputsFromTemplate(template: CloudFormationTemplate, file: st
     api: tasks('API', api, api.range.min),
     loadBalancer,
     loadBalancerZones,
+    ...(albRulesPerRequest !== undefined ? { albRulesPerRequest } : {}),
     ...(nginx ? { nginx: tasks('nginx', nginx, fixedCount(nginx)) } : {}),
     postgres: {
       instanceClass: String(db.DBInstanceClass),

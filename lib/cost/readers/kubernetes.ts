@@ -10,6 +10,7 @@ import { kubernetesWorkloads, podRequests, type WorkloadGroup } from '../../prof
 import type { Catalog, PriceEntry } from '../catalog.ts';
 import { commitmentFor } from '../commitment.ts';
 import { BreakdownBuilder, round6, type Breakdown } from '../model.ts';
+import { assertUsageInRange } from '../usage.ts';
 import { addNetworkAndLogs, apiReplicasAt, assumptionFor, opt, type ReplicaPoint } from './common.ts';
 
 /** OpenCost's default on-demand rates, used only for the CPU/memory split of a node's price. */
@@ -18,7 +19,8 @@ export const OPENCOST_RAM_HOURLY_PER_GIB = 0.004237;
 
 export interface PodInput {
   readonly workload: string;
-  readonly group: WorkloadGroup;
+  /** The component its share of the node price goes to; EKS's own pods go to the control plane. */
+  readonly group: WorkloadGroup | 'Control Plane';
   readonly cpuMillicores: number;
   readonly memoryMiB: number;
 }
@@ -45,6 +47,8 @@ export interface KubernetesCostInputs {
   readonly volumes: readonly VolumeInput[];
   readonly loadBalancerServices: number;
   readonly apiReplicas: number;
+  /** The manifests ship container logs to CloudWatch Logs (a Fluent Bit DaemonSet or the EKS add-on); the charts do not. */
+  readonly cloudWatchLogs?: boolean;
 }
 
 export interface NodeShape {
@@ -52,6 +56,40 @@ export interface NodeShape {
   readonly memoryGiB: number;
   readonly allocatableMillicores: number;
   readonly allocatableMiB: number;
+}
+
+/**
+ * What EKS runs on every node before any workload: the DaemonSets' requests as the EKS add-ons set
+ * them by default (kube-proxy 100m CPU; the VPC CNI's aws-node 25m; the EBS CSI driver's node pod
+ * 10m and 40 MiB, its sidecars requesting nothing). The scheduler takes them off every node's
+ * allocatable capacity, so pods are packed into what is left.
+ */
+export const EKS_NODE_DAEMONSETS: readonly { readonly name: string; readonly cpuMillicores: number; readonly memoryMiB: number }[] = [
+  { name: 'kube-proxy', cpuMillicores: 100, memoryMiB: 0 },
+  { name: 'VPC CNI (aws-node)', cpuMillicores: 25, memoryMiB: 0 },
+  { name: 'EBS CSI node', cpuMillicores: 10, memoryMiB: 40 },
+];
+
+/**
+ * EKS's cluster-wide system Deployments, bin-packed with the workloads: CoreDNS (2 replicas,
+ * 100m and 70 MiB each, the EKS add-on default) and the EBS CSI controller (2 replicas, 10m and
+ * 40 MiB). The AWS Load Balancer Controller the LoadBalancer Service needs runs 2 replicas that
+ * request nothing by default (its chart sets no resources), so it takes no capacity here.
+ */
+export const EKS_SYSTEM_DEPLOYMENTS: readonly { readonly name: string; readonly replicas: number; readonly cpuMillicores: number; readonly memoryMiB: number }[] = [
+  { name: 'coredns', replicas: 2, cpuMillicores: 100, memoryMiB: 70 },
+  { name: 'ebs-csi-controller', replicas: 2, cpuMillicores: 10, memoryMiB: 40 },
+];
+
+/** Per node, what the EKS DaemonSets request in all. */
+export function eksNodeReservation(): { cpuMillicores: number; memoryMiB: number } {
+  return EKS_NODE_DAEMONSETS.reduce((s, d) => ({ cpuMillicores: s.cpuMillicores + d.cpuMillicores, memoryMiB: s.memoryMiB + d.memoryMiB }), { cpuMillicores: 0, memoryMiB: 0 });
+}
+
+/** A node's shape with the EKS DaemonSets' requests taken off what it offers to pods. */
+export function afterSystemDaemonSets(shape: NodeShape): NodeShape {
+  const r = eksNodeReservation();
+  return { ...shape, allocatableMillicores: shape.allocatableMillicores - r.cpuMillicores, allocatableMiB: shape.allocatableMiB - r.memoryMiB };
 }
 
 /** A node type's shape and what its kubelet leaves for pods (lib/profile: nodeAllocatable). */
@@ -63,14 +101,15 @@ export function nodeShape(entry: PriceEntry): NodeShape {
 }
 
 /** First-fit decreasing: returns each node's pods. A pod larger than an empty node is an error. */
-export function binPack(pods: readonly PodInput[], shape: NodeShape, nodeType: string): PodInput[][] {
+export function binPack(pods: readonly PodInput[], shape: NodeShape, nodeType: string, reserved?: { cpuMillicores: number; memoryMiB: number }): PodInput[][] {
   const sorted = [...pods].sort((a, b) => b.cpuMillicores - a.cpuMillicores || b.memoryMiB - a.memoryMiB);
   const nodes: { pods: PodInput[]; cpu: number; mem: number }[] = [];
   for (const pod of sorted) {
     if (pod.cpuMillicores > shape.allocatableMillicores || pod.memoryMiB > shape.allocatableMiB) {
+      const after = reserved ? `, after the EKS DaemonSets' ${reserved.cpuMillicores}m and ${reserved.memoryMiB} MiB` : '';
       throw new UserError(
         `a ${pod.workload} pod requests ${pod.cpuMillicores}m CPU and ${pod.memoryMiB} MiB, more than one ${nodeType} node offers to pods ` +
-          `(${shape.allocatableMillicores}m, ${shape.allocatableMiB} MiB allocatable); choose a larger kubernetes.nodeInstanceType or smaller requests`,
+          `(${shape.allocatableMillicores}m, ${shape.allocatableMiB} MiB allocatable${after}); choose a larger kubernetes.nodeInstanceType or smaller requests`,
       );
     }
     const node = nodes.find((n) => n.cpu + pod.cpuMillicores <= shape.allocatableMillicores && n.mem + pod.memoryMiB <= shape.allocatableMiB);
@@ -117,10 +156,13 @@ export function storageClassVolumeType(parameters: Readonly<Record<string, strin
 }
 
 export function priceKubernetes(inputs: KubernetesCostInputs, p: ResolvedProfile, catalog: Catalog, opts: { hoursPerMonth: number }): Breakdown {
+  assertUsageInRange(p);
   const b = new BreakdownBuilder(catalog, inputs.region, opts.hoursPerMonth);
   const nodeEntry = b.price(`ec2.${inputs.nodeInstanceType}`);
   const shape = nodeShape(nodeEntry);
-  const packed = binPack(inputs.pods, shape, inputs.nodeInstanceType);
+  // Workloads and EKS's own Deployments share what the DaemonSets leave on each node.
+  const systemPods: PodInput[] = EKS_SYSTEM_DEPLOYMENTS.flatMap((d) => Array.from({ length: d.replicas }, () => ({ workload: d.name, group: 'Control Plane' as const, cpuMillicores: d.cpuMillicores, memoryMiB: d.memoryMiB })));
+  const packed = binPack([...inputs.pods, ...systemPods], afterSystemDaemonSets(shape), inputs.nodeInstanceType, eksNodeReservation());
   const nodeCount = packed.length + inputs.spareNodes;
   const commitment = commitmentFor(p, b, 'ec2');
   const nodeHourly = nodeEntry.usd * (1 - (commitment?.discount ?? 0));
@@ -135,7 +177,7 @@ export function priceKubernetes(inputs: KubernetesCostInputs, p: ResolvedProfile
 
   let allocated = 0;
   const byWorkload = new Map<string, PodInput[]>();
-  for (const pod of inputs.pods) byWorkload.set(pod.workload, [...(byWorkload.get(pod.workload) ?? []), pod]);
+  for (const pod of [...inputs.pods, ...systemPods]) byWorkload.set(pod.workload, [...(byWorkload.get(pod.workload) ?? []), pod]);
   for (const [workload, pods] of byWorkload) {
     const pod = pods[0]!;
     const podHourly = round6(pod.cpuMillicores * cpuRatePerMillicore + pod.memoryMiB * memRatePerMiB);
@@ -149,6 +191,23 @@ export function priceKubernetes(inputs: KubernetesCostInputs, p: ResolvedProfile
     });
     allocated += pods.length * opts.hoursPerMonth * podHourly;
   }
+  // Every node, spare ones too, runs the DaemonSets.
+  const reserved = eksNodeReservation();
+  const daemonSetHourly = round6(reserved.cpuMillicores * cpuRatePerMillicore + reserved.memoryMiB * memRatePerMiB);
+  b.add('Control Plane', {
+    name: `EKS DaemonSets on every node (${nodeCount} × ${reserved.cpuMillicores}m CPU, ${reserved.memoryMiB} MiB requested: ${EKS_NODE_DAEMONSETS.map((d) => d.name).join(', ')}${label})`,
+    quantity: nodeCount * opts.hoursPerMonth,
+    unit: 'node-hour',
+    unitPrice: daemonSetHourly,
+    period: 'hourly',
+    ...nodePrice,
+  });
+  allocated += nodeCount * opts.hoursPerMonth * daemonSetHourly;
+  b.assume(
+    `every node runs EKS's DaemonSets with their default requests (${EKS_NODE_DAEMONSETS.map((d) => `${d.name} ${d.cpuMillicores}m${d.memoryMiB ? `/${d.memoryMiB} MiB` : ''}`).join(', ')}), taken off what each node offers to pods; ` +
+      `the cluster runs ${EKS_SYSTEM_DEPLOYMENTS.map((d) => `${d.name} (${d.replicas} × ${d.cpuMillicores}m/${d.memoryMiB} MiB)`).join(' and ')}, packed with the workloads; the AWS Load Balancer Controller requests nothing by default`,
+    'kubernetes.nodeInstanceType',
+  );
   const nodesMonthly = nodeCount * opts.hoursPerMonth * nodeHourly;
   // Idle: the node-hours no request accounts for (reserved capacity, fragmentation, spare nodes).
   const idleNodeHours = (nodesMonthly - allocated) / nodeHourly;
@@ -166,7 +225,7 @@ export function priceKubernetes(inputs: KubernetesCostInputs, p: ResolvedProfile
     b.hourly('Load Balancer', `Network Load Balancer (${inputs.loadBalancerServices} LoadBalancer Service)`, 'nlb.hour', inputs.loadBalancerServices);
     b.usage('Load Balancer', 'NLB capacity units (1 NLCU-hour per GB processed)', 'nlb.nlcu', p.derived.usage.dataTransferOutGBPerMonth, opt(assumptionFor(p, 'dataTransferOutGBPerMonth')));
   }
-  addNetworkAndLogs(p, b, 'Monitoring', p.network.natGateways, inputs.loadBalancerServices * p.network.availabilityZones);
+  addNetworkAndLogs(p, b, 'Monitoring', p.network.natGateways, inputs.loadBalancerServices * p.network.availabilityZones, { cloudWatchLogs: inputs.cloudWatchLogs === true });
   b.notIncluded(`the nodes' root volumes (EBS, 20 GiB gp3 each in an EKS managed node group by default) and snapshots of the PVCs`);
   const k = p.derived.kubernetes;
   if (k.postgresMode === 'cloudnative-pg') b.notIncluded('the CloudNativePG operator (one small pod in cnpg-system, shared by every Cluster on the nodes)');

@@ -9,10 +9,17 @@ import { AWS_INTERFACE_ENDPOINTS } from '../../profile/workloads.ts';
 import type { Catalog } from '../catalog.ts';
 import { commitmentFor, committedHourly } from '../commitment.ts';
 import { BreakdownBuilder, type Breakdown, type ComponentName } from '../model.ts';
+import { assertUsageInRange } from '../usage.ts';
 import { addNetworkAndLogs, apiReplicasAt, assumptionFor, opt, type ReplicaPoint } from './common.ts';
 
 /** Daily snapshot churn assumed for RDS backups beyond the free allowance. */
 export const RDS_DAILY_CHANGE_RATIO = 0.05;
+
+/** Bytes a sample takes in the Prometheus TSDB: its documentation gives 1-2 on average; the upper end is priced. */
+export const PROMETHEUS_BYTES_PER_SAMPLE = 2;
+
+/** Rule evaluations AWS does not bill: the first 10 rules processed for each request. */
+export const ALB_FREE_RULES_PER_REQUEST = 10;
 
 export interface FargateTasks {
   readonly name: string;
@@ -32,6 +39,8 @@ export interface AwsCostInputs {
   readonly nginx?: FargateTasks;
   /** Zones the internet-facing load balancer has a node (and a public IPv4 address) in. */
   readonly loadBalancerZones: number;
+  /** Rules an ALB evaluates per request: its listener's default action plus any listener rules. */
+  readonly albRulesPerRequest?: number;
   readonly postgres: { readonly instanceClass: string; readonly multiAz: boolean; readonly storageType: string; readonly storageGiB: number; readonly iops?: number; readonly backupRetentionDays: number };
   readonly cache: { readonly engine: 'redis' | 'valkey'; readonly nodeType: string; readonly nodes: number };
   /** Self-hosted monitoring tasks (Prometheus, Grafana); empty when managed. */
@@ -55,6 +64,8 @@ export function awsInputsFromProfile(p: ResolvedProfile, replicas?: ReplicaPoint
     loadBalancer: p.network.loadBalancer,
     ...(p.network.loadBalancer === 'nlb' ? { nginx: task('nginx', p.nginx.replicasMin, p.nginx.cpuMillicores, p.nginx.memoryMiB) } : {}),
     loadBalancerZones: p.network.availabilityZones,
+    // The stack's ALB listener has one default action and no listener rules.
+    ...(p.network.loadBalancer === 'alb' ? { albRulesPerRequest: 1 } : {}),
     postgres: {
       instanceClass: p.postgres.instanceClass,
       multiAz: p.postgres.multiAz,
@@ -74,6 +85,7 @@ export function awsInputsFromProfile(p: ResolvedProfile, replicas?: ReplicaPoint
 
 /** Prices what runs; usage figures, the purchase option and Grafana users come from the profile. */
 export function priceAws(inputs: AwsCostInputs, p: ResolvedProfile, catalog: Catalog, opts: { hoursPerMonth: number }): Breakdown {
+  assertUsageInRange(p);
   const b = new BreakdownBuilder(catalog, inputs.region, opts.hoursPerMonth);
   const arch = inputs.architecture;
   const fargate = commitmentFor(p, b, 'fargate');
@@ -94,12 +106,15 @@ export function priceAws(inputs: AwsCostInputs, p: ResolvedProfile, catalog: Cat
   } else {
     b.hourly('Load Balancer', 'Application Load Balancer', 'alb.hour', 1);
     // One LCU covers 1 GB/hour processed or 1,000 rule evaluations/s; take the larger dimension.
+    // AWS bills rule evaluations as request rate × (rules processed − 10): the first 10 rules of each request are free.
+    const rules = inputs.albRulesPerRequest ?? 1;
+    const billableRules = Math.max(0, rules - ALB_FREE_RULES_PER_REQUEST);
     const gbLcuHours = u.dataTransferOutGBPerMonth;
-    const ruleLcuHours = u.requestsPerMonth / 3600 / 1000;
+    const ruleLcuHours = (u.requestsPerMonth * billableRules) / 3600 / 1000;
     const field = gbLcuHours >= ruleLcuHours ? 'dataTransferOutGBPerMonth' : 'requestsPerMonth';
     b.usage('Load Balancer', 'ALB capacity units', 'alb.lcu', Math.max(gbLcuHours, ruleLcuHours), opt(assumptionFor(p, field)));
     b.assume(
-      'ALB capacity units: the larger of processed bytes (1 LCU-hour per GB) and rule evaluations (one per request, 1,000 a second per LCU), traffic spread evenly over the month; new connections (25 a second per LCU) and active connections (3,000 a minute) are not counted, as clients keep connections alive',
+      `ALB capacity units: the larger of processed bytes (1 LCU-hour per GB) and billable rule evaluations (1,000 a second per LCU; the first ${ALB_FREE_RULES_PER_REQUEST} rules of each request are free and the listener has ${rules}, so ${billableRules === 0 ? 'none is billed' : `${billableRules} a request is billed`}), traffic spread evenly over the month; new connections (25 a second per LCU) and active connections (3,000 a minute) are not counted, as clients keep connections alive`,
       'usage.requestsPerMonth',
     );
   }
@@ -134,8 +149,21 @@ export function priceAws(inputs: AwsCostInputs, p: ResolvedProfile, catalog: Cat
   }
   for (const t of inputs.monitoringTasks) tasks('Monitoring', t, 'task');
   if (inputs.monitoringStorageGiB !== undefined) {
-    // EFS bills what is stored; the TSDB fills up to its retention size, so the profile's storage is the ceiling priced.
-    b.usage('Storage', 'Prometheus and Grafana EFS storage', 'efs.standard', inputs.monitoringStorageGiB, { assumption: { text: `the TSDB at its size cap (monitoring.storageGiB = ${inputs.monitoringStorageGiB})`, field: 'monitoring.storageGiB' } });
+    // EFS bills what is stored: the TSDB holds its retention's samples, up to its size cap (the bound).
+    const cap = inputs.monitoringStorageGiB;
+    const daysPerMonth = b.hoursPerMonth / 24;
+    const held = (u.metricSamplesPerMonth * PROMETHEUS_BYTES_PER_SAMPLE * m.retentionDays) / daysPerMonth / 1e9;
+    const expected = Math.round(Math.min(cap, held) * 1e4) / 1e4;
+    const efs = b.price('efs.standard');
+    b.usage('Storage', `Prometheus and Grafana EFS storage (expected; the TSDB's cap is ${cap} GiB)`, 'efs.standard', expected, {
+      assumption: {
+        text:
+          `EFS bills what is stored: the TSDB holds ${m.retentionDays} days of samples, usage.metricSamplesPerMonth (${u.metricSamplesPerMonth.toLocaleString('en-US')}) × ${PROMETHEUS_BYTES_PER_SAMPLE} bytes a sample ` +
+          `(the upper end of the 1-2 bytes Prometheus documents) × ${m.retentionDays} / ${Math.round(daysPerMonth * 100) / 100} days = ${Math.round(held * 1e4) / 1e4} GB${held > cap ? `, held to its cap` : ''}; ` +
+          `Grafana's database and the write-ahead log add little. At its size cap (monitoring.storageGiB = ${cap}), the bound, it would bill $${(Math.round(cap * efs.usd * 100) / 100).toFixed(2)} a month`,
+        field: 'usage.metricSamplesPerMonth',
+      },
+    });
   }
   if (inputs.interfaceEndpointAzs > 0) {
     b.hourly('Network', `VPC interface endpoints (${inputs.interfaceEndpointAzs} endpoint-AZs)`, 'vpc.endpoint.interface', inputs.interfaceEndpointAzs);
@@ -145,6 +173,13 @@ export function priceAws(inputs: AwsCostInputs, p: ResolvedProfile, catalog: Cat
   b.notIncluded('CloudWatch alarms ($0.10 each a month: six or seven) and Container Insights metrics');
   b.notIncluded('VPC flow logs (rejected traffic only)');
   if (inputs.interfaceEndpointAzs > 0) b.notIncluded('interface endpoint data processing ($0.01/GB)');
+  // What the stack creates that no line prices, at us-east-1 list prices: small, and mostly driven by use the profile has no figure for.
+  const days = p.derived.monitoring.logRetentionDays;
+  b.notIncluded(`the S3 bucket of load-balancer access logs: S3 Standard $0.023/GB-month for the ${days} days kept, and $0.005 per 1,000 PUT requests (a log file per balancer node every 5 minutes)`);
+  b.notIncluded('the KMS key that encrypts the paging topic: $1 a month, and $0.03 per 10,000 requests beyond the 20,000 free each month');
+  if (inputs.monitoringStorageGiB !== undefined) b.notIncluded('EFS Elastic throughput for Prometheus and Grafana: $0.03/GB read and $0.06/GB written (Prometheus rewrites its blocks as it compacts them)');
+  b.notIncluded('the Cloud Map private DNS namespace the services find each other in: a Route 53 private hosted zone ($0.50 a month) and its DNS queries ($0.40 per million)');
+  b.notIncluded('ECR storage of the images the stack builds (the CDK asset repository): $0.10/GB-month; pulls inside the region are free');
   return b.build({ profile: inputs.profile, target: 'aws', apiReplicas: inputs.api.count });
 }
 
