@@ -119,7 +119,7 @@ describe('checked inputs', () => {
   const noStack = (s: string) => expect(s).not.toMatch(/\n\s+at /);
 
   it('profile validate warns at once that a region the catalog has no prices for cannot be priced; --strict refuses it', () => {
-    const profile = file('mumbai.yaml', 'extends: optimized\nregion: ap-south-1\n');
+    const profile = file('mumbai.yaml', 'extends: optimized\nregion: ap-south-1\nnetwork: { availabilityZoneNames: [ap-south-1a, ap-south-1b] }\n');
     const r = apistack('profile', 'validate', profile);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^ok optimized: /);
