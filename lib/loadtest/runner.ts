@@ -13,6 +13,7 @@ import { autocannon, honourConnectionClose, type AutocannonInstance } from './au
 import { LatencyHistogram } from './histogram.ts';
 import { fixedRequest, NO_SEED, requestPlan, type SeedData } from './requests.ts';
 import { scenarioDurationSeconds, type RequestKind, type Scenario } from './scenario.ts';
+import { parseTargetUrl } from './url.ts';
 
 export interface RunOptions {
   /** Base URL of the API, e.g. http://127.0.0.1:8080 (a path, if any, prefixes every route). */
@@ -132,18 +133,6 @@ export async function checkReachable(url: URL): Promise<void> {
       reject(new UserError(`cannot connect to ${url.origin}: ${e.code ?? e.message}; is the target running and the URL right?`));
     });
   });
-}
-
-export function parseTargetUrl(value: string): URL {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new UserError(`--target must be a URL like http://127.0.0.1:8080, got "${value}"`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UserError(`--target must be an http:// or https:// URL, got "${value}"`);
-  if (url.search || url.hash) throw new UserError(`--target is the API's base URL, without a query or fragment; got "${value}"`);
-  return url;
 }
 
 class SecondStats {
