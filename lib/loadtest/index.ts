@@ -13,3 +13,5 @@ export * from './compare.ts';
 export * from './progress.ts';
 export * from './url.ts';
 export * from './session.ts';
+export * from './generator.ts';
+export * from './recorder.ts';

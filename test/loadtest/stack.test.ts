@@ -82,7 +82,10 @@ describe('apistack loadtest against a local stack', () => {
     const l = report.latencyMs;
     expect([l.p10, l.p25, l.p50, l.p75, l.p90, l.p95, l.p99, l.max]).toEqual([...[l.p10, l.p25, l.p50, l.p75, l.p90, l.p95, l.p99, l.max]].sort((a, b) => a - b));
     expect(report.histogram.reduce((sum, b) => sum + b.count, 0)).toBe(report.requests.total);
-    expect(report.timeline!.reduce((sum, p) => sum + p.requests, 0)).toBe(report.requests.total);
+    // The default warm-up of a closed-loop run: on the timeline, in no total.
+    expect(report.warmup?.seconds).toBe(3);
+    expect(report.timeline!.filter((p) => !p.warmup).reduce((sum, p) => sum + p.requests, 0)).toBe(report.requests.total);
+    expect(report.timeline!.filter((p) => p.warmup).reduce((sum, p) => sum + p.requests, 0)).toBe(report.warmup!.requests);
     // A remote target may have scaled: the replicas that ran are not claimed, only what is priced.
     expect(report.environment).toBeUndefined();
     expect(report.cost).toMatchObject({ target: 'aws', apiReplicas: 3 });

@@ -1,0 +1,79 @@
+/**
+ * Generator accounting: a target that answers faster than the runner can ask (nginx's own
+ * `return 200`) makes the runner the limit, and the report says so in every format; the runner
+ * measures its CPU and event-loop delay as they are, and a warm-up is sent, charted and left out.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildReport, generatorSaturated, renderReport, runScenario, SATURATED_CPU_PERCENT, SATURATED_EVENT_LOOP_P99_MS, type Scenario } from '../../lib/loadtest/index.ts';
+import { startTestNginx } from '../helpers/servers.ts';
+
+const status = (o: Partial<Scenario>): Scenario => ({ name: 'status', description: 'nginx return 200', connections: 50, mix: [{ kind: 'status', weight: 1 }], thresholds: { p95Ms: 50 }, ...o });
+
+describe('generator saturation', () => {
+  it('is the CPU near a full core or a lagging event loop', () => {
+    expect(generatorSaturated({ cpuPercent: SATURATED_CPU_PERCENT, eventLoopDelayP99Ms: 0 })).toBe(true);
+    expect(generatorSaturated({ cpuPercent: SATURATED_CPU_PERCENT - 1, eventLoopDelayP99Ms: 0 })).toBe(false);
+    expect(generatorSaturated({ cpuPercent: 20, eventLoopDelayP99Ms: SATURATED_EVENT_LOOP_P99_MS })).toBe(true);
+    expect(generatorSaturated({ cpuPercent: 20, eventLoopDelayP99Ms: SATURATED_EVENT_LOOP_P99_MS - 1 })).toBe(false);
+  });
+});
+
+describe('a run against nginx return 200', () => {
+  let nginx: Awaited<ReturnType<typeof startTestNginx>>;
+  beforeAll(async () => {
+    nginx = await startTestNginx(
+      (port, dir) => `worker_processes 1;
+pid ${dir}/nginx.pid;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/client_body; proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  keepalive_requests 100000;
+  server { listen 127.0.0.1:${port}; location / { return 200 'ok'; } }
+}
+`,
+    );
+  });
+  afterAll(async () => {
+    await nginx?.cleanup();
+  });
+
+  it('is reported saturated in every format, with the way to a true figure', async () => {
+    const run = await runScenario({ url: nginx.url, scenario: status({ durationSeconds: 3, warmupSeconds: 1 }), runId: 'saturate' });
+    const report = buildReport(run, { scenario: status({ durationSeconds: 3 }), target: nginx.url, generator: 'autocannon under test' });
+    expect(report.generator, JSON.stringify(report.generator)).toMatchObject({ engine: 'autocannon under test', saturated: true });
+    const g = report.generator as { cpuPercent: number; eventLoopDelayP99Ms: number };
+    // The runner spent its core: CPU near 100%, or its loop could not keep up.
+    expect(g.cpuPercent >= SATURATED_CPU_PERCENT || g.eventLoopDelayP99Ms >= SATURATED_EVENT_LOOP_P99_MS, JSON.stringify(g)).toBe(true);
+    expect(g.cpuPercent).toBeLessThan(150);
+    expect(run.responses).toBeGreaterThan(1000);
+    expect(renderReport(report, 'text')).toMatch(/^WARNING: the load generator was the limit of this run \(\d+% of a core.*lower bound.*faster engine.*more runners.*another machine/m);
+    expect(renderReport(report, 'md')).toContain('> **Warning:** the load generator was the limit of this run');
+    expect(renderReport(report, 'html')).toContain('id="generator-saturated"');
+    expect(JSON.parse(renderReport(report, 'json')).generator.saturated).toBe(true);
+  }, 60_000);
+
+  it('a warm-up is on the timeline and in no total, percentile or threshold', async () => {
+    const scenario = status({ durationSeconds: 2, warmupSeconds: 2 });
+    const run = await runScenario({ url: nginx.url, scenario, runId: 'warmup' });
+    const report = buildReport(run, { scenario, target: nginx.url });
+    const warm = report.timeline!.filter((p) => p.warmup);
+    const measured = report.timeline!.filter((p) => !p.warmup);
+    expect(warm.map((p) => p.t)).toEqual([0, 1]);
+    expect(measured.length).toBeGreaterThanOrEqual(1);
+    expect(report.warmup!.seconds).toBe(2);
+    expect(report.warmup!.requests).toBeGreaterThan(0);
+    expect(warm.reduce((s, p) => s + p.requests, 0)).toBe(report.warmup!.requests);
+    expect(measured.reduce((s, p) => s + p.requests, 0)).toBe(report.requests.total);
+    expect(report.histogram.reduce((s, b) => s + b.count, 0)).toBe(report.requests.total);
+    // The measured part alone sets the rate: two seconds, whatever the warm-up.
+    expect(report.durationSeconds).toBeCloseTo(2, 1);
+    expect(report.requests.perSecond).toBeCloseTo(report.requests.total / report.durationSeconds, 0);
+    expect(report.thresholds[0]!.actual).toBe(report.latencyMs.p95);
+    expect(renderReport(report, 'text')).toMatch(/^warm-up: 2\.0 s, [\d,]+ requests before the measured run/m);
+    const html = renderReport(report, 'html');
+    expect(html).toContain('id="warmup"');
+    expect(html).toContain('class="warmup"');
+  }, 60_000);
+});
