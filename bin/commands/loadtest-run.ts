@@ -26,6 +26,8 @@ export interface LoadtestOptions {
   requests?: string;
   connections?: string;
   rate?: string;
+  warmup?: string;
+  engine: string;
   format: string;
   out?: string;
   profile?: string;
@@ -64,10 +66,13 @@ function prepare(opts: LoadtestOptions) {
     ...(opts.requests !== undefined ? { requests: parsePositiveInt('--requests', opts.requests) } : {}),
     ...(opts.connections !== undefined ? { connections: parsePositiveInt('--connections', opts.connections) } : {}),
     ...(opts.rate !== undefined ? { rate: parsePositive('--rate', opts.rate) } : {}),
+    ...(opts.warmup !== undefined ? { warmupSeconds: /^0+(\.0*)?s?$/.test(opts.warmup) ? 0 : lt.parseDuration(opts.warmup, '--warmup') } : {}),
   });
   const profileRef = opts.profile ?? (opts.local ? LOCAL_DEFAULT_PROFILE : undefined);
   const profile = profileRef !== undefined ? loadProfile(profileRef) : undefined;
-  return { scenario, format, profile, costTarget: parseTarget(opts.costTarget, 'cost target'), timeoutSeconds: lt.parseDuration(opts.timeout, '--timeout') };
+  const engine = lt.parseEngine(opts.engine);
+  lt.chooseEngine(scenario, engine);
+  return { scenario, format, profile, engine, costTarget: parseTarget(opts.costTarget, 'cost target'), timeoutSeconds: lt.parseDuration(opts.timeout, '--timeout') };
 }
 
 export async function runLoadtest(opts: LoadtestOptions): Promise<void> {
@@ -89,7 +94,7 @@ export async function runLoadtest(opts: LoadtestOptions): Promise<void> {
   process.on('SIGTERM', onSignal);
   const measure = (url: string, token: string | undefined) =>
     lt.measureTarget({
-      url, scenario: p.scenario, runId, timeoutSeconds: p.timeoutSeconds, signal: controller.signal, log,
+      url, scenario: p.scenario, engine: p.engine, runId, timeoutSeconds: p.timeoutSeconds, signal: controller.signal, log,
       ...(token ? { adminToken: token } : {}),
       progress: { stream: process.stderr, tty: process.stderr.isTTY === true, columns: process.stderr.columns ?? 80 },
       context: {

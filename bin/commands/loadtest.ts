@@ -23,6 +23,8 @@ export function registerLoadtestCommands(program: Command): void {
     .option('--requests <n>', 'stop after this many requests instead')
     .option('--connections <n>', 'hold this many connections (a ramp is scaled from its first stage)')
     .option('--rate <req/s>', 'a fixed arrival rate over all connections')
+    .option('--warmup <duration>', 'load sent before the measured run, charted but in no total (default 3s for a closed-loop timed run, 0 otherwise; 0 for none)')
+    .option('--engine <engine>', 'auto (wrk where the scenario allows it and wrk is installed), wrk or autocannon', 'auto')
     .option('-f, --format <format>', 'text, json, md or html', 'text')
     .option('-o, --out <file>', 'write the report here (a text summary still goes to standard output)')
     .option('-p, --profile <profile>', `the profile the target runs under, for the cost of the run (with --local: the environment's profile, default ${LOCAL_DEFAULT_PROFILE})`)

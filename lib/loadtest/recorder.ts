@@ -45,14 +45,27 @@ export interface Recorded {
   readonly warmup: { readonly seconds: number; readonly requests: number };
 }
 
+/** What wrk counts as answered below 400 (it counts no codes, only statuses of 400 and above as errors). */
+export const WRK_OK_CLASS = '2xx-3xx';
+export const WRK_ERROR_CLASS = '4xx-5xx';
+
+/** A status code (or wrk's class of answers below 400) that is a success. */
+export function isSuccess(code: string): boolean {
+  if (code === WRK_OK_CLASS) return true;
+  const n = Number(code);
+  return n >= 200 && n < 300;
+}
+
 class Interval {
   readonly latency = new LatencyHistogram();
+  /** Answers (any status); wrk's corrected histogram may hold more values than it had answers. */
+  answered = 0;
   failed = 0;
   socketErrors = 0;
   constructor(readonly connections: number) {}
 
   get requests(): number {
-    return this.latency.count + this.socketErrors;
+    return this.answered + this.socketErrors;
   }
 }
 
@@ -85,6 +98,7 @@ export class RunRecorder {
   response(ms: number, status: number, latencyMs: number, kind?: RequestKind): void {
     const st = this.at(ms);
     st.latency.record(latencyMs);
+    st.answered++;
     const failed = status < 200 || status >= 300;
     if (failed) st.failed++;
     if (ms < this.warmupMs) {
@@ -115,6 +129,33 @@ export class RunRecorder {
     this.errors[kind] = (this.errors[kind] ?? 0) + 1;
   }
 
+  /**
+   * What an engine that measures in whole intervals (wrk) saw in one, starting `ms` after the
+   * run started: its latency, answers by status (or wrk's classes), failures by kind.
+   */
+  batch(ms: number, b: { readonly latency: LatencyHistogram; readonly statusCodes: Readonly<Record<string, number>>; readonly failures: Readonly<Record<string, number>>; readonly kind?: RequestKind }): void {
+    const st = this.at(ms);
+    st.latency.add(b.latency);
+    const answered = Object.values(b.statusCodes).reduce((a, n) => a + n, 0);
+    st.answered += answered;
+    const failures = Object.values(b.failures).reduce((a, n) => a + n, 0);
+    const non2xx = Object.entries(b.statusCodes).reduce((a, [code, n]) => a + (isSuccess(code) ? 0 : n), 0);
+    st.failed += non2xx + failures;
+    st.socketErrors += failures;
+    if (ms < this.warmupMs) {
+      this.warmupRequests += answered + failures;
+      return;
+    }
+    this.responses += answered;
+    this.socketErrors += failures;
+    this.failedCount += non2xx + failures;
+    this.latency.add(b.latency);
+    if (b.kind) this.byKind[b.kind] = (this.byKind[b.kind] ?? 0) + answered;
+    for (const [code, n] of Object.entries(b.statusCodes)) if (n > 0) this.statusCodes[code] = (this.statusCodes[code] ?? 0) + n;
+    if (non2xx > 0) this.errors['non-2xx'] = (this.errors['non-2xx'] ?? 0) + non2xx;
+    for (const [kind, n] of Object.entries(b.failures)) if (n > 0) this.errors[kind] = (this.errors[kind] ?? 0) + n;
+  }
+
   /** For live progress: requests finished so far (the warm-up included), failures and latency of the measured part. */
   progress(ms: number): { requests: number; failed: number; lastSecond?: number; p95Ms: number } {
     const last = this.seconds[Math.floor(ms / 1000) - 1];
@@ -137,6 +178,7 @@ export class RunRecorder {
       intervals.pop();
       const prev = intervals.at(-1)!;
       prev.st.latency.add(tail.st.latency);
+      prev.st.answered += tail.st.answered;
       prev.st.failed += tail.st.failed;
       prev.st.socketErrors += tail.st.socketErrors;
       prev.length += tail.length;

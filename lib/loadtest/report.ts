@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { UserError } from '../errors.ts';
 import { describeIssues } from '../profile/load.ts';
 import { generatorSaturated } from './generator.ts';
+import { isSuccess } from './recorder.ts';
 import type { RunResult, TimelinePoint } from './runner.ts';
 import type { Scenario, Thresholds } from './scenario.ts';
 
@@ -56,6 +57,8 @@ export const generatorSchema = z.object({
   cpuPercent: z.number().min(0),
   /** p99 of its event loop's delay, ms (0 for an engine without one). */
   eventLoopDelayP99Ms: z.number().min(0),
+  /** Time it waited for a core (run queue), in % of the run, where the system tells. */
+  runQueuePercent: z.number().min(0).optional(),
   saturated: z.boolean(),
 });
 export type GeneratorReport = z.infer<typeof generatorSchema>;
@@ -164,7 +167,7 @@ export function evaluateThresholds(thresholds: Thresholds, r: LoadTestReport): T
 
 export function buildReport(run: RunResult, ctx: ReportContext): LoadTestReport {
   const total = run.responses + run.socketErrors;
-  const ok = Object.entries(run.statusCodes).reduce((sum, [code, n]) => sum + (Number(code) >= 200 && Number(code) < 300 ? n : 0), 0);
+  const ok = Object.entries(run.statusCodes).reduce((sum, [code, n]) => sum + (isSuccess(code) ? n : 0), 0);
   const perSecond = round(total / run.durationSeconds, 2);
   const h = run.latency;
   const s = ctx.scenario;
@@ -185,6 +188,7 @@ export function buildReport(run: RunResult, ctx: ReportContext): LoadTestReport 
       engine: ctx.generator ?? 'apistack loadtest',
       cpuPercent: run.generator.cpuPercent,
       eventLoopDelayP99Ms: run.generator.eventLoopDelayP99Ms,
+      ...(run.generator.runQueuePercent !== undefined ? { runQueuePercent: run.generator.runQueuePercent } : {}),
       saturated: generatorSaturated(run.generator),
     },
     ...(run.warmup.seconds > 0 ? { warmup: { seconds: round(run.warmup.seconds), requests: run.warmup.requests } } : {}),

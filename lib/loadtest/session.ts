@@ -3,29 +3,71 @@
  * setup, the load with live progress, and the report. The command layer only parses flags,
  * brings an environment up or down and writes the output.
  */
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { UserError } from '../errors.ts';
+import { parseChoice, UserError } from '../errors.ts';
 import { progressPrinter } from './progress.ts';
 import { buildReport, type LoadTestReport, type ReportContext } from './report.ts';
 import { checkReachable, runScenario } from './runner.ts';
 import type { Scenario } from './scenario.ts';
 import { runSetup, type SetupResult } from './setup.ts';
 import { parseTargetUrl } from './url.ts';
+import { findWrk, runWrkScenario, wrkUnsupported } from './wrk-engine.ts';
+
+export const ENGINES = ['auto', 'wrk', 'autocannon'] as const;
+export type EngineChoice = (typeof ENGINES)[number];
+
+export function parseEngine(value: string): EngineChoice {
+  return parseChoice('--engine', value, ENGINES);
+}
+
+/** The engine a run uses: wrk where the scenario allows it and wrk is installed (auto), autocannon otherwise. */
+export interface Engine {
+  readonly kind: 'wrk' | 'autocannon';
+  /** Name and version, as the report shows it. */
+  readonly name: string;
+  readonly wrk?: string;
+  /** Why auto did not pick wrk, for the log. */
+  readonly note?: string;
+}
+
+function wrkName(wrk: string): string {
+  const out = spawnSync(wrk, ['-v'], { encoding: 'utf8' });
+  const version = /wrk (\S+)/.exec(`${out.stdout}${out.stderr}`)?.[1];
+  return version ? `wrk ${version}` : 'wrk';
+}
+
+export function chooseEngine(s: Scenario, choice: EngineChoice, env: NodeJS.ProcessEnv = process.env): Engine {
+  const autocannon = { kind: 'autocannon', name: generatorName() } as const;
+  if (choice === 'autocannon') return autocannon;
+  const why = wrkUnsupported(s);
+  const wrk = findWrk(env);
+  if (choice === 'wrk') {
+    if (why) throw new UserError(`--engine wrk cannot run scenario ${s.name}: ${why}; use --engine autocannon (or auto) for it`);
+    if (!wrk) throw new UserError('--engine wrk: wrk is not installed (apt-get install wrk), or set APISTACK_WRK to its path');
+    return { kind: 'wrk', name: wrkName(wrk), wrk };
+  }
+  if (why) return { ...autocannon, note: `engine autocannon: wrk cannot run this scenario (${why})` };
+  if (!wrk) return { ...autocannon, note: 'engine autocannon: wrk is not installed (apt-get install wrk), which spends less CPU per request' };
+  return { kind: 'wrk', name: wrkName(wrk), wrk };
+}
 
 /** Exit code when the run completed but a threshold failed (1 is for mistakes in the input). */
 export const EXIT_THRESHOLD_FAILED = 2;
 /** Exit code after Ctrl-C (128 + SIGINT), once everything started was stopped. */
 export const EXIT_INTERRUPTED = 130;
 
-/** The local engine, with its version: `apistack loadtest (autocannon 8.0.0)`. */
+/** The Node engine, with its version: `autocannon 8.0.0`. */
 export function generatorName(): string {
   const version = (createRequire(import.meta.url)('autocannon/package.json') as { version: string }).version;
-  return `apistack loadtest (autocannon ${version})`;
+  return `autocannon ${version}`;
 }
 
 export interface MeasureOptions {
   readonly url: string;
   readonly scenario: Scenario;
+  /** @default auto */
+  readonly engine?: EngineChoice;
   readonly runId: string;
   readonly timeoutSeconds: number;
   readonly signal: AbortSignal;
@@ -44,22 +86,25 @@ export async function measureTarget(o: MeasureOptions): Promise<{ report: LoadTe
   const needsSetup = s.setup && ((s.setup.users ?? 0) > 0 || (s.setup.apiKeys ?? 0) > 0);
   const setup = needsSetup ? await runSetup(s, { url: o.url, runId: o.runId, log: o.log, ...(o.adminToken ? { adminToken: o.adminToken } : {}) }) : undefined;
   if (o.signal.aborted) throw new UserError('interrupted before the load started');
-  o.log(`running ${s.name} against ${o.url}`);
+  const engine = chooseEngine(s, o.engine ?? 'auto');
+  if (engine.note) o.log(engine.note);
+  o.log(`running ${s.name} against ${o.url} with ${engine.name}`);
   const printer = progressPrinter(o.progress.stream, { tty: o.progress.tty, columns: o.progress.columns });
-  const run = await runScenario({
+  const runOptions = {
     url: o.url,
     scenario: s,
     runId: o.runId,
     timeoutSeconds: o.timeoutSeconds,
     signal: o.signal,
-    onProgress: (progress) => printer.update(progress),
+    onProgress: (progress: Parameters<typeof printer.update>[0]) => printer.update(progress),
     ...(setup ? { seed: setup } : {}),
-  }).finally(() => printer.done());
+  };
+  const run = await (engine.wrk ? runWrkScenario({ ...runOptions, wrk: engine.wrk }) : runScenario(runOptions)).finally(() => printer.done());
   const report = buildReport(run, {
     ...o.context,
     scenario: s,
     target: o.url,
-    generator: generatorName(),
+    generator: engine.name,
     ...(setup ? { setup: { users: setup.users, apiKeys: setup.apiKeys.length, seconds: setup.seconds } } : {}),
   });
   return { report, ...(setup ? { setup } : {}) };

@@ -61,7 +61,8 @@ export function generatorLine(r: Pick<LoadTestReport, 'generator'>): string | un
   const g = r.generator;
   if (g === undefined || typeof g === 'string') return undefined;
   const lag = g.eventLoopDelayP99Ms > 0 ? `, event-loop delay p99 ${msText(g.eventLoopDelayP99Ms)} ms` : '';
-  return `${g.engine}: ${int(g.cpuPercent)}% of a core${lag}${g.saturated ? ' (saturated)' : ''}`;
+  const wait = g.runQueuePercent ? `, waited for a core ${int(g.runQueuePercent)}% of the run` : '';
+  return `${g.engine}: ${int(g.cpuPercent)}% of a core${wait}${lag}${g.saturated ? ' (saturated)' : ''}`;
 }
 
 /** Said plainly when the generator was the limit of the run; undefined otherwise. */
@@ -69,7 +70,7 @@ export function saturationWarning(r: Pick<LoadTestReport, 'generator'>): string 
   const g = r.generator;
   if (g === undefined || typeof g === 'string' || !g.saturated) return undefined;
   return (
-    `the load generator was the limit of this run (${int(g.cpuPercent)}% of a core, event-loop delay p99 ${msText(g.eventLoopDelayP99Ms)} ms): ` +
+    `the load generator was the limit of this run (${int(g.cpuPercent)}% of a core${g.runQueuePercent ? `, ${int(g.runQueuePercent)}% more waiting for one` : ''}, event-loop delay p99 ${msText(g.eventLoopDelayP99Ms)} ms): ` +
     'the throughput is a lower bound of what the target serves, not its capacity, and latency includes time the answers waited for the generator. ' +
     'For a true figure: drive the load with a faster engine (--engine wrk), split it over more runners, or run the generator on another machine than the stack.'
   );
