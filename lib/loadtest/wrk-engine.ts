@@ -150,7 +150,10 @@ export async function runWrkScenario(opts: RunOptions & { readonly wrk: string }
     : undefined;
   try {
     for (let i = 0; i < seconds && !opts.signal?.aborted; i++) {
-      const done = parseWrkDone(await runOnce(opts.wrk, args, opts.signal));
+      const output = await runOnce(opts.wrk, args, opts.signal);
+      // Stopped before wrk could say what it measured: the run ends with the last whole second.
+      if (opts.signal?.aborted && !output.includes(MARKER)) break;
+      const done = parseWrkDone(output);
       const latency = new LatencyHistogram();
       for (const [us, n] of done.latencyUs) latency.record(us / 1000, n);
       const sockets = { 'connection-refused': done.connect, 'connection-reset': done.read + done.write, timeout: done.timeout };

@@ -63,7 +63,8 @@ afterAll(() => {
 
 describe('apistack loadtest against a local stack', () => {
   it('status: GET /api/status for 3 s, no failure, thresholds evaluated, the exit code follows them, cost under the profile', () => {
-    const r = loadtest('status', ['--scenario', 'status', '--duration', '3s', '--profile', 'loadtest']);
+    // autocannon counts every status code and records each answer once (wrk: classes, and a corrected histogram).
+    const r = loadtest('status', ['--scenario', 'status', '--duration', '3s', '--profile', 'loadtest', '--engine', 'autocannon']);
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expectExitFollowsThresholds(r);
     const report = r.report;
@@ -142,6 +143,10 @@ describe('apistack loadtest against a local stack', () => {
       { name: 'minRequestsPerSecond', limit: 1, actual: r.report.requests.perSecond, passed: true, comparison: '>=' },
     ]);
     expect(r.stdout).toContain('verdict: PASS (3 of 3 thresholds met)');
+    // A status-only timed run: wrk drives it by default, after the default warm-up, and the report says which engine ran.
+    expect(r.report.generator).toMatchObject({ engine: expect.stringMatching(/^wrk /) });
+    expect(r.report.warmup?.seconds).toBe(3);
+    expect(r.stdout).toMatch(/^generator {5}wrk .*% of a core/m);
   });
 
   it('a threshold that fails: the report says so and the exit code is 2', () => {
