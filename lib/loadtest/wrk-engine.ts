@@ -15,7 +15,7 @@
  * 400 and above as another (4xx-5xx, failures).
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { LatencyHistogram } from './histogram.ts';
@@ -101,9 +101,31 @@ function reapedChildrenCpuMs(): number {
   }
 }
 
-function runOnce(wrk: string, args: string[], signal: AbortSignal | undefined): Promise<string> {
+/** Nanoseconds a process's threads ran and waited for a core so far (Linux schedstat), or undefined. */
+function schedstat(pid: number): { runNs: number; waitNs: number } | undefined {
+  try {
+    let runNs = 0;
+    let waitNs = 0;
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const v = readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+      runNs += v[0] ?? 0;
+      waitNs += v[1] ?? 0;
+    }
+    return { runNs, waitNs };
+  } catch {
+    return undefined;
+  }
+}
+
+/** One wrk run: its output, and how long its threads waited for a core (sampled while it ran: its last 100 ms are not seen). */
+function runOnce(wrk: string, args: string[], signal: AbortSignal | undefined): Promise<{ output: string; waitNs: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(wrk, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let waitNs = 0;
+    const sampler = setInterval(() => {
+      const s = child.pid !== undefined ? schedstat(child.pid) : undefined;
+      if (s) waitNs = s.waitNs;
+    }, 100);
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
@@ -112,9 +134,10 @@ function runOnce(wrk: string, args: string[], signal: AbortSignal | undefined): 
     signal?.addEventListener('abort', onAbort, { once: true });
     child.on('error', reject);
     child.on('exit', (code) => {
+      clearInterval(sampler);
       signal?.removeEventListener('abort', onAbort);
       if (code !== 0 && !signal?.aborted) return reject(new Error(`wrk exited ${code}:\n${output.trim()}`));
-      resolve(output);
+      resolve({ output, waitNs });
     });
   });
 }
@@ -138,19 +161,20 @@ export async function runWrkScenario(opts: RunOptions & { readonly wrk: string }
   const cpu0 = process.cpuUsage();
   const children0 = reapedChildrenCpuMs();
   const t0 = performance.now();
-  let sent = 0;
-  let failed = 0;
   let lastSecond: number | undefined;
   let at = 0;
+  let waitNs = 0;
   const progressTimer = opts.onProgress
     ? setInterval(() => {
         const elapsed = (performance.now() - t0) / 1000;
-        opts.onProgress!({ elapsedSeconds: elapsed, plannedSeconds: seconds, ...(warmup > 0 ? { warmupSeconds: warmup } : {}), requests: sent, failed, requestsPerSecond: lastSecond ?? 0, p95Ms: 0, connections: s.connections, stage: 1, stages: 1 });
+        const p = recorder.progress(at + 1000);
+        opts.onProgress!({ elapsedSeconds: elapsed, plannedSeconds: seconds, ...(warmup > 0 ? { warmupSeconds: warmup } : {}), requests: p.requests, failed: p.failed, requestsPerSecond: lastSecond ?? 0, p95Ms: p.p95Ms, connections: s.connections, stage: 1, stages: 1 });
       }, opts.progressIntervalMs ?? 250)
     : undefined;
   try {
     for (let i = 0; i < seconds && !opts.signal?.aborted; i++) {
-      const output = await runOnce(opts.wrk, args, opts.signal);
+      const { output, waitNs: waited } = await runOnce(opts.wrk, args, opts.signal);
+      waitNs += waited;
       // Stopped before wrk could say what it measured: the run ends with the last whole second.
       if (opts.signal?.aborted && !output.includes(MARKER)) break;
       const done = parseWrkDone(output);
@@ -160,8 +184,6 @@ export async function runWrkScenario(opts: RunOptions & { readonly wrk: string }
       // Each second is laid on the run's clock where it started.
       recorder.batch(at, { latency, statusCodes: { [WRK_OK_CLASS]: done.requests - done.status, [WRK_ERROR_CLASS]: done.status }, failures: sockets, kind: 'status' });
       at += 1000;
-      sent += done.requests + done.connect + done.read + done.write + done.timeout;
-      failed += done.status + done.connect + done.read + done.write + done.timeout;
       lastSecond = done.requests / Math.max(1e-6, done.durationUs / 1e6);
     }
   } finally {
@@ -178,7 +200,7 @@ export async function runWrkScenario(opts: RunOptions & { readonly wrk: string }
     ...result,
     startedAt,
     connections: s.connections,
-    generator: { cpuPercent: Number(((cpuMs / Math.max(1, wallMs)) * 100).toFixed(1)), eventLoopDelayP99Ms: 0 },
+    generator: { cpuPercent: Number(((cpuMs / Math.max(1, wallMs)) * 100).toFixed(1)), eventLoopDelayP99Ms: 0, runQueuePercent: Number(((waitNs / 1e6 / Math.max(1, wallMs)) * 100).toFixed(1)) },
     interrupted,
   };
 }

@@ -9,7 +9,7 @@
  * default 8). Targets are reported, never enforced: exit 1 means the bench broke.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LocalState } from '../../lib/local/env.ts';
@@ -23,6 +23,8 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 8);
 const warmupSeconds = 2;
 const connections = 50;
 const work = mkdtempSync(join(tmpdir(), 'apistack-bench-generator-'));
+// Postgres runs as the postgres user when we are root: it must reach its data dir.
+chmodSync(work, 0o755);
 const stateDir = join(work, 'stack');
 
 interface Case {
