@@ -13,7 +13,7 @@ export const SATURATED_CPU_PERCENT = 85;
  * On a CPU or waiting for one (the run queue) this much of the run, in % of one core: the
  * generator wanted a core all along, and on a machine shared with the stack did not get it.
  */
-export const SATURATED_DEMAND_PERCENT = 90;
+export const SATURATED_DEMAND_PERCENT = 85;
 /** Event-loop delay p99 at or above this: answers waited for the generator to read them. */
 export const SATURATED_EVENT_LOOP_P99_MS = 50;
 
