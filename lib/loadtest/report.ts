@@ -7,8 +7,11 @@
  *    histogram: [{fromMs, toMs, count}], statusCodes: {"200": n}, errors: {kind: n}, successRate,
  *    thresholds: [{name, limit, actual, passed}], cost?: {perHour, perMillionRequests}}
  *
- * plus fields that only add to it (timeline, mix, setup, ...). Fields are never renamed or
- * removed; a new one is optional for readers.
+ * plus fields that only add to it (timeline, mix, setup, warmup, ...), and
+ *   generator: {engine, cpuPercent, eventLoopDelayP99Ms, runQueuePercent?, saturated}
+ * (reports before it named the engine alone, as a string: readers accept both). Fields are never
+ * removed; a new one is optional for readers. Totals, percentiles and thresholds are of the
+ * measured part: a warm-up is on the timeline only (points with warmup: true).
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
