@@ -1,6 +1,7 @@
 /**
- * The faster engine: wrk (C, one event loop per thread) drives a scenario whose every request is
- * the same (a status-only mix) for a time, with no fixed rate and no stages. It runs as a chain
+ * The faster engine: wrk (C, one event loop per thread) drives a scenario of one kind for a time,
+ * with no fixed rate and no stages: status (one fixed request, wrk's fastest path) or read
+ * (request() in Lua draws the seeded users uniformly, as the other engine does). It runs as a chain
  * of one-second wrk runs, so the report keeps its shape: a timeline per second, the warm-up as
  * its first seconds, and the latency distribution of each second read back from wrk's Lua
  * `done(summary, latency, requests)` hook (every recorded value and its count, in µs) into the
@@ -20,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { LatencyHistogram } from './histogram.ts';
 import { RunRecorder, WRK_ERROR_CLASS, WRK_OK_CLASS } from './recorder.ts';
-import { fixedRequest } from './requests.ts';
+import { fixedRequest, NO_SEED, type SeedData } from './requests.ts';
 import type { RunOptions, RunResult } from './runner.ts';
 import { warmupSecondsOf, type Scenario } from './scenario.ts';
 import { parseTargetUrl } from './url.ts';
@@ -28,9 +29,17 @@ import { parseTargetUrl } from './url.ts';
 /** The one line of JSON the script's done() prints, after this marker. */
 const MARKER = 'APISTACK-WRK ';
 
+/** The one kind of a scenario wrk can drive: status (one fixed request) or read (uniform over the seeded users). */
+function wrkKind(s: Scenario): 'status' | 'read' | undefined {
+  const kinds = new Set(s.mix.map((m) => m.kind));
+  if (kinds.size !== 1) return undefined;
+  const [kind] = kinds;
+  return kind === 'status' || kind === 'read' ? kind : undefined;
+}
+
 /** Why wrk cannot run this scenario, or undefined when it can. */
 export function wrkUnsupported(s: Scenario): string | undefined {
-  if (!fixedRequest(s)) return 'its mix is not status alone (wrk sends one fixed request)';
+  if (!wrkKind(s)) return 'its mix is not status or read alone (wrk counts no kinds, and its writes would need per-request keys)';
   if (s.stages) return 'it ramps through stages';
   if (s.requests !== undefined) return 'it is bounded by a request count';
   if (s.rate !== undefined) return 'it drives a fixed rate';
@@ -51,14 +60,38 @@ export function findWrk(env: NodeJS.ProcessEnv = process.env): string | undefine
   return undefined;
 }
 
-/** The Lua script for wrk: the scenario's request, and done() printing what was measured as JSON. */
-export function wrkScript(request: { readonly method: string; readonly path: string; readonly headers?: Readonly<Record<string, string>> }): string {
-  const headers = Object.entries(request.headers ?? {})
-    .map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`)
-    .join('\n');
-  return `wrk.method = ${JSON.stringify(request.method)}
+/** Lua: reads drawn uniformly over the seeded users, as the other engine draws them (lib/loadtest/requests.ts). */
+function readRequestLua(basePath: string, seed: SeedData): string {
+  const total = seed.userIdRanges.reduce((sum, r) => sum + (r.last - r.first + 1), 0);
+  if (total === 0) throw new Error('a read scenario needs seeded users');
+  const ranges = seed.userIdRanges.map((r) => `{${r.first},${r.last}}`).join(',');
+  return `local ranges = {${ranges}}
+local total = ${total}
+local prefix = ${JSON.stringify(`${basePath}/api/users/`)}
+math.randomseed(os.time() + math.floor(os.clock() * 1000000))
+request = function()
+  local i = math.random(0, total - 1)
+  for _, r in ipairs(ranges) do
+    local size = r[2] - r[1] + 1
+    if i < size then return wrk.format("GET", prefix .. string.format("%d", r[1] + i)) end
+    i = i - size
+  end
+  return wrk.format("GET", prefix .. string.format("%d", ranges[#ranges][2]))
+end
+`;
+}
+
+/** The Lua script for wrk: the scenario's requests (a fixed one, or drawn by request()), and done() printing what was measured as JSON. */
+export function wrkScript(request: { readonly method: string; readonly path: string; readonly headers?: Readonly<Record<string, string>> } | { readonly lua: string }): string {
+  const requests =
+    'lua' in request
+      ? request.lua
+      : `wrk.method = ${JSON.stringify(request.method)}
 wrk.path = ${JSON.stringify(request.path)}
-${headers}
+${Object.entries(request.headers ?? {})
+  .map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`)
+  .join('\n')}`;
+  return `${requests}
 done = function(summary, latency, requests)
   local e = summary.errors
   local parts = {}
@@ -147,16 +180,18 @@ export async function runWrkScenario(opts: RunOptions & { readonly wrk: string }
   const why = wrkUnsupported(s);
   if (why) throw new Error(`wrk cannot run scenario ${s.name}: ${why}`);
   const url = parseTargetUrl(opts.url);
-  const request = fixedRequest(s, url.pathname.replace(/\/+$/, ''))!;
+  const basePath = url.pathname.replace(/\/+$/, '');
+  const kind = wrkKind(s)!;
+  const fixed = fixedRequest(s, basePath);
   // wrk takes whole seconds.
   const warmup = Math.ceil(warmupSecondsOf(s));
   const measured = Math.max(1, Math.ceil(s.durationSeconds!));
   const seconds = warmup + measured;
   const dir = mkdtempSync(join(tmpdir(), 'apistack-wrk-'));
   const script = join(dir, 'scenario.lua');
-  writeFileSync(script, wrkScript(request));
+  writeFileSync(script, wrkScript(fixed ?? { lua: readRequestLua(basePath, opts.seed ?? NO_SEED) }));
   const recorder = new RunRecorder({ connections: s.connections, warmupSeconds: warmup });
-  const args = ['-t', '1', '-c', String(s.connections), '-d', '1s', '--timeout', `${Math.max(1, Math.round(opts.timeoutSeconds ?? 10))}s`, '-s', script, `${url.origin}${request.path}`];
+  const args = ['-t', '1', '-c', String(s.connections), '-d', '1s', '--timeout', `${Math.max(1, Math.round(opts.timeoutSeconds ?? 10))}s`, '-s', script, `${url.origin}${fixed?.path ?? `${basePath}/`}`];
   const startedAt = new Date();
   const cpu0 = process.cpuUsage();
   const children0 = reapedChildrenCpuMs();
@@ -182,7 +217,7 @@ export async function runWrkScenario(opts: RunOptions & { readonly wrk: string }
       for (const [us, n] of done.latencyUs) latency.record(us / 1000, n);
       const sockets = { 'connection-refused': done.connect, 'connection-reset': done.read + done.write, timeout: done.timeout };
       // Each second is laid on the run's clock where it started.
-      recorder.batch(at, { latency, statusCodes: { [WRK_OK_CLASS]: done.requests - done.status, [WRK_ERROR_CLASS]: done.status }, failures: sockets, kind: 'status' });
+      recorder.batch(at, { latency, statusCodes: { [WRK_OK_CLASS]: done.requests - done.status, [WRK_ERROR_CLASS]: done.status }, failures: sockets, kind });
       at += 1000;
       lastSecond = done.requests / Math.max(1e-6, done.durationUs / 1e6);
     }

@@ -96,7 +96,7 @@ http {
   access_log off;
   client_body_temp_path ${dir}/client_body; proxy_temp_path ${dir}/proxy;
   fastcgi_temp_path ${dir}/fastcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-  server { listen 127.0.0.1:${port}; location = /api/status { return 200 'ok'; } location / { return 404; } }
+  server { listen 127.0.0.1:${port}; location = /api/status { return 200 'ok'; } location ~ ^/api/users/(5|6|7|12|13)$ { return 200 'user'; } location / { return 404; } }
 }
 `,
     );
@@ -109,8 +109,9 @@ http {
     expect(chooseEngine(status({ durationSeconds: 2 }), 'auto')).toMatchObject({ kind: 'wrk', name: expect.stringMatching(/^wrk /) });
     expect(chooseEngine(status({ durationSeconds: 2, rate: 100 }), 'auto')).toMatchObject({ kind: 'autocannon', note: 'engine autocannon: wrk cannot run this scenario (it drives a fixed rate)' });
     expect(chooseEngine(status({ durationSeconds: 2 }), 'auto', { PATH: '/nonexistent', APISTACK_WRK: '/nonexistent/wrk' }).kind).toBe(findWrk({ PATH: '/nonexistent' }) ? 'wrk' : 'autocannon');
-    expect(() => chooseEngine({ ...status({ durationSeconds: 2 }), mix: [{ kind: 'read', weight: 1 }], setup: { users: 10 } }, 'wrk')).toThrow(
-      '--engine wrk cannot run scenario status: its mix is not status alone (wrk sends one fixed request); use --engine autocannon (or auto) for it',
+    expect(chooseEngine({ ...status({ durationSeconds: 2 }), mix: [{ kind: 'read', weight: 1 }], setup: { users: 10 } }, 'auto').kind).toBe('wrk');
+    expect(() => chooseEngine({ ...status({ durationSeconds: 2 }), mix: [{ kind: 'write', weight: 1 }], setup: { apiKeys: 1 } }, 'wrk')).toThrow(
+      '--engine wrk cannot run scenario status: its mix is not status or read alone (wrk counts no kinds, and its writes would need per-request keys); use --engine autocannon (or auto) for it',
     );
   });
 
@@ -139,5 +140,16 @@ http {
     expect(missing.statusCodes['2xx-3xx'] ?? 0).toBe(0);
     expect(missing.responses).toBeGreaterThan(0);
     expect(missing.errors['non-2xx']).toBe(missing.responses);
+  }, 60_000);
+
+  it('reads only the seeded users, drawn over every range', async () => {
+    const scenario: Scenario = { ...status({ durationSeconds: 1, warmupSeconds: 0, connections: 5 }), mix: [{ kind: 'read', weight: 1 }], setup: { users: 5 } };
+    const seed = { userIdRanges: [{ first: 5, last: 7 }, { first: 12, last: 13 }], apiKeys: [] };
+    const run = await runWrkScenario({ url: nginx.url, scenario, seed, runId: 'wrk-read', wrk: findWrk()! });
+    expect(run.responses).toBeGreaterThan(100);
+    // Any id outside the ranges would be a 404, a failure.
+    expect(run.errors).toEqual({});
+    expect(run.statusCodes).toEqual({ '2xx-3xx': run.responses });
+    expect(run.requestsByKind).toEqual({ read: run.responses });
   }, 60_000);
 });
