@@ -37,12 +37,12 @@ export class LatencyHistogram {
   private maxValue = 0;
   private minValue = Number.POSITIVE_INFINITY;
 
-  record(ms: number): void {
-    if (!Number.isFinite(ms) || ms < 0) return;
+  record(ms: number, times = 1): void {
+    if (!Number.isFinite(ms) || ms < 0 || !(times > 0)) return;
     const b = bucketOf(ms);
-    this.buckets.set(b, (this.buckets.get(b) ?? 0) + 1);
-    this.total++;
-    this.sum += ms;
+    this.buckets.set(b, (this.buckets.get(b) ?? 0) + times);
+    this.total += times;
+    this.sum += ms * times;
     if (ms > this.maxValue) this.maxValue = ms;
     if (ms < this.minValue) this.minValue = ms;
   }

@@ -11,3 +11,7 @@ export { renderHtml } from './render-html.ts';
 export * from './wording.ts';
 export * from './compare.ts';
 export * from './progress.ts';
+export * from './url.ts';
+export * from './session.ts';
+export * from './generator.ts';
+export * from './recorder.ts';

@@ -23,7 +23,7 @@ import {
  * served the run when the runner recorded it; `rate` is set when the scenario drove a fixed
  * arrival rate.
  */
-export type MeasuredRun = Pick<LoadTestReport, 'scenario' | 'profile' | 'successRate' | 'environment' | 'connections' | 'rate'> & {
+export type MeasuredRun = Pick<LoadTestReport, 'scenario' | 'profile' | 'successRate' | 'environment' | 'connections' | 'rate'> & Partial<Pick<LoadTestReport, 'generator'>> & {
   readonly requests: Pick<LoadTestReport['requests'], 'total' | 'perSecond'>;
   readonly latencyMs: Pick<LoadTestReport['latencyMs'], 'p95'>;
 };
@@ -130,6 +130,7 @@ export function workerCapacity(runs: readonly MeasuredRun[], profile: ResolvedPr
   const qualifying: { label: string; perWorker: number; vcpuPerWorker: number; run: WorkerCapacity['run']; assumption?: string }[] = [];
   const missed: number[] = [];
   let fixedRate = 0;
+  let saturated = 0;
   for (const [i, r] of runs.entries()) {
     const label = `run ${i + 1} (${r.scenario}, ${plural(r.connections, 'connection')}, ${Math.round(r.requests.perSecond)} req/s, p95 ${r.latencyMs.p95} ms)`;
     if (r.scenario !== chosen) {
@@ -142,6 +143,12 @@ export function workerCapacity(runs: readonly MeasuredRun[], profile: ResolvedPr
     if (r.rate !== undefined) {
       fixedRate++;
       rejected.push(`${label}: drove a fixed rate of ${r.rate} req/s, which measures that rate, not the most the stack serves`);
+      continue;
+    }
+    // A saturated generator measured itself: every worker looks slower than it is, and the plan would buy too many replicas.
+    if (typeof r.generator === 'object' && r.generator.saturated) {
+      saturated++;
+      rejected.push(`${label}: the load generator was saturated (${Math.round(r.generator.cpuPercent)}% of a core), so its throughput is a lower bound of the stack's, not its capacity`);
       continue;
     }
     if (r.latencyMs.p95 > p95Ms) {
@@ -180,7 +187,9 @@ export function workerCapacity(runs: readonly MeasuredRun[], profile: ResolvedPr
     const how =
       fixedRate === scenarioRuns
         ? `measure capacity with a scenario that drives no fixed rate (e.g. read or mixed), at increasing --connections`
-        : `measure at fewer connections so the threshold holds`;
+        : saturated > 0 && saturated + fixedRate === scenarioRuns
+          ? 'measure again with a generator that keeps up: a faster engine (--engine wrk), more runners, or a generator on another machine than the stack'
+          : `measure at fewer connections so the threshold holds`;
     throw new UserError(`no run of scenario ${chosen} meets p95 < ${p95Ms} ms with at least ${MIN_SUCCESS_RATE * 100}% success: ${rejected.join('; ')}; ${how}`);
   }
   for (const s of slower) rejected.push(`${s.label}: a faster run met the threshold`);

@@ -33,7 +33,7 @@ function fraction(p: RunProgress): number | undefined {
 
 function numbers(p: RunProgress): string {
   const time = p.plannedSeconds ? `${fixed(p.elapsedSeconds, 1)}/${fixed(p.plannedSeconds, 0)} s` : `${fixed(p.elapsedSeconds, 1)} s`;
-  const stage = p.stages > 1 ? `, stage ${p.stage}/${p.stages}` : '';
+  const stage = `${p.stages > 1 ? `, stage ${p.stage}/${p.stages}` : ''}${p.warmupSeconds && p.elapsedSeconds < p.warmupSeconds ? ', warming up (not counted)' : ''}`;
   return `${time}, ${int(p.requests)}${p.plannedRequests ? `/${int(p.plannedRequests)}` : ''} requests, ${int(p.requestsPerSecond)} req/s, p95 ${msText(p.p95Ms)} ms, ${int(p.failed)} failed, ${int(p.connections)} connections${stage}`;
 }
 

@@ -6,7 +6,7 @@
  */
 import { niceStep } from './histogram.ts';
 import { errorRatePercent, thresholdsPassed, type LoadTestReport } from './report.ts';
-import { costLine, errorPercentText, fixed, int, msText, percentText, runShape, thresholdActual, thresholdLabel, usd } from './wording.ts';
+import { costLine, errorPercentText, fixed, generatorEngine, generatorLine, int, msText, percentText, runShape, saturationWarning, thresholdActual, thresholdLabel, usd, warmupLine } from './wording.ts';
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
@@ -32,7 +32,7 @@ interface Series {
 }
 
 /** A time chart: x is seconds since the start, one point per second of the timeline. */
-function lineChart(id: string, title: string, yLabel: string, xs: readonly number[], xEnd: number, series: readonly Series[]): string {
+function lineChart(id: string, title: string, yLabel: string, xs: readonly number[], xEnd: number, series: readonly Series[], warmupSeconds = 0): string {
   const plotW = W - M.left - M.right;
   const plotH = H - M.top - M.bottom;
   const xMax = Math.max(1, xEnd);
@@ -44,6 +44,11 @@ function lineChart(id: string, title: string, yLabel: string, xs: readonly numbe
   const parts: string[] = [];
   parts.push(`<svg class="chart" id="${id}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(title)}" data-x="${esc(JSON.stringify(xs))}" data-series="${esc(JSON.stringify(series))}">`);
   parts.push(`<title>${esc(title)}</title>`);
+  if (warmupSeconds > 0) {
+    // The warm-up: drawn, shaded, and labelled as left out of the totals.
+    parts.push(`<rect class="warmup" x="${M.left}" y="${M.top}" width="${(x(Math.min(warmupSeconds, xMax)) - M.left).toFixed(1)}" height="${plotH}" fill="#8c959f" fill-opacity="0.15"><title>warm-up: not counted</title></rect>`);
+    parts.push(`<text class="tick" x="${M.left + 4}" y="${M.top + 12}">warm-up</text>`);
+  }
   for (const t of yTicks) parts.push(`<line class="grid" x1="${M.left}" x2="${W - M.right}" y1="${y(t).toFixed(1)}" y2="${y(t).toFixed(1)}"/><text class="tick" x="${M.left - 6}" y="${(y(t) + 4).toFixed(1)}" text-anchor="end">${tickText(t)}</text>`);
   for (const t of xTicks) parts.push(`<text class="tick" x="${x(t).toFixed(1)}" y="${H - M.bottom + 16}" text-anchor="middle">${tickText(t)}</text>`);
   parts.push(`<text class="axis" x="${M.left + plotW / 2}" y="${H - 6}" text-anchor="middle">seconds since start</text>`);
@@ -144,15 +149,20 @@ export function renderHtml(r: LoadTestReport): string {
   const timeline = r.timeline ?? [];
   // Each second's numbers are drawn at its middle.
   const xs = timeline.map((p) => Number((p.t + p.seconds / 2).toFixed(3)));
-  const throughput = lineChart('throughput', 'Throughput over time', 'requests per second', xs, r.durationSeconds, [
+  const warmup = r.warmup?.seconds ?? 0;
+  const end = warmup + r.durationSeconds;
+  const throughput = lineChart('throughput', 'Throughput over time', 'requests per second', xs, end, [
     { name: 'requests/s', color: '#0969da', values: timeline.map((p) => p.requestsPerSecond) },
     { name: 'failed/s', color: '#cf222e', values: timeline.map((p) => (p.seconds > 0 ? p.failed / p.seconds : 0)) },
-  ]);
-  const latency = lineChart('latency', 'Latency over time', 'milliseconds', xs, r.durationSeconds, [
+  ], warmup);
+  const latency = lineChart('latency', 'Latency over time', 'milliseconds', xs, end, [
     { name: 'p50', color: '#1a7f37', values: timeline.map((p) => p.latencyMs.p50) },
     { name: 'p95', color: '#bf8700', values: timeline.map((p) => p.latencyMs.p95) },
     { name: 'p99', color: '#cf222e', values: timeline.map((p) => p.latencyMs.p99) },
-  ]);
+  ], warmup);
+  const saturated = saturationWarning(r);
+  const generator = generatorLine(r);
+  const warmupText = warmupLine(r);
   const cost = costLine(r);
   const codes = Object.entries(r.statusCodes).sort(([a], [b]) => a.localeCompare(b));
   const errs = Object.entries(r.errors).sort(([a], [b]) => a.localeCompare(b));
@@ -173,6 +183,7 @@ export function renderHtml(r: LoadTestReport): string {
 <div class="meta">${esc(r.target)}${r.profile ? ` · profile <code>${esc(r.profile)}</code>` : ''} · started ${esc(r.startedAt)} · ${esc(runShape(r))}</div>
 ${r.description ? `<p>${esc(r.description)}</p>` : ''}
 <div class="verdict ${pass ? 'pass' : 'fail'}" id="verdict">${r.thresholds.length === 0 ? 'no thresholds' : pass ? `PASS: ${r.thresholds.length} of ${r.thresholds.length} thresholds met` : `FAIL: ${r.thresholds.filter((t) => !t.passed).length} of ${r.thresholds.length} thresholds not met`}</div>
+${saturated ? `<div class="verdict fail" id="generator-saturated">Warning: ${esc(saturated)}</div>` : ''}
 <div class="cards">
 ${card('total-requests', 'requests', int(r.requests.total))}
 ${card('requests-per-second', 'requests/s', fixed(r.requests.perSecond, 1))}
@@ -186,6 +197,7 @@ ${r.setup ? `<p>Setup, once before the load: ${int(r.setup.users)} users and ${i
 <h2>Thresholds</h2>
 ${r.thresholds.length === 0 ? '<p>The scenario sets none.</p>' : table(['threshold', 'actual', 'result'], r.thresholds.map((t) => [esc(thresholdLabel(t)), esc(thresholdActual(t)), t.passed ? '<span class="pass">pass</span>' : '<span class="fail">FAIL</span>']), 'thresholds')}
 <h2>Over time</h2>
+${warmupText ? `<p id="warmup">Warm-up (shaded): ${esc(warmupText)}.</p>` : ''}
 ${throughput}
 ${latency}
 <h2>Response times</h2>
@@ -194,7 +206,8 @@ ${table(['p10', 'p25', 'p50', 'p75', 'p90', 'p95', 'p99', 'max', 'mean'].map((k)
 <h2>Status codes and errors</h2>
 ${table(['', 'count'], [...codes.map(([c, n]) => [`status ${esc(c)}`, int(n)]), ...errs.map(([k, n]) => [`error: ${esc(k)}`, int(n)]), ['error rate', errorPercentText(errorRatePercent(r))]], 'outcomes')}
 ${cost ? `<h2>Cost</h2><p id="cost">${esc(cost)}.</p>` : ''}
-<footer>${esc(r.generator ?? 'apistack loadtest')} · the report's JSON is embedded in this page (script#report-data).</footer>
+${generator ? `<p id="generator">Generator: ${esc(generator)}.</p>` : ''}
+<footer>${esc(generatorEngine(r))} · the report's JSON is embedded in this page (script#report-data).</footer>
 </main>
 <script type="application/json" id="report-data">${json}</script>
 <script>${SCRIPT}</script>

@@ -6,7 +6,7 @@ import { parseChoice } from '../errors.ts';
 import type { HistogramBucket } from './histogram.ts';
 import { errorRatePercent, thresholdsPassed, type LoadTestReport } from './report.ts';
 import { renderHtml } from './render-html.ts';
-import { costLine, errorPercentText, fixed, int, LATENCY_KEYS, msText, percentText, runShape, thresholdActual, thresholdLabel, usd } from './wording.ts';
+import { costLine, errorPercentText, fixed, generatorLine, int, LATENCY_KEYS, msText, percentText, runShape, saturationWarning, thresholdActual, thresholdLabel, usd, warmupLine } from './wording.ts';
 
 export const REPORT_FORMATS = ['text', 'json', 'md', 'html'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
@@ -47,6 +47,8 @@ export function renderText(r: LoadTestReport): string {
   out.push(`load test ${r.scenario} → ${r.target}${r.profile ? ` (profile ${r.profile})` : ''}${r.interrupted ? '  [INTERRUPTED]' : ''}`);
   out.push(`started ${r.startedAt}, ${runShape(r)}`);
   if (r.setup) out.push(`setup: ${int(r.setup.users)} users, ${int(r.setup.apiKeys)} API keys in ${fixed(r.setup.seconds, 1)} s (once, before the load)`);
+  const warmup = warmupLine(r);
+  if (warmup) out.push(`warm-up: ${warmup}`);
   out.push('');
   const kinds = r.requests.byKind && Object.keys(r.requests.byKind).length > 1 ? `  (${entries(r.requests.byKind).map(([k, n]) => `${k} ${int(n)}`).join(', ')})` : '';
   out.push(`requests      ${int(r.requests.total)} total, ${fixed(r.requests.perSecond, 1)} req/s${kinds}`);
@@ -56,6 +58,10 @@ export function renderText(r: LoadTestReport): string {
   out.push(`errors        ${entries(r.errors).map(([k, n]) => `${k}: ${int(n)}`).join(', ') || 'none'}`);
   const cost = costLine(r);
   if (cost) out.push(`cost          ${cost}`);
+  const generator = generatorLine(r);
+  if (generator) out.push(`generator     ${generator}`);
+  const saturated = saturationWarning(r);
+  if (saturated) out.push('', `WARNING: ${saturated}`);
   if (r.histogram.length > 0) {
     out.push('', 'response times');
     const max = Math.max(...r.histogram.map((b) => b.count));
@@ -86,6 +92,10 @@ export function renderMarkdown(r: LoadTestReport): string {
   out.push(`Target ${r.target}${r.profile ? `, profile \`${r.profile}\`` : ''}; started ${r.startedAt}; ${runShape(r)}.`);
   if (r.description) out.push('', r.description);
   if (r.setup) out.push('', `Setup (once, before the load): ${int(r.setup.users)} users, ${int(r.setup.apiKeys)} API keys in ${fixed(r.setup.seconds, 1)} s.`);
+  const warmup = warmupLine(r);
+  if (warmup) out.push('', `Warm-up: ${warmup}.`);
+  const saturated = saturationWarning(r);
+  if (saturated) out.push('', `> **Warning:** ${saturated}`);
   out.push('', `**Verdict: ${verdict(r)}**`, '');
   out.push(
     mdTable(
@@ -117,5 +127,7 @@ export function renderMarkdown(r: LoadTestReport): string {
   }
   const cost = costLine(r);
   if (cost) out.push('', `Cost: ${cost}.`);
+  const generator = generatorLine(r);
+  if (generator) out.push('', `Generator: ${generator}.`);
   return `${out.join('\n')}\n`;
 }

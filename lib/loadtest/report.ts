@@ -7,13 +7,18 @@
  *    histogram: [{fromMs, toMs, count}], statusCodes: {"200": n}, errors: {kind: n}, successRate,
  *    thresholds: [{name, limit, actual, passed}], cost?: {perHour, perMillionRequests}}
  *
- * plus fields that only add to it (timeline, mix, setup, ...). Fields are never renamed or
- * removed; a new one is optional for readers.
+ * plus fields that only add to it (timeline, mix, setup, warmup, ...), and
+ *   generator: {engine, cpuPercent, eventLoopDelayP99Ms, runQueuePercent?, saturated}
+ * (reports before it named the engine alone, as a string: readers accept both). Fields are never
+ * removed; a new one is optional for readers. Totals, percentiles and thresholds are of the
+ * measured part: a warm-up is on the timeline only (points with warmup: true).
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { UserError } from '../errors.ts';
 import { describeIssues } from '../profile/load.ts';
+import { generatorSaturated } from './generator.ts';
+import { isSuccess } from './recorder.ts';
 import type { RunResult, TimelinePoint } from './runner.ts';
 import type { Scenario, Thresholds } from './scenario.ts';
 
@@ -43,7 +48,23 @@ const timelinePointSchema = z.object({
   requestsPerSecond: z.number().min(0),
   connections: count,
   latencyMs: z.object({ p50: ms, p95: ms, p99: ms, max: ms, mean: ms }),
+  /** Within the warm-up: shown on the charts, in no total. */
+  warmup: z.boolean().optional(),
 });
+
+/** The load generator and what the run cost it; saturated: it was the limit, the throughput a lower bound. */
+export const generatorSchema = z.object({
+  /** Which engine drove the load, with its version. */
+  engine: z.string(),
+  /** The generator's CPU over the run, in % of one core. */
+  cpuPercent: z.number().min(0),
+  /** p99 of its event loop's delay, ms (0 for an engine without one). */
+  eventLoopDelayP99Ms: z.number().min(0),
+  /** Time it waited for a core (run queue), in % of the run, where the system tells. */
+  runQueuePercent: z.number().min(0).optional(),
+  saturated: z.boolean(),
+});
+export type GeneratorReport = z.infer<typeof generatorSchema>;
 
 /** Loose on purpose where extra fields may appear: readers accept reports from newer writers. */
 export const reportSchema = z.object({
@@ -63,7 +84,10 @@ export const reportSchema = z.object({
   rate: z.number().optional(),
   stages: z.array(z.object({ durationSeconds: z.number(), connections: count })).optional(),
   mix: z.array(z.object({ kind: z.string(), weight: z.number() })).optional(),
-  generator: z.string().optional(),
+  /** The engine and its own load (reports before that field named the engine alone, as a string). */
+  generator: z.union([generatorSchema, z.string()]).optional(),
+  /** Load before the measured part (JIT, caches): its length and requests, in no total, percentile or threshold. */
+  warmup: z.object({ seconds: z.number().min(0), requests: count }).optional(),
   /** Requests finished (answered with any status, or failed without an answer). */
   requests: z.object({
     total: count,
@@ -109,6 +133,7 @@ export interface ReportContext {
   /** The environment's cost per hour, from lib/cost; per million requests is derived here. */
   readonly cost?: { readonly perHour: number; readonly target?: string; readonly apiReplicas?: number; readonly pricesAsOf?: string };
   readonly setup?: { readonly users: number; readonly apiKeys: number; readonly seconds: number };
+  /** The engine that drove the load, with its version. */
   readonly generator?: string;
 }
 
@@ -145,7 +170,7 @@ export function evaluateThresholds(thresholds: Thresholds, r: LoadTestReport): T
 
 export function buildReport(run: RunResult, ctx: ReportContext): LoadTestReport {
   const total = run.responses + run.socketErrors;
-  const ok = Object.entries(run.statusCodes).reduce((sum, [code, n]) => sum + (Number(code) >= 200 && Number(code) < 300 ? n : 0), 0);
+  const ok = Object.entries(run.statusCodes).reduce((sum, [code, n]) => sum + (isSuccess(code) ? n : 0), 0);
   const perSecond = round(total / run.durationSeconds, 2);
   const h = run.latency;
   const s = ctx.scenario;
@@ -162,7 +187,14 @@ export function buildReport(run: RunResult, ctx: ReportContext): LoadTestReport 
     ...(s.rate !== undefined ? { rate: s.rate } : {}),
     ...(run.stages ? { stages: run.stages.map((st) => ({ ...st })) } : {}),
     mix: s.mix.map((m) => ({ ...m })),
-    ...(ctx.generator ? { generator: ctx.generator } : {}),
+    generator: {
+      engine: ctx.generator ?? 'apistack loadtest',
+      cpuPercent: run.generator.cpuPercent,
+      eventLoopDelayP99Ms: run.generator.eventLoopDelayP99Ms,
+      ...(run.generator.runQueuePercent !== undefined ? { runQueuePercent: run.generator.runQueuePercent } : {}),
+      saturated: generatorSaturated(run.generator),
+    },
+    ...(run.warmup.seconds > 0 ? { warmup: { seconds: round(run.warmup.seconds), requests: run.warmup.requests } } : {}),
     requests: { total, perSecond, byKind: { ...run.requestsByKind } as Record<string, number> },
     latencyMs: {
       p10: round(h.percentile(10)),

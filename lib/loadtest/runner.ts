@@ -10,9 +10,13 @@
 import { connect } from 'node:net';
 import { UserError } from '../errors.ts';
 import { autocannon, honourConnectionClose, type AutocannonInstance } from './autocannon.ts';
-import { LatencyHistogram } from './histogram.ts';
+import { startGeneratorMeter, type GeneratorLoad } from './generator.ts';
+import { RunRecorder, type Recorded } from './recorder.ts';
 import { fixedRequest, NO_SEED, requestPlan, type SeedData } from './requests.ts';
-import { scenarioDurationSeconds, type RequestKind, type Scenario } from './scenario.ts';
+import { scenarioDurationSeconds, warmupSecondsOf, type RequestKind, type Scenario } from './scenario.ts';
+import { parseTargetUrl } from './url.ts';
+
+export type { TimelinePoint } from './recorder.ts';
 
 export interface RunOptions {
   /** Base URL of the API, e.g. http://127.0.0.1:8080 (a path, if any, prefixes every route). */
@@ -38,6 +42,8 @@ export interface RunProgress {
   readonly plannedSeconds?: number;
   /** The scenario's request count, when bounded by requests. */
   readonly plannedRequests?: number;
+  /** The warm-up at the start of the run (in plannedSeconds), when there is one. */
+  readonly warmupSeconds?: number;
   /** Requests finished (answered or failed). */
   readonly requests: number;
   readonly failed: number;
@@ -50,39 +56,13 @@ export interface RunProgress {
   readonly stages: number;
 }
 
-export interface TimelinePoint {
-  /** Start of this interval, seconds since the run started. */
-  readonly t: number;
-  /** Length of the interval (1, shorter for the last). */
-  readonly seconds: number;
-  /** Requests finished in the interval (answered or failed). */
-  readonly requests: number;
-  readonly failed: number;
-  readonly requestsPerSecond: number;
-  readonly connections: number;
-  /** Latency of the responses in the interval (0 when there were none). */
-  readonly latencyMs: { readonly p50: number; readonly p95: number; readonly p99: number; readonly max: number; readonly mean: number };
-}
-
-export interface RunResult {
+export interface RunResult extends Recorded {
   readonly startedAt: Date;
-  /** From the first request to the end of the last stage. */
-  readonly durationSeconds: number;
   /** The most connections held at once (the peak stage). */
   readonly connections: number;
   readonly stages?: readonly { readonly durationSeconds: number; readonly connections: number }[];
-  /** Every response's latency, whatever its status. */
-  readonly latency: LatencyHistogram;
-  /** Requests answered (any status). */
-  readonly responses: number;
-  /** Requests that ended without an answer (timeout, reset, refused). */
-  readonly socketErrors: number;
-  readonly statusCodes: Readonly<Record<string, number>>;
-  /** Failures by kind: non-2xx, timeout, connection-reset, connection-refused, socket-<code>. */
-  readonly errors: Readonly<Record<string, number>>;
-  /** Requests answered, by kind of the mix. */
-  readonly requestsByKind: Readonly<Partial<Record<RequestKind, number>>>;
-  readonly timeline: readonly TimelinePoint[];
+  /** What driving the load cost this process. */
+  readonly generator: GeneratorLoad;
   /** Stopped by the signal before the scenario's end. */
   readonly interrupted: boolean;
 }
@@ -93,10 +73,17 @@ interface Phase {
   readonly requests?: number;
 }
 
-function phasesOf(s: Scenario): Phase[] {
-  if (s.stages) return s.stages.map((st) => ({ connections: st.connections, durationSeconds: st.durationSeconds }));
-  if (s.requests !== undefined) return [{ connections: Math.min(s.connections, s.requests), requests: s.requests }];
-  return [{ connections: s.connections, durationSeconds: s.durationSeconds! }];
+/** The stages as runs; a warm-up lengthens the first (the connections stay open into the measured part), or precedes a request count. */
+function phasesOf(s: Scenario, warmup: number): Phase[] {
+  const phases: Phase[] = s.stages
+    ? s.stages.map((st) => ({ connections: st.connections, durationSeconds: st.durationSeconds }))
+    : s.requests !== undefined
+      ? [{ connections: Math.min(s.connections, s.requests), requests: s.requests }]
+      : [{ connections: s.connections, durationSeconds: s.durationSeconds! }];
+  if (warmup <= 0) return phases;
+  const first = phases[0]!;
+  if (first.durationSeconds === undefined) return [{ connections: first.connections, durationSeconds: warmup }, ...phases];
+  return [{ ...first, durationSeconds: first.durationSeconds + warmup }, ...phases.slice(1)];
 }
 
 /** What an error emitted for a request is, as a report's error kind. */
@@ -134,32 +121,6 @@ export async function checkReachable(url: URL): Promise<void> {
   });
 }
 
-export function parseTargetUrl(value: string): URL {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new UserError(`--target must be a URL like http://127.0.0.1:8080, got "${value}"`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UserError(`--target must be an http:// or https:// URL, got "${value}"`);
-  if (url.search || url.hash) throw new UserError(`--target is the API's base URL, without a query or fragment; got "${value}"`);
-  return url;
-}
-
-class SecondStats {
-  /** Every answered request's latency (so its count is the answered requests). */
-  readonly latency = new LatencyHistogram();
-  /** Non-2xx answers and requests without an answer. */
-  failed = 0;
-  /** Requests without an answer. */
-  socketErrors = 0;
-  constructor(readonly connections: number) {}
-
-  get requests(): number {
-    return this.latency.count + this.socketErrors;
-  }
-}
-
 export async function runScenario(opts: RunOptions): Promise<RunResult> {
   const s = opts.scenario;
   const url = parseTargetUrl(opts.url);
@@ -184,27 +145,17 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
         },
       ];
   let answeredKind: RequestKind | undefined;
-  const phases = phasesOf(s);
-  const latency = new LatencyHistogram();
-  const statusCodes: Record<string, number> = {};
-  const errors: Record<string, number> = {};
-  const requestsByKind: Partial<Record<RequestKind, number>> = {};
-  const seconds: SecondStats[] = [];
-  let responses = 0;
-  let socketErrors = 0;
-  let failed = 0;
+  const warmup = warmupSecondsOf(s);
+  const phases = phasesOf(s, warmup);
+  const recorder = new RunRecorder({ connections: phases[0]!.connections, warmupSeconds: warmup });
   let phaseIndex = 0;
   let current: AutocannonInstance | undefined;
   let interrupted = false;
 
   const startedAt = new Date();
+  const meter = startGeneratorMeter();
   const t0 = performance.now();
   let end = t0;
-  const secondAt = (now: number): SecondStats => {
-    const i = Math.floor((now - t0) / 1000);
-    while (seconds.length <= i) seconds.push(new SecondStats(phases[phaseIndex]!.connections));
-    return seconds[i]!;
-  };
 
   const onAbort = () => {
     interrupted = true;
@@ -216,16 +167,17 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
   const progressTimer = opts.onProgress
     ? setInterval(() => {
         const now = performance.now();
-        const last = seconds[Math.floor((now - t0) / 1000) - 1];
+        const p = recorder.progress(now - t0);
         opts.onProgress!({
           elapsedSeconds: (now - t0) / 1000,
-          ...(plannedSeconds !== undefined ? { plannedSeconds } : {}),
+          ...(plannedSeconds !== undefined ? { plannedSeconds: plannedSeconds + warmup } : {}),
           ...(s.requests !== undefined ? { plannedRequests: s.requests } : {}),
-          requests: responses + socketErrors,
-          failed,
+          ...(warmup > 0 ? { warmupSeconds: warmup } : {}),
+          requests: p.requests,
+          failed: p.failed,
           // The last whole second; before the first one ends, the rate so far.
-          requestsPerSecond: last?.requests ?? Math.round(((responses + socketErrors) * 1000) / Math.max(1, now - t0)),
-          p95Ms: latency.percentile(95),
+          requestsPerSecond: p.lastSecond ?? Math.round((p.requests * 1000) / Math.max(1, now - t0)),
+          p95Ms: p.p95Ms,
           connections: phases[phaseIndex]!.connections,
           stage: phaseIndex + 1,
           stages: phases.length,
@@ -236,6 +188,7 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
   try {
     for (; phaseIndex < phases.length && !interrupted; phaseIndex++) {
       const phase = phases[phaseIndex]!;
+      recorder.connections = phase.connections;
       const phaseStart = performance.now();
       // autocannon stops at its next sample after the duration; what answers after the
       // deadline is not counted, so every stage lasts exactly as long as planned.
@@ -262,31 +215,14 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
           const now = performance.now();
           if (now > deadline) return;
           lastEvent = now;
-          responses++;
-          const kind = fixed?.kind ?? answeredKind;
-          if (kind) requestsByKind[kind] = (requestsByKind[kind] ?? 0) + 1;
+          recorder.response(now - t0, statusCode, ms, fixed?.kind ?? answeredKind);
           answeredKind = undefined;
-          latency.record(ms);
-          const st = secondAt(now);
-          st.latency.record(ms);
-          statusCodes[statusCode] = (statusCodes[statusCode] ?? 0) + 1;
-          if (statusCode < 200 || statusCode >= 300) {
-            failed++;
-            st.failed++;
-            errors['non-2xx'] = (errors['non-2xx'] ?? 0) + 1;
-          }
         });
         instance.on('reqError', (error: { message?: string; code?: string }) => {
           const now = performance.now();
           if (now > deadline) return;
           lastEvent = now;
-          socketErrors++;
-          failed++;
-          const st = secondAt(now);
-          st.failed++;
-          st.socketErrors++;
-          const kind = errorKind(error);
-          errors[kind] = (errors[kind] ?? 0) + 1;
+          recorder.failure(now - t0, errorKind(error));
         });
         if (interrupted) instance.stop();
       });
@@ -298,43 +234,13 @@ export async function runScenario(opts: RunOptions): Promise<RunResult> {
     if (progressTimer) clearInterval(progressTimer);
   }
 
-  const durationSeconds = Math.max((end - t0) / 1000, 0.001);
-  // A last interval of a few milliseconds (the clock started just before the first stage) would
-  // show a rate from a handful of requests: it joins the second before it.
-  const intervals = seconds.map((st, i) => ({ st, t: i, length: Math.max(0, Math.min(1, durationSeconds - i)) }));
-  const tail = intervals.at(-1);
-  if (tail && intervals.length > 1 && tail.length < 0.5) {
-    intervals.pop();
-    const prev = intervals.at(-1)!;
-    prev.st.latency.add(tail.st.latency);
-    prev.st.failed += tail.st.failed;
-    prev.st.socketErrors += tail.st.socketErrors;
-    prev.length += tail.length;
-  }
-  const timeline = intervals.map(({ st, t, length }): TimelinePoint => {
-    const requests = st.requests;
-    return {
-      t,
-      seconds: Number(length.toFixed(3)),
-      requests,
-      failed: st.failed,
-      requestsPerSecond: length > 0 ? requests / length : 0,
-      connections: st.connections,
-      latencyMs: { p50: st.latency.percentile(50), p95: st.latency.percentile(95), p99: st.latency.percentile(99), max: st.latency.max, mean: st.latency.mean },
-    };
-  });
+  const generator = meter.stop();
   return {
+    ...recorder.result(end - t0),
     startedAt,
-    durationSeconds,
     connections: Math.max(...phases.map((p) => p.connections)),
     ...(s.stages ? { stages: s.stages.map((st) => ({ durationSeconds: st.durationSeconds, connections: st.connections })) } : {}),
-    latency,
-    responses,
-    socketErrors,
-    statusCodes,
-    errors,
-    requestsByKind,
-    timeline,
+    generator,
     interrupted,
   };
 }

@@ -53,6 +53,12 @@ export const scenarioSchema = z
     rate: z.number().positive().optional(),
     /** Ramp: connections change stage by stage (the run lasts their sum). */
     stages: z.array(stageSchema).min(1).max(50).optional(),
+    /**
+     * Seconds of load before the measured run (JIT and caches warming): sent and shown on the
+     * timeline, left out of totals, percentiles and thresholds. Default: DEFAULT_WARMUP_SECONDS
+     * for a closed-loop run bounded by time, 0 for a request count or a fixed rate.
+     */
+    warmupSeconds: z.number().min(0).max(3600).optional(),
     /** The request mix: weights are relative. */
     mix: z.array(z.strictObject({ kind: requestKindSchema, weight: z.number().positive() })).min(1),
     /** Done once per run, before any runner starts: users to read, API keys to write with. */
@@ -190,6 +196,15 @@ export function scenarioDurationSeconds(s: Scenario): number | undefined {
   return s.durationSeconds;
 }
 
+/** The warm-up a closed-loop run bounded by time gets unless it says otherwise. */
+export const DEFAULT_WARMUP_SECONDS = 3;
+
+/** The scenario's warm-up: its own, or the default for its kind of run (none for a request count or a fixed rate). */
+export function warmupSecondsOf(s: Scenario): number {
+  if (s.warmupSeconds !== undefined) return s.warmupSeconds;
+  return s.requests === undefined && s.rate === undefined ? DEFAULT_WARMUP_SECONDS : 0;
+}
+
 /** What the command line may change in a scenario for one run. */
 export interface ScenarioOverrides {
   /** Run this long instead; a ramp keeps its shape, each stage scaled to fit. */
@@ -199,6 +214,8 @@ export interface ScenarioOverrides {
   /** Hold this many connections; a ramp keeps its shape, scaled from its first stage. */
   readonly connections?: number;
   readonly rate?: number;
+  /** Seconds of warm-up before the measured run (0: none). */
+  readonly warmupSeconds?: number;
 }
 
 /** The scenario with the overrides applied, validated again (a UserError if the result is not a valid scenario). */
@@ -221,6 +238,7 @@ export function withOverrides(s: Scenario, o: ScenarioOverrides): Scenario {
   }
   if (o.requests !== undefined) next = { ...next, requests: o.requests, durationSeconds: undefined, stages: undefined };
   if (o.rate !== undefined) next.rate = o.rate;
+  if (o.warmupSeconds !== undefined) next.warmupSeconds = o.warmupSeconds;
   const clean = Object.fromEntries(Object.entries(next).filter(([, v]) => v !== undefined));
   return parseScenario(clean, `${s.name} (with the command line's changes)`);
 }

@@ -49,3 +49,35 @@ export function costLine(r: LoadTestReport): string | undefined {
   const perMillion = r.cost.perMillionRequests === null ? 'no requests answered' : `${usd(r.cost.perMillionRequests)} per million requests at ${fixed(r.requests.perSecond, 1)} req/s`;
   return `${usd(r.cost.perHour)} per hour${env ? ` (${env})` : ''}, ${perMillion}`;
 }
+
+/** The engine that drove the load (a report of an older writer names it alone). */
+export function generatorEngine(r: Pick<LoadTestReport, 'generator'>): string {
+  if (r.generator === undefined) return 'apistack loadtest';
+  return typeof r.generator === 'string' ? r.generator : r.generator.engine;
+}
+
+/** What the run cost the generator: `autocannon 8.0.0, 97% of a core, event-loop p99 delay 12 ms`. */
+export function generatorLine(r: Pick<LoadTestReport, 'generator'>): string | undefined {
+  const g = r.generator;
+  if (g === undefined || typeof g === 'string') return undefined;
+  const lag = g.eventLoopDelayP99Ms > 0 ? `, event-loop delay p99 ${msText(g.eventLoopDelayP99Ms)} ms` : '';
+  const wait = g.runQueuePercent ? `, waited for a core ${int(g.runQueuePercent)}% of the run` : '';
+  return `${g.engine}: ${int(g.cpuPercent)}% of a core${wait}${lag}${g.saturated ? ' (saturated)' : ''}`;
+}
+
+/** Said plainly when the generator was the limit of the run; undefined otherwise. */
+export function saturationWarning(r: Pick<LoadTestReport, 'generator'>): string | undefined {
+  const g = r.generator;
+  if (g === undefined || typeof g === 'string' || !g.saturated) return undefined;
+  return (
+    `the load generator was the limit of this run (${int(g.cpuPercent)}% of a core${g.runQueuePercent ? `, ${int(g.runQueuePercent)}% more waiting for one` : ''}, event-loop delay p99 ${msText(g.eventLoopDelayP99Ms)} ms): ` +
+    'the throughput is a lower bound of what the target serves, not its capacity, and latency includes time the answers waited for the generator. ' +
+    'For a true figure: drive the load with a faster engine (--engine wrk), split it over more runners, or run the generator on another machine than the stack.'
+  );
+}
+
+/** The warm-up, when the run had one: `3.0 s, 41,210 requests (on the charts, in no total)`. */
+export function warmupLine(r: Pick<LoadTestReport, 'warmup'>): string | undefined {
+  if (!r.warmup || r.warmup.seconds <= 0) return undefined;
+  return `${fixed(r.warmup.seconds, 1)} s, ${int(r.warmup.requests)} requests before the measured run (on the charts; in no total, percentile or threshold)`;
+}

@@ -99,6 +99,12 @@ describe('HTML report', () => {
       expect(polylines.length, id).toBeGreaterThanOrEqual(2);
       for (const points of polylines) expect(points).toHaveLength(seconds);
     }
+    // The default warm-up of a timed closed-loop run: drawn (shaded) on both charts, in no total.
+    expect(report.warmup?.seconds).toBe(3);
+    expect(report.timeline!.filter((p) => p.warmup).length).toBe(3);
+    expect(report.timeline!.filter((p) => !p.warmup).reduce((sum, p) => sum + p.requests, 0)).toBe(report.requests.total);
+    for (const id of ['throughput', 'latency']) expect(svg(id)).toContain('class="warmup"');
+    expect(textOf(dom, 'warmup')).toContain(`${int(report.warmup!.requests)} requests before the measured run`);
     const bars = [...svg('histogram').matchAll(/<rect class="bar"/g)];
     expect(bars).toHaveLength(report.histogram.length);
   });

@@ -62,6 +62,19 @@ describe('throughput per worker', () => {
     );
   });
 
+  it('does not plan from a run whose load generator was saturated: its throughput is a lower bound', () => {
+    const busy = run(30_000, 3, 1, { generator: { engine: 'autocannon', cpuPercent: 99, eventLoopDelayP99Ms: 4, saturated: true } });
+    const kept = run(20_000, 4, 1, { generator: { engine: 'wrk', cpuPercent: 40, eventLoopDelayP99Ms: 0, saturated: false } });
+    const c = workerCapacity([busy, kept], loadtest, 50);
+    expect(c.perWorker).toBe(10_000);
+    expect(c.rejected).toEqual(["run 1 (read, 50 connections, 30000 req/s, p95 3 ms): the load generator was saturated (99% of a core), so its throughput is a lower bound of the stack's, not its capacity"]);
+    expect(() => workerCapacity([busy], loadtest, 50)).toThrow(
+      "no run of scenario read meets p95 < 50 ms with at least 99.9% success: run 1 (read, 50 connections, 30000 req/s, p95 3 ms): the load generator was saturated (99% of a core), so its throughput is a lower bound of the stack's, not its capacity; measure again with a generator that keeps up: a faster engine (--engine wrk), more runners, or a generator on another machine than the stack",
+    );
+    // A report from before generator accounting named the engine alone: planned from as before.
+    expect(workerCapacity([run(20_000, 4, 1, { generator: 'apistack loadtest (autocannon 8.0.0)' })], loadtest, 50).perWorker).toBe(10_000);
+  });
+
   it('refuses runs of several scenarios unless one is chosen', () => {
     const runs = [run(50_000, 3, 1, { scenario: 'status' }), run(20_000, 4, 1, { scenario: 'mixed' }), run(24_000, 9, 1, { scenario: 'mixed', connections: 100 })];
     expect(() => workerCapacity(runs, loadtest, 50)).toThrow(

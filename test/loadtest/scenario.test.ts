@@ -118,6 +118,14 @@ describe('apistack loadtest flags', () => {
     expect(bad(['--target', target, '--scenario', 'status', '--duration', '1s'])).toEqual({ status: 1, error: `error: cannot connect to ${target}: ECONNREFUSED; is the target running and the URL right?` });
   });
 
+  it('an engine that cannot run the scenario, or a bad warm-up, is refused before anything runs', () => {
+    expect(bad(['--target', 'http://127.0.0.1:9', '--scenario', 'status', '--rate', '100', '--engine', 'wrk'])).toEqual({
+      status: 1,
+      error: 'error: --engine wrk cannot run scenario status: it drives a fixed rate; use --engine autocannon (or auto) for it',
+    });
+    expect(bad(['--target', 'http://127.0.0.1:9', '--scenario', 'status', '--warmup', 'soon'])).toEqual({ status: 1, error: 'error: --warmup must be a positive duration like 10s, 2m or 500ms, got "soon"' });
+  });
+
   it('a scenario file with problems lists them all, exit 1', () => {
     const path = file('cli-typo.yaml', 'name: t\ndescription: d\ndurationSeconds: 5\nconnections: 10\nmix: [{ kind: status, weight: 1 }]\nthresholds: { p95: 20 }\n');
     const r = bad(['--target', 'http://127.0.0.1:9', '--scenario', path]);

@@ -63,7 +63,8 @@ afterAll(() => {
 
 describe('apistack loadtest against a local stack', () => {
   it('status: GET /api/status for 3 s, no failure, thresholds evaluated, the exit code follows them, cost under the profile', () => {
-    const r = loadtest('status', ['--scenario', 'status', '--duration', '3s', '--profile', 'loadtest']);
+    // autocannon counts every status code and records each answer once (wrk: classes, and a corrected histogram).
+    const r = loadtest('status', ['--scenario', 'status', '--duration', '3s', '--profile', 'loadtest', '--engine', 'autocannon']);
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expectExitFollowsThresholds(r);
     const report = r.report;
@@ -82,7 +83,10 @@ describe('apistack loadtest against a local stack', () => {
     const l = report.latencyMs;
     expect([l.p10, l.p25, l.p50, l.p75, l.p90, l.p95, l.p99, l.max]).toEqual([...[l.p10, l.p25, l.p50, l.p75, l.p90, l.p95, l.p99, l.max]].sort((a, b) => a - b));
     expect(report.histogram.reduce((sum, b) => sum + b.count, 0)).toBe(report.requests.total);
-    expect(report.timeline!.reduce((sum, p) => sum + p.requests, 0)).toBe(report.requests.total);
+    // The default warm-up of a closed-loop run: on the timeline, in no total.
+    expect(report.warmup?.seconds).toBe(3);
+    expect(report.timeline!.filter((p) => !p.warmup).reduce((sum, p) => sum + p.requests, 0)).toBe(report.requests.total);
+    expect(report.timeline!.filter((p) => p.warmup).reduce((sum, p) => sum + p.requests, 0)).toBe(report.warmup!.requests);
     // A remote target may have scaled: the replicas that ran are not claimed, only what is priced.
     expect(report.environment).toBeUndefined();
     expect(report.cost).toMatchObject({ target: 'aws', apiReplicas: 3 });
@@ -98,7 +102,9 @@ describe('apistack loadtest against a local stack', () => {
     const r = loadtest('read', ['--scenario', 'read', '--duration', '3s'], { ...process.env, APISTACK_ADMIN_TOKEN: state.adminToken });
     expectExitFollowsThresholds(r);
     expectNoFailures(r.report);
-    expect(r.report.statusCodes).toEqual({ 200: r.report.requests.total });
+    // A read-only timed run: wrk drives it by default, and counts answers below 400 as one class.
+    expect(r.report.generator).toMatchObject({ engine: expect.stringMatching(/^wrk /) });
+    expect(r.report.statusCodes).toEqual({ '2xx-3xx': r.report.requests.total });
     expect(r.report.requests.byKind).toEqual({ read: r.report.requests.total });
     // Setup ran once for the run, not once per connection or per stage.
     expect(count('users') - usersBefore).toBe(10_000);
@@ -139,6 +145,10 @@ describe('apistack loadtest against a local stack', () => {
       { name: 'minRequestsPerSecond', limit: 1, actual: r.report.requests.perSecond, passed: true, comparison: '>=' },
     ]);
     expect(r.stdout).toContain('verdict: PASS (3 of 3 thresholds met)');
+    // A status-only timed run: wrk drives it by default, after the default warm-up, and the report says which engine ran.
+    expect(r.report.generator).toMatchObject({ engine: expect.stringMatching(/^wrk /) });
+    expect(r.report.warmup?.seconds).toBe(3);
+    expect(r.stdout).toMatch(/^generator {5}wrk .*% of a core/m);
   });
 
   it('a threshold that fails: the report says so and the exit code is 2', () => {

@@ -1,0 +1,247 @@
+/**
+ * One verdict over every runner of a load test in a cluster. The runners remote-write to the
+ * stack's Prometheus; this asks it, through its HTTP API, the same PromQL the load-test dashboard
+ * shows, plus the run's totals from the same series, so the dashboard and the verdict cannot
+ * disagree. The PromQL is the monitoring layer's (lib/monitoring/dashboards.ts): the caller hands
+ * it in (`VerdictPromql`), so this layer asks and judges without importing it.
+ */
+import { parseChoice, UserError } from '../errors.ts';
+import { k6TestId, SETUP_MAX_MINUTES, STACK_READY_MAX_MINUTES } from './k6.ts';
+import { scenarioDurationSeconds, type Scenario, type Thresholds } from './scenario.ts';
+import { errorPercentText, fixed, int, msText } from './wording.ts';
+
+export const VERDICT_FORMATS = ['text', 'json'] as const;
+export type VerdictFormat = (typeof VERDICT_FORMATS)[number];
+
+export interface ThresholdVerdict {
+  readonly name: string;
+  readonly threshold: keyof Thresholds;
+  readonly limit: number;
+  readonly passed: boolean;
+  /** In the threshold's unit (ms, %, req/s); absent when Prometheus had no value for it. */
+  readonly actual?: number;
+}
+
+export interface RunTotals {
+  readonly total: number;
+  readonly errors: number;
+  readonly errorRatePercent: number | null;
+  readonly runners: number;
+  /** From the first remote-written sample (less one push interval: k6 counts from its start) to the last. */
+  readonly seconds?: number;
+  readonly perSecond?: number;
+  /** The worst runner's percentiles over its run: an upper bound for the run as a whole. */
+  readonly worstRunnerMs: { readonly p50?: number; readonly p95?: number; readonly p99?: number };
+}
+
+export interface Verdict {
+  readonly scenario: string;
+  readonly prometheus: string;
+  /** RFC 3339: the time every query was evaluated at. */
+  readonly at: string;
+  readonly thresholds: readonly ThresholdVerdict[];
+  readonly requests?: RunTotals;
+  readonly passed: boolean;
+}
+
+export function parseVerdictFormat(value: string): VerdictFormat {
+  return parseChoice('--format', value, VERDICT_FORMATS);
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** `--at` as unix seconds: an RFC 3339 time or unix seconds. */
+export function parseAt(value: string | undefined, now: () => number = Date.now): number {
+  if (value === undefined) return now() / 1000;
+  if (/^\d+(\.\d+)?$/.test(value)) return Number(value);
+  const ms = RFC3339.test(value) ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(ms)) throw new UserError(`--at must be an RFC 3339 time (2025-01-31T14:05:00Z) or unix seconds (1738332300), got "${value}"`);
+  return ms / 1000;
+}
+
+/** One threshold as PromQL: what is measured (in the threshold's unit) and 1 while it is met. */
+export interface VerdictQuery {
+  readonly name: string;
+  readonly threshold: keyof Thresholds;
+  readonly limit: number;
+  readonly value: string;
+  readonly expr: string;
+}
+
+/** A run's totals as PromQL, over the series of one test id. */
+export interface RunQueries {
+  readonly series: string;
+  readonly requests: string;
+  readonly errors: string;
+  readonly runners: string;
+  readonly lastSample: string;
+  readonly firstSample: string;
+  readonly samples: string;
+  readonly worstMs: Readonly<Record<'p50' | 'p95' | 'p99', string>>;
+}
+
+/** The PromQL the dashboards show (lib/monitoring's loadTestRunQueries and loadTestVerdicts). */
+export interface VerdictPromql {
+  runQueries(testId: string, lookBackSeconds: number): RunQueries;
+  verdicts(view: { testId: string; thresholds: Thresholds }): readonly VerdictQuery[];
+}
+
+interface Sample {
+  readonly metric: Record<string, string>;
+  readonly value: number;
+}
+
+const QUERY_TIMEOUT_MS = 30_000;
+
+/** The reason of a failed fetch in one line (Node wraps it: "fetch failed", cause ECONNREFUSED, sometimes an AggregateError). */
+function reason(e: unknown): string {
+  const cause = (e as { cause?: unknown }).cause ?? e;
+  const inner = cause instanceof AggregateError && cause.errors.length > 0 ? cause.errors[0] : cause;
+  const err = inner as { code?: string; message?: string };
+  return [err.code, err.message].filter((x, i, all) => x && !(i === 1 && all[0] && x.startsWith(all[0]))).join(' ').replace(/\s+/g, ' ') || String(inner);
+}
+
+/** A small client of Prometheus' HTTP API: instant queries and series, every failure a one-line UserError. */
+class PrometheusApi {
+  constructor(private readonly base: URL) {}
+
+  private get label(): string {
+    return this.base.href.replace(/\/$/, '');
+  }
+
+  private async call(path: string, params: URLSearchParams): Promise<unknown> {
+    const url = new URL(`${this.base.pathname.replace(/\/+$/, '')}${path}`, this.base.origin);
+    let res: Response;
+    try {
+      // POST keeps long expressions out of the URL (Prometheus accepts form-encoded parameters).
+      res = await fetch(url, { method: 'POST', body: params, signal: AbortSignal.timeout(QUERY_TIMEOUT_MS) });
+    } catch (e) {
+      if ((e as Error).name === 'TimeoutError') throw new UserError(`Prometheus at ${this.label} did not answer within ${QUERY_TIMEOUT_MS / 1000} s`);
+      throw new UserError(`cannot reach Prometheus at ${this.label}: ${reason(e)}`);
+    }
+    const text = await res.text().catch(() => '');
+    let body: { status?: string; data?: unknown; errorType?: string; error?: string };
+    try {
+      body = JSON.parse(text) as typeof body;
+    } catch {
+      throw new UserError(`${this.label} did not answer like Prometheus (HTTP ${res.status} to ${path}): is it Prometheus' base URL?`);
+    }
+    if (body.status !== 'success') {
+      throw new UserError(`Prometheus at ${this.label} answered an error (HTTP ${res.status}): ${body.errorType ?? 'error'}: ${(body.error ?? 'no message').replace(/\s+/g, ' ')}`);
+    }
+    return body.data;
+  }
+
+  async query(expr: string, at: number): Promise<Sample[]> {
+    const data = (await this.call('/api/v1/query', new URLSearchParams({ query: expr, time: String(at) }))) as { resultType?: string; result?: unknown };
+    if (data?.resultType !== 'vector' || !Array.isArray(data.result)) throw new UserError(`Prometheus at ${this.label} answered ${expr} with a ${data?.resultType ?? 'malformed'} result, not a vector`);
+    return (data.result as { metric: Record<string, string>; value: [number, string] }[]).map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
+  }
+
+  /** One number, or undefined when the result is empty or not a number. */
+  async scalar(expr: string, at: number): Promise<number | undefined> {
+    const [first] = await this.query(expr, at);
+    return first !== undefined && Number.isFinite(first.value) ? first.value : undefined;
+  }
+
+  async hasSeries(selector: string): Promise<boolean> {
+    const data = await this.call('/api/v1/series', new URLSearchParams({ 'match[]': selector }));
+    return Array.isArray(data) && data.length > 0;
+  }
+}
+
+/** How far back the first sample of a run is looked for: the scenario's length and the longest runners wait (for the stack, then for setup), or a day. */
+function lookBackSeconds(s: Scenario): number {
+  const planned = scenarioDurationSeconds(s);
+  return planned === undefined ? 86_400 : planned + (STACK_READY_MAX_MINUTES + SETUP_MAX_MINUTES) * 60;
+}
+
+const round = (n: number, digits = 3) => Number(n.toFixed(digits));
+
+export async function evaluateVerdict(opts: { prometheus: URL; scenario: Scenario; at: number; promql: VerdictPromql }): Promise<Verdict> {
+  const { scenario, at } = opts;
+  const api = new PrometheusApi(opts.prometheus);
+  const label = opts.prometheus.href.replace(/\/$/, '');
+  const testId = k6TestId(scenario);
+  const q = opts.promql.runQueries(testId, lookBackSeconds(scenario));
+  const atText = new Date(at * 1000).toISOString();
+
+  if ((await api.scalar(`count(${q.series})`, at)) === undefined) {
+    if (await api.hasSeries(q.series)) {
+      throw new UserError(
+        `k6 series with testid=${testId} are in Prometheus at ${label}, but none has a sample in the 5 minutes before ${atText}: pass --at with a time during the run (or up to 5 minutes after its end)`,
+      );
+    }
+    throw new UserError(
+      `no k6 series with testid=${testId} in Prometheus at ${label}: did the runners remote-write there (K6_PROMETHEUS_RW_SERVER_URL), and is the run within Prometheus' retention?`,
+    );
+  }
+
+  const thresholds: ThresholdVerdict[] = [];
+  for (const v of opts.promql.verdicts({ testId, thresholds: scenario.thresholds })) {
+    const met = await api.scalar(v.expr, at);
+    const actual = await api.scalar(v.value, at);
+    // No value (no sample in the window, or 0/0) is not a pass.
+    thresholds.push({ name: v.name, threshold: v.threshold, limit: v.limit, passed: met === 1, ...(actual !== undefined ? { actual: round(actual) } : {}) });
+  }
+
+  const total = (await api.scalar(q.requests, at)) ?? 0;
+  const errors = (await api.scalar(q.errors, at)) ?? 0;
+  const runners = (await api.scalar(q.runners, at)) ?? 0;
+  const first = await api.scalar(q.firstSample, at);
+  const last = await api.scalar(q.lastSample, at);
+  const samples = await api.scalar(q.samples, at);
+  let seconds: number | undefined;
+  if (first !== undefined && last !== undefined && samples !== undefined && samples > 1 && last > first) {
+    // k6 counts from its start and first writes one push interval later: add one interval.
+    seconds = round(last - first + (last - first) / (samples - 1));
+  }
+  const worstRunnerMs: { p50?: number; p95?: number; p99?: number } = {};
+  for (const key of ['p50', 'p95', 'p99'] as const) {
+    const v = await api.scalar(q.worstMs[key], at);
+    if (v !== undefined) worstRunnerMs[key] = round(v);
+  }
+  return {
+    scenario: scenario.name,
+    prometheus: label,
+    at: atText,
+    thresholds,
+    requests: {
+      total,
+      errors,
+      errorRatePercent: total > 0 ? round((errors / total) * 100, 6) : null,
+      runners,
+      ...(seconds !== undefined ? { seconds, perSecond: round(total / seconds, 2) } : {}),
+      worstRunnerMs,
+    },
+    passed: thresholds.every((t) => t.passed),
+  };
+}
+
+function actualText(t: ThresholdVerdict): string {
+  if (t.actual === undefined) return t.threshold === 'minRequestsPerSecond' ? 'none: no samples in the minute before --at; pass --at within the run' : 'none at that time';
+  if (t.threshold === 'errorRatePercent') return errorPercentText(t.actual);
+  if (t.threshold === 'minRequestsPerSecond') return `${fixed(t.actual, 1)} req/s over the last minute`;
+  return `${msText(t.actual)} ms (worst runner)`;
+}
+
+export function renderVerdict(v: Verdict, format: VerdictFormat): string {
+  if (format === 'json') return `${JSON.stringify(v, null, 2)}\n`;
+  const out: string[] = [`${v.scenario}: verdict over every runner, from Prometheus at ${v.prometheus}, at ${v.at}`];
+  if (v.thresholds.length > 0) {
+    out.push('', 'thresholds');
+    const width = Math.max(...v.thresholds.map((t) => t.name.length));
+    for (const t of v.thresholds) out.push(`  ${t.passed ? 'PASS' : 'FAIL'}  ${t.name.padEnd(width)}  actual ${actualText(t)}`);
+  }
+  const r = v.requests;
+  if (r) {
+    const rate = r.perSecond !== undefined && r.seconds !== undefined ? ` in ${fixed(r.seconds, 1)} s, ${fixed(r.perSecond, 1)} req/s` : '';
+    out.push('', `requests   ${int(r.total)} from ${r.runners} runner${r.runners === 1 ? '' : 's'}${rate}`);
+    out.push(`errors     ${int(r.errors)}${r.errorRatePercent !== null ? ` (${errorPercentText(r.errorRatePercent)})` : ''}`);
+    const p = (['p50', 'p95', 'p99'] as const).filter((k) => r.worstRunnerMs[k] !== undefined).map((k) => `${k} ${msText(r.worstRunnerMs[k]!)} ms`);
+    if (p.length > 0) out.push(`latency    ${p.join(', ')}: the worst runner's, an upper bound for the whole run`);
+  }
+  const failed = v.thresholds.filter((t) => !t.passed).length;
+  out.push('', v.thresholds.length === 0 ? 'no thresholds' : v.passed ? `PASS (${v.thresholds.length} of ${v.thresholds.length} thresholds met)` : `FAIL (${failed} of ${v.thresholds.length} thresholds not met)`);
+  return `${out.join('\n')}\n`;
+}
