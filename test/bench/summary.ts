@@ -10,8 +10,7 @@ const dir = join(import.meta.dirname, 'results');
 const BENCHES = [
   { file: 'load.json', title: 'Sustained load through nginx (wrk, 50 connections)' },
   { file: 'compression.json', title: 'Response compression: @fastify/compress against a synchronous hook (wrk)' },
-  // Optional until `npm run bench` runs it (npx tsx test/bench/generator.bench.ts): its absence leaves RESULTS.md complete.
-  { file: 'generator.json', title: 'Load generators: apistack loadtest (each engine) against wrk, on nginx static and through the stack', optional: true },
+  { file: 'generator.json', title: 'Load generators: apistack loadtest (each engine) against wrk, on nginx static and through the stack' },
   { file: 'faults.json', title: 'Faults under a closed-loop mixed load through nginx: non-2xx per fault, acknowledged writes lost and duplicated' },
 ] as const;
 
