@@ -5,11 +5,11 @@ import { parseTarget } from './flags.ts';
 import { BUILTIN_PROFILES, builtinProfileNames, loadProfile, type ResolvedProfile } from '../../lib/profile/index.ts';
 
 function summary(p: ResolvedProfile): string {
-  const b = p.derived.postgres.budgetAws;
+  const budget = p.derived.postgres.budgetAws;
   return (
     `${p.name}: api ${p.api.replicasMin}-${p.api.replicasMax} replicas × ${p.derived.api.workersPerReplica} worker${p.derived.api.workersPerReplica === 1 ? '' : 's'} ` +
     `(${p.api.vcpuPerReplica} vCPU, ${p.api.memoryMiBPerReplica} MiB, ${p.api.cpuArchitecture}), postgres ${p.postgres.instanceClass}` +
-    `${p.postgres.multiAz ? ' Multi-AZ' : ''}, ${p.redis.engine} ${p.redis.nodeType}, connections ${b.required}/${b.maxConnections}`
+    `${p.postgres.multiAz ? ' Multi-AZ' : ''}, ${p.redis.engine} ${p.redis.nodeType}, connections ${budget.required}/${budget.maxConnections}`
   );
 }
 

@@ -96,11 +96,11 @@ export class RunRecorder {
 
   /** An answer `ms` after the run started, with its status and latency. */
   response(ms: number, status: number, latencyMs: number, kind?: RequestKind): void {
-    const st = this.at(ms);
-    st.latency.record(latencyMs);
-    st.answered++;
+    const second = this.at(ms);
+    second.latency.record(latencyMs);
+    second.answered++;
     const failed = status < 200 || status >= 300;
-    if (failed) st.failed++;
+    if (failed) second.failed++;
     if (ms < this.warmupMs) {
       this.warmupRequests++;
       return;
@@ -117,9 +117,9 @@ export class RunRecorder {
 
   /** A request that ended without an answer, `ms` after the run started. */
   failure(ms: number, kind: string): void {
-    const st = this.at(ms);
-    st.failed++;
-    st.socketErrors++;
+    const second = this.at(ms);
+    second.failed++;
+    second.socketErrors++;
     if (ms < this.warmupMs) {
       this.warmupRequests++;
       return;
@@ -134,14 +134,14 @@ export class RunRecorder {
    * run started: its latency, answers by status (or wrk's classes), failures by kind.
    */
   batch(ms: number, b: { readonly latency: LatencyHistogram; readonly statusCodes: Readonly<Record<string, number>>; readonly failures: Readonly<Record<string, number>>; readonly kind?: RequestKind }): void {
-    const st = this.at(ms);
-    st.latency.add(b.latency);
+    const second = this.at(ms);
+    second.latency.add(b.latency);
     const answered = Object.values(b.statusCodes).reduce((a, n) => a + n, 0);
-    st.answered += answered;
+    second.answered += answered;
     const failures = Object.values(b.failures).reduce((a, n) => a + n, 0);
     const non2xx = Object.entries(b.statusCodes).reduce((a, [code, n]) => a + (isSuccess(code) ? 0 : n), 0);
-    st.failed += non2xx + failures;
-    st.socketErrors += failures;
+    second.failed += non2xx + failures;
+    second.socketErrors += failures;
     if (ms < this.warmupMs) {
       this.warmupRequests += answered + failures;
       return;
@@ -172,25 +172,25 @@ export class RunRecorder {
     const total = Math.max(totalMs / 1000, 0.001);
     const warmupSeconds = Math.min(this.warmupMs / 1000, total);
     // A last interval of a few milliseconds would show a rate from a handful of requests: it joins the second before it.
-    const intervals = this.seconds.map((st, i) => ({ st, t: i, length: Math.max(0, Math.min(1, total - i)) }));
+    const intervals = this.seconds.map((second, i) => ({ second, t: i, length: Math.max(0, Math.min(1, total - i)) }));
     const tail = intervals.at(-1);
     if (tail && intervals.length > 1 && tail.length < 0.5) {
       intervals.pop();
       const prev = intervals.at(-1)!;
-      prev.st.latency.add(tail.st.latency);
-      prev.st.answered += tail.st.answered;
-      prev.st.failed += tail.st.failed;
-      prev.st.socketErrors += tail.st.socketErrors;
+      prev.second.latency.add(tail.second.latency);
+      prev.second.answered += tail.second.answered;
+      prev.second.failed += tail.second.failed;
+      prev.second.socketErrors += tail.second.socketErrors;
       prev.length += tail.length;
     }
-    const timeline = intervals.map(({ st, t, length }): TimelinePoint => ({
+    const timeline = intervals.map(({ second, t, length }): TimelinePoint => ({
       t,
       seconds: Number(length.toFixed(3)),
-      requests: st.requests,
-      failed: st.failed,
-      requestsPerSecond: length > 0 ? st.requests / length : 0,
-      connections: st.connections,
-      latencyMs: { p50: st.latency.percentile(50), p95: st.latency.percentile(95), p99: st.latency.percentile(99), max: st.latency.max, mean: st.latency.mean },
+      requests: second.requests,
+      failed: second.failed,
+      requestsPerSecond: length > 0 ? second.requests / length : 0,
+      connections: second.connections,
+      latencyMs: { p50: second.latency.percentile(50), p95: second.latency.percentile(95), p99: second.latency.percentile(99), max: second.latency.max, mean: second.latency.mean },
       // A second that starts inside the warm-up is the warm-up's (warm-ups are whole seconds by default).
       ...(t * 1000 < this.warmupMs ? { warmup: true } : {}),
     }));

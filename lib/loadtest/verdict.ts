@@ -163,11 +163,11 @@ export async function evaluateVerdict(opts: { prometheus: URL; scenario: Scenari
   const api = new PrometheusApi(opts.prometheus);
   const label = opts.prometheus.href.replace(/\/$/, '');
   const testId = k6TestId(scenario);
-  const q = opts.promql.runQueries(testId, lookBackSeconds(scenario));
+  const queries = opts.promql.runQueries(testId, lookBackSeconds(scenario));
   const atText = new Date(at * 1000).toISOString();
 
-  if ((await api.scalar(`count(${q.series})`, at)) === undefined) {
-    if (await api.hasSeries(q.series)) {
+  if ((await api.scalar(`count(${queries.series})`, at)) === undefined) {
+    if (await api.hasSeries(queries.series)) {
       throw new UserError(
         `k6 series with testid=${testId} are in Prometheus at ${label}, but none has a sample in the 5 minutes before ${atText}: pass --at with a time during the run (or up to 5 minutes after its end)`,
       );
@@ -185,12 +185,12 @@ export async function evaluateVerdict(opts: { prometheus: URL; scenario: Scenari
     thresholds.push({ name: v.name, threshold: v.threshold, limit: v.limit, passed: met === 1, ...(actual !== undefined ? { actual: round(actual) } : {}) });
   }
 
-  const total = (await api.scalar(q.requests, at)) ?? 0;
-  const errors = (await api.scalar(q.errors, at)) ?? 0;
-  const runners = (await api.scalar(q.runners, at)) ?? 0;
-  const first = await api.scalar(q.firstSample, at);
-  const last = await api.scalar(q.lastSample, at);
-  const samples = await api.scalar(q.samples, at);
+  const total = (await api.scalar(queries.requests, at)) ?? 0;
+  const errors = (await api.scalar(queries.errors, at)) ?? 0;
+  const runners = (await api.scalar(queries.runners, at)) ?? 0;
+  const first = await api.scalar(queries.firstSample, at);
+  const last = await api.scalar(queries.lastSample, at);
+  const samples = await api.scalar(queries.samples, at);
   let seconds: number | undefined;
   if (first !== undefined && last !== undefined && samples !== undefined && samples > 1 && last > first) {
     // k6 counts from its start and first writes one push interval later: add one interval.
@@ -198,7 +198,7 @@ export async function evaluateVerdict(opts: { prometheus: URL; scenario: Scenari
   }
   const worstRunnerMs: { p50?: number; p95?: number; p99?: number } = {};
   for (const key of ['p50', 'p95', 'p99'] as const) {
-    const v = await api.scalar(q.worstMs[key], at);
+    const v = await api.scalar(queries.worstMs[key], at);
     if (v !== undefined) worstRunnerMs[key] = round(v);
   }
   return {

@@ -157,14 +157,14 @@ export function storageClassVolumeType(parameters: Readonly<Record<string, strin
 
 export function priceKubernetes(inputs: KubernetesCostInputs, p: ResolvedProfile, catalog: Catalog, opts: { hoursPerMonth: number }): Breakdown {
   assertUsageInRange(p);
-  const b = new BreakdownBuilder(catalog, inputs.region, opts.hoursPerMonth);
-  const nodeEntry = b.price(`ec2.${inputs.nodeInstanceType}`);
+  const builder = new BreakdownBuilder(catalog, inputs.region, opts.hoursPerMonth);
+  const nodeEntry = builder.price(`ec2.${inputs.nodeInstanceType}`);
   const shape = nodeShape(nodeEntry);
   // Workloads and EKS's own Deployments share what the DaemonSets leave on each node.
   const systemPods: PodInput[] = EKS_SYSTEM_DEPLOYMENTS.flatMap((d) => Array.from({ length: d.replicas }, () => ({ workload: d.name, group: 'Control Plane' as const, cpuMillicores: d.cpuMillicores, memoryMiB: d.memoryMiB })));
   const packed = binPack([...inputs.pods, ...systemPods], afterSystemDaemonSets(shape), inputs.nodeInstanceType, eksNodeReservation());
   const nodeCount = packed.length + inputs.spareNodes;
-  const commitment = commitmentFor(p, b, 'ec2');
+  const commitment = commitmentFor(p, builder, 'ec2');
   const nodeHourly = nodeEntry.usd * (1 - (commitment?.discount ?? 0));
   const label = commitment ? `, ${commitment.label}${commitment.upfrontShare > 0 ? ', upfront amortized' : ''}` : '';
   // Node-priced lines carry the node price's source, and its flag or the commitment's.
@@ -181,7 +181,7 @@ export function priceKubernetes(inputs: KubernetesCostInputs, p: ResolvedProfile
   for (const [workload, pods] of byWorkload) {
     const pod = pods[0]!;
     const podHourly = round6(pod.cpuMillicores * cpuRatePerMillicore + pod.memoryMiB * memRatePerMiB);
-    b.add(pod.group, {
+    builder.add(pod.group, {
       name: `${workload} pods (${pods.length} × ${pod.cpuMillicores}m CPU, ${pod.memoryMiB} MiB requested on ${inputs.nodeInstanceType}${label})`,
       quantity: pods.length * opts.hoursPerMonth,
       unit: 'pod-hour',
@@ -194,7 +194,7 @@ export function priceKubernetes(inputs: KubernetesCostInputs, p: ResolvedProfile
   // Every node, spare ones too, runs the DaemonSets.
   const reserved = eksNodeReservation();
   const daemonSetHourly = round6(reserved.cpuMillicores * cpuRatePerMillicore + reserved.memoryMiB * memRatePerMiB);
-  b.add('Control Plane', {
+  builder.add('Control Plane', {
     name: `EKS DaemonSets on every node (${nodeCount} × ${reserved.cpuMillicores}m CPU, ${reserved.memoryMiB} MiB requested: ${EKS_NODE_DAEMONSETS.map((d) => d.name).join(', ')}${label})`,
     quantity: nodeCount * opts.hoursPerMonth,
     unit: 'node-hour',
@@ -203,7 +203,7 @@ export function priceKubernetes(inputs: KubernetesCostInputs, p: ResolvedProfile
     ...nodePrice,
   });
   allocated += nodeCount * opts.hoursPerMonth * daemonSetHourly;
-  b.assume(
+  builder.assume(
     `every node runs EKS's DaemonSets with their default requests (${EKS_NODE_DAEMONSETS.map((d) => `${d.name} ${d.cpuMillicores}m${d.memoryMiB ? `/${d.memoryMiB} MiB` : ''}`).join(', ')}), taken off what each node offers to pods; ` +
       `the cluster runs ${EKS_SYSTEM_DEPLOYMENTS.map((d) => `${d.name} (${d.replicas} × ${d.cpuMillicores}m/${d.memoryMiB} MiB)`).join(' and ')}, packed with the workloads; the AWS Load Balancer Controller requests nothing by default`,
     'kubernetes.nodeInstanceType',
@@ -211,7 +211,7 @@ export function priceKubernetes(inputs: KubernetesCostInputs, p: ResolvedProfile
   const nodesMonthly = nodeCount * opts.hoursPerMonth * nodeHourly;
   // Idle: the node-hours no request accounts for (reserved capacity, fragmentation, spare nodes).
   const idleNodeHours = (nodesMonthly - allocated) / nodeHourly;
-  b.add('Idle Capacity', {
+  builder.add('Idle Capacity', {
     name: `unrequested capacity of ${nodeCount} ${inputs.nodeInstanceType} nodes (${inputs.spareNodes} spare${label})`,
     quantity: Math.round(idleNodeHours * 100) / 100,
     unit: 'node-hour',
@@ -219,20 +219,20 @@ export function priceKubernetes(inputs: KubernetesCostInputs, p: ResolvedProfile
     period: 'hourly',
     ...nodePrice,
   });
-  b.hourly('Control Plane', 'EKS control plane', 'eks.cluster', 1);
-  for (const v of inputs.volumes) b.usage('Storage', `PVC ${v.name} (${v.volumeType})`, `ebs.${v.volumeType}`, v.sizeGiB);
+  builder.hourly('Control Plane', 'EKS control plane', 'eks.cluster', 1);
+  for (const v of inputs.volumes) builder.usage('Storage', `PVC ${v.name} (${v.volumeType})`, `ebs.${v.volumeType}`, v.sizeGiB);
   if (inputs.loadBalancerServices > 0) {
-    b.hourly('Load Balancer', `Network Load Balancer (${inputs.loadBalancerServices} LoadBalancer Service)`, 'nlb.hour', inputs.loadBalancerServices);
-    b.usage('Load Balancer', 'NLB capacity units (1 NLCU-hour per GB processed)', 'nlb.nlcu', p.derived.usage.dataTransferOutGBPerMonth, opt(assumptionFor(p, 'dataTransferOutGBPerMonth')));
+    builder.hourly('Load Balancer', `Network Load Balancer (${inputs.loadBalancerServices} LoadBalancer Service)`, 'nlb.hour', inputs.loadBalancerServices);
+    builder.usage('Load Balancer', 'NLB capacity units (1 NLCU-hour per GB processed)', 'nlb.nlcu', p.derived.usage.dataTransferOutGBPerMonth, opt(assumptionFor(p, 'dataTransferOutGBPerMonth')));
   }
-  addNetworkAndLogs(p, b, 'Monitoring', p.network.natGateways, inputs.loadBalancerServices * p.network.availabilityZones, { cloudWatchLogs: inputs.cloudWatchLogs === true });
-  b.notIncluded(`the nodes' root volumes (EBS, 20 GiB gp3 each in an EKS managed node group by default) and snapshots of the PVCs`);
+  addNetworkAndLogs(p, builder, 'Monitoring', p.network.natGateways, inputs.loadBalancerServices * p.network.availabilityZones, { cloudWatchLogs: inputs.cloudWatchLogs === true });
+  builder.notIncluded(`the nodes' root volumes (EBS, 20 GiB gp3 each in an EKS managed node group by default) and snapshots of the PVCs`);
   const k = p.derived.kubernetes;
-  if (k.postgresMode === 'cloudnative-pg') b.notIncluded('the CloudNativePG operator (one small pod in cnpg-system, shared by every Cluster on the nodes)');
+  if (k.postgresMode === 'cloudnative-pg') builder.notIncluded('the CloudNativePG operator (one small pod in cnpg-system, shared by every Cluster on the nodes)');
   // An endpoint outside the cluster runs no pod here: its own bill is the AWS target's RDS or ElastiCache line.
-  if (k.postgresMode === 'external') b.notIncluded(`the external Postgres at ${p.postgres.k8sExternalHost} (price it with --target aws: RDS ${p.postgres.instanceClass}${p.postgres.multiAz ? ' Multi-AZ' : ''})`);
-  if (k.redisMode === 'external') b.notIncluded(`the external Redis at ${p.redis.k8sExternalHost} (price it with --target aws: ElastiCache ${p.redis.nodeType})`);
-  return b.build({ profile: inputs.profile, target: 'k8s', apiReplicas: inputs.apiReplicas });
+  if (k.postgresMode === 'external') builder.notIncluded(`the external Postgres at ${p.postgres.k8sExternalHost} (price it with --target aws: RDS ${p.postgres.instanceClass}${p.postgres.multiAz ? ' Multi-AZ' : ''})`);
+  if (k.redisMode === 'external') builder.notIncluded(`the external Redis at ${p.redis.k8sExternalHost} (price it with --target aws: ElastiCache ${p.redis.nodeType})`);
+  return builder.build({ profile: inputs.profile, target: 'k8s', apiReplicas: inputs.apiReplicas });
 }
 
 export function priceKubernetesProfile(p: ResolvedProfile, catalog: Catalog, opts: { hoursPerMonth: number; replicas?: ReplicaPoint }): Breakdown {
