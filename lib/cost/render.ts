@@ -25,7 +25,8 @@ export interface ComparisonAutoscaling {
 
 const usd = (n: number) => `${n < 0 ? '-' : ''}$${Math.abs(n).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
 const money = (n: number) => `${usd(n)}/month`;
-const pct = (n: number | null) => (n === null ? 'n/a' : `${n}%`);
+// One decimal always, so a column of percentages lines up (69.0%, not 69%).
+const pct = (n: number | null) => (n === null ? 'n/a' : `${n.toFixed(1)}%`);
 const qty = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 4 });
 const targetName = (b: Breakdown) => (b.target === 'aws' ? 'AWS' : 'Kubernetes (EKS)');
 

@@ -62,7 +62,7 @@ describe('apistack cost --format html', () => {
       json.rows.map((r: { component: string; current: number; optimized: number; savings: number; savingsPct: number | null }) => [
         r.component,
         ...[r.current, r.optimized, r.savings].map((n) => `${n < 0 ? '-' : ''}$${Math.abs(n).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`),
-        r.savingsPct === null ? 'n/a' : `${r.savingsPct}%`,
+        r.savingsPct === null ? 'n/a' : `${r.savingsPct.toFixed(1)}%`,
       ]),
     );
     const bars = Object.fromEntries(page.bars.map((b: { profile: string; point: string; text: string; width: number }) => [`${b.profile} ${b.point}`, b]));
@@ -75,9 +75,9 @@ describe('apistack cost --format html', () => {
     }
     expect(page.roi.map(([k]: string[]) => k)).toEqual(['Implementation cost', 'Annual savings', 'First-year ROI', 'Savings over 3 years', '3-year ROI', 'Payback']);
     expect(money(page.roi[1][1])).toBe(json.roi.annualSavings);
-    expect(page.roi[2][1]).toBe(`${json.roi.roiPct}%`);
+    expect(page.roi[2][1]).toBe(`${json.roi.roiPct.toFixed(1)}%`);
     expect(money(page.roi[3][1])).toBe(json.roi.threeYearSavings);
-    expect(page.roi[4][1]).toBe(`${json.roi.threeYearRoiPct}%`);
+    expect(page.roi[4][1]).toBe(`${json.roi.threeYearRoiPct.toFixed(1)}%`);
     expect(page.roi[5][1]).toBe(`${json.roi.paybackMonths} months`);
     expect(page.sourceLinks).toBeGreaterThan(20);
     expect(page.assumptions).toContain(`${json.optimized.assumptions.find((a: { field: string }) => a.field === 'purchase.option').text} set by purchase.option`);

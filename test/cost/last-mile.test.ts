@@ -76,7 +76,7 @@ describe('savings output: first-year and 3-year ROI, assumptions grouped per pro
     const monthly = c.total.savings;
     const firstYear = Math.round(((Math.round(monthly * 12 * 100) / 100 - 15000) / 15000) * 1000) / 10;
     const threeYears = Math.round(((Math.round(monthly * 36 * 100) / 100 - 15000) / 15000) * 1000) / 10;
-    expect(text).toContain(`first-year ROI ${firstYear}%; 3-year ROI ${threeYears}%`);
+    expect(text).toContain(`first-year ROI ${firstYear.toFixed(1)}%; 3-year ROI ${threeYears.toFixed(1)}%`);
     expect(text).not.toMatch(/; ROI /);
     expect(c.roi).toMatchObject({ roiPct: firstYear, threeYearRoiPct: threeYears, threeYearSavings: Math.round(monthly * 36 * 100) / 100 });
   });
