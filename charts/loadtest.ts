@@ -11,7 +11,7 @@ import * as kplus from 'cdk8s-plus-27';
 import type { Construct } from 'constructs';
 import { FIXTURES_DIR, FIXTURES_KEY, FIXTURES_PATH, K6_ENV, needsSetup, renderK6Script, renderK6SetupScript, runnersOf, runSeconds, SERVICE_ACCOUNT_DIR, SETUP_MAX_MINUTES, STACK_READY_MAX_MINUTES } from '../lib/loadtest/k6.ts';
 import type { Scenario } from '../lib/loadtest/scenario.ts';
-import { K6_TREND_STATS_ENV } from '../lib/monitoring/index.ts';
+import { K6_NATIVE_HISTOGRAM_ENV, K6_TREND_STATS_ENV } from '../lib/monitoring/index.ts';
 import type { ResolvedProfile } from '../lib/profile/load.ts';
 import { LOADTEST_RESOURCES, PORTS } from '../lib/profile/workloads.ts';
 import { container, emptyDir, IMAGES, meta, selector, workloadProps } from './common.ts';
@@ -159,6 +159,8 @@ export class LoadTestChart extends Chart {
               ? {
                   K6_PROMETHEUS_RW_SERVER_URL: kplus.EnvValue.fromValue(remoteWriteUrl(p)),
                   K6_PROMETHEUS_RW_TREND_STATS: kplus.EnvValue.fromValue(K6_TREND_STATS_ENV),
+                  // Latencies as native histograms: the run's percentiles over every runner (lib/monitoring/metrics.ts).
+                  ...Object.fromEntries(Object.entries(K6_NATIVE_HISTOGRAM_ENV).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)])),
                 }
               : {}),
           },

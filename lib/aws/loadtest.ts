@@ -24,7 +24,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { K6_ENV, needsSetup, renderK6Script, renderK6SetupScript, runnersOf, runSeconds } from '../loadtest/k6.ts';
 import type { Scenario } from '../loadtest/scenario.ts';
-import { K6_TREND_STATS_ENV } from '../monitoring/index.ts';
+import { K6_NATIVE_HISTOGRAM_ENV, K6_TREND_STATS_ENV } from '../monitoring/index.ts';
 import { CONTAINER_IMAGES, fargateTaskSize, LOADTEST_RESOURCES, PORTS, type ResolvedProfile } from '../profile/index.ts';
 import { UserError } from '../errors.ts';
 import { publicEndpoint } from './balancer.ts';
@@ -203,7 +203,7 @@ export class LoadTestStack extends Stack {
       environment: {
         ...environment,
         [SCRIPT_ENV]: base64(renderK6Script(s)),
-        ...(selfHosted ? { K6_PROMETHEUS_RW_SERVER_URL: `${prometheusUrl(SERVICE_NAMESPACE)}/api/v1/write`, K6_PROMETHEUS_RW_TREND_STATS: K6_TREND_STATS_ENV } : {}),
+        ...(selfHosted ? { K6_PROMETHEUS_RW_SERVER_URL: `${prometheusUrl(SERVICE_NAMESPACE)}/api/v1/write`, K6_PROMETHEUS_RW_TREND_STATS: K6_TREND_STATS_ENV, ...K6_NATIVE_HISTOGRAM_ENV } : {}),
       },
       ...(fixtures ? { secrets: { [K6_ENV.fixtures]: ecs.Secret.fromSecretsManager(fixtures) } } : {}),
       logging: logging('runner'),

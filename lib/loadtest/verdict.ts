@@ -30,8 +30,10 @@ export interface RunTotals {
   /** From the first remote-written sample (less one push interval: k6 counts from its start) to the last. */
   readonly seconds?: number;
   readonly perSecond?: number;
-  /** The worst runner's percentiles over its run: an upper bound for the run as a whole. */
+  /** The worst runner's percentiles over its run, from runners that write per-stat gauges: an upper bound for the run as a whole. */
   readonly worstRunnerMs: { readonly p50?: number; readonly p95?: number; readonly p99?: number };
+  /** The run's percentiles over every runner's requests, from their native histograms (exact to a bucket's width). */
+  readonly allRunnersMs: { readonly p50?: number; readonly p95?: number; readonly p99?: number };
 }
 
 export interface Verdict {
@@ -78,6 +80,7 @@ export interface RunQueries {
   readonly firstSample: string;
   readonly samples: string;
   readonly worstMs: Readonly<Record<'p50' | 'p95' | 'p99', string>>;
+  readonly exactMs: Readonly<Record<'p50' | 'p95' | 'p99', string>>;
 }
 
 /** The PromQL the dashboards show (lib/monitoring's loadTestRunQueries and loadTestVerdicts). */
@@ -197,9 +200,12 @@ export async function evaluateVerdict(opts: { prometheus: URL; scenario: Scenari
     seconds = round(last - first + (last - first) / (samples - 1));
   }
   const worstRunnerMs: { p50?: number; p95?: number; p99?: number } = {};
+  const allRunnersMs: { p50?: number; p95?: number; p99?: number } = {};
   for (const key of ['p50', 'p95', 'p99'] as const) {
-    const v = await api.scalar(queries.worstMs[key], at);
-    if (v !== undefined) worstRunnerMs[key] = round(v);
+    const worst = await api.scalar(queries.worstMs[key], at);
+    if (worst !== undefined) worstRunnerMs[key] = round(worst);
+    const all = await api.scalar(queries.exactMs[key], at);
+    if (all !== undefined && Number.isFinite(all)) allRunnersMs[key] = round(all);
   }
   return {
     scenario: scenario.name,
@@ -213,16 +219,18 @@ export async function evaluateVerdict(opts: { prometheus: URL; scenario: Scenari
       runners,
       ...(seconds !== undefined ? { seconds, perSecond: round(total / seconds, 2) } : {}),
       worstRunnerMs,
+      allRunnersMs,
     },
     passed: thresholds.every((t) => t.passed),
   };
 }
 
-function actualText(t: ThresholdVerdict): string {
+/** A threshold's measured value; `exact`: the percentiles came from every runner's native histograms. */
+function actualText(t: ThresholdVerdict, exact: boolean): string {
   if (t.actual === undefined) return t.threshold === 'minRequestsPerSecond' ? 'none: no samples in the minute before --at; pass --at within the run' : 'none at that time';
   if (t.threshold === 'errorRatePercent') return errorPercentText(t.actual);
   if (t.threshold === 'minRequestsPerSecond') return `${fixed(t.actual, 1)} req/s over the last minute`;
-  return `${msText(t.actual)} ms (worst runner)`;
+  return `${msText(t.actual)} ms (${exact ? 'every runner' : 'worst runner'})`;
 }
 
 export function renderVerdict(v: Verdict, format: VerdictFormat): string {
@@ -231,15 +239,17 @@ export function renderVerdict(v: Verdict, format: VerdictFormat): string {
   if (v.thresholds.length > 0) {
     out.push('', 'thresholds');
     const width = Math.max(...v.thresholds.map((t) => t.name.length));
-    for (const t of v.thresholds) out.push(`  ${t.passed ? 'PASS' : 'FAIL'}  ${t.name.padEnd(width)}  actual ${actualText(t)}`);
+    for (const t of v.thresholds) out.push(`  ${t.passed ? 'PASS' : 'FAIL'}  ${t.name.padEnd(width)}  actual ${actualText(t, Object.keys(v.requests?.allRunnersMs ?? {}).length > 0)}`);
   }
   const r = v.requests;
   if (r) {
     const rate = r.perSecond !== undefined && r.seconds !== undefined ? ` in ${fixed(r.seconds, 1)} s, ${fixed(r.perSecond, 1)} req/s` : '';
     out.push('', `requests   ${int(r.total)} from ${r.runners} runner${r.runners === 1 ? '' : 's'}${rate}`);
     out.push(`errors     ${int(r.errors)}${r.errorRatePercent !== null ? ` (${errorPercentText(r.errorRatePercent)})` : ''}`);
+    const all = (['p50', 'p95', 'p99'] as const).filter((k) => r.allRunnersMs[k] !== undefined).map((k) => `${k} ${msText(r.allRunnersMs[k]!)} ms`);
+    if (all.length > 0) out.push(`latency    ${all.join(', ')}: over every runner's requests (native histograms)`);
     const p = (['p50', 'p95', 'p99'] as const).filter((k) => r.worstRunnerMs[k] !== undefined).map((k) => `${k} ${msText(r.worstRunnerMs[k]!)} ms`);
-    if (p.length > 0) out.push(`latency    ${p.join(', ')}: the worst runner's, an upper bound for the whole run`);
+    if (p.length > 0) out.push(`${all.length > 0 ? 'worst      ' : 'latency    '}${p.join(', ')}: the worst runner's, an upper bound for the whole run`);
   }
   const failed = v.thresholds.filter((t) => !t.passed).length;
   out.push('', v.thresholds.length === 0 ? 'no thresholds' : v.passed ? `PASS (${v.thresholds.length} of ${v.thresholds.length} thresholds met)` : `FAIL (${failed} of ${v.thresholds.length} thresholds not met)`);

@@ -1,7 +1,7 @@
 /** Grafana dashboards generated from code, so every panel's PromQL is checked like the rules. */
 import { METRICS } from '../../app/src/metrics-contract.ts';
 import type { ResolvedProfile } from '../profile/load.ts';
-import { K6_TREND_STATS, k6TrendMetric } from './metrics.ts';
+import { K6_DURATION_HISTOGRAM, K6_TREND_STATS, k6TrendMetric, type K6TrendStat } from './metrics.ts';
 
 export interface Panel {
   readonly title: string;
@@ -133,6 +133,17 @@ function k6Series(testId: string, metric: string, matchers = ''): string {
 /** Over the last minute: live enough to watch a run, smooth enough to read. */
 const LIVE = '1m';
 const K6_REQS = 'k6_http_reqs_total';
+const QUANTILE: Record<K6TrendStat, number> = { 'p(50)': 0.5, 'p(95)': 0.95, 'p(99)': 0.99 };
+
+/**
+ * A latency percentile of a run in seconds: over every runner's requests from their native
+ * histograms summed (exact to a bucket's width), or, for runners that wrote per-stat gauges
+ * instead, the worst runner's value (an upper bound). `by` groups both (e.g. by request name).
+ */
+function runPercentile(testId: string, stat: K6TrendStat, by = ''): string {
+  const grouping = by ? ` by (${by})` : '';
+  return `(histogram_quantile(${QUANTILE[stat]}, sum${grouping} (${k6Series(testId, K6_DURATION_HISTOGRAM)})) or max${grouping} (${k6Series(testId, k6TrendMetric('http_req_duration', stat))}))`;
+}
 
 /** One threshold of a load test as PromQL over every runner. */
 export interface LoadTestVerdict {
@@ -150,9 +161,10 @@ export interface LoadTestVerdict {
 
 /**
  * One PromQL expression per threshold, the verdict over every runner: 1 while it is met, 0 when
- * not. Throughput and errors add the runners' counters; a percentile takes the worst runner's
- * (and request's) value, which is conservative: if every runner keeps 95% of its requests under
- * the limit, so does the run. Each comes with the measured value it compares, so a report and the
+ * not. Throughput and errors add the runners' counters; a percentile is the run's over every
+ * request from the runners' native histograms, or where a runner wrote only per-stat gauges, the
+ * worst runner's value, which is conservative: if every runner keeps 95% of its requests under the
+ * limit, so does the run. Each comes with the measured value it compares, so a report and the
  * dashboard read the same expression.
  */
 export function loadTestVerdicts({ testId, thresholds: t }: LoadTestView): LoadTestVerdict[] {
@@ -162,7 +174,7 @@ export function loadTestVerdicts({ testId, thresholds: t }: LoadTestView): LoadT
     const limit = t[key];
     if (limit === undefined) continue;
     // k6 writes trends in seconds.
-    const measured = `max(${k6Series(testId, k6TrendMetric('http_req_duration', stat))})`;
+    const measured = runPercentile(testId, stat);
     out.push({ name: `${stat} < ${limit} ms`, threshold: key, limit, value: `${measured} * 1000`, expr: `${measured} < bool ${limit / 1000}` });
   }
   if (t.errorRatePercent !== undefined) {
@@ -189,8 +201,10 @@ export interface LoadTestRunQueries {
   readonly firstSample: string;
   /** The most samples one series has in the window: with the first and last, the push interval. */
   readonly samples: string;
-  /** The worst runner's percentiles over the run so far, in ms (k6 writes seconds). */
+  /** The worst runner's percentiles over the run so far, in ms (k6 writes seconds), from runners that write per-stat gauges. */
   readonly worstMs: Readonly<Record<'p50' | 'p95' | 'p99', string>>;
+  /** The run's percentiles over every runner's requests, in ms, from their native histograms. */
+  readonly exactMs: Readonly<Record<'p50' | 'p95' | 'p99', string>>;
 }
 
 /**
@@ -213,6 +227,11 @@ export function loadTestRunQueries(testId: string, lookBackSeconds: number): Loa
     firstSample: `min(min_over_time(timestamp(${reqs()})[${window}:${step}]) and ${reqs()})`,
     samples: `max(count_over_time(${reqs()}[${window}]) and ${reqs()})`,
     worstMs: { p50: trend('p(50)'), p95: trend('p(95)'), p99: trend('p(99)') },
+    exactMs: {
+      p50: `histogram_quantile(0.5, sum(${k6Series(testId, K6_DURATION_HISTOGRAM)})) * 1000`,
+      p95: `histogram_quantile(0.95, sum(${k6Series(testId, K6_DURATION_HISTOGRAM)})) * 1000`,
+      p99: `histogram_quantile(0.99, sum(${k6Series(testId, K6_DURATION_HISTOGRAM)})) * 1000`,
+    },
   };
 }
 
@@ -224,7 +243,6 @@ export function loadTestRunQueries(testId: string, lookBackSeconds: number): Loa
 export function loadTestDashboardSpec(p: ResolvedProfile, view: LoadTestView): DashboardSpec {
   const t = view.thresholds;
   const reqs = (matchers?: string) => k6Series(view.testId, K6_REQS, matchers);
-  const trend = (stat: (typeof K6_TREND_STATS)[number]) => k6Series(view.testId, k6TrendMetric('http_req_duration', stat));
   const vus = k6Series(view.testId, 'k6_vus');
   const line = (value: number | undefined, legend: string) => (value === undefined ? [] : [{ expr: `vector(${value})`, legend }]);
   return {
@@ -242,15 +260,15 @@ export function loadTestDashboardSpec(p: ResolvedProfile, view: LoadTestView): D
         exprs: [{ expr: `(sum(rate(${reqs('expected_response="false"')}[${LIVE}])) or vector(0)) / sum(rate(${reqs()}[${LIVE}]))`, legend: 'errors' }, ...line(t.errorRatePercent === undefined ? undefined : t.errorRatePercent / 100, 'threshold')],
       },
       {
-        title: 'Client latency p50 / p95 / p99 (worst runner, run so far)',
+        title: 'Client latency p50 / p95 / p99 (every runner, run so far)',
         unit: 's',
         exprs: [
-          ...K6_TREND_STATS.map((stat) => ({ expr: `max(${trend(stat)})`, legend: stat })),
+          ...K6_TREND_STATS.map((stat) => ({ expr: runPercentile(view.testId, stat), legend: stat })),
           ...line(t.p95Ms === undefined ? undefined : t.p95Ms / 1000, 'p95 threshold'),
           ...line(t.p99Ms === undefined ? undefined : t.p99Ms / 1000, 'p99 threshold'),
         ],
       },
-      { title: 'Client latency p95 by request', unit: 's', exprs: [{ expr: `max by (name) (${trend('p(95)')})`, legend: '{{name}}' }] },
+      { title: 'Client latency p95 by request', unit: 's', exprs: [{ expr: runPercentile(view.testId, 'p(95)', 'name'), legend: '{{name}}' }] },
       { title: 'Thresholds met (1) or not (0)', unit: 'short', exprs: loadTestVerdicts(view).map((v) => ({ expr: v.expr, legend: v.name })) },
       { title: 'Responses per second by status', unit: 'reqps', exprs: [{ expr: `sum by (status) (rate(${reqs()}[${LIVE}]))`, legend: '{{status}}' }] },
       { title: 'Virtual users by runner', unit: 'short', exprs: [{ expr: `sum(${vus})`, legend: 'total' }, { expr: `sum by (runner) (${vus})`, legend: '{{runner}}' }] },

@@ -66,6 +66,16 @@ export type K6TrendStat = (typeof K6_TREND_STATS)[number];
 /** The value of K6_PROMETHEUS_RW_TREND_STATS that writes the stats K6_METRICS lists. */
 export const K6_TREND_STATS_ENV = K6_TREND_STATS.join(',');
 
+/**
+ * With K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM=true, k6 writes each trend as one Prometheus
+ * native histogram over the runner's run so far (`_seconds`), instead of the per-stat gauges above.
+ * Summed over the runners, a histogram gives the run's percentiles over every request (to the
+ * bucket's width, under 0.3% at k6's schema), where the per-runner stats give only the worst
+ * runner's. Prometheus must run with --enable-feature=native-histograms.
+ */
+export const K6_DURATION_HISTOGRAM = 'k6_http_req_duration_seconds';
+export const K6_NATIVE_HISTOGRAM_ENV = { K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM: 'true' } as const;
+
 const K6_COUNTERS = ['http_reqs', 'iterations', 'dropped_iterations', 'data_sent', 'data_received'];
 const K6_RATES = ['http_req_failed', 'checks'];
 const K6_GAUGES = ['vus', 'vus_max'];
@@ -80,6 +90,7 @@ export const K6_METRICS: readonly string[] = [
   ...K6_RATES.map((n) => `k6_${n}_rate`),
   ...K6_GAUGES.map((n) => `k6_${n}`),
   ...K6_TRENDS.flatMap((t) => K6_TREND_STATS.map((s) => k6TrendMetric(t, s))),
+  ...K6_TRENDS.map((t) => `k6_${t}_seconds`),
 ];
 
 /** Every name above; k6's exist while a load test remote-writes to the stack's Prometheus. */

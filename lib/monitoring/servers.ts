@@ -24,7 +24,8 @@ export function prometheusArgs(p: ResolvedProfile, o: PrometheusArgOptions): str
     `--storage.tsdb.retention.time=${m.retentionDays}d`,
     ...(o.capBySize ? [`--storage.tsdb.retention.size=${Math.floor(m.storageGiB * PROMETHEUS_RETENTION_SIZE_SHARE)}GB`] : []),
     ...(o.lifecycle ? ['--web.enable-lifecycle'] : []),
-    ...(o.remoteWriteReceiver ? ['--web.enable-remote-write-receiver'] : []),
+    // k6 runners write their latencies as native histograms (lib/monitoring/metrics.ts: K6_DURATION_HISTOGRAM).
+    ...(o.remoteWriteReceiver ? ['--web.enable-remote-write-receiver', '--enable-feature=native-histograms'] : []),
   ];
 }
 

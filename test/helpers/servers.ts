@@ -145,16 +145,17 @@ export function promtool(args: string[], cwd?: string): { code: number; output: 
 
 /**
  * Start Prometheus on a free loopback port over an existing TSDB directory (for example one that
- * `promtool tsdb create-blocks-from openmetrics` wrote), scraping nothing.
+ * `promtool tsdb create-blocks-from openmetrics` wrote), scraping nothing; `args` adds flags (the
+ * remote-write receiver, feature flags).
  */
-export async function startTestPrometheus(opts: { tsdbDir: string }): Promise<{ url: string; pid: number; cleanup(): Promise<void> }> {
+export async function startTestPrometheus(opts: { tsdbDir: string; args?: readonly string[] }): Promise<{ url: string; pid: number; cleanup(): Promise<void> }> {
   const bin = requireBinary('prometheus');
   const dir = tempDir('apistack-prometheus-');
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   writeFileSync(join(dir, 'prometheus.yml'), 'global:\n  scrape_interval: 1m\nscrape_configs: []\n');
   const logFile = join(dir, 'prometheus.log');
-  const proc = spawnServer(bin, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${opts.tsdbDir}`, `--web.listen-address=127.0.0.1:${port}`], { logFile });
+  const proc = spawnServer(bin, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${opts.tsdbDir}`, `--web.listen-address=127.0.0.1:${port}`, ...(opts.args ?? [])], { logFile });
   livePids.add(proc.pid);
   const cleanup = async () => {
     await stopPid(proc.pid, { timeoutMs: 10_000 });
