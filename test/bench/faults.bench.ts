@@ -24,7 +24,12 @@ const cli = join(repoRoot, 'bin', 'apistack.mjs');
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 20);
 const settleSeconds = Number(process.env.BENCH_SETTLE_SECONDS ?? 3);
 const recoverySeconds = Number(process.env.BENCH_RECOVERY_SECONDS ?? 8);
-const profile = loadProfile('loadtest');
+// The loadtest profile with the per-key rate limit out of the way: the load's events share one key,
+// and at full speed they pass its 6,000 a minute within a fault, answered 429, which is the limit
+// working, not a fault's cost.
+const profileFile = join(mkdtempSync(join(tmpdir(), 'apistack-bench-faults-profile-')), 'faults.yaml');
+writeFileSync(profileFile, 'extends: loadtest\nname: loadtest-faults\napi: { rateLimitPerMinute: 100000000 }\n');
+const profile = loadProfile(profileFile);
 const deadlineMs = profile.derived.api.slowestAnswerSeconds * 1000;
 const stateDir = mkdtempSync(join(tmpdir(), 'apistack-bench-faults-'));
 chmodSync(stateDir, 0o755); // Postgres runs as the postgres user when we are root: it must reach its data dir
@@ -90,7 +95,7 @@ let failed = false;
 try {
   const built = spawnSync(process.execPath, [join(repoRoot, 'app', 'build.mjs')], { encoding: 'utf8' });
   if (built.status !== 0) throw new Error(`app build failed:\n${built.stderr}`);
-  const up = await cliRun('local', 'up', '--profile', 'loadtest', '--state-dir', stateDir, '--no-prometheus');
+  const up = await cliRun('local', 'up', '--profile', profileFile, '--state-dir', stateDir, '--no-prometheus');
   if (up !== 0) throw new Error(`apistack local up exited ${up}`);
   const fx = await makeFixtures(stateDir);
   const results: FaultResult[] = [];
@@ -128,7 +133,7 @@ try {
   const report = {
     measuredAt: new Date().toISOString(),
     machine: { cpus: availableParallelism(), node: process.version },
-    settings: { profile: 'loadtest', connections, settleSeconds, recoverySeconds, deadlineMs },
+    settings: { profile: 'loadtest (rateLimitPerMinute 100,000,000)', connections, settleSeconds, recoverySeconds, deadlineMs },
     results: results.map((r) => ({ ...r, p99Ms: Math.max(...Object.values(r.byKind).map((k) => k.p99Ms)) })),
     ratios: { lostAcknowledgedWrites: lost, duplicatedAcknowledgedWrites: duplicated },
     targets: [
