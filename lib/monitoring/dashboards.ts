@@ -218,6 +218,7 @@ export function loadTestRunQueries(testId: string, lookBackSeconds: number): Loa
   // A step of a second finds the first sample exactly; a long window is searched coarser, to stay cheap.
   const step = `${Math.max(1, Math.ceil(lookBackSeconds / 3600))}s`;
   const trend = (stat: (typeof K6_TREND_STATS)[number]) => `max(${k6Series(testId, k6TrendMetric('http_req_duration', stat))}) * 1000`;
+  const exact = (stat: K6TrendStat) => `histogram_quantile(${QUANTILE[stat]}, sum(${k6Series(testId, K6_DURATION_HISTOGRAM)})) * 1000`;
   return {
     series: reqs(),
     requests: `sum(${reqs()})`,
@@ -227,11 +228,7 @@ export function loadTestRunQueries(testId: string, lookBackSeconds: number): Loa
     firstSample: `min(min_over_time(timestamp(${reqs()})[${window}:${step}]) and ${reqs()})`,
     samples: `max(count_over_time(${reqs()}[${window}]) and ${reqs()})`,
     worstMs: { p50: trend('p(50)'), p95: trend('p(95)'), p99: trend('p(99)') },
-    exactMs: {
-      p50: `histogram_quantile(0.5, sum(${k6Series(testId, K6_DURATION_HISTOGRAM)})) * 1000`,
-      p95: `histogram_quantile(0.95, sum(${k6Series(testId, K6_DURATION_HISTOGRAM)})) * 1000`,
-      p99: `histogram_quantile(0.99, sum(${k6Series(testId, K6_DURATION_HISTOGRAM)})) * 1000`,
-    },
+    exactMs: { p50: exact('p(50)'), p95: exact('p(95)'), p99: exact('p(99)') },
   };
 }
 

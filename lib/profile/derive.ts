@@ -31,14 +31,16 @@ export const RDS_INSTANCE_MEMORY_GIB: Readonly<Record<string, number>> = Object.
 );
 
 const BYTES_PER_GIB = 1024 ** 3;
-const BYTES_PER_MIB = 1024 ** 2;
+export const BYTES_PER_MIB = 1024 ** 2;
+/** Memory RDS's default max_connections formula counts per connection. */
+export const POSTGRES_BYTES_PER_CONNECTION = 9531392;
 
 /**
  * RDS for PostgreSQL's default max_connections: LEAST({DBInstanceClassMemory/9531392}, 5000).
  * https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Limits.html#RDS_Limits.MaxConnections
  */
 export function postgresMaxConnectionsForMemoryBytes(memoryBytes: number): number {
-  return Math.min(Math.floor(memoryBytes / 9531392), 5000);
+  return Math.min(Math.floor(memoryBytes / POSTGRES_BYTES_PER_CONNECTION), 5000);
 }
 
 /** The ALB idle timeout default; the app's keep-alive must outlive it. */

@@ -6,6 +6,7 @@
  */
 import {
   ALB_IDLE_TIMEOUT_SECONDS,
+  BYTES_PER_MIB,
   CLOUD_MAP_MAX_ANSWERS,
   type ConnectionBudget,
   DB_QUERY_DEADLINE_MARGIN_MS,
@@ -15,6 +16,7 @@ import {
   FARGATE_MAX,
   fargateMemoryRangeMiB,
   fargateTaskSizeOrUndefined,
+  POSTGRES_BYTES_PER_CONNECTION,
   POSTGRES_SUPERUSER_RESERVED_CONNECTIONS,
   RDS_PIOPS,
   TIMEOUT_MARGIN_SECONDS,
@@ -39,8 +41,6 @@ export interface InvariantProblem {
 
 /** Records one problem; each concern below reports through it. */
 type Report = (path: string, message: string, target?: InvariantTarget) => void;
-
-const BYTES_PER_MIB = 1024 ** 2;
 
 /** Every broken invariant of the profile, in a stable order (by concern). */
 export function checkInvariants(p: Profile, d: Derived): InvariantProblem[] {
@@ -161,7 +161,7 @@ function connectionBudget(p: Profile, d: Derived, report: Report): void {
   if (d.postgres.maxConnectionsKubernetes <= POSTGRES_SUPERUSER_RESERVED_CONNECTIONS) {
     report(
       'postgres.k8sMemoryLimitMiB',
-      `${postgres.k8sMemoryLimitMiB} MiB gives max_connections ${d.postgres.maxConnectionsKubernetes}, and Postgres refuses to start unless max_connections exceeds superuser_reserved_connections (${POSTGRES_SUPERUSER_RESERVED_CONNECTIONS}); use at least ${Math.ceil(((POSTGRES_SUPERUSER_RESERVED_CONNECTIONS + 1) * 9531392) / BYTES_PER_MIB)} MiB`,
+      `${postgres.k8sMemoryLimitMiB} MiB gives max_connections ${d.postgres.maxConnectionsKubernetes}, and Postgres refuses to start unless max_connections exceeds superuser_reserved_connections (${POSTGRES_SUPERUSER_RESERVED_CONNECTIONS}); use at least ${Math.ceil(((POSTGRES_SUPERUSER_RESERVED_CONNECTIONS + 1) * POSTGRES_BYTES_PER_CONNECTION) / BYTES_PER_MIB)} MiB`,
     );
   }
 }
