@@ -14,12 +14,20 @@
  * environment at run time (K6_ENV), so the same text runs on every target.
  */
 import { UserError } from '../errors.ts';
-import { scenarioDurationSeconds, type RequestKind, type Scenario, type Thresholds } from './scenario.ts';
+import { scenarioDurationSeconds, warmupSecondsOf, type RequestKind, type Scenario, type Thresholds } from './scenario.ts';
 
 /** k6's `testid` tag of a scenario's runners: what the load-test dashboard selects by. */
 export function k6TestId(s: Scenario): string {
   return s.name;
 }
+
+/**
+ * The k6 scenario (so the `scenario` label of every metric) of the measured run: the scenario's
+ * own name. Its warm-up runs first as another k6 scenario, `<name>-warmup`, so warm-up requests
+ * are labelled apart and every total, percentile and verdict selects `scenario="<name>"`.
+ */
+export const k6MeasuredScenario = (s: Scenario): string => s.name;
+export const k6WarmupScenario = (s: Scenario): string => `${s.name}-warmup`;
 
 /** Environment variables the scripts read; the targets set them. */
 export const K6_ENV = Object.freeze({
@@ -91,13 +99,16 @@ export function k6Duration(seconds: number): string {
 /**
  * k6 thresholds for one runner. Percentile and error-rate limits hold for the whole run when they
  * hold for every runner (if each runner has 95% of its requests under L, so has the run); the
- * throughput floor is split over the runners.
+ * throughput floor is split over the runners. With a warm-up, latency and errors are judged on the
+ * measured scenario's requests alone (a k6 sub-metric); throughput stays over every request of
+ * the run's whole length, which the warm-up leaves about the same.
  */
-export function k6Thresholds(t: Thresholds, parallelism = 1): Record<string, string[]> {
+export function k6Thresholds(t: Thresholds, parallelism = 1, measuredScenario?: string): Record<string, string[]> {
   const out: Record<string, string[]> = {};
+  const measured = (metric: string) => (measuredScenario === undefined ? metric : `${metric}{scenario:${measuredScenario}}`);
   const duration = ([['p50Ms', 50], ['p95Ms', 95], ['p99Ms', 99]] as const).filter(([k]) => t[k] !== undefined).map(([k, q]) => `p(${q})<${t[k]}`);
-  if (duration.length > 0) out.http_req_duration = duration;
-  if (t.errorRatePercent !== undefined) out.http_req_failed = [`rate<${round(t.errorRatePercent / 100)}`];
+  if (duration.length > 0) out[measured('http_req_duration')] = duration;
+  if (t.errorRatePercent !== undefined) out[measured('http_req_failed')] = [`rate<${round(t.errorRatePercent / 100)}`];
   if (t.minRequestsPerSecond !== undefined) out.http_reqs = [`rate>=${round(t.minRequestsPerSecond / parallelism)}`];
   return out;
 }
@@ -148,13 +159,16 @@ function checkSplit(s: Scenario, n: number): void {
   if (problems.length > 0) throw new UserError(`scenario ${s.name} cannot run on ${n} k6 runner${n === 1 ? '' : 's'}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
 }
 
+/** `rate` starts per `timeUnit`: r per N seconds is r/N per second, exactly, for each of the N runners. */
+function arrivalRateJs(rate: number, n: number): string {
+  return Number.isInteger(rate) ? `rate: ${rate}, timeUnit: '${n}s'` : `rate: ${Math.round(rate * 1000)}, timeUnit: '${n * 1000}s'`;
+}
+
 /** The k6 scenario (executor) of one runner, as JavaScript: `share(x)` is this runner's part of x. */
 function executorJs(s: Scenario, n: number): string {
   if (s.rate !== undefined) {
-    // `rate` starts per `timeUnit`: r per N seconds is r/N per second, exactly, for each of the N runners.
-    const [rate, timeUnit] = Number.isInteger(s.rate) ? [s.rate, `${n}s`] : [Math.round(s.rate * 1000), `${n * 1000}s`];
     const seconds = s.durationSeconds ?? s.requests! / s.rate;
-    return `{ executor: 'constant-arrival-rate', rate: ${rate}, timeUnit: '${timeUnit}', duration: '${k6Duration(seconds)}', preAllocatedVUs: share(${s.connections}), maxVUs: share(${s.connections}) }`;
+    return `{ executor: 'constant-arrival-rate', ${arrivalRateJs(s.rate, n)}, duration: '${k6Duration(seconds)}', preAllocatedVUs: share(${s.connections}), maxVUs: share(${s.connections}) }`;
   }
   if (s.stages) {
     // Each stage holds its connections: a one-second step to the new level, then the rest of the stage.
@@ -170,6 +184,25 @@ function executorJs(s: Scenario, n: number): string {
     return `{ executor: 'shared-iterations', vus: Math.min(share(${s.connections}), share(${s.requests})), iterations: share(${s.requests}), maxDuration: '6h' }`;
   }
   return `{ executor: 'constant-vus', vus: share(${s.connections}), duration: '${k6Duration(s.durationSeconds!)}' }`;
+}
+
+/**
+ * The warm-up as its own k6 scenario, before the measured one starts (`startTime`): the first
+ * stage's connections, or the scenario's rate, held for the warm-up's length.
+ */
+function warmupExecutorJs(s: Scenario, n: number, seconds: number): string {
+  if (s.rate !== undefined) {
+    return `{ executor: 'constant-arrival-rate', ${arrivalRateJs(s.rate, n)}, duration: '${k6Duration(seconds)}', preAllocatedVUs: share(${s.connections}), maxVUs: share(${s.connections}) }`;
+  }
+  return `{ executor: 'constant-vus', vus: share(${s.stages?.[0]?.connections ?? s.connections}), duration: '${k6Duration(seconds)}' }`;
+}
+
+/** The k6 scenarios of one runner: the warm-up (if any), then the measured run. */
+function scenariosJs(s: Scenario, n: number): string {
+  const warmup = warmupSecondsOf(s);
+  const measured = executorJs(s, n);
+  if (warmup <= 0) return `{ '${k6MeasuredScenario(s)}': ${measured} }`;
+  return `{ '${k6WarmupScenario(s)}': ${warmupExecutorJs(s, n, warmup)}, '${k6MeasuredScenario(s)}': ${measured.replace(/ }$/, `, startTime: '${k6Duration(warmup)}' }`)} }`;
 }
 
 const HEADER = (s: Scenario, what: string) =>
@@ -241,8 +274,8 @@ export function renderK6Script(s: Scenario, opts: K6ScriptOptions = {}): string 
   lines.push(
     '',
     'export const options = {',
-    `  scenarios: { '${s.name}': ${executorJs(s, n)} },`,
-    `  thresholds: ${JSON.stringify(k6Thresholds(s.thresholds, n))},`,
+    `  scenarios: ${scenariosJs(s, n)},`,
+    `  thresholds: ${JSON.stringify(k6Thresholds(s.thresholds, n, warmupSecondsOf(s) > 0 ? k6MeasuredScenario(s) : undefined))},`,
     `  tags: { testid: '${k6TestId(s)}', runner: RUNNER },`,
     `  systemTags: ${JSON.stringify(K6_SYSTEM_TAGS)},`,
     "  summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)'],",
@@ -463,7 +496,8 @@ const SIGV4_JS = [
   '}',
 ];
 
-/** How long the runners run, if bounded by time (for deadlines and timeouts around them). */
+/** How long the runners run, warm-up included, if bounded by time (for deadlines and timeouts around them). */
 export function runSeconds(s: Scenario): number | undefined {
-  return scenarioDurationSeconds(s) ?? (s.rate !== undefined && s.requests !== undefined ? s.requests / s.rate : undefined);
+  const measured = scenarioDurationSeconds(s) ?? (s.rate !== undefined && s.requests !== undefined ? s.requests / s.rate : undefined);
+  return measured === undefined ? undefined : measured + warmupSecondsOf(s);
 }

@@ -6,8 +6,9 @@
  * it in (`VerdictPromql`), so this layer asks and judges without importing it.
  */
 import { parseChoice, UserError } from '../errors.ts';
+import { PrometheusApi } from './prometheus.ts';
 import { k6TestId, SETUP_MAX_MINUTES, STACK_READY_MAX_MINUTES } from './k6.ts';
-import { scenarioDurationSeconds, type Scenario, type Thresholds } from './scenario.ts';
+import { scenarioDurationSeconds, warmupSecondsOf, type Scenario, type Thresholds } from './scenario.ts';
 import { errorPercentText, fixed, int, msText } from './wording.ts';
 
 export const VERDICT_FORMATS = ['text', 'json'] as const;
@@ -23,11 +24,14 @@ export interface ThresholdVerdict {
 }
 
 export interface RunTotals {
+  /** Requests of the measured part (the warm-up's are in warmupRequests only). */
   readonly total: number;
   readonly errors: number;
   readonly errorRatePercent: number | null;
   readonly runners: number;
-  /** From the first remote-written sample (less one push interval: k6 counts from its start) to the last. */
+  /** Requests the runners sent in the scenario's warm-up, before the measured part: in no total, percentile or threshold. */
+  readonly warmupRequests: number;
+  /** The measured part: from the first remote-written sample (less one push interval: k6 counts from its start) to the last, less the warm-up. */
   readonly seconds?: number;
   readonly perSecond?: number;
   /** The worst runner's percentiles over its run, from runners that write per-stat gauges: an upper bound for the run as a whole. */
@@ -78,7 +82,10 @@ export interface RunQueries {
   readonly runners: string;
   readonly lastSample: string;
   readonly firstSample: string;
-  readonly samples: string;
+  readonly pushInterval: string;
+  readonly warmupRequests: string;
+  readonly runnerNames: string;
+  readonly latestSampleInDay: string;
   readonly worstMs: Readonly<Record<'p50' | 'p95' | 'p99', string>>;
   readonly exactMs: Readonly<Record<'p50' | 'p95' | 'p99', string>>;
 }
@@ -89,77 +96,35 @@ export interface VerdictPromql {
   verdicts(view: { testId: string; thresholds: Thresholds }): readonly VerdictQuery[];
 }
 
-interface Sample {
-  readonly metric: Record<string, string>;
-  readonly value: number;
-}
-
-const QUERY_TIMEOUT_MS = 30_000;
-
-/** The reason of a failed fetch in one line (Node wraps it: "fetch failed", cause ECONNREFUSED, sometimes an AggregateError). */
-function reason(e: unknown): string {
-  const cause = (e as { cause?: unknown }).cause ?? e;
-  const inner = cause instanceof AggregateError && cause.errors.length > 0 ? cause.errors[0] : cause;
-  const err = inner as { code?: string; message?: string };
-  return [err.code, err.message].filter((x, i, all) => x && !(i === 1 && all[0] && x.startsWith(all[0]))).join(' ').replace(/\s+/g, ' ') || String(inner);
-}
-
-/** A small client of Prometheus' HTTP API: instant queries and series, every failure a one-line UserError. */
-class PrometheusApi {
-  constructor(private readonly base: URL) {}
-
-  private get label(): string {
-    return this.base.href.replace(/\/$/, '');
-  }
-
-  private async call(path: string, params: URLSearchParams): Promise<unknown> {
-    const url = new URL(`${this.base.pathname.replace(/\/+$/, '')}${path}`, this.base.origin);
-    let res: Response;
-    try {
-      // POST keeps long expressions out of the URL (Prometheus accepts form-encoded parameters).
-      res = await fetch(url, { method: 'POST', body: params, signal: AbortSignal.timeout(QUERY_TIMEOUT_MS) });
-    } catch (e) {
-      if ((e as Error).name === 'TimeoutError') throw new UserError(`Prometheus at ${this.label} did not answer within ${QUERY_TIMEOUT_MS / 1000} s`);
-      throw new UserError(`cannot reach Prometheus at ${this.label}: ${reason(e)}`);
-    }
-    const text = await res.text().catch(() => '');
-    let body: { status?: string; data?: unknown; errorType?: string; error?: string };
-    try {
-      body = JSON.parse(text) as typeof body;
-    } catch {
-      throw new UserError(`${this.label} did not answer like Prometheus (HTTP ${res.status} to ${path}): is it Prometheus' base URL?`);
-    }
-    if (body.status !== 'success') {
-      throw new UserError(`Prometheus at ${this.label} answered an error (HTTP ${res.status}): ${body.errorType ?? 'error'}: ${(body.error ?? 'no message').replace(/\s+/g, ' ')}`);
-    }
-    return body.data;
-  }
-
-  async query(expr: string, at: number): Promise<Sample[]> {
-    const data = (await this.call('/api/v1/query', new URLSearchParams({ query: expr, time: String(at) }))) as { resultType?: string; result?: unknown };
-    if (data?.resultType !== 'vector' || !Array.isArray(data.result)) throw new UserError(`Prometheus at ${this.label} answered ${expr} with a ${data?.resultType ?? 'malformed'} result, not a vector`);
-    return (data.result as { metric: Record<string, string>; value: [number, string] }[]).map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
-  }
-
-  /** One number, or undefined when the result is empty or not a number. */
-  async scalar(expr: string, at: number): Promise<number | undefined> {
-    const [first] = await this.query(expr, at);
-    return first !== undefined && Number.isFinite(first.value) ? first.value : undefined;
-  }
-
-  async hasSeries(selector: string): Promise<boolean> {
-    const data = await this.call('/api/v1/series', new URLSearchParams({ 'match[]': selector }));
-    return Array.isArray(data) && data.length > 0;
-  }
-}
-
 /** How far back the first sample of a run is looked for: the scenario's length and the longest runners wait (for the stack, then for setup), or a day. */
-function lookBackSeconds(s: Scenario): number {
+export function lookBackSeconds(s: Scenario): number {
   const planned = scenarioDurationSeconds(s);
   return planned === undefined ? 86_400 : planned + (STACK_READY_MAX_MINUTES + SETUP_MAX_MINUTES) * 60;
 }
 
 const round = (n: number, digits = 3) => Number(n.toFixed(digits));
+
+/** Refuses, saying what to do, when no series of the run has a sample in the 5 minutes before `at`. */
+export async function requireLiveRun(api: PrometheusApi, queries: RunQueries, run: { testId: string; at: number; label: string }): Promise<void> {
+  if ((await api.scalar(`count(${queries.series})`, run.at)) !== undefined) return;
+  if (await api.hasSeries(queries.series)) {
+    throw new UserError(
+      `k6 series with testid=${run.testId} are in Prometheus at ${run.label}, but none has a sample in the 5 minutes before ${new Date(run.at * 1000).toISOString()}: pass --at with a time during the run (or up to 5 minutes after its end)`,
+    );
+  }
+  throw new UserError(
+    `no k6 series with testid=${run.testId} in Prometheus at ${run.label}: did the runners remote-write there (K6_PROMETHEUS_RW_SERVER_URL), and is the run within Prometheus' retention?`,
+  );
+}
+
+/** The run's length from its request counters: first sample (less one push interval: k6 counts from its start) to the last. */
+export async function runSpan(api: PrometheusApi, queries: RunQueries, at: number): Promise<{ first: number; last: number; pushSeconds?: number } | undefined> {
+  const first = await api.scalar(queries.firstSample, at);
+  const last = await api.scalar(queries.lastSample, at);
+  const pushSeconds = await api.scalar(queries.pushInterval, at);
+  if (first === undefined || last === undefined) return undefined;
+  return { first, last, ...(pushSeconds !== undefined && pushSeconds > 0 ? { pushSeconds } : {}) };
+}
 
 export async function evaluateVerdict(opts: { prometheus: URL; scenario: Scenario; at: number; promql: VerdictPromql }): Promise<Verdict> {
   const { scenario, at } = opts;
@@ -168,17 +133,7 @@ export async function evaluateVerdict(opts: { prometheus: URL; scenario: Scenari
   const testId = k6TestId(scenario);
   const queries = opts.promql.runQueries(testId, lookBackSeconds(scenario));
   const atText = new Date(at * 1000).toISOString();
-
-  if ((await api.scalar(`count(${queries.series})`, at)) === undefined) {
-    if (await api.hasSeries(queries.series)) {
-      throw new UserError(
-        `k6 series with testid=${testId} are in Prometheus at ${label}, but none has a sample in the 5 minutes before ${atText}: pass --at with a time during the run (or up to 5 minutes after its end)`,
-      );
-    }
-    throw new UserError(
-      `no k6 series with testid=${testId} in Prometheus at ${label}: did the runners remote-write there (K6_PROMETHEUS_RW_SERVER_URL), and is the run within Prometheus' retention?`,
-    );
-  }
+  await requireLiveRun(api, queries, { testId, at, label });
 
   const thresholds: ThresholdVerdict[] = [];
   for (const v of opts.promql.verdicts({ testId, thresholds: scenario.thresholds })) {
@@ -191,14 +146,10 @@ export async function evaluateVerdict(opts: { prometheus: URL; scenario: Scenari
   const total = (await api.scalar(queries.requests, at)) ?? 0;
   const errors = (await api.scalar(queries.errors, at)) ?? 0;
   const runners = (await api.scalar(queries.runners, at)) ?? 0;
-  const first = await api.scalar(queries.firstSample, at);
-  const last = await api.scalar(queries.lastSample, at);
-  const samples = await api.scalar(queries.samples, at);
-  let seconds: number | undefined;
-  if (first !== undefined && last !== undefined && samples !== undefined && samples > 1 && last > first) {
-    // k6 counts from its start and first writes one push interval later: add one interval.
-    seconds = round(last - first + (last - first) / (samples - 1));
-  }
+  const warmupRequests = (await api.scalar(queries.warmupRequests, at)) ?? 0;
+  const warmupSeconds = warmupRequests > 0 ? warmupSecondsOf(scenario) : 0;
+  const span = await runSpan(api, queries, at);
+  const seconds = span?.pushSeconds !== undefined ? round(Math.max(span.last - span.first + span.pushSeconds - warmupSeconds, span.pushSeconds)) : undefined;
   const worstRunnerMs: { p50?: number; p95?: number; p99?: number } = {};
   const allRunnersMs: { p50?: number; p95?: number; p99?: number } = {};
   for (const key of ['p50', 'p95', 'p99'] as const) {
@@ -217,6 +168,7 @@ export async function evaluateVerdict(opts: { prometheus: URL; scenario: Scenari
       errors,
       errorRatePercent: total > 0 ? round((errors / total) * 100, 6) : null,
       runners,
+      warmupRequests,
       ...(seconds !== undefined ? { seconds, perSecond: round(total / seconds, 2) } : {}),
       worstRunnerMs,
       allRunnersMs,
@@ -244,7 +196,8 @@ export function renderVerdict(v: Verdict, format: VerdictFormat): string {
   const r = v.requests;
   if (r) {
     const rate = r.perSecond !== undefined && r.seconds !== undefined ? ` in ${fixed(r.seconds, 1)} s, ${fixed(r.perSecond, 1)} req/s` : '';
-    out.push('', `requests   ${int(r.total)} from ${r.runners} runner${r.runners === 1 ? '' : 's'}${rate}`);
+    const warmup = r.warmupRequests > 0 ? ` (after a warm-up of ${int(r.warmupRequests)} requests, in no total)` : '';
+    out.push('', `requests   ${int(r.total)} from ${r.runners} runner${r.runners === 1 ? '' : 's'}${rate}${warmup}`);
     out.push(`errors     ${int(r.errors)}${r.errorRatePercent !== null ? ` (${errorPercentText(r.errorRatePercent)})` : ''}`);
     const all = (['p50', 'p95', 'p99'] as const).filter((k) => r.allRunnersMs[k] !== undefined).map((k) => `${k} ${msText(r.allRunnersMs[k]!)} ms`);
     if (all.length > 0) out.push(`latency    ${all.join(', ')}: over every runner's requests (native histograms)`);

@@ -130,6 +130,15 @@ function k6Series(testId: string, metric: string, matchers = ''): string {
   return `${metric}{testid=${JSON.stringify(testId)}${matchers ? `,${matchers}` : ''}}`;
 }
 
+/**
+ * A k6 metric of the run's measured part: the runner script runs the scenario's warm-up as a k6
+ * scenario of its own and the measured load as the k6 scenario named like the testid (lib/loadtest's
+ * k6MeasuredScenario), so `scenario=<testid>` leaves the warm-up out.
+ */
+function k6Measured(testId: string, metric: string, matchers = ''): string {
+  return k6Series(testId, metric, `scenario=${JSON.stringify(testId)}${matchers ? `,${matchers}` : ''}`);
+}
+
 /** Over the last minute: live enough to watch a run, smooth enough to read. */
 const LIVE = '1m';
 const K6_REQS = 'k6_http_reqs_total';
@@ -142,7 +151,7 @@ const QUANTILE: Record<K6TrendStat, number> = { 'p(50)': 0.5, 'p(95)': 0.95, 'p(
  */
 function runPercentile(testId: string, stat: K6TrendStat, by = ''): string {
   const grouping = by ? ` by (${by})` : '';
-  return `(histogram_quantile(${QUANTILE[stat]}, sum${grouping} (${k6Series(testId, K6_DURATION_HISTOGRAM)})) or max${grouping} (${k6Series(testId, k6TrendMetric('http_req_duration', stat))}))`;
+  return `(histogram_quantile(${QUANTILE[stat]}, sum${grouping} (${k6Measured(testId, K6_DURATION_HISTOGRAM)})) or max${grouping} (${k6Measured(testId, k6TrendMetric('http_req_duration', stat))}))`;
 }
 
 /** One threshold of a load test as PromQL over every runner. */
@@ -160,8 +169,8 @@ export interface LoadTestVerdict {
 }
 
 /**
- * One PromQL expression per threshold, the verdict over every runner: 1 while it is met, 0 when
- * not. Throughput and errors add the runners' counters; a percentile is the run's over every
+ * One PromQL expression per threshold, the verdict over every runner's measured requests (the
+ * warm-up left out): 1 while it is met, 0 when not. Throughput and errors add the runners' counters; a percentile is the run's over every
  * request from the runners' native histograms, or where a runner wrote only per-stat gauges, the
  * worst runner's value, which is conservative: if every runner keeps 95% of its requests under the
  * limit, so does the run. Each comes with the measured value it compares, so a report and the
@@ -169,7 +178,7 @@ export interface LoadTestVerdict {
  */
 export function loadTestVerdicts({ testId, thresholds: t }: LoadTestView): LoadTestVerdict[] {
   const out: LoadTestVerdict[] = [];
-  const reqs = (matchers?: string) => k6Series(testId, K6_REQS, matchers);
+  const reqs = (matchers?: string) => k6Measured(testId, K6_REQS, matchers);
   for (const [key, stat] of [['p50Ms', 'p(50)'], ['p95Ms', 'p(95)'], ['p99Ms', 'p(99)']] as const) {
     const limit = t[key];
     if (limit === undefined) continue;
@@ -190,17 +199,24 @@ export function loadTestVerdicts({ testId, thresholds: t }: LoadTestView): LoadT
 
 /** PromQL for a report on one run, read from the same series as the verdicts. */
 export interface LoadTestRunQueries {
-  /** Every request counter of the run's runners (its presence says the run is there at all). */
+  /** Every request counter of the run's runners, warm-up included (its presence says the run is there at all). */
   readonly series: string;
+  /** Requests and failures of the measured part. */
   readonly requests: string;
   readonly errors: string;
+  /** Requests of the warm-up, in no total. */
+  readonly warmupRequests: string;
   readonly runners: string;
   /** Unix seconds of the latest sample. */
   readonly lastSample: string;
   /** Unix seconds of the earliest sample of the series still live, within the look-back window. */
   readonly firstSample: string;
-  /** The most samples one series has in the window: with the first and last, the push interval. */
-  readonly samples: string;
+  /** Seconds between a runner's pushes (k6's push interval), averaged over the series with two samples or more. */
+  readonly pushInterval: string;
+  /** The runners live at the evaluation time, one result per `runner` label. */
+  readonly runnerNames: string;
+  /** Unix seconds of the latest sample in the day before the evaluation time: the end of the last run, to report it after its series went stale. */
+  readonly latestSampleInDay: string;
   /** The worst runner's percentiles over the run so far, in ms (k6 writes seconds), from runners that write per-stat gauges. */
   readonly worstMs: Readonly<Record<'p50' | 'p95' | 'p99', string>>;
   /** The run's percentiles over every runner's requests, in ms, from their native histograms. */
@@ -214,21 +230,63 @@ export interface LoadTestRunQueries {
  */
 export function loadTestRunQueries(testId: string, lookBackSeconds: number): LoadTestRunQueries {
   const reqs = (matchers?: string) => k6Series(testId, K6_REQS, matchers);
+  const measured = (matchers?: string) => k6Measured(testId, K6_REQS, matchers);
   const window = `${Math.ceil(lookBackSeconds)}s`;
   // A step of a second finds the first sample exactly; a long window is searched coarser, to stay cheap.
   const step = `${Math.max(1, Math.ceil(lookBackSeconds / 3600))}s`;
-  const trend = (stat: (typeof K6_TREND_STATS)[number]) => `max(${k6Series(testId, k6TrendMetric('http_req_duration', stat))}) * 1000`;
-  const exact = (stat: K6TrendStat) => `histogram_quantile(${QUANTILE[stat]}, sum(${k6Series(testId, K6_DURATION_HISTOGRAM)})) * 1000`;
+  const trend = (stat: (typeof K6_TREND_STATS)[number]) => `max(${k6Measured(testId, k6TrendMetric('http_req_duration', stat))}) * 1000`;
+  const exact = (stat: K6TrendStat) => `histogram_quantile(${QUANTILE[stat]}, sum(${k6Measured(testId, K6_DURATION_HISTOGRAM)})) * 1000`;
   return {
     series: reqs(),
-    requests: `sum(${reqs()})`,
-    errors: `sum(${reqs('expected_response="false"')}) or vector(0)`,
+    requests: `sum(${measured()})`,
+    errors: `sum(${measured('expected_response="false"')}) or vector(0)`,
+    warmupRequests: `sum(${reqs(`scenario!=${JSON.stringify(testId)}`)}) or vector(0)`,
     runners: `count(count by (runner) (${reqs()}))`,
     lastSample: `max(timestamp(${reqs()}))`,
     firstSample: `min(min_over_time(timestamp(${reqs()})[${window}:${step}]) and ${reqs()})`,
-    samples: `max(count_over_time(${reqs()}[${window}]) and ${reqs()})`,
+    // Per series (runners push at their own moments): its span over its samples less one.
+    pushInterval: `avg((max_over_time(timestamp(${reqs()})[${window}:${step}]) - min_over_time(timestamp(${reqs()})[${window}:${step}])) / ((count_over_time(${reqs()}[${window}]) > 1) - 1) and ${reqs()})`,
+    runnerNames: `count by (runner) (${reqs()})`,
+    // timestamp() is the sample's own time: the largest over the day is the last sample exactly.
+    latestSampleInDay: `max_over_time(max(timestamp(${reqs()}))[1d:1m])`,
     worstMs: { p50: trend('p(50)'), p95: trend('p(95)'), p99: trend('p(99)') },
     exactMs: { p50: exact('p(50)'), p95: exact('p(95)'), p99: exact('p(99)') },
+  };
+}
+
+/** PromQL for the full report of one run (`apistack loadtest report`), over the named runners only. */
+export interface LoadTestReportQueries {
+  /** Cumulative, warm-up included (for the timeline): requests, failed requests, latencies (native histogram), virtual users. */
+  readonly requests: string;
+  readonly failed: string;
+  readonly histogram: string;
+  readonly vus: string;
+  /** Cumulative over the measured part: latencies (native histogram), requests by status, answered requests by kind, unanswered ones by k6 error code. */
+  readonly measuredHistogram: string;
+  readonly measuredByStatus: string;
+  readonly measuredByKind: string;
+  readonly measuredUnansweredByErrorCode: string;
+}
+
+/**
+ * The report's series restricted to `runners` (those live at the run's end), so that an earlier
+ * run of the same scenario, still within the staleness window at this one's start, adds nothing.
+ */
+export function loadTestReportQueries(testId: string, runners: readonly string[]): LoadTestReportQueries {
+  const names = runners.map((r) => r.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
+  const only = `runner=~${JSON.stringify(`^(?:${names})$`)}`;
+  const all = (metric: string, matchers = '') => k6Series(testId, metric, `${only}${matchers ? `,${matchers}` : ''}`);
+  const measured = (metric: string, matchers = '') => k6Measured(testId, metric, `${only}${matchers ? `,${matchers}` : ''}`);
+  return {
+    requests: `sum(${all(K6_REQS)})`,
+    failed: `sum(${all(K6_REQS, 'expected_response="false"')}) or vector(0)`,
+    histogram: `sum(${all(K6_DURATION_HISTOGRAM)})`,
+    vus: `sum(${all('k6_vus')})`,
+    measuredHistogram: `sum(${measured(K6_DURATION_HISTOGRAM)})`,
+    measuredByStatus: `sum by (status) (${measured(K6_REQS)})`,
+    // k6 answers status 0 for a request that got no answer.
+    measuredByKind: `sum by (kind) (${measured(K6_REQS, 'status!="0"')})`,
+    measuredUnansweredByErrorCode: `sum by (error_code) (${measured(K6_REQS, 'status="0"')})`,
   };
 }
 

@@ -9,7 +9,7 @@ import { parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { kubernetesApp, LOADTEST_FIXTURES_SECRET, referencedSecrets, runnerWaitSeconds, SETUP_RETRIES } from '../../charts/index.ts';
 import { renderK6Script, renderK6SetupScript } from '../../lib/loadtest/k6.ts';
-import { BUILTIN_SCENARIOS, type Scenario } from '../../lib/loadtest/scenario.ts';
+import { BUILTIN_SCENARIOS, DEFAULT_WARMUP_SECONDS, type Scenario } from '../../lib/loadtest/scenario.ts';
 import { K6_TREND_STATS_ENV } from '../../lib/monitoring/index.ts';
 import { CONTAINER_IMAGES, loadProfile, type ResolvedProfile } from '../../lib/profile/index.ts';
 import { cli } from '../helpers/cli.ts';
@@ -84,8 +84,9 @@ describe('Kubernetes load test (90-loadtest.yaml)', () => {
   });
 
   it('runs the scenario parallelism as an Indexed Job, failing rather than retrying a failed verdict', () => {
+    // The deadline: the warm-up and the scenario, the longest waits before them, and a margin.
     const job = find(ltObjects, 'Job', 'loadtest');
-    expect(job.spec).toMatchObject({ parallelism: 3, completions: 3, completionMode: 'Indexed', backoffLimit: 0, activeDeadlineSeconds: 20 + runnerWaitSeconds(true) + 300 });
+    expect(job.spec).toMatchObject({ parallelism: 3, completions: 3, completionMode: 'Indexed', backoffLimit: 0, activeDeadlineSeconds: 20 + DEFAULT_WARMUP_SECONDS + runnerWaitSeconds(true) + 300 });
     const soak = synth(profile, { ...BUILTIN_SCENARIOS.soak!, parallelism: 5 }).file('90-loadtest.yaml');
     expect(find(soak, 'Job', 'loadtest').spec).toMatchObject({ parallelism: 5, completions: 5 });
   });

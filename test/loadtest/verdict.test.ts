@@ -40,12 +40,14 @@ function openMetrics(families: Record<string, { type: 'counter' | 'gauge'; serie
   return `${out.join('\n')}\n`;
 }
 
+/** k6 labels every sample with its k6 scenario: the testid's for runners (lib/loadtest/k6.ts), `setup` for the setup run. */
+const scenarioOf = (testid: string) => (testid.endsWith('-setup') ? 'setup' : testid);
 const reqs = (testid: string, runner: string, expected: boolean, perPush: number, from?: number): Series => ({
-  labels: { testid, runner, name: 'GET /api/status', status: expected ? '200' : '503', expected_response: String(expected) },
+  labels: { testid, runner, scenario: scenarioOf(testid), name: 'GET /api/status', status: expected ? '200' : '503', expected_response: String(expected) },
   value: (i) => i * perPush,
   ...(from !== undefined ? { from } : {}),
 });
-const gauge = (testid: string, runner: string, v: number, from?: number): Series => ({ labels: { testid, runner }, value: () => v, ...(from !== undefined ? { from } : {}) });
+const gauge = (testid: string, runner: string, v: number, from?: number): Series => ({ labels: { testid, runner, scenario: scenarioOf(testid) }, value: () => v, ...(from !== undefined ? { from } : {}) });
 
 /**
  * Runs "ok" and "slow": two runners at 500 req/s each, runner b failing 1 request per push (0.02%).
@@ -120,7 +122,7 @@ describe('apistack loadtest verdict (a real Prometheus with backfilled k6 series
       { name: 'throughput >= 100 req/s', threshold: 'minRequestsPerSecond', limit: 100, passed: true, actual: expect.closeTo(1000.2, 1) },
     ]);
     // Neither the setup run, nor the other scenario, nor the earlier run of "ok" is counted.
-    expect(v.requests).toEqual({ total: 120_024, errors: 24, errorRatePercent: expect.closeTo(0.019996, 5), runners: 2, seconds: 120, perSecond: 1000.2, worstRunnerMs: { p50: 5, p95: 40, p99: 90 }, allRunnersMs: {} });
+    expect(v.requests).toEqual({ total: 120_024, errors: 24, errorRatePercent: expect.closeTo(0.019996, 5), runners: 2, warmupRequests: 0, seconds: 120, perSecond: 1000.2, worstRunnerMs: { p50: 5, p95: 40, p99: 90 }, allRunnersMs: {} });
   });
 
   it('says in text which runner the percentiles are from, and that they are an upper bound', () => {
