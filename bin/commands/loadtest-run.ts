@@ -39,12 +39,12 @@ export interface LoadtestOptions {
 }
 
 /** What the environment costs per hour under its profile: the local one runs replicasMin replicas, a deployed one is priced as `apistack cost` prices it. */
-function environmentCost(profile: ResolvedProfile, target: Target, local: boolean): NonNullable<lt.ReportContext['cost']> {
+export function environmentCost(profile: ResolvedProfile, target: Target, local: boolean): NonNullable<lt.ReportContext['cost']> {
   const breakdown = priceProfile(profile, target, Catalog.load(), local ? { replicas: 'min' } : {});
   return { perHour: breakdown.total / breakdown.hoursPerMonth, target, apiReplicas: breakdown.apiReplicas, pricesAsOf: breakdown.pricesAsOf };
 }
 
-function writeOutput(file: string, text: string): void {
+export function writeOutput(file: string, text: string): void {
   try {
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, text);

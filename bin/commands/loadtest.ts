@@ -2,11 +2,13 @@
  * `apistack loadtest`: run a scenario against a URL (or a local environment it brings up and
  * tears down), report it in text, JSON, markdown or HTML, and exit 2 when a threshold fails
  * (loadtest-run.ts); `apistack loadtest compare A.json B.json`: two runs side by side;
- * `apistack loadtest verdict`: one verdict over every runner of a run in a cluster (verdict.ts).
+ * `apistack loadtest verdict`: one verdict over every runner of a run in a cluster (verdict.ts);
+ * `apistack loadtest report`: the full report of such a run (report.ts).
  */
 import type { Command } from 'commander';
 import { compareReports, parseCompareFormat, readReport, renderComparison } from '../../lib/loadtest/index.ts';
 import { LOADTEST_STATE_DIR, LOCAL_DEFAULT_PROFILE, runLoadtest, type LoadtestOptions } from './loadtest-run.ts';
+import { registerReportCommand } from './report.ts';
 import { registerVerdictCommand } from './verdict.ts';
 
 export { EXIT_INTERRUPTED, EXIT_THRESHOLD_FAILED } from '../../lib/loadtest/session.ts';
@@ -49,4 +51,5 @@ export function registerLoadtestCommands(program: Command): void {
     });
 
   registerVerdictCommand(loadtest);
+  registerReportCommand(loadtest);
 }

@@ -168,6 +168,17 @@ export function evaluateThresholds(thresholds: Thresholds, r: LoadTestReport): T
     });
 }
 
+/** The environment's cost, and per million requests at the measured throughput. */
+export function reportCost(cost: NonNullable<ReportContext['cost']>, perSecond: number): NonNullable<LoadTestReport['cost']> {
+  return {
+    perHour: round(cost.perHour, 4),
+    perMillionRequests: perSecond > 0 ? round((cost.perHour / (perSecond * 3600)) * 1e6, 4) : null,
+    ...(cost.target ? { target: cost.target } : {}),
+    ...(cost.apiReplicas !== undefined ? { apiReplicas: cost.apiReplicas } : {}),
+    ...(cost.pricesAsOf ? { pricesAsOf: cost.pricesAsOf } : {}),
+  };
+}
+
 export function buildReport(run: RunResult, ctx: ReportContext): LoadTestReport {
   const total = run.responses + run.socketErrors;
   const ok = Object.entries(run.statusCodes).reduce((sum, [code, n]) => sum + (isSuccess(code) ? n : 0), 0);
@@ -212,17 +223,7 @@ export function buildReport(run: RunResult, ctx: ReportContext): LoadTestReport 
     errors: { ...run.errors },
     successRate: total === 0 ? 0 : round(ok / total, 6),
     thresholds: [],
-    ...(ctx.cost
-      ? {
-          cost: {
-            perHour: round(ctx.cost.perHour, 4),
-            perMillionRequests: perSecond > 0 ? round((ctx.cost.perHour / (perSecond * 3600)) * 1e6, 4) : null,
-            ...(ctx.cost.target ? { target: ctx.cost.target } : {}),
-            ...(ctx.cost.apiReplicas !== undefined ? { apiReplicas: ctx.cost.apiReplicas } : {}),
-            ...(ctx.cost.pricesAsOf ? { pricesAsOf: ctx.cost.pricesAsOf } : {}),
-          },
-        }
-      : {}),
+    ...(ctx.cost ? { cost: reportCost(ctx.cost, perSecond) } : {}),
     ...(ctx.setup ? { setup: { users: ctx.setup.users, apiKeys: ctx.setup.apiKeys, seconds: round(ctx.setup.seconds, 2) } } : {}),
     timeline: run.timeline.map((p) => ({
       ...p,

@@ -59,7 +59,9 @@ export function generatorEngine(r: Pick<LoadTestReport, 'generator'>): string {
 /** What the run cost the generator: `autocannon 8.0.0, 97% of a core, event-loop p99 delay 12 ms`. */
 export function generatorLine(r: Pick<LoadTestReport, 'generator'>): string | undefined {
   const g = r.generator;
-  if (g === undefined || typeof g === 'string') return undefined;
+  if (g === undefined) return undefined;
+  // k6 runners in a cluster, or a report from before the accounting: the engine alone.
+  if (typeof g === 'string') return `${g}, its own load not measured`;
   const lag = g.eventLoopDelayP99Ms > 0 ? `, event-loop delay p99 ${msText(g.eventLoopDelayP99Ms)} ms` : '';
   const wait = g.runQueuePercent ? `, waited for a core ${int(g.runQueuePercent)}% of the run` : '';
   return `${g.engine}: ${int(g.cpuPercent)}% of a core${wait}${lag}${g.saturated ? ' (saturated)' : ''}`;
