@@ -160,6 +160,8 @@ describe('apistack loadtest report --prometheus', () => {
     for (const key of ['p50', 'p95', 'p99'] as const) expect(verdict.requests.allRunnersMs[key]).toBeCloseTo(report.latencyMs[key], 2);
     expect(verdict.requests.seconds).toBeCloseTo(report.durationSeconds, 1);
     expect(verdict.thresholds.map((t: { passed: boolean }) => t.passed)).toEqual([true, false]);
+    const text = cli(['loadtest', 'verdict', '--prometheus', prometheus.url, '--scenario', scenarioFile, '--at', at]);
+    expect(text.stdout).toMatch(/requests {3}4,000 from 2 runners in [\d.]+ s, [\d.]+ req\/s \(after a warm-up of 700 requests, in no total\)/);
   }, 120_000);
 
   it('writes the HTML report with its charts, the warm-up shaded, and markdown', () => {
