@@ -135,6 +135,10 @@ export function connect(url: string, opts: PoolOptions): Sql {
       // bounded() paces attempts while the database is down; postgres.js's own growing backoff
       // (up to 20 s) would only delay the first query after it is back.
       backoff: () => 0,
+      // No array-type fetch on connect: postgres.js runs it from a promise nothing awaits, so a
+      // connection discarded mid-fetch (a missed deadline) rejected it unhandled and killed the
+      // worker. No query here binds an array (warmup.ts splits a text list instead).
+      fetch_types: false,
       // Every statement is bounded, so a stuck query cannot hold a pool connection forever.
       connection: { statement_timeout: opts.statementTimeoutMs, application_name: 'apistack-api' },
       onnotice: () => {},

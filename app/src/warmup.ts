@@ -46,7 +46,8 @@ export async function warmUserCache(redis: Redis, sql: Sql, cache: TwoLayerCache
     else if (/^user:\d+$/.test(key)) missing.set(key.slice('user:'.length), hit);
   });
   if (missing.size === 0) return { fromRedis, fromPostgres: 0 };
-  const rows = await sql<UserRow[]>`SELECT * FROM users WHERE id = ANY(${[...missing.keys()]}::bigint[])`;
+  // A text list, not a bound array: the pool does not fetch array types (db.ts).
+  const rows = await sql<UserRow[]>`SELECT * FROM users WHERE id = ANY(string_to_array(${[...missing.keys()].join(',')}, ',')::bigint[])`;
   // Through fill(), so L2 is refilled too and the tag index stays right for invalidation.
   await Promise.all(rows.map((row) => cache.fill(`user:${row.id}`, JSON.stringify(toUser(row)), [`user:${row.id}`], missing.get(String(row.id))!)));
   return { fromRedis, fromPostgres: rows.length };

@@ -3,6 +3,7 @@
  * connection is discarded; while the database is down, requests are answered 503 at once and one
  * probe per interval finds out when it is back. Plus the deadline's place in the timeout chain.
  */
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../app/src/config.ts';
 import { bounded, connect, PROBE_INTERVAL_MS, type Sql } from '../../app/src/db.ts';
@@ -94,5 +95,54 @@ describe('the query deadline in the timeout chain', () => {
     expect(() => loadConfig({ ...base, STATEMENT_TIMEOUT_MS: '3000', DATABASE_QUERY_DEADLINE_MS: '3000' })).toThrow(
       'DATABASE_QUERY_DEADLINE_MS=3000 must be above STATEMENT_TIMEOUT_MS=3000, or a slow statement is abandoned (and its connection discarded) before Postgres cancels it; use 4000',
     );
+  });
+});
+
+/**
+ * A server that completes the startup (AuthenticationOk, ReadyForQuery) and then answers nothing:
+ * a connection's first query hangs, as on a Postgres stopped right after accepting it.
+ */
+async function silentPostgres(): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('data', () => {
+      const ok = Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 0]);
+      const ready = Buffer.from([0x5a, 0, 0, 0, 5, 0x49]);
+      socket.write(Buffer.concat([ok, ready]));
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `postgres://apistack@127.0.0.1:${port}/apistack`,
+    close: () => new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+describe('a connection discarded before its first answer', () => {
+  it('rejects only the query that was on it: nothing is left unhandled to kill the worker', async () => {
+    const server = await silentPostgres();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    const db = connect(server.url, { max: 1, statementTimeoutMs: 500 });
+    try {
+      // postgres.js would first fetch array types on a new connection, from a promise nothing
+      // awaits: destroyed mid-fetch, its rejection was unhandled and the worker exited.
+      const r = await bounded(db, { acquireMs: 100, deadlineMs: 300 }, (q) => q`SELECT 1`).catch((e: unknown) => e);
+      expect(r).toMatchObject({ statusCode: 503, message: 'the database is unavailable (no answer within 300 ms); retry shortly' });
+      await sleep(500);
+      expect(unhandled.map((e) => String(e))).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await db.end({ timeout: 0 });
+      await server.close();
+    }
   });
 });
