@@ -76,9 +76,10 @@ async function locateRun(api: PrometheusApi, o: ClusterReportOptions, label: str
   const latest = await api.scalar(queries.latestSampleInDay, now);
   if (latest === undefined) {
     if (await api.hasSeries(queries.series)) throw new UserError(`the last run of ${o.scenario.name} in Prometheus at ${label} ended more than a day ago: pass --at with a time during it (RFC 3339 or unix seconds)`);
+    // No series at all: its error says where the runners should have written.
     await requireLiveRun(api, queries, { testId: k6TestId(o.scenario), at: now, label });
   }
-  return latest!;
+  return latest ?? now;
 }
 
 export async function buildClusterReport(o: ClusterReportOptions): Promise<{ report: LoadTestReport; at: number }> {
