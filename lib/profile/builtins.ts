@@ -249,10 +249,11 @@ const loadtest: ProfileLayer = {
     vcpuPerReplica: 1,
     memoryMiBPerReplica: 2048,
     dbPoolSizePerWorker: 4,
-    // Recycling several times a minute at full speed (~30,000 requests/s per worker on a 2-core
-    // machine), so a load test exercises it without spending its CPU on forking workers.
-    maxRequestsPerWorker: 300000,
-    maxRequestsJitter: 30000,
+    // Recycling several times a minute at full speed (bench:load: ~10,000 requests/s per worker
+    // through nginx on a 2-core machine, so every 15 to 17 s), so a minute's load test exercises
+    // it without spending its CPU on forking workers.
+    maxRequestsPerWorker: 150000,
+    maxRequestsJitter: 15000,
   },
   postgres: {
     instanceClass: 'db.t4g.small',
