@@ -4,17 +4,18 @@
  * with the PromQL the dashboards use; exit 2 when a threshold fails, as for a local run.
  */
 import type { Command } from 'commander';
-import { buildClusterReport, type ClusterReportPromql } from '../../lib/loadtest/cluster-report.ts';
+import { buildClusterReport } from '../../lib/loadtest/cluster-report.ts';
+import type { ClusterRunPromql } from '../../lib/loadtest/cluster-run.ts';
 import { EXIT_THRESHOLD_FAILED, loadScenario, parseReportFormat, renderReport, renderText, thresholdsPassed } from '../../lib/loadtest/index.ts';
 import { parsePrometheusUrl } from '../../lib/loadtest/url.ts';
 import { parseAt } from '../../lib/loadtest/verdict.ts';
-import { loadTestReportQueries, loadTestRunQueries } from '../../lib/monitoring/dashboards.ts';
+import { loadTestRunSeries } from '../../lib/monitoring/dashboards.ts';
 import { loadProfile } from '../../lib/profile/index.ts';
 import { UserError } from '../../lib/errors.ts';
 import { parseTarget } from './flags.ts';
 import { environmentCost, writeOutput } from './loadtest-run.ts';
 
-const PROMQL: ClusterReportPromql = { runQueries: loadTestRunQueries, reportQueries: loadTestReportQueries };
+const PROMQL: ClusterRunPromql = { runSeries: loadTestRunSeries };
 
 interface ReportOptions {
   prometheus?: string;
@@ -32,7 +33,7 @@ export function registerReportCommand(loadtest: Command): void {
     .description("the full report of a run in a cluster (every runner, warm-up left out), from the stack's Prometheus; exit 2 when a threshold fails")
     .option('--prometheus <url>', 'Prometheus the runners remote-wrote to, e.g. http://127.0.0.1:9090 (kubectl port-forward)')
     .option('-s, --scenario <name|file>', 'the scenario that ran: built-in name or the .json/.yaml file given to synth --loadtest')
-    .option('--at <time>', 'a time during the run or up to 5 minutes after it, RFC 3339 or unix seconds (default: the latest run in the last day)')
+    .option('--at <time>', 'report the run that was the latest at this time (RFC 3339 or unix seconds), up to its last sample before it (default: now)')
     .option('-f, --format <format>', 'text, json, md or html', 'text')
     .option('-o, --out <file>', 'write the report here (a text summary still goes to standard output)')
     .option('-p, --profile <profile>', 'the profile the stack runs under, for the cost of the run')
@@ -51,7 +52,7 @@ export function registerReportCommand(loadtest: Command): void {
         promql: PROMQL,
         ...(profile ? { context: { profile: profile.name, cost: environmentCost(profile, costTarget, false) } } : {}),
       });
-      if (opts.at === undefined) console.error(`· the latest run of ${scenario.name}, read at ${new Date(at * 1000).toISOString()}`);
+      console.error(`· the run of ${scenario.name} up to ${new Date(at * 1000).toISOString()}`);
       const output = renderReport(report, format);
       if (opts.out) {
         writeOutput(opts.out, output);

@@ -155,6 +155,8 @@ function checkSplit(s: Scenario, n: number): void {
     if (st.connections < n) problems.push(`stages[${i}].connections (${st.connections}) is less than parallelism (${n}): every runner needs at least one connection in every stage`);
   });
   if (s.requests !== undefined && s.requests < n) problems.push(`requests (${s.requests}) is less than parallelism (${n}): every runner needs at least one request`);
+  const warmup = warmupSecondsOf(s);
+  if (warmup > 0 && warmup < 1) problems.push(`warmupSeconds (${warmup}) is below k6's shortest scenario (1 s): use 0 or at least 1`);
   if (s.rate !== undefined && s.stages !== undefined) problems.push('rate and stages together: the k6 runners ramp connections (ramping-vus) or hold a fixed rate (constant-arrival-rate), not both; drop one');
   if (problems.length > 0) throw new UserError(`scenario ${s.name} cannot run on ${n} k6 runner${n === 1 ? '' : 's'}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
 }
@@ -188,13 +190,15 @@ function executorJs(s: Scenario, n: number): string {
 
 /**
  * The warm-up as its own k6 scenario, before the measured one starts (`startTime`): the first
- * stage's connections, or the scenario's rate, held for the warm-up's length.
+ * stage's connections, or the scenario's rate, held for the warm-up's length. It stops at once
+ * (`gracefulStop: 0s`): with k6's default 30 s it would overlap the measured scenario, and k6
+ * would allocate both scenarios' VUs; a request it cuts short is a warm-up request, in no total.
  */
 function warmupExecutorJs(s: Scenario, n: number, seconds: number): string {
   if (s.rate !== undefined) {
-    return `{ executor: 'constant-arrival-rate', ${arrivalRateJs(s.rate, n)}, duration: '${k6Duration(seconds)}', preAllocatedVUs: share(${s.connections}), maxVUs: share(${s.connections}) }`;
+    return `{ executor: 'constant-arrival-rate', ${arrivalRateJs(s.rate, n)}, duration: '${k6Duration(seconds)}', preAllocatedVUs: share(${s.connections}), maxVUs: share(${s.connections}), gracefulStop: '0s' }`;
   }
-  return `{ executor: 'constant-vus', vus: share(${s.stages?.[0]?.connections ?? s.connections}), duration: '${k6Duration(seconds)}' }`;
+  return `{ executor: 'constant-vus', vus: share(${s.stages?.[0]?.connections ?? s.connections}), duration: '${k6Duration(seconds)}', gracefulStop: '0s' }`;
 }
 
 /** The k6 scenarios of one runner: the warm-up (if any), then the measured run. */

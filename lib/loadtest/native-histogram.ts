@@ -1,8 +1,8 @@
 /**
  * Arithmetic on Prometheus native histograms as the API returns them (k6 writes its latencies so):
- * the difference of two cumulative values (what one interval added), quantiles interpolated as
- * Prometheus' histogram_quantile does (so the report and the verdict read the same number), and
- * the bridge to the report's own LatencyHistogram for the display buckets.
+ * sums over series, the difference of two cumulative values (what one interval added), quantiles
+ * interpolated within a bucket as Prometheus 2's histogram_quantile does, and the bridge to the
+ * report's own LatencyHistogram for the display buckets.
  */
 import { LatencyHistogram } from './histogram.ts';
 import type { NativeHistogramValue } from './prometheus.ts';
@@ -10,6 +10,13 @@ import type { NativeHistogramValue } from './prometheus.ts';
 export const EMPTY_HISTOGRAM: NativeHistogramValue = { count: 0, sum: 0, buckets: [] };
 
 const key = (b: { lower: number; upper: number }) => `${b.lower}/${b.upper}`;
+
+/** Two histograms' observations together (several series, or runners, summed). */
+export function histogramSum(a: NativeHistogramValue, b: NativeHistogramValue): NativeHistogramValue {
+  const buckets = new Map<string, { lower: number; upper: number; count: number }>();
+  for (const x of [...a.buckets, ...b.buckets]) buckets.set(key(x), { lower: x.lower, upper: x.upper, count: (buckets.get(key(x))?.count ?? 0) + x.count });
+  return { count: a.count + b.count, sum: a.sum + b.sum, buckets: [...buckets.values()].sort((x, y) => x.lower - y.lower) };
+}
 
 /** What `later` holds beyond `earlier` (both cumulative, of the same runners): one interval's observations. */
 export function histogramDelta(later: NativeHistogramValue, earlier: NativeHistogramValue): NativeHistogramValue {

@@ -1,6 +1,6 @@
 /**
  * A small client of Prometheus' HTTP API, as the load-test verdict and the cluster report ask it:
- * instant and range queries (float samples and native histograms) and series, every failure a
+ * instant queries, raw samples (floats and native histograms) and series, every failure a
  * one-line UserError naming Prometheus' base URL.
  */
 import { UserError } from '../errors.ts';
@@ -29,6 +29,14 @@ export interface RangeSeries {
   readonly metric: Record<string, string>;
   readonly values: readonly (readonly [number, number])[];
   readonly histograms: readonly (readonly [number, NativeHistogramValue])[];
+}
+
+function toRangeSeries(result: unknown[]): RangeSeries[] {
+  return (result as { metric: Record<string, string>; values?: [number, string][]; histograms?: [number, ApiHistogram][] }[]).map((r) => ({
+    metric: r.metric,
+    values: (r.values ?? []).map(([t, v]) => [t, Number(v)] as const),
+    histograms: (r.histograms ?? []).map(([t, h]) => [t, parseHistogram(h)] as const),
+  }));
 }
 
 type ApiHistogram = { count: string; sum: string; buckets?: [number, string, string, string][] };
@@ -85,25 +93,11 @@ export class PrometheusApi {
     return (data.result as { metric: Record<string, string>; value: [number, string] }[]).map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
   }
 
-  /** An instant vector of native histograms (series that hold floats are left out). */
-  async histograms(expr: string, at: number): Promise<{ metric: Record<string, string>; histogram: NativeHistogramValue }[]> {
+  /** A range vector (`selector[window]`) at `at`: every raw sample, at its own timestamp. */
+  async rawSamples(expr: string, at: number): Promise<RangeSeries[]> {
     const data = (await this.call('/api/v1/query', new URLSearchParams({ query: expr, time: String(at) }))) as { resultType?: string; result?: unknown };
-    if (data?.resultType !== 'vector' || !Array.isArray(data.result)) throw new UserError(`Prometheus at ${this.label} answered ${expr} with a ${data?.resultType ?? 'malformed'} result, not a vector`);
-    return (data.result as { metric: Record<string, string>; histogram?: [number, ApiHistogram] }[])
-      .filter((r) => r.histogram !== undefined)
-      .map((r) => ({ metric: r.metric, histogram: parseHistogram(r.histogram![1]) }));
-  }
-
-  /** A range query from `start` to `end` (unix seconds) every `step` seconds. */
-  async queryRange(expr: string, start: number, end: number, step: number): Promise<RangeSeries[]> {
-    const params = new URLSearchParams({ query: expr, start: String(start), end: String(end), step: String(step) });
-    const data = (await this.call('/api/v1/query_range', params)) as { resultType?: string; result?: unknown };
-    if (data?.resultType !== 'matrix' || !Array.isArray(data.result)) throw new UserError(`Prometheus at ${this.label} answered the range query ${expr} with a ${data?.resultType ?? 'malformed'} result, not a matrix`);
-    return (data.result as { metric: Record<string, string>; values?: [number, string][]; histograms?: [number, ApiHistogram][] }[]).map((r) => ({
-      metric: r.metric,
-      values: (r.values ?? []).map(([t, v]) => [t, Number(v)] as const),
-      histograms: (r.histograms ?? []).map(([t, h]) => [t, parseHistogram(h)] as const),
-    }));
+    if (data?.resultType !== 'matrix' || !Array.isArray(data.result)) throw new UserError(`Prometheus at ${this.label} answered ${expr} with a ${data?.resultType ?? 'malformed'} result, not a matrix`);
+    return toRangeSeries(data.result);
   }
 
   /** One number, or undefined when the result is empty or not a number. */

@@ -1,14 +1,13 @@
 /**
- * One verdict over every runner of a load test in a cluster. The runners remote-write to the
- * stack's Prometheus; this asks it, through its HTTP API, the same PromQL the load-test dashboard
- * shows, plus the run's totals from the same series, so the dashboard and the verdict cannot
- * disagree. The PromQL is the monitoring layer's (lib/monitoring/dashboards.ts): the caller hands
- * it in (`VerdictPromql`), so this layer asks and judges without importing it.
+ * One verdict over every runner of a load test in a cluster, from the stack's Prometheus that the
+ * runners remote-wrote to: the run is read as `loadtest report` reads it (cluster-run.ts: this
+ * run's runners only, every series whole, the warm-up apart), then judged against the scenario's
+ * thresholds. The dashboard's live panels are the same sums over the same series.
  */
 import { parseChoice, UserError } from '../errors.ts';
-import { PrometheusApi } from './prometheus.ts';
-import { k6TestId, SETUP_MAX_MINUTES, STACK_READY_MAX_MINUTES } from './k6.ts';
-import { scenarioDurationSeconds, warmupSecondsOf, type Scenario, type Thresholds } from './scenario.ts';
+import { readClusterRun, type ClusterRun, type ClusterRunPromql } from './cluster-run.ts';
+import { histogramQuantile } from './native-histogram.ts';
+import { warmupSecondsOf, type Scenario, type Thresholds } from './scenario.ts';
 import { errorPercentText, fixed, int, msText } from './wording.ts';
 
 export const VERDICT_FORMATS = ['text', 'json'] as const;
@@ -31,9 +30,9 @@ export interface RunTotals {
   readonly runners: number;
   /** Requests the runners sent in the scenario's warm-up, before the measured part: in no total, percentile or threshold. */
   readonly warmupRequests: number;
-  /** The measured part: from the first remote-written sample (less one push interval: k6 counts from its start) to the last, less the warm-up. */
-  readonly seconds?: number;
-  readonly perSecond?: number;
+  /** The measured part: from one push interval before the first sample (k6 counts from its start) to the last, less the warm-up. */
+  readonly seconds: number;
+  readonly perSecond: number;
   /** The worst runner's percentiles over its run, from runners that write per-stat gauges: an upper bound for the run as a whole. */
   readonly worstRunnerMs: { readonly p50?: number; readonly p95?: number; readonly p99?: number };
   /** The run's percentiles over every runner's requests, from their native histograms (exact to a bucket's width). */
@@ -43,7 +42,7 @@ export interface RunTotals {
 export interface Verdict {
   readonly scenario: string;
   readonly prometheus: string;
-  /** RFC 3339: the time every query was evaluated at. */
+  /** RFC 3339: the run's last sample, where it was read up to. */
   readonly at: string;
   readonly thresholds: readonly ThresholdVerdict[];
   readonly requests?: RunTotals;
@@ -57,137 +56,81 @@ export function parseVerdictFormat(value: string): VerdictFormat {
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
 /** `--at` as unix seconds: an RFC 3339 time or unix seconds. */
-export function parseAt(value: string | undefined, now: () => number = Date.now): number {
-  if (value === undefined) return now() / 1000;
+export function parseAt(value: string): number {
   if (/^\d+(\.\d+)?$/.test(value)) return Number(value);
   const ms = RFC3339.test(value) ? Date.parse(value) : Number.NaN;
   if (Number.isNaN(ms)) throw new UserError(`--at must be an RFC 3339 time (2025-01-31T14:05:00Z) or unix seconds (1738332300), got "${value}"`);
   return ms / 1000;
 }
 
-/** One threshold as PromQL: what is measured (in the threshold's unit) and 1 while it is met. */
-export interface VerdictQuery {
-  readonly name: string;
-  readonly threshold: keyof Thresholds;
-  readonly limit: number;
-  readonly value: string;
-  readonly expr: string;
-}
-
-/** A run's totals as PromQL, over the series of one test id. */
-export interface RunQueries {
-  readonly series: string;
-  readonly requests: string;
-  readonly errors: string;
-  readonly runners: string;
-  readonly lastSample: string;
-  readonly firstSample: string;
-  readonly pushInterval: string;
-  readonly warmupRequests: string;
-  readonly runnerNames: string;
-  readonly latestSampleInDay: string;
-  readonly worstMs: Readonly<Record<'p50' | 'p95' | 'p99', string>>;
-  readonly exactMs: Readonly<Record<'p50' | 'p95' | 'p99', string>>;
-}
-
-/** The PromQL the dashboards show (lib/monitoring's loadTestRunQueries and loadTestVerdicts). */
-export interface VerdictPromql {
-  runQueries(testId: string, lookBackSeconds: number): RunQueries;
-  verdicts(view: { testId: string; thresholds: Thresholds }): readonly VerdictQuery[];
-}
-
-/** How far back the first sample of a run is looked for: the scenario's length and the longest runners wait (for the stack, then for setup), or a day. */
-export function lookBackSeconds(s: Scenario): number {
-  const planned = scenarioDurationSeconds(s);
-  return planned === undefined ? 86_400 : planned + (STACK_READY_MAX_MINUTES + SETUP_MAX_MINUTES) * 60;
-}
-
 const round = (n: number, digits = 3) => Number(n.toFixed(digits));
 
-/** Refuses, saying what to do, when no series of the run has a sample in the 5 minutes before `at`. */
-export async function requireLiveRun(api: PrometheusApi, queries: RunQueries, run: { testId: string; at: number; label: string }): Promise<void> {
-  if ((await api.scalar(`count(${queries.series})`, run.at)) !== undefined) return;
-  if (await api.hasSeries(queries.series)) {
-    throw new UserError(
-      `k6 series with testid=${run.testId} are in Prometheus at ${run.label}, but none has a sample in the 5 minutes before ${new Date(run.at * 1000).toISOString()}: pass --at with a time during the run (or up to 5 minutes after its end)`,
-    );
-  }
-  throw new UserError(
-    `no k6 series with testid=${run.testId} in Prometheus at ${run.label}: did the runners remote-write there (K6_PROMETHEUS_RW_SERVER_URL), and is the run within Prometheus' retention?`,
-  );
+/** The run's measured seconds: from one push before its first sample to its last, less the warm-up when it had one. */
+export function measuredSeconds(run: ClusterRun, s: Scenario): number {
+  const warmup = run.warmupRequests > 0 ? warmupSecondsOf(s) : 0;
+  return Math.max(run.end - run.start - warmup, run.pushSeconds);
 }
 
-/** The run's length from its request counters: first sample (less one push interval: k6 counts from its start) to the last. */
-export async function runSpan(api: PrometheusApi, queries: RunQueries, at: number): Promise<{ first: number; last: number; pushSeconds?: number } | undefined> {
-  const first = await api.scalar(queries.firstSample, at);
-  const last = await api.scalar(queries.lastSample, at);
-  const pushSeconds = await api.scalar(queries.pushInterval, at);
-  if (first === undefined || last === undefined) return undefined;
-  return { first, last, ...(pushSeconds !== undefined && pushSeconds > 0 ? { pushSeconds } : {}) };
+/** The run's percentiles over every runner's answered requests, ms, from their native histograms. */
+export function runPercentilesMs(run: ClusterRun): { p50?: number; p95?: number; p99?: number } {
+  const h = run.measured.histogram;
+  if (!h || h.count === 0) return {};
+  return { p50: round(histogramQuantile(h, 0.5) * 1000), p95: round(histogramQuantile(h, 0.95) * 1000), p99: round(histogramQuantile(h, 0.99) * 1000) };
 }
 
-export async function evaluateVerdict(opts: { prometheus: URL; scenario: Scenario; at: number; promql: VerdictPromql }): Promise<Verdict> {
-  const { scenario, at } = opts;
-  const api = new PrometheusApi(opts.prometheus);
-  const label = opts.prometheus.href.replace(/\/$/, '');
-  const testId = k6TestId(scenario);
-  const queries = opts.promql.runQueries(testId, lookBackSeconds(scenario));
-  const atText = new Date(at * 1000).toISOString();
-  await requireLiveRun(api, queries, { testId, at, label });
+const PERCENTILES = [['p50Ms', 'p50', 'p(50)'], ['p95Ms', 'p95', 'p(95)'], ['p99Ms', 'p99', 'p(99)']] as const;
 
+/**
+ * The run judged against the scenario's thresholds, over its measured part: the percentiles over
+ * every runner's requests (or, from runners without native histograms, the worst runner's), the
+ * error rate and the throughput over the whole measured run.
+ */
+export function judgeRun(run: ClusterRun, s: Scenario, prometheus: string): Verdict {
+  const t = s.thresholds;
+  const all = runPercentilesMs(run);
+  const total = run.measured.requests;
+  const seconds = round(measuredSeconds(run, s));
   const thresholds: ThresholdVerdict[] = [];
-  for (const v of opts.promql.verdicts({ testId, thresholds: scenario.thresholds })) {
-    const met = await api.scalar(v.expr, at);
-    const actual = await api.scalar(v.value, at);
-    // No value (no sample in the window, or 0/0) is not a pass.
-    thresholds.push({ name: v.name, threshold: v.threshold, limit: v.limit, passed: met === 1, ...(actual !== undefined ? { actual: round(actual) } : {}) });
+  for (const [key, stat, name] of PERCENTILES) {
+    const limit = t[key];
+    if (limit === undefined) continue;
+    const actual = all[stat] ?? run.measured.worstMs[stat];
+    thresholds.push({ name: `${name} < ${limit} ms`, threshold: key, limit, passed: actual !== undefined && actual < limit, ...(actual !== undefined ? { actual } : {}) });
   }
-
-  const total = (await api.scalar(queries.requests, at)) ?? 0;
-  const errors = (await api.scalar(queries.errors, at)) ?? 0;
-  const runners = (await api.scalar(queries.runners, at)) ?? 0;
-  const warmupRequests = (await api.scalar(queries.warmupRequests, at)) ?? 0;
-  const warmupSeconds = warmupRequests > 0 ? warmupSecondsOf(scenario) : 0;
-  const span = await runSpan(api, queries, at);
-  const seconds = span?.pushSeconds !== undefined ? round(Math.max(span.last - span.first + span.pushSeconds - warmupSeconds, span.pushSeconds)) : undefined;
-  const worstRunnerMs: { p50?: number; p95?: number; p99?: number } = {};
-  const allRunnersMs: { p50?: number; p95?: number; p99?: number } = {};
-  for (const key of ['p50', 'p95', 'p99'] as const) {
-    const worst = await api.scalar(queries.worstMs[key], at);
-    if (worst !== undefined) worstRunnerMs[key] = round(worst);
-    const all = await api.scalar(queries.exactMs[key], at);
-    if (all !== undefined && Number.isFinite(all)) allRunnersMs[key] = round(all);
+  const errorRate = total > 0 ? round((run.measured.failed / total) * 100, 6) : null;
+  if (t.errorRatePercent !== undefined) {
+    thresholds.push({ name: `errors < ${t.errorRatePercent}%`, threshold: 'errorRatePercent', limit: t.errorRatePercent, passed: errorRate !== null && errorRate < t.errorRatePercent, ...(errorRate !== null ? { actual: errorRate } : {}) });
+  }
+  const perSecond = round(total / seconds, 2);
+  if (t.minRequestsPerSecond !== undefined) {
+    thresholds.push({ name: `throughput >= ${t.minRequestsPerSecond} req/s`, threshold: 'minRequestsPerSecond', limit: t.minRequestsPerSecond, passed: total > 0 && perSecond >= t.minRequestsPerSecond, actual: perSecond });
   }
   return {
-    scenario: scenario.name,
-    prometheus: label,
-    at: atText,
+    scenario: s.name,
+    prometheus,
+    at: new Date(run.end * 1000).toISOString(),
     thresholds,
-    requests: {
-      total,
-      errors,
-      errorRatePercent: total > 0 ? round((errors / total) * 100, 6) : null,
-      runners,
-      warmupRequests,
-      ...(seconds !== undefined ? { seconds, perSecond: round(total / seconds, 2) } : {}),
-      worstRunnerMs,
-      allRunnersMs,
-    },
-    passed: thresholds.every((t) => t.passed),
+    requests: { total, errors: run.measured.failed, errorRatePercent: errorRate, runners: run.runners.length, warmupRequests: run.warmupRequests, seconds, perSecond, worstRunnerMs: run.measured.worstMs, allRunnersMs: all },
+    passed: thresholds.every((x) => x.passed),
   };
+}
+
+export async function evaluateVerdict(opts: { prometheus: URL; scenario: Scenario; at?: number; promql: ClusterRunPromql }): Promise<Verdict> {
+  const run = await readClusterRun(opts);
+  return judgeRun(run, opts.scenario, opts.prometheus.href.replace(/\/$/, ''));
 }
 
 /** A threshold's measured value; `exact`: the percentiles came from every runner's native histograms. */
 function actualText(t: ThresholdVerdict, exact: boolean): string {
-  if (t.actual === undefined) return t.threshold === 'minRequestsPerSecond' ? 'none: no samples in the minute before --at; pass --at within the run' : 'none at that time';
+  if (t.actual === undefined) return t.threshold === 'errorRatePercent' ? 'none: no request was measured' : 'none: the runners wrote no latencies';
   if (t.threshold === 'errorRatePercent') return errorPercentText(t.actual);
-  if (t.threshold === 'minRequestsPerSecond') return `${fixed(t.actual, 1)} req/s over the last minute`;
+  if (t.threshold === 'minRequestsPerSecond') return `${fixed(t.actual, 1)} req/s over the measured run`;
   return `${msText(t.actual)} ms (${exact ? 'every runner' : 'worst runner'})`;
 }
 
 export function renderVerdict(v: Verdict, format: VerdictFormat): string {
   if (format === 'json') return `${JSON.stringify(v, null, 2)}\n`;
-  const out: string[] = [`${v.scenario}: verdict over every runner, from Prometheus at ${v.prometheus}, at ${v.at}`];
+  const out: string[] = [`${v.scenario}: verdict over every runner, from Prometheus at ${v.prometheus}, the run up to ${v.at}`];
   if (v.thresholds.length > 0) {
     out.push('', 'thresholds');
     const width = Math.max(...v.thresholds.map((t) => t.name.length));
@@ -195,7 +138,7 @@ export function renderVerdict(v: Verdict, format: VerdictFormat): string {
   }
   const r = v.requests;
   if (r) {
-    const rate = r.perSecond !== undefined && r.seconds !== undefined ? ` in ${fixed(r.seconds, 1)} s, ${fixed(r.perSecond, 1)} req/s` : '';
+    const rate = ` in ${fixed(r.seconds, 1)} s, ${fixed(r.perSecond, 1)} req/s`;
     const warmup = r.warmupRequests > 0 ? ` (after a warm-up of ${int(r.warmupRequests)} requests, in no total)` : '';
     out.push('', `requests   ${int(r.total)} from ${r.runners} runner${r.runners === 1 ? '' : 's'}${rate}${warmup}`);
     out.push(`errors     ${int(r.errors)}${r.errorRatePercent !== null ? ` (${errorPercentText(r.errorRatePercent)})` : ''}`);

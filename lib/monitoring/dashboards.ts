@@ -197,96 +197,36 @@ export function loadTestVerdicts({ testId, thresholds: t }: LoadTestView): LoadT
   return out;
 }
 
-/** PromQL for a report on one run, read from the same series as the verdicts. */
-export interface LoadTestRunQueries {
-  /** Every request counter of the run's runners, warm-up included (its presence says the run is there at all). */
-  readonly series: string;
-  /** Requests and failures of the measured part. */
-  readonly requests: string;
-  readonly errors: string;
-  /** Requests of the warm-up, in no total. */
-  readonly warmupRequests: string;
-  readonly runners: string;
-  /** Unix seconds of the latest sample. */
-  readonly lastSample: string;
-  /** Unix seconds of the earliest sample of the series still live, within the look-back window. */
-  readonly firstSample: string;
-  /** Seconds between a runner's pushes (k6's push interval), averaged over the series with two samples or more. */
-  readonly pushInterval: string;
-  /** The runners live at the evaluation time, one result per `runner` label. */
-  readonly runnerNames: string;
-  /** Unix seconds of the latest sample in the day before the evaluation time: the end of the last run, to report it after its series went stale. */
-  readonly latestSampleInDay: string;
-  /** The worst runner's percentiles over the run so far, in ms (k6 writes seconds), from runners that write per-stat gauges. */
-  readonly worstMs: Readonly<Record<'p50' | 'p95' | 'p99', string>>;
-  /** The run's percentiles over every runner's requests, in ms, from their native histograms. */
-  readonly exactMs: Readonly<Record<'p50' | 'p95' | 'p99', string>>;
-}
-
-/**
- * Totals of a run, over the series live at the evaluation time (earlier runs of the same scenario
- * had other runner names, so `and` on the live series leaves them out). `lookBackSeconds` bounds
- * how far back the first sample is searched: a run longer than it reports a later start.
- */
-export function loadTestRunQueries(testId: string, lookBackSeconds: number): LoadTestRunQueries {
-  const reqs = (matchers?: string) => k6Series(testId, K6_REQS, matchers);
-  const measured = (matchers?: string) => k6Measured(testId, K6_REQS, matchers);
-  const window = `${Math.ceil(lookBackSeconds)}s`;
-  // A step of a second finds the first sample exactly; a long window is searched coarser, to stay cheap.
-  const step = `${Math.max(1, Math.ceil(lookBackSeconds / 3600))}s`;
-  const trend = (stat: (typeof K6_TREND_STATS)[number]) => `max(${k6Measured(testId, k6TrendMetric('http_req_duration', stat))}) * 1000`;
-  const exact = (stat: K6TrendStat) => `histogram_quantile(${QUANTILE[stat]}, sum(${k6Measured(testId, K6_DURATION_HISTOGRAM)})) * 1000`;
-  return {
-    series: reqs(),
-    requests: `sum(${measured()})`,
-    errors: `sum(${measured('expected_response="false"')}) or vector(0)`,
-    warmupRequests: `sum(${reqs(`scenario!=${JSON.stringify(testId)}`)}) or vector(0)`,
-    runners: `count(count by (runner) (${reqs()}))`,
-    lastSample: `max(timestamp(${reqs()}))`,
-    firstSample: `min(min_over_time(timestamp(${reqs()})[${window}:${step}]) and ${reqs()})`,
-    // Per series (runners push at their own moments): its span over its samples less one.
-    pushInterval: `avg((max_over_time(timestamp(${reqs()})[${window}:${step}]) - min_over_time(timestamp(${reqs()})[${window}:${step}])) / ((count_over_time(${reqs()}[${window}]) > 1) - 1) and ${reqs()})`,
-    runnerNames: `count by (runner) (${reqs()})`,
-    // timestamp() is the sample's own time: the largest over the day is the last sample exactly.
-    latestSampleInDay: `max_over_time(max(timestamp(${reqs()}))[1d:1m])`,
-    worstMs: { p50: trend('p(50)'), p95: trend('p(95)'), p99: trend('p(99)') },
-    exactMs: { p50: exact('p(50)'), p95: exact('p(95)'), p99: exact('p(99)') },
-  };
-}
-
-/** PromQL for the full report of one run (`apistack loadtest report`), over the named runners only. */
-export interface LoadTestReportQueries {
-  /** Cumulative, warm-up included (for the timeline): requests, failed requests, latencies (native histogram), virtual users. */
-  readonly requests: string;
-  readonly failed: string;
-  readonly histogram: string;
+/** The selectors one run is read through (lib/loadtest's cluster-run.ts: `loadtest verdict` and `loadtest report`). */
+export interface LoadTestRunSeries {
   readonly vus: string;
-  /** Cumulative over the measured part: latencies (native histogram), requests by status, answered requests by kind, unanswered ones by k6 error code. */
-  readonly measuredHistogram: string;
-  readonly measuredByStatus: string;
-  readonly measuredByKind: string;
-  readonly measuredUnansweredByErrorCode: string;
+  readonly latestSample: string;
+  requests(runners: readonly string[]): string;
+  durations(runners: readonly string[]): string;
+  worstTrend(stat: 'p50' | 'p95' | 'p99', runners: readonly string[], windowSeconds: number): string;
+}
+
+/** `runner=~"^(?:a|b)$"`: exactly these runners. */
+function runnerMatcher(runners: readonly string[]): string {
+  return `runner=~${JSON.stringify(`^(?:${runners.map((r) => r.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})$`)}`;
 }
 
 /**
- * The report's series restricted to `runners` (those live at the run's end), so that an earlier
- * run of the same scenario, still within the staleness window at this one's start, adds nothing.
+ * A run's series, by runner: its k6_vus (every runner pushes it every interval, so it says who ran
+ * when), its request counters and latency histograms, and the per-stat gauges of runners without
+ * native histograms (their last value in the window: a gauge idle for 5 minutes is still read).
  */
-export function loadTestReportQueries(testId: string, runners: readonly string[]): LoadTestReportQueries {
-  const names = runners.map((r) => r.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
-  const only = `runner=~${JSON.stringify(`^(?:${names})$`)}`;
-  const all = (metric: string, matchers = '') => k6Series(testId, metric, `${only}${matchers ? `,${matchers}` : ''}`);
-  const measured = (metric: string, matchers = '') => k6Measured(testId, metric, `${only}${matchers ? `,${matchers}` : ''}`);
+export function loadTestRunSeries(testId: string): LoadTestRunSeries {
+  const vus = k6Series(testId, 'k6_vus');
+  const stat = { p50: 'p(50)', p95: 'p(95)', p99: 'p(99)' } as const;
   return {
-    requests: `sum(${all(K6_REQS)})`,
-    failed: `sum(${all(K6_REQS, 'expected_response="false"')}) or vector(0)`,
-    histogram: `sum(${all(K6_DURATION_HISTOGRAM)})`,
-    vus: `sum(${all('k6_vus')})`,
-    measuredHistogram: `sum(${measured(K6_DURATION_HISTOGRAM)})`,
-    measuredByStatus: `sum by (status) (${measured(K6_REQS)})`,
-    // k6 answers status 0 for a request that got no answer.
-    measuredByKind: `sum by (kind) (${measured(K6_REQS, 'status!="0"')})`,
-    measuredUnansweredByErrorCode: `sum by (error_code) (${measured(K6_REQS, 'status="0"')})`,
+    vus,
+    // timestamp() is the sample's own time: the latest one live, else the largest over the day's
+    // minutes (a sample after the last whole minute is live, so the first term has it).
+    latestSample: `max(timestamp(${vus})) or max_over_time(max(timestamp(${vus}))[1d:1m])`,
+    requests: (runners) => k6Series(testId, K6_REQS, runnerMatcher(runners)),
+    durations: (runners) => k6Series(testId, K6_DURATION_HISTOGRAM, runnerMatcher(runners)),
+    worstTrend: (key, runners, windowSeconds) => `max(last_over_time(${k6Measured(testId, k6TrendMetric('http_req_duration', stat[key]), runnerMatcher(runners))}[${Math.ceil(windowSeconds)}s]))`,
   };
 }
 

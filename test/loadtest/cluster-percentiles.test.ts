@@ -44,6 +44,7 @@ beforeAll(async () => {
   for (const [runner, samples] of [['a', runnerA], ['b', runnerB]] as const) {
     const labels = { testid: 'spread', scenario: 'spread', runner, name: 'GET /api/status' };
     const upTo = (k: number) => samples.slice(0, k === 0 ? samples.length / 2 : samples.length);
+    series.push({ labels: { __name__: 'k6_vus', testid: 'spread', runner }, samples: pushes.map((t) => ({ value: 5, timestampMs: t })) });
     series.push({ labels: { __name__: 'k6_http_reqs_total', ...labels, status: '200', expected_response: 'true' }, samples: pushes.map((t, k) => ({ value: upTo(k).length, timestampMs: t })) });
     series.push({ labels: { __name__: 'k6_http_req_duration_seconds', ...labels }, histograms: pushes.map((t, k) => ({ histogram: nativeHistogram(upTo(k), SCHEMA), timestampMs: t })) });
     // The per-runner stat a runner without native histograms writes: its own p95.

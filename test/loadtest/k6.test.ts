@@ -140,14 +140,16 @@ describe('k6 runner script', () => {
     const s = scenario({ connections: 50, parallelism: 2, warmupSeconds: 5, thresholds: { p95Ms: 50, errorRatePercent: 0.1, minRequestsPerSecond: 1000 } });
     const { module } = await load(renderK6Script(s), runnerEnv(0));
     expect(module.options.scenarios).toEqual({
-      'mixed-warmup': { executor: 'constant-vus', vus: 25, duration: '5s' },
+      'mixed-warmup': { executor: 'constant-vus', vus: 25, duration: '5s', gracefulStop: '0s' },
       mixed: { executor: 'constant-vus', vus: 25, duration: '20s', startTime: '5s' },
     });
     // Latency and errors of the measured scenario only; throughput over the whole run.
     expect(module.options.thresholds).toEqual({ 'http_req_duration{scenario:mixed}': ['p(95)<50'], 'http_req_failed{scenario:mixed}': ['rate<0.001'], http_reqs: ['rate>=500'] });
     // A fixed rate warms up at that rate; a run that declares none has one scenario and plain thresholds.
     const rate = await load(renderK6Script(scenario({ rate: 300, parallelism: 3, warmupSeconds: 2 })), runnerEnv(1));
-    expect(rate.module.options.scenarios['mixed-warmup']).toEqual({ executor: 'constant-arrival-rate', rate: 300, timeUnit: '3s', duration: '2s', preAllocatedVUs: 17, maxVUs: 17 });
+    expect(rate.module.options.scenarios['mixed-warmup']).toEqual({ executor: 'constant-arrival-rate', rate: 300, timeUnit: '3s', duration: '2s', preAllocatedVUs: 17, maxVUs: 17, gracefulStop: '0s' });
+    // k6 runs no scenario shorter than a second.
+    expect(() => renderK6Script(scenario({ warmupSeconds: 0.5 }))).toThrow(/warmupSeconds \(0\.5\) is below k6's shortest scenario \(1 s\): use 0 or at least 1/);
     const none = await load(renderK6Script(scenario({ warmupSeconds: 0 })), runnerEnv(0));
     expect(Object.keys(none.module.options.scenarios)).toEqual(['mixed']);
     expect(none.module.options.scenarios.mixed.startTime).toBeUndefined();

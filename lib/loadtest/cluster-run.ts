@@ -1,0 +1,214 @@
+/**
+ * One load-test run by k6 runners in a cluster, read back from the Prometheus they remote-wrote
+ * to: which runners were this run, when it started and ended, what every push interval added, and
+ * the run's final totals. The report (cluster-report.ts) and the verdict (verdict.ts) both read a
+ * run through this, so they cannot disagree.
+ *
+ * Why not instant queries at the run's end: k6 pushes a series only when it changed and writes no
+ * staleness markers, so a series idle for 5 minutes (the warm-up's, a status seen early on, a
+ * runner that finished first) vanishes from instant queries; and an earlier run of the same
+ * scenario that ended less than 5 minutes before is still "live". So:
+ * - the run is found from k6_vus (pushed by every runner at every interval): the runner that wrote
+ *   last, and every runner whose samples overlap its own, are the run;
+ * - every series of those runners is read over the run with a range query, per series: what each
+ *   interval added is that series' own increase, and its last value seen is its final total.
+ * The selectors are the monitoring layer's, handed in (ClusterRunSeries), as for the dashboards.
+ */
+import { UserError } from '../errors.ts';
+import { k6MeasuredScenario, k6TestId, SETUP_MAX_MINUTES, STACK_READY_MAX_MINUTES } from './k6.ts';
+import { EMPTY_HISTOGRAM, histogramDelta, histogramSum } from './native-histogram.ts';
+import { PrometheusApi, type NativeHistogramValue, type RangeSeries } from './prometheus.ts';
+import { scenarioDurationSeconds, warmupSecondsOf, type Scenario } from './scenario.ts';
+
+/** The PromQL selectors of a scenario's k6 series (lib/monitoring's loadTestRunSeries). */
+export interface ClusterRunSeries {
+  /** k6_vus of every runner of the testid. */
+  readonly vus: string;
+  /** Unix seconds of the last k6_vus sample in the day before the evaluation time. */
+  readonly latestSample: string;
+  /** Request counters and latency histograms of these runners. */
+  requests(runners: readonly string[]): string;
+  durations(runners: readonly string[]): string;
+  /** The worst of these runners' per-stat latency gauges (seconds) of the measured scenario, at its last sample in the window. */
+  worstTrend(stat: 'p50' | 'p95' | 'p99', runners: readonly string[], windowSeconds: number): string;
+}
+
+export interface ClusterRunPromql {
+  runSeries(testId: string): ClusterRunSeries;
+}
+
+/** k6's remote-write push interval when a run has one push only: K6_PROMETHEUS_RW_PUSH_INTERVAL's default. */
+export const K6_DEFAULT_PUSH_SECONDS = 5;
+/** The timeline keeps at most this many points: a day-long run is charted in wider steps. */
+const MAX_TIMELINE_POINTS = 300;
+
+/** What one step of the run added, over every runner, warm-up included. */
+export interface ClusterStep {
+  /** Seconds from the run's start to the step's start. */
+  readonly t: number;
+  readonly requests: number;
+  readonly failed: number;
+  /** Latencies of the answered requests. */
+  readonly histogram: NativeHistogramValue;
+  readonly vus: number;
+}
+
+/** A run's totals, of its measured part (the warm-up is a k6 scenario of its own). */
+export interface ClusterTotals {
+  /** Every request, answered or not. */
+  readonly requests: number;
+  /** k6's failed requests (expected_response="false"): non-2xx answers and no answer. */
+  readonly failed: number;
+  /** Answered requests by status (k6 writes status 0 for no answer: not here). */
+  readonly byStatus: Readonly<Record<string, number>>;
+  /** Answered requests by the mix's kind. */
+  readonly byKind: Readonly<Record<string, number>>;
+  /** Unanswered requests by k6 error code. */
+  readonly unansweredByCode: Readonly<Record<string, number>>;
+  /** Latencies of the answered requests, over every runner; undefined when the runners wrote no native histograms. */
+  readonly histogram?: NativeHistogramValue;
+  /** The worst runner's per-stat gauges, ms, from runners that wrote those instead. */
+  readonly worstMs: { readonly p50?: number; readonly p95?: number; readonly p99?: number };
+}
+
+export interface ClusterRun {
+  readonly testId: string;
+  readonly runners: readonly string[];
+  /** Unix seconds: one push interval before the first sample (k6 counts from its start), and the last sample. */
+  readonly start: number;
+  readonly end: number;
+  readonly pushSeconds: number;
+  readonly stepSeconds: number;
+  readonly steps: readonly ClusterStep[];
+  readonly measured: ClusterTotals;
+  readonly warmupRequests: number;
+}
+
+/** How far back from its last sample a run is read: the scenario, the longest waits of its runners (the stack, the setup), or a day. */
+export function lookBackSeconds(s: Scenario): number {
+  const planned = scenarioDurationSeconds(s);
+  return planned === undefined ? 86_400 : planned + warmupSecondsOf(s) + (STACK_READY_MAX_MINUTES + SETUP_MAX_MINUTES) * 60;
+}
+
+const median = (xs: readonly number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted.length === 0 ? undefined : sorted[Math.floor(sorted.length / 2)]!;
+};
+const add = (m: Record<string, number>, key: string, n: number) => {
+  if (n > 0) m[key] = (m[key] ?? 0) + n;
+};
+
+/**
+ * Per series, what each step added (its own increase since its previous sample, in the step its
+ * sample fell in) and its final value: from raw samples, so a series idle for minutes, or a
+ * sample after the step grid's last point, is attributed exactly.
+ */
+function perSeriesIncrease<T>(points: readonly (readonly [number, T])[], stepOf: (t: number) => number, steps: number, minus: (a: T, b: T) => T, zero: T): { added: (T | undefined)[]; final: T | undefined } {
+  const added = new Array<T | undefined>(steps).fill(undefined);
+  let last: T | undefined;
+  // The series' value before the current step began (several samples may fall in one wide step).
+  let base: T | undefined;
+  let current = -1;
+  for (const [t, v] of points) {
+    const k = stepOf(t);
+    if (k !== current) [base, current] = [last, k];
+    added[k] = minus(v, base ?? zero);
+    last = v;
+  }
+  return { added, final: last };
+}
+
+/** The run live at `at` (default: the latest in the day before now), read whole. */
+export async function readClusterRun(opts: { prometheus: URL; scenario: Scenario; at?: number; promql: ClusterRunPromql; now?: () => number }): Promise<ClusterRun> {
+  const s = opts.scenario;
+  const api = new PrometheusApi(opts.prometheus);
+  const label = opts.prometheus.href.replace(/\/$/, '');
+  const testId = k6TestId(s);
+  const series = opts.promql.runSeries(testId);
+  const evaluatedAt = opts.at ?? (opts.now ?? Date.now)() / 1000;
+  const end = await api.scalar(series.latestSample, evaluatedAt);
+  if (end === undefined) {
+    const when = new Date(evaluatedAt * 1000).toISOString();
+    if (await api.hasSeries(series.vus)) throw new UserError(`k6 series with testid=${testId} are in Prometheus at ${label}, but none has a sample in the day before ${when}: pass --at with a time during the run or after it`);
+    throw new UserError(`no k6 series with testid=${testId} in Prometheus at ${label}: did the runners remote-write there (K6_PROMETHEUS_RW_SERVER_URL), and is the run within Prometheus' retention?`);
+  }
+
+  // Where each runner was: the run is the last runner to write and every runner overlapping it.
+  const window = Math.ceil(lookBackSeconds(s));
+  const seen = new Map<string, number[]>();
+  const vusSamples = await api.rawSamples(`${series.vus}[${window}s]`, end);
+  for (const r of vusSamples) {
+    const runner = r.metric.runner ?? '';
+    seen.set(runner, [...(seen.get(runner) ?? []), ...r.values.map(([t]) => t)].sort((a, b) => a - b));
+  }
+  const spans = [...seen].map(([runner, times]) => ({ runner, first: times[0]!, last: times.at(-1)!, gaps: times.slice(1).map((t, i) => t - times[i]!) }));
+  const latest = spans.reduce((a, b) => (b.last > a.last ? b : a));
+  const slack = 2 * (median(latest.gaps) ?? K6_DEFAULT_PUSH_SECONDS);
+  const members = spans.filter((r) => r.last >= latest.first - slack && r.first <= latest.last).sort((a, b) => a.runner.localeCompare(b.runner));
+  const runners = members.map((r) => r.runner);
+  const pushSeconds = Number((median(members.flatMap((r) => r.gaps)) ?? K6_DEFAULT_PUSH_SECONDS).toFixed(3));
+  const start = Math.min(...members.map((r) => r.first)) - pushSeconds;
+  const stepSeconds = pushSeconds * Math.max(1, Math.ceil((end - start) / pushSeconds / MAX_TIMELINE_POINTS));
+  const steps = Math.max(1, Math.ceil((end - start) / stepSeconds - 1e-6));
+
+  const [requestSeries, durationSeries] = await Promise.all([api.rawSamples(`${series.requests(runners)}[${window}s]`, end), api.rawSamples(`${series.durations(runners)}[${window}s]`, end)]);
+  // Step k covers (start + k × step, start + (k + 1) × step]; every sample is at most `end`.
+  const stepOf = (t: number) => Math.min(steps - 1, Math.max(0, Math.ceil((t - start) / stepSeconds - 1e-9) - 1));
+
+  const measuredScenario = k6MeasuredScenario(s);
+  const perStep = Array.from({ length: steps }, (_, k) => ({ t: Number((k * stepSeconds).toFixed(3)), requests: 0, failed: 0, histogram: EMPTY_HISTOGRAM, vus: 0 }));
+  const totals = { requests: 0, failed: 0, byStatus: {} as Record<string, number>, byKind: {} as Record<string, number>, unansweredByCode: {} as Record<string, number> };
+  let warmupRequests = 0;
+  for (const r of requestSeries) {
+    const { added, final } = perSeriesIncrease(r.values, stepOf, steps, (a, b) => Math.max(0, a - b), 0);
+    const failed = r.metric.expected_response === 'false';
+    added.forEach((n, k) => {
+      perStep[k]!.requests += n ?? 0;
+      if (failed) perStep[k]!.failed += n ?? 0;
+    });
+    const n = final ?? 0;
+    if (r.metric.scenario !== measuredScenario) {
+      warmupRequests += n;
+      continue;
+    }
+    totals.requests += n;
+    if (failed) totals.failed += n;
+    if (r.metric.status === '0') add(totals.unansweredByCode, r.metric.error_code ?? '', n);
+    else {
+      add(totals.byStatus, r.metric.status ?? 'unknown', n);
+      if (r.metric.kind) add(totals.byKind, r.metric.kind, n);
+    }
+  }
+  let measuredHistogram: NativeHistogramValue | undefined;
+  for (const r of durationSeries) {
+    // A request without an answer has a duration too (until it failed): not a latency.
+    if (r.metric.status === '0') continue;
+    const { added, final } = perSeriesIncrease(r.histograms, stepOf, steps, histogramDelta, EMPTY_HISTOGRAM);
+    added.forEach((h, k) => {
+      if (h) perStep[k]!.histogram = histogramSum(perStep[k]!.histogram, h);
+    });
+    if (final && r.metric.scenario === measuredScenario) measuredHistogram = histogramSum(measuredHistogram ?? EMPTY_HISTOGRAM, final);
+  }
+  // Virtual users per step: each runner's last value in it, added up.
+  for (const r of vusSamples.filter((x) => runners.includes(x.metric.runner ?? ''))) {
+    const last = new Map<number, number>();
+    for (const [t, v] of r.values) last.set(stepOf(t), v);
+    for (const [k, v] of last) perStep[k]!.vus += Math.round(v);
+  }
+  const worstMs: { p50?: number; p95?: number; p99?: number } = {};
+  for (const stat of ['p50', 'p95', 'p99'] as const) {
+    const worst = await api.scalar(series.worstTrend(stat, runners, window), end);
+    if (worst !== undefined) worstMs[stat] = Number((worst * 1000).toFixed(3));
+  }
+  return {
+    testId,
+    runners,
+    start,
+    end,
+    pushSeconds,
+    stepSeconds,
+    steps: perStep,
+    measured: { ...totals, ...(measuredHistogram ? { histogram: measuredHistogram } : {}), worstMs },
+    warmupRequests,
+  };
+}
