@@ -38,8 +38,9 @@ export function registerReportCommand(loadtest: Command): void {
     .option('-o, --out <file>', 'write the report here (a text summary still goes to standard output)')
     .option('-p, --profile <profile>', 'the profile the stack runs under, for the cost of the run')
     .option('--cost-target <target>', 'price the stack as deployed on aws or k8s', 'aws')
-    .action(async (opts: ReportOptions) => {
+    .action(async (opts: ReportOptions, command: Command) => {
       const format = parseReportFormat(opts.format);
+      if (command.getOptionValueSource('costTarget') === 'cli' && opts.profile === undefined) throw new UserError('--cost-target prices the stack under a profile: give --profile too (e.g. --profile optimized --cost-target k8s)');
       const prometheus = parsePrometheusUrl(opts.prometheus);
       if (!opts.scenario) throw new UserError('say which scenario ran: --scenario NAME (status, read, write, mixed, spike, soak) or --scenario FILE (.json/.yaml)');
       const scenario = loadScenario(opts.scenario);

@@ -195,6 +195,13 @@ describe('apistack loadtest report --prometheus', () => {
     expect(r.stdout).toMatch(/verdict: FAIL \(1 of 2 thresholds not met\)/);
   }, 120_000);
 
+  it('prices the run under a profile: the cost per million requests at the measured throughput', () => {
+    const report = JSON.parse(cli(['loadtest', 'report', '--prometheus', prometheus.url, '--scenario', scenarioFile, '--format', 'json', '--profile', 'optimized', '--cost-target', 'k8s']).stdout);
+    expect(report.profile).toBe('optimized');
+    expect(report.cost).toMatchObject({ target: 'k8s', perHour: expect.any(Number) });
+    expect(report.cost.perMillionRequests).toBeCloseTo((report.cost.perHour / (report.requests.perSecond * 3600)) * 1e6, 2);
+  }, 120_000);
+
   it('agrees with the verdict, which leaves the warm-up out too', () => {
     const report = JSON.parse(cli(['loadtest', 'report', '--prometheus', prometheus.url, '--scenario', scenarioFile, '--format', 'json']).stdout);
     const verdict = JSON.parse(cli(['loadtest', 'verdict', '--prometheus', prometheus.url, '--scenario', scenarioFile, '--format', 'json']).stdout);
@@ -246,6 +253,9 @@ describe('apistack loadtest report --prometheus', () => {
     const before = cli(['loadtest', 'report', '--prometheus', prometheus.url, '--scenario', scenarioFile, '--at', String(runStart / 1000 - 60)]);
     expect(before.status).toBe(1);
     expect(before.stderr).toMatch(/none has a sample in the day before .*: pass --at with a time during the run or after it/);
+    const costOnly = cli(['loadtest', 'report', '--prometheus', prometheus.url, '--scenario', scenarioFile, '--cost-target', 'k8s']);
+    expect(costOnly.status).toBe(1);
+    expect(costOnly.stderr).toMatch(/--cost-target prices the stack under a profile: give --profile too/);
     const format = cli(['loadtest', 'report', '--prometheus', prometheus.url, '--scenario', scenarioFile, '--format', 'pdf']);
     expect(format.status).toBe(1);
     expect(format.stderr).toMatch(/--format/);
