@@ -1,10 +1,7 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { kubernetesNginxConfig } from '../../charts/index.ts';
 import { DEFAULT_PROFILE, loadProfile, PLACEHOLDER_API_IMAGE, type ResolvedProfile } from '../../lib/profile/index.ts';
-import { synthAws } from '../aws.ts';
-import { synthKubernetes } from '../k8s.ts';
 import { describeAwsAssembly } from './synth.ts';
 import { Catalog, compare, priceProfile, renderSavingsSummary } from '../../lib/cost/index.ts';
 import { profileSummary } from './profile.ts';
@@ -23,8 +20,10 @@ export function registerMainCommand(program: Command): void {
     .option('-o, --out <dir>', 'output directory', 'dist')
     .action(async (opts: { profile: string; out: string }) => {
       const profile = loadProfile(opts.profile);
+      // Loaded here, not at the top: aws-cdk-lib and cdk8s take a second or two that no other command needs.
+      const [{ synthAws }, { synthKubernetes }, { kubernetesNginxConfig }] = await Promise.all([import('../aws.ts'), import('../k8s.ts'), import('../../charts/index.ts')]);
       const out: string[] = [`profile ${profileSummary(profile)}`];
-      for (const file of synthesizeNginx(profile, opts.out)) out.push(`wrote ${file}`);
+      for (const file of synthesizeNginx(profile, opts.out, kubernetesNginxConfig)) out.push(`wrote ${file}`);
       const k8sDir = synthKubernetes(profile, opts.out);
       out.push(`wrote ${k8sDir}: ${readdirSync(k8sDir).sort().join(', ')}`);
       if (profile.api.imageRepository === PLACEHOLDER_API_IMAGE.repository) out.push(`note: ${k8sDir} names the placeholder API image, for review; to deploy, build and push app/Dockerfile and run apistack synth --target k8s --image REGISTRY/apistack-api:TAG (docs/deploy-kubernetes.md)`);
@@ -35,7 +34,7 @@ export function registerMainCommand(program: Command): void {
 }
 
 /** Per target: the savings table baseline vs the profile, and the command that prints all of it. */
-export function savingsSummary(profile: ResolvedProfile, ref: string, catalog: Catalog): string[] {
+function savingsSummary(profile: ResolvedProfile, ref: string, catalog: Catalog): string[] {
   const baseline = loadProfile('baseline');
   return (['aws', 'k8s'] as const).flatMap((target) => {
     const price = (p: ResolvedProfile) => priceProfile(p, target, catalog);
@@ -45,7 +44,7 @@ export function savingsSummary(profile: ResolvedProfile, ref: string, catalog: C
 }
 
 /** The balancer config for the Kubernetes target: what the nginx image and ConfigMap carry. */
-export function synthesizeNginx(profile: ResolvedProfile, outDir: string): string[] {
+function synthesizeNginx(profile: ResolvedProfile, outDir: string, kubernetesNginxConfig: (p: ResolvedProfile) => string): string[] {
   const dir = join(outDir, 'nginx');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, 'kubernetes.conf');

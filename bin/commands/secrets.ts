@@ -6,7 +6,6 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { Command } from 'commander';
-import { generateSecretValues, renderSecretsYaml } from '../../charts/index.ts';
 import { DEFAULT_PROFILE, loadProfile } from '../../lib/profile/index.ts';
 import { UserError } from '../../lib/errors.ts';
 
@@ -23,7 +22,9 @@ export function defaultSecretsFile(namespace: string): string {
   return join('.apistack', 'secrets', `k8s-${namespace}.yaml`);
 }
 
-export function secretsInit(opts: SecretsInitOptions): string {
+async function secretsInit(opts: SecretsInitOptions): Promise<string> {
+  // Loaded here, not at the top: cdk8s takes a second that no other command needs.
+  const { generateSecretValues, renderSecretsYaml } = await import('../../charts/index.ts');
   if (opts.target === 'aws') {
     throw new UserError('secrets init: the AWS target needs no step of its own: Secrets Manager generates every secret when the stack is deployed, and the template holds only references to them');
   }
@@ -78,8 +79,8 @@ export function registerSecretsCommands(program: Command): void {
     .option('-n, --namespace <namespace>', "the profile's kubernetes.namespace (a check: the Secrets must live where the pods run)")
     .option('-o, --out <file>', 'output file (default .apistack/secrets/k8s-NAMESPACE.yaml)')
     .option('--apply', 'also create them in the current kubectl context with kubectl create, which never replaces an existing Secret')
-    .action((opts: SecretsInitOptions) => {
-      const file = secretsInit(opts);
+    .action(async (opts: SecretsInitOptions) => {
+      const file = await secretsInit(opts);
       console.log(`wrote ${file} (mode 0600; keep it out of git${opts.out === undefined ? ': .apistack/ is git-ignored' : ''})`);
       if (opts.apply) {
         kubectlCreate(file);

@@ -3,11 +3,8 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { runnersOf } from '../../lib/loadtest/k6.ts';
 import { loadTestScenario } from '../../lib/loadtest/scenario.ts';
-import { applyCommands, clusterPrerequisites, renderPrerequisites } from '../../charts/index.ts';
 import { DEFAULT_PROFILE, loadProfile, PLACEHOLDER_API_IMAGE, type ResolvedProfile } from '../../lib/profile/index.ts';
 import { UserError } from '../../lib/errors.ts';
-import { synthAws } from '../aws.ts';
-import { synthKubernetes } from '../k8s.ts';
 
 /** What `synth --target aws` prints: the templates and how many image contexts were staged. */
 export function describeAwsAssembly(dir: string): string[] {
@@ -40,11 +37,13 @@ export function registerSynthCommands(program: Command): void {
     .option('--placeholder-image', 'k8s: write the manifests with the built-in profiles\' placeholder API image (for review; a cluster cannot pull it)')
     .option('--loadtest <scenario>', 'also write a k6 load test of this scenario (built-in name or file): k8s adds 90-loadtest.yaml, aws the apistack-PROFILE-loadtest stack')
     .option('--parallelism <n>', 'k6 runners sharing the load (default: the scenario parallelism, else 1)')
-    .action((opts: { target: string; profile: string; out: string; image?: string; placeholderImage?: boolean; loadtest?: string; parallelism?: string }) => {
+    .action(async (opts: { target: string; profile: string; out: string; image?: string; placeholderImage?: boolean; loadtest?: string; parallelism?: string }) => {
       if (opts.target !== 'k8s' && opts.target !== 'aws') throw new UserError(`unknown target "${opts.target}"; use --target k8s or --target aws`);
       const loadTest = loadTestScenario(opts.loadtest, opts.parallelism);
       if (opts.target === 'aws') {
         if (opts.image !== undefined) throw new UserError('--image applies to --target k8s; on AWS the API image is built from app/Dockerfile as a CDK asset');
+        // Loaded here, not at the top: aws-cdk-lib and cdk8s take a second or two that no other command needs.
+        const { synthAws } = await import('../aws.ts');
         for (const line of describeAwsAssembly(synthAws(opts.profile, opts.out, loadTest))) console.log(line);
         if (loadTest) console.log(`load test ${loadTest.name} on ${runnersOf(loadTest)} runner(s): npx cdk deploy --app ${join(opts.out, 'aws')} --all, then aws stepfunctions start-execution --state-machine-arn <StateMachineArn output>; remove it with cdk destroy of the -loadtest stack`);
         return;
@@ -54,6 +53,7 @@ export function registerSynthCommands(program: Command): void {
       }
       const profile = loadProfile(opts.profile, process.cwd(), { target: 'k8s' });
       checkApiImage(profile, opts.image, opts.placeholderImage === true);
+      const [{ synthKubernetes }, { applyCommands, clusterPrerequisites, renderPrerequisites }] = await Promise.all([import('../k8s.ts'), import('../../charts/index.ts')]);
       const dir = synthKubernetes(profile, opts.out, opts.image, loadTest);
       for (const f of readdirSync(dir).sort()) console.log(`wrote ${join(dir, f)}`);
       for (const line of renderPrerequisites(clusterPrerequisites(profile, opts.image ? { apiImage: opts.image } : {}), profile.kubernetes.namespace)) console.log(line);
