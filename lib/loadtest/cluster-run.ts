@@ -99,26 +99,66 @@ const add = (m: Record<string, number>, key: string, n: number) => {
 };
 
 /**
- * Per series, what each step added (its own increase since its previous sample, in the step its
- * sample fell in) and its final value: from raw samples, so a series idle for minutes, or a
- * sample after the step grid's last point, is attributed exactly.
+ * Per series, what each step added and its total over the run, from raw samples: a sample's
+ * increase over the previous one goes to the step it fell in, a drop is a reset (the new value is
+ * all new), and a sample at or before the run's start is only the baseline.
  */
-function perSeriesIncrease<T>(points: readonly (readonly [number, T])[], stepOf: (t: number) => number, steps: number, minus: (a: T, b: T) => T, zero: T): { added: (T | undefined)[]; final: T | undefined } {
+function perSeriesIncrease<T>(points: readonly (readonly [number, T])[], stepOf: (t: number) => number | undefined, steps: number, increase: (later: T, earlier: T | undefined) => T, add: (a: T, b: T) => T, zero: T): { added: (T | undefined)[]; total: T } {
   const added = new Array<T | undefined>(steps).fill(undefined);
   let last: T | undefined;
-  // The series' value before the current step began (several samples may fall in one wide step).
-  let base: T | undefined;
-  let current = -1;
+  let total = zero;
   for (const [t, v] of points) {
     const k = stepOf(t);
-    if (k !== current) [base, current] = [last, k];
-    added[k] = minus(v, base ?? zero);
+    if (k !== undefined) {
+      const more = increase(v, last);
+      added[k] = added[k] === undefined ? more : add(added[k]!, more);
+      total = add(total, more);
+    }
     last = v;
   }
-  return { added, final: last };
+  return { added, total };
 }
 
-/** The run live at `at` (default: the latest in the day before now), read whole. */
+const counterIncrease = (later: number, earlier: number | undefined) => (earlier === undefined || later < earlier ? later : later - earlier);
+const histogramIncrease = (later: NativeHistogramValue, earlier: NativeHistogramValue | undefined) => (earlier === undefined || later.count < earlier.count ? later : histogramDelta(later, earlier));
+
+/** One runner's stretch of k6_vus samples without a gap: a runner name seen in two runs has two. */
+interface Session {
+  readonly runner: string;
+  readonly first: number;
+  readonly last: number;
+  readonly gaps: readonly number[];
+}
+
+function sessionsOf(runner: string, times: readonly number[], breakSeconds: number): Session[] {
+  const out: Session[] = [];
+  let from = 0;
+  for (let i = 1; i <= times.length; i++) {
+    if (i === times.length || times[i]! - times[i - 1]! > breakSeconds) {
+      const part = times.slice(from, i);
+      out.push({ runner, first: part[0]!, last: part.at(-1)!, gaps: part.slice(1).map((t, j) => t - part[j]!) });
+      from = i;
+    }
+  }
+  return out;
+}
+
+/**
+ * The run: sessions chained by overlap (each starting before the chain's end, within two push
+ * intervals), the chain that ends last. Runners that start late, after others finished, stay in it
+ * as long as the chain has no gap; two runs back to back without a gap are one.
+ */
+function latestRun(sessions: readonly Session[], slack: number): Session[] {
+  const chains: Session[][] = [];
+  for (const session of [...sessions].sort((x, y) => x.first - y.first)) {
+    const chain = chains.at(-1);
+    if (chain && session.first <= Math.max(...chain.map((c) => c.last)) + slack) chain.push(session);
+    else chains.push([session]);
+  }
+  return chains.reduce((a, b) => (Math.max(...b.map((x) => x.last)) > Math.max(...a.map((x) => x.last)) ? b : a));
+}
+
+/** The run whose last sample is the latest at or before `at` (default now), looked for over the day before it, read whole. */
 export async function readClusterRun(opts: { prometheus: URL; scenario: Scenario; at?: number; promql: ClusterRunPromql; now?: () => number }): Promise<ClusterRun> {
   const s = opts.scenario;
   const api = new PrometheusApi(opts.prometheus);
@@ -126,47 +166,65 @@ export async function readClusterRun(opts: { prometheus: URL; scenario: Scenario
   const testId = k6TestId(s);
   const series = opts.promql.runSeries(testId);
   const evaluatedAt = opts.at ?? (opts.now ?? Date.now)() / 1000;
-  const end = await api.scalar(series.latestSample, evaluatedAt);
-  if (end === undefined) {
+  const lastVus = await api.scalar(series.latestSample, evaluatedAt);
+  if (lastVus === undefined) {
     const when = new Date(evaluatedAt * 1000).toISOString();
     if (await api.hasSeries(series.vus)) throw new UserError(`k6 series with testid=${testId} are in Prometheus at ${label}, but none has a sample in the day before ${when}: pass --at with a time during the run or after it`);
     throw new UserError(`no k6 series with testid=${testId} in Prometheus at ${label}: did the runners remote-write there (K6_PROMETHEUS_RW_SERVER_URL), and is the run within Prometheus' retention?`);
   }
 
-  // Where each runner was: the run is the last runner to write and every runner overlapping it.
+  // Who ran when, from k6_vus (every runner pushes it at every interval).
   const window = Math.ceil(lookBackSeconds(s));
-  const seen = new Map<string, number[]>();
-  const vusSamples = await api.rawSamples(`${series.vus}[${window}s]`, end);
-  for (const r of vusSamples) {
-    const runner = r.metric.runner ?? '';
-    seen.set(runner, [...(seen.get(runner) ?? []), ...r.values.map(([t]) => t)].sort((a, b) => a - b));
+  const times = new Map<string, number[]>();
+  const vusSamples = await api.rawSamples(`${series.vus}[${window}s]`, lastVus);
+  for (const r of vusSamples) times.set(r.metric.runner ?? '', [...(times.get(r.metric.runner ?? '') ?? []), ...r.values.map(([t]) => t)].sort((x, y) => x - y));
+  const allGaps = [...times.values()].flatMap((ts) => ts.slice(1).map((t, i) => t - ts[i]!));
+  const typicalPush = median(allGaps) ?? K6_DEFAULT_PUSH_SECONDS;
+  const slack = 2 * typicalPush;
+  const members = latestRun([...times].flatMap(([runner, ts]) => sessionsOf(runner, ts, 3 * typicalPush)), slack);
+  const runners = [...new Set(members.map((m) => m.runner))].sort();
+  const pushSeconds = Number((median(members.flatMap((m) => m.gaps)) ?? K6_DEFAULT_PUSH_SECONDS).toFixed(3));
+  const start = Math.min(...members.map((m) => m.first)) - pushSeconds;
+  if (start <= lastVus - window + pushSeconds) {
+    throw new UserError(
+      `the run of ${s.name} began before the ${window} s this scenario allows for it (its length, warm-up and the runners' waits): it ran longer than the scenario given says; pass the scenario file that ran`,
+    );
   }
-  const spans = [...seen].map(([runner, times]) => ({ runner, first: times[0]!, last: times.at(-1)!, gaps: times.slice(1).map((t, i) => t - times[i]!) }));
-  const latest = spans.reduce((a, b) => (b.last > a.last ? b : a));
-  const slack = 2 * (median(latest.gaps) ?? K6_DEFAULT_PUSH_SECONDS);
-  const members = spans.filter((r) => r.last >= latest.first - slack && r.first <= latest.last).sort((a, b) => a.runner.localeCompare(b.runner));
-  const runners = members.map((r) => r.runner);
-  const pushSeconds = Number((median(members.flatMap((r) => r.gaps)) ?? K6_DEFAULT_PUSH_SECONDS).toFixed(3));
-  const start = Math.min(...members.map((r) => r.first)) - pushSeconds;
-  const stepSeconds = pushSeconds * Math.max(1, Math.ceil((end - start) / pushSeconds / MAX_TIMELINE_POINTS));
-  const steps = Math.max(1, Math.ceil((end - start) / stepSeconds - 1e-6));
 
-  const [requestSeries, durationSeries] = await Promise.all([api.rawSamples(`${series.requests(runners)}[${window}s]`, end), api.rawSamples(`${series.durations(runners)}[${window}s]`, end)]);
-  // Step k covers (start + k × step, start + (k + 1) × step]; every sample is at most `end`.
-  const stepOf = (t: number) => Math.min(steps - 1, Math.max(0, Math.ceil((t - start) / stepSeconds - 1e-9) - 1));
+  // Read up to `at` (or now), not to the last k6_vus sample: k6 stamps a series with its latest sample, and the last counters come after the last k6_vus.
+  const readWindow = Math.ceil(evaluatedAt - start) + 1;
+  const [requestSeries, durationSeries] = await Promise.all([
+    api.rawSamples(`${series.requests(runners)}[${readWindow}s]`, evaluatedAt),
+    api.rawSamples(`${series.durations(runners)}[${readWindow}s]`, evaluatedAt),
+  ]);
+  const end = Math.max(lastVus, ...requestSeries.flatMap((r) => r.values.map(([t]) => t)).filter((t) => t <= lastVus + 2 * pushSeconds));
+  const pushesPerStep = Math.max(1, Math.ceil((end - start) / pushSeconds / MAX_TIMELINE_POINTS));
+  const stepSeconds = pushSeconds * pushesPerStep;
+  // A sample's push interval, counted from its runner's own first push (runners push at their own moments, with jitter): none before the run or after its end.
+  const firstOf = new Map(runners.map((runner) => [runner, Math.min(...members.filter((m) => m.runner === runner).map((m) => m.first))]));
+  const pushOf = (runner: string | undefined, t: number): number | undefined => {
+    const first = firstOf.get(runner ?? '');
+    if (first === undefined || t < first - pushSeconds / 2 || t > end) return undefined;
+    return Math.max(0, Math.round((first - start) / pushSeconds) - 1 + Math.round((t - first) / pushSeconds));
+  };
+  const lastPush = Math.max(0, ...[...requestSeries, ...vusSamples].flatMap((r) => r.values.map(([t]) => pushOf(r.metric.runner, t) ?? 0)));
+  const steps = Math.floor(lastPush / pushesPerStep) + 1;
+  const stepOf = (runner: string | undefined) => (t: number): number | undefined => {
+    const push = pushOf(runner, t);
+    return push === undefined ? undefined : Math.min(steps - 1, Math.floor(push / pushesPerStep));
+  };
 
   const measuredScenario = k6MeasuredScenario(s);
   const perStep = Array.from({ length: steps }, (_, k) => ({ t: Number((k * stepSeconds).toFixed(3)), requests: 0, failed: 0, histogram: EMPTY_HISTOGRAM, vus: 0 }));
   const totals = { requests: 0, failed: 0, byStatus: {} as Record<string, number>, byKind: {} as Record<string, number>, unansweredByCode: {} as Record<string, number> };
   let warmupRequests = 0;
   for (const r of requestSeries) {
-    const { added, final } = perSeriesIncrease(r.values, stepOf, steps, (a, b) => Math.max(0, a - b), 0);
+    const { added, total: n } = perSeriesIncrease(r.values, stepOf(r.metric.runner), steps, counterIncrease, (a, b) => a + b, 0);
     const failed = r.metric.expected_response === 'false';
     added.forEach((n, k) => {
       perStep[k]!.requests += n ?? 0;
       if (failed) perStep[k]!.failed += n ?? 0;
     });
-    const n = final ?? 0;
     if (r.metric.scenario !== measuredScenario) {
       warmupRequests += n;
       continue;
@@ -183,21 +241,25 @@ export async function readClusterRun(opts: { prometheus: URL; scenario: Scenario
   for (const r of durationSeries) {
     // A request without an answer has a duration too (until it failed): not a latency.
     if (r.metric.status === '0') continue;
-    const { added, final } = perSeriesIncrease(r.histograms, stepOf, steps, histogramDelta, EMPTY_HISTOGRAM);
+    const { added, total } = perSeriesIncrease(r.histograms, stepOf(r.metric.runner), steps, histogramIncrease, histogramSum, EMPTY_HISTOGRAM);
     added.forEach((h, k) => {
       if (h) perStep[k]!.histogram = histogramSum(perStep[k]!.histogram, h);
     });
-    if (final && r.metric.scenario === measuredScenario) measuredHistogram = histogramSum(measuredHistogram ?? EMPTY_HISTOGRAM, final);
+    if (total.count > 0 && r.metric.scenario === measuredScenario) measuredHistogram = histogramSum(measuredHistogram ?? EMPTY_HISTOGRAM, total);
   }
   // Virtual users per step: each runner's last value in it, added up.
   for (const r of vusSamples.filter((x) => runners.includes(x.metric.runner ?? ''))) {
     const last = new Map<number, number>();
-    for (const [t, v] of r.values) last.set(stepOf(t), v);
+    const step = stepOf(r.metric.runner);
+    for (const [t, v] of r.values) {
+      const k = step(t);
+      if (k !== undefined) last.set(k, v);
+    }
     for (const [k, v] of last) perStep[k]!.vus += Math.round(v);
   }
   const worstMs: { p50?: number; p95?: number; p99?: number } = {};
   for (const stat of ['p50', 'p95', 'p99'] as const) {
-    const worst = await api.scalar(series.worstTrend(stat, runners, window), end);
+    const worst = await api.scalar(series.worstTrend(stat, runners, readWindow), evaluatedAt);
     if (worst !== undefined) worstMs[stat] = Number((worst * 1000).toFixed(3));
   }
   return {

@@ -74,7 +74,13 @@ export class PrometheusApi {
       if ((e as Error).name === 'TimeoutError') throw new UserError(`Prometheus at ${this.label} did not answer within ${QUERY_TIMEOUT_MS / 1000} s`);
       throw new UserError(`cannot reach Prometheus at ${this.label}: ${reason(e)}`);
     }
-    const text = await res.text().catch(() => '');
+    let text = '';
+    try {
+      text = await res.text();
+    } catch (e) {
+      // A large answer (the raw samples of a long run) can outlast the timeout while it is read.
+      if ((e as Error).name === 'TimeoutError' || (e as Error).name === 'AbortError') throw new UserError(`Prometheus at ${this.label} did not finish its answer to ${path} within ${QUERY_TIMEOUT_MS / 1000} s`);
+    }
     let body: { status?: string; data?: unknown; errorType?: string; error?: string };
     try {
       body = JSON.parse(text) as typeof body;
