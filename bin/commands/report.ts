@@ -14,6 +14,8 @@ import { loadProfile } from '../../lib/profile/index.ts';
 import { UserError } from '../../lib/errors.ts';
 import { parseTarget } from './flags.ts';
 import { environmentCost, writeOutput } from './loadtest-run.ts';
+import { warnRunnerCount } from './verdict.ts';
+import { runnersOf } from '../../lib/loadtest/k6.ts';
 
 const PROMQL: ClusterRunPromql = { runSeries: loadTestRunSeries };
 
@@ -46,7 +48,7 @@ export function registerReportCommand(loadtest: Command): void {
       const scenario = loadScenario(opts.scenario);
       const costTarget = parseTarget(opts.costTarget, 'cost target');
       const profile = opts.profile !== undefined ? loadProfile(opts.profile, process.cwd(), { target: costTarget }) : undefined;
-      const { report, at } = await buildClusterReport({
+      const { report, at, runners } = await buildClusterReport({
         prometheus,
         scenario,
         ...(opts.at !== undefined ? { at: parseAt(opts.at) } : {}),
@@ -54,6 +56,7 @@ export function registerReportCommand(loadtest: Command): void {
         ...(profile ? { context: { profile: profile.name, cost: environmentCost(profile, costTarget, false) } } : {}),
       });
       console.error(`· the run of ${scenario.name} up to ${new Date(at * 1000).toISOString()}`);
+      warnRunnerCount(runners, runnersOf(scenario));
       const output = renderReport(report, format);
       if (opts.out) {
         writeOutput(opts.out, output);

@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { EXIT_THRESHOLD_FAILED, loadScenario } from '../../lib/loadtest/index.ts';
+import { runnersOf } from '../../lib/loadtest/k6.ts';
 import { parsePrometheusUrl } from '../../lib/loadtest/url.ts';
 import type { ClusterRunPromql } from '../../lib/loadtest/cluster-run.ts';
 import { evaluateVerdict, parseAt, parseVerdictFormat, renderVerdict } from '../../lib/loadtest/verdict.ts';
@@ -27,7 +28,13 @@ export function registerVerdictCommand(loadtest: Command): void {
       const scenario = loadScenario(opts.scenario);
       const verdict = await evaluateVerdict({ prometheus, scenario, ...(opts.at !== undefined ? { at: parseAt(opts.at) } : {}), promql: PROMQL });
       process.stdout.write(renderVerdict(verdict, format));
+      warnRunnerCount(verdict.requests?.runners ?? 0, runnersOf(scenario));
       // As for a local run: a scenario without thresholds passes.
       if (!verdict.passed) process.exitCode = EXIT_THRESHOLD_FAILED;
     });
+}
+
+/** Runs are told apart by their runners' overlap in time: a count other than the scenario's says two runs may have merged, or runners failed. */
+export function warnRunnerCount(found: number, planned: number): void {
+  if (found !== planned) console.error(`· note: ${found} runner${found === 1 ? '' : 's'} wrote this run, the scenario runs ${planned}: runners that failed to start, or another run of the scenario overlapping this one in time, are the usual causes`);
 }

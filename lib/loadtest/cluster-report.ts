@@ -37,7 +37,7 @@ export interface ClusterReportOptions {
 const round = (x: number, digits = 3) => Number(x.toFixed(digits));
 const ms = (seconds: number) => (Number.isFinite(seconds) ? round(seconds * 1000) : 0);
 
-export async function buildClusterReport(o: ClusterReportOptions): Promise<{ report: LoadTestReport; at: number }> {
+export async function buildClusterReport(o: ClusterReportOptions): Promise<{ report: LoadTestReport; at: number; runners: number }> {
   const s = o.scenario;
   const label = o.prometheus.href.replace(/\/$/, '');
   const run = await readClusterRun(o);
@@ -101,5 +101,5 @@ export async function buildClusterReport(o: ClusterReportOptions): Promise<{ rep
     ...(o.context?.cost ? { cost: reportCost(o.context.cost, perSecond) } : {}),
     timeline,
   };
-  return { report: { ...base, thresholds: evaluateThresholds(s.thresholds, base) }, at: run.end };
+  return { report: { ...base, thresholds: evaluateThresholds(s.thresholds, base) }, at: run.end, runners: n };
 }

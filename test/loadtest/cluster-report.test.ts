@@ -229,9 +229,15 @@ describe('apistack loadtest report --prometheus', () => {
     expect(report.generator).toMatch(/^k6 on 2 runners/);
     expect(report.latencyMs.p99).toBeLessThan(13);
     expect(report.thresholds[0]).toMatchObject({ name: 'p50Ms', passed: true });
-    const verdict = JSON.parse(cli(['loadtest', 'verdict', '--prometheus', prometheus.url, '--scenario', shortFile, '--format', 'json']).stdout);
+    const v = cli(['loadtest', 'verdict', '--prometheus', prometheus.url, '--scenario', shortFile, '--format', 'json']);
+    expect(v.stderr).toBe('');
+    const verdict = JSON.parse(v.stdout);
     expect(verdict.requests).toMatchObject({ total: 180, runners: 2, errors: 0 });
     expect(verdict.passed).toBe(true);
+    // A scenario that planned another number of runners is told so: runs are told apart by time alone.
+    const three = join(dir, 'short-3.json');
+    writeFileSync(three, readFileSync(shortFile, 'utf8').replace('"parallelism":2', '"parallelism":3'));
+    expect(cli(['loadtest', 'verdict', '--prometheus', prometheus.url, '--scenario', three]).stderr).toContain('· note: 2 runners wrote this run, the scenario runs 3');
   }, 120_000);
 
   it('with --at within the run, reports the run up to then', () => {
