@@ -3,7 +3,27 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 
-export async function freePort(host = '127.0.0.1'): Promise<number> {
+/** The kernel's range of source ports for outgoing connections (Linux: ip_local_port_range). */
+function ephemeralPorts(): { low: number; high: number } {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high)) return { low: low!, high: high! };
+  } catch {
+    // Not Linux: the IANA range most systems use.
+  }
+  return { low: 49152, high: 65535 };
+}
+
+function canListen(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+}
+
+function kernelPort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
@@ -13,6 +33,26 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
       server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
     });
   });
+}
+
+/** Below this, ports are left to the system's own services. */
+const LOWEST_PICKED_PORT = 10_000;
+
+/**
+ * A port to listen on that is free now, picked below the ephemeral range: a port that bind(0)
+ * hands out and frees is next in line for any outgoing connection (a load test opens thousands a
+ * second), which could take it before the server it was picked for binds it. Random picks,
+ * each checked; the kernel's choice when the range below is too small or full.
+ */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const { low } = ephemeralPorts();
+  if (low - LOWEST_PICKED_PORT > 1000) {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const port = LOWEST_PICKED_PORT + Math.floor(Math.random() * (low - LOWEST_PICKED_PORT));
+      if (await canListen(port, host)) return port;
+    }
+  }
+  return kernelPort(host);
 }
 
 export function isPortOpen(port: number, host = '127.0.0.1', timeoutMs = 500): Promise<boolean> {
