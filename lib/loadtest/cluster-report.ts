@@ -17,8 +17,7 @@ import { histogramMax, histogramMean, histogramQuantile, toLatencyHistogramMs } 
 import { evaluateThresholds, REPORT_VERSION, reportCost, type LoadTestReport, type ReportContext } from './report.ts';
 import { isSuccess } from './recorder.ts';
 import type { TimelinePoint } from './runner.ts';
-import { warmupSecondsOf, type Scenario } from './scenario.ts';
-import { measuredSeconds } from './verdict.ts';
+import type { Scenario } from './scenario.ts';
 
 /** k6's codes for a request that got no answer, as the local runner names them (k6 docs: error codes). */
 const K6_ERROR_KINDS: Readonly<Record<string, string>> = { '1050': 'timeout', '1211': 'timeout', '1212': 'connection-refused', '1220': 'connection-reset' };
@@ -49,7 +48,7 @@ export async function buildClusterReport(o: ClusterReportOptions): Promise<{ rep
         '`apistack loadtest verdict` still judges the run from the per-runner stats',
     );
   }
-  const warmupSeconds = run.warmupRequests > 0 ? Math.min(warmupSecondsOf(s), run.end - run.start) : 0;
+  const { warmupSeconds } = run;
   const timeline: TimelinePoint[] = run.steps.map((step) => ({
     t: step.t,
     seconds: run.stepSeconds,
@@ -71,7 +70,7 @@ export async function buildClusterReport(o: ClusterReportOptions): Promise<{ rep
   }
   const total = run.measured.requests;
   const ok = Object.values(statusCodes).reduce((a, b) => a + b, 0) - non2xx;
-  const durationSeconds = measuredSeconds(run, s);
+  const durationSeconds = run.measuredSeconds;
   const perSecond = round(total / durationSeconds, 2);
   const quantile = (q: number) => ms(histogramQuantile(measured, q));
   const n = run.runners.length;

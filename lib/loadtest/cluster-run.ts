@@ -82,6 +82,10 @@ export interface ClusterRun {
   readonly steps: readonly ClusterStep[];
   readonly measured: ClusterTotals;
   readonly warmupRequests: number;
+  /** The warm-up's length when the runners sent one (its requests are labelled apart), else 0. */
+  readonly warmupSeconds: number;
+  /** From `start` to `end`, less the warm-up: what totals per second are over. */
+  readonly measuredSeconds: number;
 }
 
 /** How far back from its last sample a run is read: the scenario, the longest waits of its runners (the stack, the setup), or a day. */
@@ -262,6 +266,7 @@ export async function readClusterRun(opts: { prometheus: URL; scenario: Scenario
     const worst = await api.scalar(series.worstTrend(stat, runners, readWindow), evaluatedAt);
     if (worst !== undefined) worstMs[stat] = Number((worst * 1000).toFixed(3));
   }
+  const warmupSeconds = warmupRequests > 0 ? Math.min(warmupSecondsOf(s), end - start) : 0;
   return {
     testId,
     runners,
@@ -272,5 +277,7 @@ export async function readClusterRun(opts: { prometheus: URL; scenario: Scenario
     steps: perStep,
     measured: { ...totals, ...(measuredHistogram ? { histogram: measuredHistogram } : {}), worstMs },
     warmupRequests,
+    warmupSeconds,
+    measuredSeconds: Math.max(end - start - warmupSeconds, pushSeconds),
   };
 }

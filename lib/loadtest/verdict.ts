@@ -7,7 +7,7 @@
 import { parseChoice, UserError } from '../errors.ts';
 import { readClusterRun, type ClusterRun, type ClusterRunPromql } from './cluster-run.ts';
 import { histogramQuantile } from './native-histogram.ts';
-import { warmupSecondsOf, type Scenario, type Thresholds } from './scenario.ts';
+import type { Scenario, Thresholds } from './scenario.ts';
 import { errorPercentText, fixed, int, msText } from './wording.ts';
 
 export const VERDICT_FORMATS = ['text', 'json'] as const;
@@ -65,12 +65,6 @@ export function parseAt(value: string): number {
 
 const round = (n: number, digits = 3) => Number(n.toFixed(digits));
 
-/** The run's measured seconds: from one push before its first sample to its last, less the warm-up when it had one. */
-export function measuredSeconds(run: ClusterRun, s: Scenario): number {
-  const warmup = run.warmupRequests > 0 ? warmupSecondsOf(s) : 0;
-  return Math.max(run.end - run.start - warmup, run.pushSeconds);
-}
-
 /** The run's percentiles over every runner's answered requests, ms, from their native histograms. */
 export function runPercentilesMs(run: ClusterRun): { p50?: number; p95?: number; p99?: number } {
   const h = run.measured.histogram;
@@ -89,7 +83,7 @@ export function judgeRun(run: ClusterRun, s: Scenario, prometheus: string): Verd
   const t = s.thresholds;
   const all = runPercentilesMs(run);
   const total = run.measured.requests;
-  const seconds = round(measuredSeconds(run, s));
+  const seconds = round(run.measuredSeconds);
   const thresholds: ThresholdVerdict[] = [];
   for (const [key, stat, name] of PERCENTILES) {
     const limit = t[key];
